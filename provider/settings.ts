@@ -1,0 +1,137 @@
+// Connection settings, read from stack config in the dynamic provider's `configure` (so secrets
+// stay in the provider process and never enter state), with per-resource overrides for the
+// non-secret fields. One process-wide store: every resource of a run shares it, as they share the
+// LDAP connection and the PowerShell session.
+import { InvalidInputError } from "./errors";
+
+/** The config namespace: `pulumi config set exchange-kerberos:ldapUrl ldaps://dc1.corp.example`. */
+export const CONFIG_NAMESPACE = "exchange-kerberos";
+
+/** What `configure` receives: the stack's config, keyed `namespace:key`. */
+export interface ConfigSource {
+  get(key: string): string | undefined;
+}
+
+export interface LdapSettings {
+  /** `ldaps://host[:port]` (default), or `ldap://host[:port]` with `startTls` (default true for ldap://). */
+  url: string;
+  startTls: boolean;
+  /** PEM file of the CA that signed the DC's certificate; absent = the system's trust store. */
+  caFile?: string;
+  /** Verify the server certificate (default true). Only a lab may turn this off. */
+  verifyCertificate: boolean;
+  /** Bind identity: a DN, `user@domain` or `DOMAIN\user`. */
+  bindUser: string;
+  bindPassword: string;
+  /** A simple bind over an unencrypted connection exposes the password: refused unless set. */
+  allowPlainText: boolean;
+  /** Global Catalog URL for forest-wide SPN checks; default: the same host on 3269 (ldaps) or 3268. */
+  gcUrl?: string;
+  timeoutMs: number;
+}
+
+export interface ExchangeSettings {
+  /** The PowerShell executable: `pwsh` (default) or `powershell.exe`, or a full path. */
+  shell: string;
+  /** `remote` (a session to http://<endpoint>/PowerShell/, the default) or `local` (the snap-in). */
+  connection: "remote" | "local";
+  /** The server to open the remote session on; default: the server the resource manages. */
+  endpoint?: string;
+  /** `Kerberos` (default), `Negotiate` or `Basic` for the remote session. */
+  authentication: "Kerberos" | "Negotiate" | "Basic";
+  /** Optional credential for the remote session; absent = the current user's Kerberos ticket. */
+  user?: string;
+  password?: string;
+  timeoutMs: number;
+}
+
+/** Per-resource override of non-secret LDAP settings (a site whose DC differs from the stack's). */
+export type LdapOverride = Partial<Pick<LdapSettings, "url" | "startTls" | "caFile" | "gcUrl">>;
+/** Per-resource override of non-secret Exchange settings. */
+export type ExchangeOverride = Partial<Pick<ExchangeSettings, "shell" | "connection" | "endpoint">>;
+
+let stack: ConfigSource = { get: () => undefined };
+
+/** Called from every dynamic provider's `configure`. */
+export function configureFromStack(config: ConfigSource): void {
+  stack = config;
+}
+
+function key(name: string): string | undefined {
+  return stack.get(`${CONFIG_NAMESPACE}:${name}`);
+}
+
+function bool(name: string, dflt: boolean): boolean {
+  const v = key(name);
+  if (v === undefined || v === "") return dflt;
+  if (/^(true|1|yes)$/i.test(v)) return true;
+  if (/^(false|0|no)$/i.test(v)) return false;
+  throw new InvalidInputError(`${CONFIG_NAMESPACE}:${name}`, `"${v}" is not a boolean`, "set true or false");
+}
+
+function num(name: string, dflt: number): number {
+  const v = key(name);
+  if (v === undefined || v === "") return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) {
+    throw new InvalidInputError(`${CONFIG_NAMESPACE}:${name}`, `"${v}" is not a positive number`, "set a number of milliseconds");
+  }
+  return n;
+}
+
+function required(name: string, what: string, secret = false): string {
+  const v = key(name);
+  if (v === undefined || v === "") {
+    const set = secret ? "pulumi config set --secret" : "pulumi config set";
+    throw new InvalidInputError(`${CONFIG_NAMESPACE}:${name}`, `${what} is not configured`, `${set} ${CONFIG_NAMESPACE}:${name} <value>`);
+  }
+  return v;
+}
+
+export function ldapSettings(override: LdapOverride = {}): LdapSettings {
+  const url = override.url ?? required("ldapUrl", "the domain controller URL (ldaps://dc.example)");
+  const plainLdap = url.toLowerCase().startsWith("ldap://");
+  return {
+    url,
+    startTls: override.startTls ?? (plainLdap ? bool("ldapStartTls", true) : false),
+    caFile: override.caFile ?? key("ldapCaFile"),
+    verifyCertificate: bool("ldapVerifyCertificate", true),
+    bindUser: required("ldapBindUser", "the LDAP bind user"),
+    bindPassword: required("ldapBindPassword", "the LDAP bind password", true),
+    allowPlainText: bool("ldapAllowPlainText", false),
+    gcUrl: override.gcUrl ?? key("gcUrl"),
+    timeoutMs: num("ldapTimeoutMs", 15000),
+  };
+}
+
+export function exchangeSettings(override: ExchangeOverride = {}): ExchangeSettings {
+  const connection = override.connection ?? (key("exchangeConnection") as ExchangeSettings["connection"] | undefined) ?? "remote";
+  if (connection !== "remote" && connection !== "local") {
+    throw new InvalidInputError(`${CONFIG_NAMESPACE}:exchangeConnection`, `"${connection}" is not remote or local`, "set remote (a session to http://<server>/PowerShell/) or local (on an Exchange server)");
+  }
+  const authentication = (key("exchangeAuthentication") ?? "Kerberos") as ExchangeSettings["authentication"];
+  if (!["Kerberos", "Negotiate", "Basic"].includes(authentication)) {
+    throw new InvalidInputError(`${CONFIG_NAMESPACE}:exchangeAuthentication`, `"${authentication}" is not Kerberos, Negotiate or Basic`, "set Kerberos (default) or Negotiate");
+  }
+  const user = key("exchangeUser");
+  const password = key("exchangePassword");
+  if ((user === undefined) !== (password === undefined)) {
+    throw new InvalidInputError(`${CONFIG_NAMESPACE}:exchangeUser`, "exchangeUser and exchangePassword must be set together", `pulumi config set ${CONFIG_NAMESPACE}:exchangeUser DOMAIN\\admin and pulumi config set --secret ${CONFIG_NAMESPACE}:exchangePassword`);
+  }
+  return {
+    shell: override.shell ?? key("exchangeShell") ?? (process.platform === "win32" ? "powershell.exe" : "pwsh"),
+    connection,
+    endpoint: override.endpoint ?? key("exchangeEndpoint"),
+    authentication,
+    user,
+    password,
+    timeoutMs: num("exchangeTimeoutMs", 120000),
+  };
+}
+
+/** For tests and the doctor, which run outside a Pulumi provider: settings from a plain map. */
+export function configFromMap(values: Record<string, string | undefined>): ConfigSource {
+  return {
+    get: (k) => values[k] ?? values[k.startsWith(`${CONFIG_NAMESPACE}:`) ? k.slice(CONFIG_NAMESPACE.length + 1) : k],
+  };
+}
