@@ -1,0 +1,362 @@
+# ExchangeKerberos.psm1: the operations pulumi-exchange-kerberos runs inside its PowerShell session.
+#
+# The protocol (provider/exchange/session.ts is the other half):
+#   * The session sends fixed script text only. Every value travels as base64 of UTF-8 JSON and is
+#     decoded here (ConvertFrom-EkBase64 + ConvertFrom-Json): nothing a user typed is ever parsed as
+#     PowerShell, so quotes (ASCII and typographic), $, backtick, ; and | need no escaping anywhere.
+#   * Invoke-EkOperation runs one operation and writes exactly one line to stdout:
+#     EK-RESULT-BEGIN <base64 of UTF-8 JSON> EK-RESULT-END, where the JSON is
+#     { ok: true, data: ... } or { ok: false, error: { category, reason, errorId, message } }.
+#     Base64 keeps the document intact whatever the console's output code page is (Windows
+#     PowerShell writes stdout in the OEM code page).
+#   * Exchange errors come back as data, never on stderr; the session maps them to typed errors.
+#   * A password arrives sealed ({ sealed: base64(iv + AES-256-CBC ciphertext) }) under the key the
+#     session put in this process's environment (EK_SESSION_KEY), so not even its base64 is in the
+#     script text that script block logging records. It is unsealed here, becomes a PSCredential,
+#     and is never written to any stream.
+#
+# Conventions the static check (test/unit/exchange/module-static.test.ts) relies on: cmdlets are
+# called with named parameters written out in full (no splatting, no aliases), and every cmdlet and
+# parameter is in test/fixtures/exchange-cmdlets.json, which cites Microsoft's reference. The file
+# is ASCII: Windows PowerShell reads a BOM-less .psm1 in the ANSI code page.
+
+$script:EkRemoteSession = $null
+
+# Read once at import; the variable is then removed so that nothing this session starts inherits it.
+$script:EkSealKey = $null
+if ($env:EK_SESSION_KEY) {
+    $script:EkSealKey = [System.Convert]::FromBase64String($env:EK_SESSION_KEY)
+    [System.Environment]::SetEnvironmentVariable('EK_SESSION_KEY', $null)
+}
+
+function ConvertFrom-EkBase64 {
+    param([string] $Text)
+    return [System.Text.Encoding]::UTF8.GetString([System.Convert]::FromBase64String($Text))
+}
+
+function ConvertTo-EkBase64 {
+    param([string] $Text)
+    return [System.Convert]::ToBase64String([System.Text.Encoding]::UTF8.GetBytes($Text))
+}
+
+# The inverse of sealSecret in session.ts: .NET's Aes defaults are CBC with PKCS7 padding.
+function ConvertFrom-EkSealed {
+    param($Value)
+    if ($null -eq $script:EkSealKey) { throw 'no sealing key: the session must set EK_SESSION_KEY' }
+    $bytes = [System.Convert]::FromBase64String([string]$Value.sealed)
+    $aes = [System.Security.Cryptography.Aes]::Create()
+    try {
+        $aes.Key = $script:EkSealKey
+        $aes.IV = [byte[]]($bytes[0..15])
+        $plain = $aes.CreateDecryptor().TransformFinalBlock($bytes, 16, $bytes.Length - 16)
+        return [System.Text.Encoding]::UTF8.GetString($plain)
+    } finally {
+        $aes.Dispose()
+    }
+}
+
+function New-EkCredential {
+    param([string] $User, $SealedPassword)
+    $secure = ConvertTo-SecureString -String (ConvertFrom-EkSealed $SealedPassword) -AsPlainText -Force
+    return (New-Object -TypeName System.Management.Automation.PSCredential -ArgumentList $User, $secure)
+}
+
+function Test-EkProp {
+    param($Object, [string] $Name)
+    if ($null -eq $Object) { return $false }
+    return ($null -ne $Object.PSObject.Properties[$Name])
+}
+
+# Exchange returns URLs as System.Uri (AbsoluteUri is the canonical text); a deserialized object
+# from a remote session may already be a string.
+function ConvertTo-EkUrl {
+    param($Uri)
+    if ($null -eq $Uri) { return $null }
+    if ($Uri -is [System.Uri]) { return [string]$Uri.AbsoluteUri }
+    $text = [string]$Uri
+    if ($text -eq '') { return $null }
+    return $text
+}
+
+# Authentication methods come back as enum collections: strings on this side, before JSON.
+function ConvertTo-EkStrings {
+    param($Values)
+    $out = @()
+    foreach ($v in @($Values)) {
+        if ($null -ne $v) { $out += [string]$v }
+    }
+    return ,$out
+}
+
+function Get-EkVdirIdentity {
+    param([string] $Server, [string] $Name)
+    return ('{0}\{1} (Default Web Site)' -f $Server, $Name)
+}
+
+function Connect-EkExchange {
+    param($P)
+    if ($P.Connection -eq 'local') {
+        Add-PSSnapin -Name 'Microsoft.Exchange.Management.PowerShell.SnapIn'
+        return @{ connection = 'local' }
+    }
+    $uri = 'http://' + [string]$P.Endpoint + '/PowerShell/'
+    if (Test-EkProp $P 'User') {
+        $credential = New-EkCredential -User ([string]$P.User) -SealedPassword $P.Password
+        $session = New-PSSession -ConfigurationName Microsoft.Exchange -ConnectionUri $uri -Authentication ([string]$P.Authentication) -Credential $credential
+    } else {
+        $session = New-PSSession -ConfigurationName Microsoft.Exchange -ConnectionUri $uri -Authentication ([string]$P.Authentication)
+    }
+    # Imported globally so that the functions of this module see Exchange's cmdlets.
+    Import-Module -ModuleInfo (Import-PSSession -Session $session -DisableNameChecking -AllowClobber) -Global -DisableNameChecking | Out-Null
+    $script:EkRemoteSession = $session
+    return @{ connection = 'remote'; uri = $uri }
+}
+
+function Get-EkServerInfo {
+    param($P)
+    $server = Get-ExchangeServer -Identity ([string]$P.Server)
+    return @{
+        name                = [string]$server.Name
+        fqdn                = [string]$server.Fqdn
+        adminDisplayVersion = [string]$server.AdminDisplayVersion
+    }
+}
+
+# Get-ClientAccessServer (2013) or Get-ClientAccessService (2016, 2019, SE): the session picks the
+# noun from the detected version and passes it as data.
+function Get-EkClientAccess {
+    param([string] $Server, [string] $Noun, [bool] $WithAsaStatus)
+    if ($Noun -eq 'ClientAccessServer') {
+        if ($WithAsaStatus) { return Get-ClientAccessServer -Identity $Server -IncludeAlternateServiceAccountCredentialStatus }
+        return Get-ClientAccessServer -Identity $Server
+    }
+    if ($Noun -eq 'ClientAccessService') {
+        if ($WithAsaStatus) { return Get-ClientAccessService -Identity $Server -IncludeAlternateServiceAccountCredentialStatus }
+        return Get-ClientAccessService -Identity $Server
+    }
+    throw ('unknown client access noun {0}' -f $Noun)
+}
+
+function Get-EkVdirUrls {
+    param($P)
+    $s = [string]$P.Server
+    $result = @{}
+    $vd = Get-OwaVirtualDirectory -Identity (Get-EkVdirIdentity $s 'owa') -ADPropertiesOnly
+    $result.owa = @{ identity = [string]$vd.Identity; internalUrl = (ConvertTo-EkUrl $vd.InternalUrl); externalUrl = (ConvertTo-EkUrl $vd.ExternalUrl) }
+    $vd = Get-EcpVirtualDirectory -Identity (Get-EkVdirIdentity $s 'ecp') -ADPropertiesOnly
+    $result.ecp = @{ identity = [string]$vd.Identity; internalUrl = (ConvertTo-EkUrl $vd.InternalUrl); externalUrl = (ConvertTo-EkUrl $vd.ExternalUrl) }
+    $vd = Get-WebServicesVirtualDirectory -Identity (Get-EkVdirIdentity $s 'EWS') -ADPropertiesOnly
+    $result.ews = @{ identity = [string]$vd.Identity; internalUrl = (ConvertTo-EkUrl $vd.InternalUrl); externalUrl = (ConvertTo-EkUrl $vd.ExternalUrl) }
+    $vd = Get-OabVirtualDirectory -Identity (Get-EkVdirIdentity $s 'OAB') -ADPropertiesOnly
+    $result.oab = @{ identity = [string]$vd.Identity; internalUrl = (ConvertTo-EkUrl $vd.InternalUrl); externalUrl = (ConvertTo-EkUrl $vd.ExternalUrl) }
+    $vd = Get-ActiveSyncVirtualDirectory -Identity (Get-EkVdirIdentity $s 'Microsoft-Server-ActiveSync') -ADPropertiesOnly
+    $result.activeSync = @{ identity = [string]$vd.Identity; internalUrl = (ConvertTo-EkUrl $vd.InternalUrl); externalUrl = (ConvertTo-EkUrl $vd.ExternalUrl) }
+    $vd = Get-MapiVirtualDirectory -Identity (Get-EkVdirIdentity $s 'mapi') -ADPropertiesOnly
+    $result.mapi = @{ identity = [string]$vd.Identity; internalUrl = (ConvertTo-EkUrl $vd.InternalUrl); externalUrl = (ConvertTo-EkUrl $vd.ExternalUrl) }
+    $oa = Get-OutlookAnywhere -Identity (Get-EkVdirIdentity $s 'Rpc') -ADPropertiesOnly
+    $result.outlookAnywhere = @{ identity = [string]$oa.Identity; internalHostname = [string]$oa.InternalHostname; internalClientsRequireSsl = [bool]$oa.InternalClientsRequireSsl }
+    $cas = Get-EkClientAccess -Server $s -Noun ([string]$P.Noun) -WithAsaStatus $false
+    $result.autodiscoverInternalUri = (ConvertTo-EkUrl $cas.AutoDiscoverServiceInternalUri)
+    return $result
+}
+
+# One virtual directory's URLs. A property present in $Values is set (null clears it); an absent
+# property is left alone.
+function Set-EkVdirUrl {
+    param([string] $Kind, [string] $Identity, $Values)
+    $hasInternal = Test-EkProp $Values 'InternalUrl'
+    $hasExternal = Test-EkProp $Values 'ExternalUrl'
+    $internal = $null
+    $external = $null
+    if ($hasInternal) { $internal = $Values.InternalUrl }
+    if ($hasExternal) { $external = $Values.ExternalUrl }
+    switch ($Kind) {
+        'owa' {
+            if ($hasInternal) { Set-OwaVirtualDirectory -Identity $Identity -InternalUrl $internal -Confirm:$false }
+            if ($hasExternal) { Set-OwaVirtualDirectory -Identity $Identity -ExternalUrl $external -Confirm:$false }
+        }
+        'ecp' {
+            if ($hasInternal) { Set-EcpVirtualDirectory -Identity $Identity -InternalUrl $internal -Confirm:$false }
+            if ($hasExternal) { Set-EcpVirtualDirectory -Identity $Identity -ExternalUrl $external -Confirm:$false }
+        }
+        'ews' {
+            if ($hasInternal) { Set-WebServicesVirtualDirectory -Identity $Identity -InternalUrl $internal -Confirm:$false }
+            if ($hasExternal) { Set-WebServicesVirtualDirectory -Identity $Identity -ExternalUrl $external -Confirm:$false }
+        }
+        'oab' {
+            if ($hasInternal) { Set-OabVirtualDirectory -Identity $Identity -InternalUrl $internal -Confirm:$false }
+            if ($hasExternal) { Set-OabVirtualDirectory -Identity $Identity -ExternalUrl $external -Confirm:$false }
+        }
+        'activeSync' {
+            if ($hasInternal) { Set-ActiveSyncVirtualDirectory -Identity $Identity -InternalUrl $internal -Confirm:$false }
+            if ($hasExternal) { Set-ActiveSyncVirtualDirectory -Identity $Identity -ExternalUrl $external -Confirm:$false }
+        }
+        'mapi' {
+            if ($hasInternal) { Set-MapiVirtualDirectory -Identity $Identity -InternalUrl $internal -Confirm:$false }
+            if ($hasExternal) { Set-MapiVirtualDirectory -Identity $Identity -ExternalUrl $external -Confirm:$false }
+        }
+        default { throw ('unknown virtual directory kind {0}' -f $Kind) }
+    }
+}
+
+function Set-EkVdirUrls {
+    param($P)
+    $s = [string]$P.Server
+    if (Test-EkProp $P 'Owa') { Set-EkVdirUrl -Kind 'owa' -Identity (Get-EkVdirIdentity $s 'owa') -Values $P.Owa }
+    if (Test-EkProp $P 'Ecp') { Set-EkVdirUrl -Kind 'ecp' -Identity (Get-EkVdirIdentity $s 'ecp') -Values $P.Ecp }
+    if (Test-EkProp $P 'Ews') { Set-EkVdirUrl -Kind 'ews' -Identity (Get-EkVdirIdentity $s 'EWS') -Values $P.Ews }
+    if (Test-EkProp $P 'Oab') { Set-EkVdirUrl -Kind 'oab' -Identity (Get-EkVdirIdentity $s 'OAB') -Values $P.Oab }
+    if (Test-EkProp $P 'ActiveSync') { Set-EkVdirUrl -Kind 'activeSync' -Identity (Get-EkVdirIdentity $s 'Microsoft-Server-ActiveSync') -Values $P.ActiveSync }
+    if (Test-EkProp $P 'Mapi') { Set-EkVdirUrl -Kind 'mapi' -Identity (Get-EkVdirIdentity $s 'mapi') -Values $P.Mapi }
+    if (Test-EkProp $P 'OutlookAnywhere') {
+        # InternalHostname and InternalClientsRequireSsl always travel together.
+        $oa = $P.OutlookAnywhere
+        Set-OutlookAnywhere -Identity (Get-EkVdirIdentity $s 'Rpc') -InternalHostname $oa.InternalHostname -InternalClientsRequireSsl ([bool]$oa.InternalClientsRequireSsl) -Confirm:$false
+    }
+    if (Test-EkProp $P 'AutodiscoverInternalUri') {
+        # The Identity parameter set: never combined with the ASA parameters in one call.
+        $uri = $P.AutodiscoverInternalUri
+        if ($P.Noun -eq 'ClientAccessServer') {
+            Set-ClientAccessServer -Identity $s -AutoDiscoverServiceInternalUri $uri -Confirm:$false
+        } elseif ($P.Noun -eq 'ClientAccessService') {
+            Set-ClientAccessService -Identity $s -AutoDiscoverServiceInternalUri $uri -Confirm:$false
+        } else {
+            throw ('unknown client access noun {0}' -f $P.Noun)
+        }
+    }
+    return (Get-EkVdirUrls -P $P)
+}
+
+function Get-EkAsaCredential {
+    param($P)
+    $cas = Get-EkClientAccess -Server ([string]$P.Server) -Noun ([string]$P.Noun) -WithAsaStatus $true
+    $config = $cas.AlternateServiceAccountConfiguration
+    $credentials = @()
+    $raw = ''
+    if ($null -ne $config) {
+        $raw = [string]$config
+        if (Test-EkProp $config 'EffectiveCredentials') {
+            foreach ($c in @($config.EffectiveCredentials | Sort-Object -Property WhenAddedUTC -Descending)) {
+                if ($null -eq $c) { continue }
+                $when = ([datetime]$c.WhenAddedUTC).ToUniversalTime().ToString('o')
+                $credentials += @{ account = [string]$c.QualifiedUserName; whenAddedUtc = $when }
+            }
+        }
+    }
+    return @{ server = [string]$P.Server; credentials = $credentials; raw = $raw }
+}
+
+# Adds one credential. Exchange keeps the previous one next to it (Latest and Previous), which is
+# what RollAlternateServiceAccountPassword.ps1 relies on: clients holding tickets for the old key
+# keep working until AD's password changes.
+function Add-EkAsaCredential {
+    param($P)
+    $credential = New-EkCredential -User ([string]$P.Account) -SealedPassword $P.Password
+    $s = [string]$P.Server
+    if ($P.Noun -eq 'ClientAccessServer') {
+        Set-ClientAccessServer -Identity $s -AlternateServiceAccountCredential $credential -Confirm:$false
+    } elseif ($P.Noun -eq 'ClientAccessService') {
+        Set-ClientAccessService -Identity $s -AlternateServiceAccountCredential $credential -Confirm:$false
+    } else {
+        throw ('unknown client access noun {0}' -f $P.Noun)
+    }
+    return (Get-EkAsaCredential -P $P)
+}
+
+function Remove-EkAsaCredential {
+    param($P)
+    $s = [string]$P.Server
+    if ($P.Noun -eq 'ClientAccessServer') {
+        Set-ClientAccessServer -Identity $s -RemoveAlternateServiceAccountCredentials -Confirm:$false
+    } elseif ($P.Noun -eq 'ClientAccessService') {
+        Set-ClientAccessService -Identity $s -RemoveAlternateServiceAccountCredentials -Confirm:$false
+    } else {
+        throw ('unknown client access noun {0}' -f $P.Noun)
+    }
+    return (Get-EkAsaCredential -P $P)
+}
+
+function Get-EkOutlookAuth {
+    param($P)
+    $s = [string]$P.Server
+    $oa = Get-OutlookAnywhere -Identity (Get-EkVdirIdentity $s 'Rpc') -ADPropertiesOnly
+    $mapi = Get-MapiVirtualDirectory -Identity (Get-EkVdirIdentity $s 'mapi') -ADPropertiesOnly
+    return @{
+        outlookAnywhere = @{
+            identity                           = [string]$oa.Identity
+            internalClientAuthenticationMethod = [string]$oa.InternalClientAuthenticationMethod
+            externalClientAuthenticationMethod = [string]$oa.ExternalClientAuthenticationMethod
+            iisAuthenticationMethods           = (ConvertTo-EkStrings $oa.IISAuthenticationMethods)
+        }
+        mapi            = @{
+            identity                 = [string]$mapi.Identity
+            iisAuthenticationMethods = (ConvertTo-EkStrings $mapi.IISAuthenticationMethods)
+        }
+    }
+}
+
+# Each setting in its own call: -DefaultAuthenticationMethod is never used, and a property absent
+# from the parameters is left as it is.
+function Set-EkOutlookAuth {
+    param($P)
+    $s = [string]$P.Server
+    if (Test-EkProp $P 'OutlookAnywhere') {
+        $oa = $P.OutlookAnywhere
+        $id = Get-EkVdirIdentity $s 'Rpc'
+        if (Test-EkProp $oa 'InternalClientAuthenticationMethod') {
+            Set-OutlookAnywhere -Identity $id -InternalClientAuthenticationMethod ([string]$oa.InternalClientAuthenticationMethod) -Confirm:$false
+        }
+        if (Test-EkProp $oa 'ExternalClientAuthenticationMethod') {
+            Set-OutlookAnywhere -Identity $id -ExternalClientAuthenticationMethod ([string]$oa.ExternalClientAuthenticationMethod) -Confirm:$false
+        }
+        if (Test-EkProp $oa 'IISAuthenticationMethods') {
+            Set-OutlookAnywhere -Identity $id -IISAuthenticationMethods (ConvertTo-EkStrings $oa.IISAuthenticationMethods) -Confirm:$false
+        }
+    }
+    if (Test-EkProp $P 'Mapi') {
+        $mapi = $P.Mapi
+        if (Test-EkProp $mapi 'IISAuthenticationMethods') {
+            Set-MapiVirtualDirectory -Identity (Get-EkVdirIdentity $s 'mapi') -IISAuthenticationMethods (ConvertTo-EkStrings $mapi.IISAuthenticationMethods) -Confirm:$false
+        }
+    }
+    return (Get-EkOutlookAuth -P $P)
+}
+
+# The one entry point the session calls. The operation name is matched against a fixed list, the
+# parameters are decoded from base64 JSON, and the outcome is one marked line of base64 JSON.
+function Invoke-EkOperation {
+    param([string] $Name, [string] $ParamsBase64)
+    $result = $null
+    try {
+        $p = ConvertFrom-Json -InputObject (ConvertFrom-EkBase64 $ParamsBase64)
+        $data = $null
+        switch -CaseSensitive ($Name) {
+            'Connect-EkExchange' { $data = Connect-EkExchange -P $p }
+            'Get-EkServerInfo' { $data = Get-EkServerInfo -P $p }
+            'Get-EkVdirUrls' { $data = Get-EkVdirUrls -P $p }
+            'Set-EkVdirUrls' { $data = Set-EkVdirUrls -P $p }
+            'Get-EkAsaCredential' { $data = Get-EkAsaCredential -P $p }
+            'Add-EkAsaCredential' { $data = Add-EkAsaCredential -P $p }
+            'Remove-EkAsaCredential' { $data = Remove-EkAsaCredential -P $p }
+            'Get-EkOutlookAuth' { $data = Get-EkOutlookAuth -P $p }
+            'Set-EkOutlookAuth' { $data = Set-EkOutlookAuth -P $p }
+            default { throw ('unknown operation {0}' -f $Name) }
+        }
+        $result = @{ ok = $true; data = $data }
+    } catch {
+        $e = $_
+        $result = @{
+            ok    = $false
+            error = @{
+                category = [string]$e.CategoryInfo.Category
+                reason   = [string]$e.CategoryInfo.Reason
+                errorId  = [string]$e.FullyQualifiedErrorId
+                message  = [string]$e.Exception.Message
+            }
+        }
+    }
+    $json = ConvertTo-Json -InputObject $result -Depth 8 -Compress
+    [Console]::Out.WriteLine('EK-RESULT-BEGIN ' + (ConvertTo-EkBase64 $json) + ' EK-RESULT-END')
+}
+
+Export-ModuleMember -Function Invoke-EkOperation

@@ -1,0 +1,254 @@
+// Typed calls to the operations of ExchangeKerberos.psm1, one function per operation, with the
+// answers narrowed from `unknown`. Version detection lives here: Exchange 2013 manages the Client
+// Access settings with Set-ClientAccessServer, 2016/2019/SE with Set-ClientAccessService.
+import { exchangeSettings, type ExchangeOverride } from "../settings";
+import { ExchangeCommandError, Secret, sessionFor, type ExchangeSession } from "./session";
+
+export type ExchangeVersion = "2013" | "2016" | "2019" | "SE";
+export type ClientAccessNoun = "ClientAccessServer" | "ClientAccessService";
+
+// Exchange SE's RTM build is 15.2.2562; 2019 CUs stay below it.
+const SE_FIRST_BUILD = 2562;
+
+/** "Version 15.1 (Build 2507.6)" → "2016". */
+export function versionFromAdminDisplayVersion(text: string): ExchangeVersion {
+  const m = /Version\s+(\d+)\.(\d+)\s*\(Build\s+(\d+)\.(\d+)\)/i.exec(text);
+  if (!m) throw new ExchangeCommandError(`cannot read the Exchange version from "${text}"`, "the server must be Exchange 2013 or later");
+  const [major, minor, build] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (major !== 15) throw new ExchangeCommandError(`Exchange version ${major}.${minor} is not supported`, "use Exchange 2013, 2016, 2019 or SE");
+  if (minor === 0) return "2013";
+  if (minor === 1) return "2016";
+  if (minor === 2) return build >= SE_FIRST_BUILD ? "SE" : "2019";
+  throw new ExchangeCommandError(`Exchange version 15.${minor} is not known to this provider`, "upgrade pulumi-exchange-kerberos");
+}
+
+/** 2013 has only *-ClientAccessServer; from 2016 on Microsoft says to use *-ClientAccessService. */
+export function clientAccessNoun(version: ExchangeVersion): ClientAccessNoun {
+  return version === "2013" ? "ClientAccessServer" : "ClientAccessService";
+}
+
+// ---- narrowing ---------------------------------------------------------------------------------
+
+function obj(x: unknown, what: string): Record<string, unknown> {
+  if (typeof x !== "object" || x === null || Array.isArray(x)) throw new ExchangeCommandError(`${what}: expected an object from the operations module`);
+  return x as Record<string, unknown>;
+}
+function strOrNull(x: unknown): string | null {
+  if (x === null || x === undefined) return null;
+  const s = String(x);
+  return s === "" ? null : s;
+}
+function str(x: unknown): string {
+  return x === null || x === undefined ? "" : String(x);
+}
+function strings(x: unknown): string[] {
+  if (x === null || x === undefined) return [];
+  return (Array.isArray(x) ? x : [x]).filter((v) => v !== null && v !== undefined && v !== "").map(String);
+}
+
+// ---- the session for a server ------------------------------------------------------------------
+
+export interface ServerHandle {
+  session: ExchangeSession;
+  server: string;
+  version: ExchangeVersion;
+  noun: ClientAccessNoun;
+}
+
+export interface ServerInfo {
+  name: string;
+  fqdn: string;
+  adminDisplayVersion: string;
+  version: ExchangeVersion;
+}
+
+export async function serverInfo(session: ExchangeSession, server: string): Promise<ServerInfo> {
+  // The promise is memoised, so resources created at once on one server ask for its version once.
+  const memoKey = `server:${server.toLowerCase()}`;
+  const hit = session.memo.get(memoKey) as Promise<ServerInfo> | undefined;
+  if (hit) return hit;
+  const info = (async (): Promise<ServerInfo> => {
+    const d = obj(await session.call("Get-EkServerInfo", { Server: server }, { what: `server ${server}`, idempotent: true }), "Get-EkServerInfo");
+    const adminDisplayVersion = str(d.adminDisplayVersion);
+    return { name: str(d.name), fqdn: str(d.fqdn), adminDisplayVersion, version: versionFromAdminDisplayVersion(adminDisplayVersion) };
+  })();
+  session.memo.set(memoKey, info);
+  info.catch(() => session.memo.delete(memoKey));
+  return info;
+}
+
+/** The shared session for `server` (from stack config plus the resource's override), version detected once. */
+export async function exchangeServer(server: string, override: ExchangeOverride = {}): Promise<ServerHandle> {
+  const session = sessionFor(exchangeSettings(override), server);
+  const info = await serverInfo(session, server);
+  return { session, server, version: info.version, noun: clientAccessNoun(info.version) };
+}
+
+// ---- virtual directory URLs --------------------------------------------------------------------
+
+export const VDIR_KINDS = ["owa", "ecp", "ews", "oab", "activeSync", "mapi"] as const;
+export type VdirKind = (typeof VDIR_KINDS)[number];
+
+export interface VdirUrls {
+  internalUrl: string | null;
+  externalUrl: string | null;
+}
+
+export interface OutlookAnywhereHost {
+  internalHostname: string | null;
+  internalClientsRequireSsl: boolean;
+}
+
+export type VdirUrlsState = Record<VdirKind, VdirUrls> & {
+  autodiscoverInternalUri: string | null;
+  outlookAnywhere: OutlookAnywhereHost;
+};
+
+/** A change: a present property is set (null clears it), an absent one is left alone. */
+export type VdirUrlsChange = Partial<Record<VdirKind, Partial<VdirUrls>>> & {
+  autodiscoverInternalUri?: string | null;
+  outlookAnywhere?: OutlookAnywhereHost;
+};
+
+const PS_KEY: Record<VdirKind, string> = { owa: "Owa", ecp: "Ecp", ews: "Ews", oab: "Oab", activeSync: "ActiveSync", mapi: "Mapi" };
+
+function vdirState(x: unknown): VdirUrlsState {
+  const d = obj(x, "Get-EkVdirUrls");
+  const out = {} as VdirUrlsState;
+  for (const k of VDIR_KINDS) {
+    const v = obj(d[k], `Get-EkVdirUrls ${k}`);
+    out[k] = { internalUrl: strOrNull(v.internalUrl), externalUrl: strOrNull(v.externalUrl) };
+  }
+  const oa = obj(d.outlookAnywhere, "Get-EkVdirUrls outlookAnywhere");
+  out.outlookAnywhere = { internalHostname: strOrNull(oa.internalHostname), internalClientsRequireSsl: oa.internalClientsRequireSsl === true };
+  out.autodiscoverInternalUri = strOrNull(d.autodiscoverInternalUri);
+  return out;
+}
+
+export async function getVdirUrls(h: ServerHandle): Promise<VdirUrlsState> {
+  return vdirState(await h.session.call("Get-EkVdirUrls", { Server: h.server, Noun: h.noun }, { what: `server ${h.server}`, idempotent: true }));
+}
+
+export async function setVdirUrls(h: ServerHandle, change: VdirUrlsChange): Promise<VdirUrlsState> {
+  const params: Record<string, unknown> = { Server: h.server, Noun: h.noun };
+  for (const k of VDIR_KINDS) {
+    const c = change[k];
+    if (!c) continue;
+    const v: Record<string, unknown> = {};
+    if ("internalUrl" in c) v.InternalUrl = c.internalUrl;
+    if ("externalUrl" in c) v.ExternalUrl = c.externalUrl;
+    if (Object.keys(v).length > 0) params[PS_KEY[k]] = v;
+  }
+  if ("autodiscoverInternalUri" in change) params.AutodiscoverInternalUri = change.autodiscoverInternalUri;
+  if (change.outlookAnywhere) {
+    params.OutlookAnywhere = { InternalHostname: change.outlookAnywhere.internalHostname, InternalClientsRequireSsl: change.outlookAnywhere.internalClientsRequireSsl };
+  }
+  return vdirState(await h.session.call("Set-EkVdirUrls", params, { what: `server ${h.server}`, idempotent: true }));
+}
+
+// ---- ASA credential ----------------------------------------------------------------------------
+
+export interface AsaCredentialStatus {
+  account: string;
+  /** ISO 8601, UTC. */
+  whenAddedUtc: string;
+}
+
+/**
+ * Over some remote sessions AlternateServiceAccountConfiguration arrives as its display text
+ * ("Latest: <date>, DOMAIN\ASA$" and "Previous: …"); read the credentials from it then. ⚠ The
+ * date is in the server's culture; a date Date.parse cannot read is reported as found.
+ */
+export function parseAsaDisplay(raw: string): AsaCredentialStatus[] {
+  const out: AsaCredentialStatus[] = [];
+  const re = /(Latest|Previous):\s*([^,]*),\s*([^\s,]+\\[^\s,]+)/g;
+  for (let m = re.exec(raw); m; m = re.exec(raw)) {
+    const t = Date.parse(m[2]);
+    out.push({ account: m[3], whenAddedUtc: Number.isNaN(t) ? m[2].trim() : new Date(t).toISOString() });
+  }
+  return out;
+}
+
+function asaState(x: unknown): AsaCredentialStatus[] {
+  const d = obj(x, "Get-EkAsaCredential");
+  const list = d.credentials === null || d.credentials === undefined ? [] : Array.isArray(d.credentials) ? d.credentials : [d.credentials];
+  const creds = list.map((c) => {
+    const o = obj(c, "Get-EkAsaCredential credential");
+    const t = Date.parse(str(o.whenAddedUtc));
+    return { account: str(o.account), whenAddedUtc: Number.isNaN(t) ? str(o.whenAddedUtc) : new Date(t).toISOString() };
+  });
+  const all = creds.length > 0 ? creds : parseAsaDisplay(str(d.raw));
+  return all.sort((a, b) => (a.whenAddedUtc < b.whenAddedUtc ? 1 : a.whenAddedUtc > b.whenAddedUtc ? -1 : 0));
+}
+
+/** The credentials the server holds, latest first. */
+export async function getAsaCredentials(h: ServerHandle): Promise<AsaCredentialStatus[]> {
+  return asaState(await h.session.call("Get-EkAsaCredential", { Server: h.server, Noun: h.noun }, { what: `server ${h.server}`, idempotent: true }));
+}
+
+/** Adds a credential; the server keeps the one before it as Previous. Not retried blindly: a second
+ * add would push the previous credential out. */
+export async function addAsaCredential(h: ServerHandle, account: string, password: string): Promise<AsaCredentialStatus[]> {
+  return asaState(
+    await h.session.call("Add-EkAsaCredential", { Server: h.server, Noun: h.noun, Account: account, Password: new Secret(password) }, {
+      what: `server ${h.server} (ASA ${account})`,
+      idempotent: false,
+    }),
+  );
+}
+
+export async function removeAsaCredentials(h: ServerHandle): Promise<AsaCredentialStatus[]> {
+  return asaState(await h.session.call("Remove-EkAsaCredential", { Server: h.server, Noun: h.noun }, { what: `server ${h.server}`, idempotent: true }));
+}
+
+// ---- Outlook Anywhere and MAPI authentication --------------------------------------------------
+
+export interface OutlookAuthState {
+  outlookAnywhere: {
+    internalClientAuthenticationMethod: string | null;
+    externalClientAuthenticationMethod: string | null;
+    iisAuthenticationMethods: string[];
+  };
+  mapi: { iisAuthenticationMethods: string[] };
+}
+
+export interface OutlookAuthChange {
+  outlookAnywhere?: {
+    internalClientAuthenticationMethod?: string;
+    externalClientAuthenticationMethod?: string;
+    iisAuthenticationMethods?: string[];
+  };
+  mapi?: { iisAuthenticationMethods?: string[] };
+}
+
+function authState(x: unknown): OutlookAuthState {
+  const d = obj(x, "Get-EkOutlookAuth");
+  const oa = obj(d.outlookAnywhere, "Get-EkOutlookAuth outlookAnywhere");
+  const mapi = obj(d.mapi, "Get-EkOutlookAuth mapi");
+  return {
+    outlookAnywhere: {
+      internalClientAuthenticationMethod: strOrNull(oa.internalClientAuthenticationMethod),
+      externalClientAuthenticationMethod: strOrNull(oa.externalClientAuthenticationMethod),
+      iisAuthenticationMethods: strings(oa.iisAuthenticationMethods),
+    },
+    mapi: { iisAuthenticationMethods: strings(mapi.iisAuthenticationMethods) },
+  };
+}
+
+export async function getOutlookAuth(h: ServerHandle): Promise<OutlookAuthState> {
+  return authState(await h.session.call("Get-EkOutlookAuth", { Server: h.server }, { what: `server ${h.server}`, idempotent: true }));
+}
+
+export async function setOutlookAuth(h: ServerHandle, change: OutlookAuthChange): Promise<OutlookAuthState> {
+  const params: Record<string, unknown> = { Server: h.server };
+  const oa = change.outlookAnywhere;
+  if (oa) {
+    const v: Record<string, unknown> = {};
+    if (oa.internalClientAuthenticationMethod !== undefined) v.InternalClientAuthenticationMethod = oa.internalClientAuthenticationMethod;
+    if (oa.externalClientAuthenticationMethod !== undefined) v.ExternalClientAuthenticationMethod = oa.externalClientAuthenticationMethod;
+    if (oa.iisAuthenticationMethods !== undefined) v.IISAuthenticationMethods = oa.iisAuthenticationMethods;
+    if (Object.keys(v).length > 0) params.OutlookAnywhere = v;
+  }
+  if (change.mapi?.iisAuthenticationMethods !== undefined) params.Mapi = { IISAuthenticationMethods: change.mapi.iisAuthenticationMethods };
+  return authState(await h.session.call("Set-EkOutlookAuth", params, { what: `server ${h.server}`, idempotent: true }));
+}

@@ -1,0 +1,193 @@
+// AsaBinding: the ASA credential (DOMAIN\NAME$ + password) bound on one Exchange server
+// (Set-ClientAccessServer on 2013, Set-ClientAccessService on 2016+, with
+// -AlternateServiceAccountCredential). Exchange keeps the latest credential and the one before it:
+// changing the password adds the new credential while the server still accepts tickets for the
+// previous key, as RollAlternateServiceAccountPassword.ps1 does. The password cannot be read back
+// (only on the server itself), so `read` relies on the credential status: the account and when it
+// was added. A credential added later by someone else, or a different account, is drift.
+import * as pulumi from "@pulumi/pulumi";
+import { AlreadyExistsError, ConflictError, InvalidInputError } from "../errors";
+import type { ExchangeOverride } from "../settings";
+import { bool } from "../validate";
+import { CheckFailures, ResourceImpl, thinProvider } from "./dynamic";
+import { exchangeOverride, exchangeServerName } from "../exchange/inputs";
+import { addAsaCredential, exchangeServer, getAsaCredentials, removeAsaCredentials, type AsaCredentialStatus } from "../exchange/operations";
+
+export interface AsaBindingArgs {
+  /** The Exchange server (EX1 or its FQDN). Changing it replaces the binding. */
+  server: pulumi.Input<string>;
+  /** `DOMAIN\NAME$`: AsaComputerAccount's qualifiedName output. */
+  account: pulumi.Input<string>;
+  /** The ASA's password (kept secret in state): AsaComputerAccount's password output. */
+  password: pulumi.Input<string>;
+  /** Bind even though the server already holds ASA credentials (delete then removes them all). */
+  adopt?: pulumi.Input<boolean>;
+  exchange?: pulumi.Input<ExchangeOverride>;
+}
+
+interface Inputs {
+  server: string;
+  account: string;
+  password: string;
+  adopt: boolean;
+  exchange?: ExchangeOverride;
+}
+
+export interface AsaBindingOutputs extends Inputs {
+  version: string;
+  /** When our credential was added (WhenAddedUTC, ISO 8601). */
+  boundAt: string;
+  /** The server's latest credential as last read. */
+  latestAccount: string;
+  latestAddedAt: string;
+  /** The credential the server keeps next to the latest (rotation), if any. */
+  previousAccount: string | null;
+  drift: string[];
+}
+
+/** `DOMAIN\NAME$`: Exchange refuses any other form for the ASA credential. */
+export function asaAccountName(field: string, value: unknown): string {
+  const m = typeof value === "string" ? /^([A-Za-z0-9][A-Za-z0-9.-]{0,14})\\([A-Za-z0-9][A-Za-z0-9-]{0,14})\$$/.exec(value) : null;
+  if (!m) {
+    throw new InvalidInputError(field, `${JSON.stringify(value)} is not DOMAIN\\NAME$`, "give the NetBIOS domain, a backslash and the computer account's sAMAccountName with its $, such as CORP\\EXCH-ASA$ (AsaComputerAccount's qualifiedName output)");
+  }
+  return value as string;
+}
+
+export function validateAsaBindingInputs(news: Record<string, unknown>, failures?: CheckFailures): Inputs {
+  const f = failures ?? new CheckFailures();
+  const out: Partial<Inputs> = {};
+  f.guard("server", () => (out.server = exchangeServerName("server", news.server)));
+  f.guard("account", () => (out.account = asaAccountName("account", news.account)));
+  f.guard("password", () => {
+    if (typeof news.password !== "string" || news.password === "") throw new InvalidInputError("password", "is empty", "pass the ASA's password (AsaComputerAccount's password output)");
+    out.password = news.password;
+  });
+  f.guard("adopt", () => (out.adopt = bool("adopt", news.adopt, false)));
+  f.guard("exchange", () => (out.exchange = exchangeOverride("exchange", news.exchange)));
+  if (!failures && f.failures.length) throw new InvalidInputError(f.failures[0].property, f.failures[0].reason);
+  return out as Inputs;
+}
+
+/** What the server holds, measured against what we bound. */
+export function asaDrift(props: Pick<AsaBindingOutputs, "server" | "account" | "boundAt">, creds: readonly AsaCredentialStatus[]): string[] {
+  const latest = creds[0];
+  if (!latest) return [`${props.server} holds no ASA credential (removed by hand): Kerberos fails on it`];
+  if (latest.account.toLowerCase() !== props.account.toLowerCase()) {
+    return [`${props.server} now uses ${latest.account} (added ${latest.whenAddedUtc}) instead of ${props.account}: tickets for the namespace's SPN will not decrypt there`];
+  }
+  if (latest.whenAddedUtc !== props.boundAt) {
+    return [`${props.server}: the credential of ${props.account} was replaced by hand at ${latest.whenAddedUtc} (bound by us at ${props.boundAt}); its password may differ from the account's`];
+  }
+  return [];
+}
+
+export function asaBindingDiff(olds: Partial<AsaBindingOutputs>, news: Inputs): pulumi.dynamic.DiffResult {
+  const replaces = (olds.server ?? "").toLowerCase() === news.server.toLowerCase() ? [] : ["server"];
+  const rebind = (olds.account ?? "").toLowerCase() !== news.account.toLowerCase() || olds.password !== news.password;
+  const drifted = (olds.drift ?? []).length > 0;
+  const override = JSON.stringify(olds.exchange ?? {}) !== JSON.stringify(news.exchange ?? {});
+  return { changes: replaces.length > 0 || rebind || drifted || override || olds.adopt !== news.adopt, replaces, deleteBeforeReplace: false };
+}
+
+function outputs(inputs: Inputs, version: string, boundAt: string, creds: readonly AsaCredentialStatus[]): AsaBindingOutputs {
+  return {
+    ...inputs,
+    version,
+    boundAt,
+    latestAccount: creds[0]?.account ?? "",
+    latestAddedAt: creds[0]?.whenAddedUtc ?? "",
+    previousAccount: creds[1]?.account ?? null,
+    drift: asaDrift({ ...inputs, boundAt }, creds),
+  };
+}
+
+async function bind(inputs: Inputs): Promise<AsaBindingOutputs> {
+  const h = await exchangeServer(inputs.server, inputs.exchange);
+  const creds = await addAsaCredential(h, inputs.account, inputs.password);
+  const latest = creds[0];
+  if (!latest || latest.account.toLowerCase() !== inputs.account.toLowerCase()) {
+    throw new ConflictError(`${inputs.server} accepted the ASA credential of ${inputs.account}, but its latest credential is ${latest?.account ?? "none"}`, "run Get-ClientAccessService -IncludeAlternateServiceAccountCredentialStatus on the server to see what it holds");
+  }
+  return outputs(inputs, h.version, latest.whenAddedUtc, creds);
+}
+
+async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
+  const inputs = validateAsaBindingInputs(raw);
+  const h = await exchangeServer(inputs.server, inputs.exchange);
+  const existing = await getAsaCredentials(h);
+  if (existing.length > 0 && !inputs.adopt) {
+    throw new AlreadyExistsError(
+      `${inputs.server} already holds ASA credentials (${existing.map((c) => `${c.account}, added ${c.whenAddedUtc}`).join("; ")})`,
+      "set adopt: true on this AsaBinding to bind over them (the server keeps the latest as its previous credential; destroy then removes all ASA credentials from the server)",
+    );
+  }
+  return { id: `${inputs.server.toLowerCase()}/asa`, outs: await bind(inputs) };
+}
+
+async function read(id: string, props: AsaBindingOutputs): Promise<pulumi.dynamic.ReadResult> {
+  const h = await exchangeServer(props.server, props.exchange);
+  const creds = await getAsaCredentials(h);
+  // No credential at all: the binding is gone; refresh shows it deleted and the next up binds again.
+  if (creds.length === 0) return { id: "", props: {} };
+  return { id, props: outputs(props, h.version, props.boundAt, creds) };
+}
+
+async function update(_id: string, olds: AsaBindingOutputs, raw: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
+  const news = validateAsaBindingInputs(raw);
+  const rebind = olds.account.toLowerCase() !== news.account.toLowerCase() || olds.password !== news.password || (olds.drift ?? []).length > 0;
+  if (rebind) return { outs: await bind(news) };
+  const h = await exchangeServer(news.server, news.exchange);
+  return { outs: outputs(news, h.version, olds.boundAt, await getAsaCredentials(h)) };
+}
+
+async function del(_id: string, props: AsaBindingOutputs): Promise<void> {
+  const h = await exchangeServer(props.server, props.exchange);
+  await removeAsaCredentials(h);
+}
+
+export const asaBindingImpl: ResourceImpl = {
+  async check(_olds, news) {
+    const f = new CheckFailures();
+    const inputs = validateAsaBindingInputs(news, f);
+    return f.failures.length ? { inputs: news, failures: f.failures } : { inputs: { ...news, ...inputs } };
+  },
+  async diff(_id, olds, news) {
+    return asaBindingDiff(olds, validateAsaBindingInputs(news));
+  },
+  create,
+  read,
+  update,
+  delete: del,
+};
+
+export class AsaBinding extends pulumi.dynamic.Resource {
+  declare readonly server: pulumi.Output<string>;
+  declare readonly account: pulumi.Output<string>;
+  /** Secret. */
+  declare readonly password: pulumi.Output<string>;
+  declare readonly version: pulumi.Output<string>;
+  declare readonly boundAt: pulumi.Output<string>;
+  declare readonly latestAccount: pulumi.Output<string>;
+  declare readonly latestAddedAt: pulumi.Output<string>;
+  declare readonly previousAccount: pulumi.Output<string | null>;
+  declare readonly drift: pulumi.Output<string[]>;
+
+  constructor(name: string, args: AsaBindingArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      thinProvider("pulumi-exchange-kerberos/dist/provider/resources/asa-binding", "asaBindingImpl"),
+      name,
+      {
+        ...args,
+        password: pulumi.secret(args.password),
+        version: undefined,
+        boundAt: undefined,
+        latestAccount: undefined,
+        latestAddedAt: undefined,
+        previousAccount: undefined,
+        drift: undefined,
+      },
+      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "password"] },
+    );
+  }
+}

@@ -1,0 +1,205 @@
+// OutlookAnywhereAuth: Negotiate for Outlook on one Exchange server (step 7 of the how-to):
+// Outlook Anywhere's internal (and, when declared, external) client authentication method and its
+// IIS authentication methods, and the MAPI virtual directory's IIS authentication methods. An IIS
+// list not declared in full is merged: Negotiate is added and everything found is kept — OAuth on
+// MAPI (hybrid, and the 2016+ default Ntlm,OAuth,Negotiate) must never be wiped. The values found
+// before create are kept in state and restored on delete.
+import * as pulumi from "@pulumi/pulumi";
+import { InvalidInputError } from "../errors";
+import type { ExchangeOverride } from "../settings";
+import { oneOf } from "../validate";
+import { CheckFailures, ResourceImpl, thinProvider } from "./dynamic";
+import { changedKeys, describeDrift, exchangeOverride, exchangeServerName, pick, type SettingsMap } from "../exchange/inputs";
+import { exchangeServer, getOutlookAuth, setOutlookAuth, type OutlookAuthChange, type OutlookAuthState } from "../exchange/operations";
+
+/** Set-OutlookAnywhere's client authentication methods (Microsoft's cmdlet reference). */
+export const CLIENT_AUTH_METHODS = ["Basic", "Ntlm", "Negotiate"] as const;
+export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
+export const OA_IIS_METHODS = ["Basic", "Ntlm", "Negotiate"] as const;
+export const MAPI_IIS_METHODS = ["Basic", "Ntlm", "Negotiate", "OAuth"] as const;
+
+export interface OutlookAnywhereAuthArgs {
+  /** The Exchange server (EX1 or its FQDN). Changing it replaces the resource. */
+  server: pulumi.Input<string>;
+  /** Default Negotiate. */
+  internalClientAuthenticationMethod?: pulumi.Input<ClientAuthMethod>;
+  /** Left alone unless declared. */
+  externalClientAuthenticationMethod?: pulumi.Input<ClientAuthMethod>;
+  /** Outlook Anywhere's IIS methods, in full; absent: Negotiate added to what the server has. */
+  iisAuthenticationMethods?: pulumi.Input<pulumi.Input<string>[]>;
+  /** The MAPI virtual directory's IIS methods, in full; absent: Negotiate added, OAuth and the rest kept. */
+  mapiIisAuthenticationMethods?: pulumi.Input<pulumi.Input<string>[]>;
+  exchange?: pulumi.Input<ExchangeOverride>;
+}
+
+interface Inputs {
+  server: string;
+  internalClientAuthenticationMethod: ClientAuthMethod;
+  externalClientAuthenticationMethod?: ClientAuthMethod;
+  iisAuthenticationMethods?: string[];
+  mapiIisAuthenticationMethods?: string[];
+  exchange?: ExchangeOverride;
+}
+
+export interface OutlookAnywhereAuthOutputs extends Inputs {
+  version: string;
+  /** The managed settings as last found on the server. */
+  settings: SettingsMap;
+  /** The managed settings as found before create: restored on delete. */
+  originals: SettingsMap;
+  drift: string[];
+}
+
+const K = {
+  internal: "outlookAnywhere.internalClientAuthenticationMethod",
+  external: "outlookAnywhere.externalClientAuthenticationMethod",
+  oaIis: "outlookAnywhere.iisAuthenticationMethods",
+  mapiIis: "mapi.iisAuthenticationMethods",
+} as const;
+
+function methodList(field: string, value: unknown, allowed: readonly string[]): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value) || value.length === 0) {
+    throw new InvalidInputError(field, "must be a non-empty list", `list the methods from ${allowed.join(", ")}, or leave it out to add Negotiate to what the server has`);
+  }
+  const out = value.map((v, i) => oneOf(`${field}[${i}]`, v, allowed));
+  const dup = out.find((v, i) => out.indexOf(v) !== i);
+  if (dup) throw new InvalidInputError(field, `lists ${dup} twice`, "list each method once");
+  return out;
+}
+
+export function validateOutlookAuthInputs(news: Record<string, unknown>, failures?: CheckFailures): Inputs {
+  const f = failures ?? new CheckFailures();
+  const out: Partial<Inputs> = {};
+  f.guard("server", () => (out.server = exchangeServerName("server", news.server)));
+  f.guard("internalClientAuthenticationMethod", () => (out.internalClientAuthenticationMethod = oneOf("internalClientAuthenticationMethod", news.internalClientAuthenticationMethod ?? "Negotiate", CLIENT_AUTH_METHODS)));
+  if (news.externalClientAuthenticationMethod !== undefined && news.externalClientAuthenticationMethod !== null) {
+    f.guard("externalClientAuthenticationMethod", () => (out.externalClientAuthenticationMethod = oneOf("externalClientAuthenticationMethod", news.externalClientAuthenticationMethod, CLIENT_AUTH_METHODS)));
+  }
+  f.guard("iisAuthenticationMethods", () => (out.iisAuthenticationMethods = methodList("iisAuthenticationMethods", news.iisAuthenticationMethods, OA_IIS_METHODS)));
+  f.guard("mapiIisAuthenticationMethods", () => (out.mapiIisAuthenticationMethods = methodList("mapiIisAuthenticationMethods", news.mapiIisAuthenticationMethods, MAPI_IIS_METHODS)));
+  f.guard("exchange", () => (out.exchange = exchangeOverride("exchange", news.exchange)));
+  if (!failures && f.failures.length) throw new InvalidInputError(f.failures[0].property, f.failures[0].reason);
+  return out as Inputs;
+}
+
+/** Negotiate added to what is there, in the server's order, nothing removed. */
+export function withNegotiate(found: readonly string[]): string[] {
+  return found.some((m) => m.toLowerCase() === "negotiate") ? [...found] : [...found, "Negotiate"];
+}
+
+export function flattenOutlookAuth(state: OutlookAuthState): SettingsMap {
+  return {
+    [K.internal]: state.outlookAnywhere.internalClientAuthenticationMethod,
+    [K.external]: state.outlookAnywhere.externalClientAuthenticationMethod,
+    [K.oaIis]: state.outlookAnywhere.iisAuthenticationMethods,
+    [K.mapiIis]: state.mapi.iisAuthenticationMethods,
+  };
+}
+
+/** The declared settings; a list not declared in full is the found list with Negotiate added. */
+export function declaredOutlookAuth(inputs: Inputs, found: Partial<SettingsMap>): SettingsMap {
+  const list = (k: string) => (Array.isArray(found[k]) ? (found[k] as string[]) : []);
+  const s: SettingsMap = { [K.internal]: inputs.internalClientAuthenticationMethod };
+  if (inputs.externalClientAuthenticationMethod !== undefined) s[K.external] = inputs.externalClientAuthenticationMethod;
+  s[K.oaIis] = inputs.iisAuthenticationMethods ?? withNegotiate(list(K.oaIis));
+  s[K.mapiIis] = inputs.mapiIisAuthenticationMethods ?? withNegotiate(list(K.mapiIis));
+  return s;
+}
+
+/** The change that sets `settings`; only the keys present are touched. */
+export function outlookAuthChange(settings: SettingsMap): OutlookAuthChange {
+  const oa: NonNullable<OutlookAuthChange["outlookAnywhere"]> = {};
+  if (typeof settings[K.internal] === "string") oa.internalClientAuthenticationMethod = settings[K.internal] as string;
+  if (typeof settings[K.external] === "string") oa.externalClientAuthenticationMethod = settings[K.external] as string;
+  if (Array.isArray(settings[K.oaIis])) oa.iisAuthenticationMethods = settings[K.oaIis] as string[];
+  const c: OutlookAuthChange = {};
+  if (Object.keys(oa).length > 0) c.outlookAnywhere = oa;
+  if (Array.isArray(settings[K.mapiIis])) c.mapi = { iisAuthenticationMethods: settings[K.mapiIis] as string[] };
+  return c;
+}
+
+export function outlookAuthDiff(olds: Partial<OutlookAnywhereAuthOutputs>, news: Inputs): pulumi.dynamic.DiffResult {
+  const replaces = (olds.server ?? "").toLowerCase() === news.server.toLowerCase() ? [] : ["server"];
+  const found = olds.settings ?? {};
+  const declared = declaredOutlookAuth(news, found);
+  const dropped = Object.keys(found).filter((k) => !(k in declared));
+  const declaredLists = JSON.stringify([olds.iisAuthenticationMethods ?? null, olds.mapiIisAuthenticationMethods ?? null]) !== JSON.stringify([news.iisAuthenticationMethods ?? null, news.mapiIisAuthenticationMethods ?? null]);
+  const override = JSON.stringify(olds.exchange ?? {}) !== JSON.stringify(news.exchange ?? {});
+  const changes = replaces.length > 0 || changedKeys(declared, found).length > 0 || dropped.length > 0 || declaredLists || override;
+  return { changes, replaces, deleteBeforeReplace: false };
+}
+
+async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
+  const inputs = validateOutlookAuthInputs(raw);
+  const h = await exchangeServer(inputs.server, inputs.exchange);
+  const before = flattenOutlookAuth(await getOutlookAuth(h));
+  const declared = declaredOutlookAuth(inputs, before);
+  const keys = Object.keys(declared);
+  const settings = pick(flattenOutlookAuth(await setOutlookAuth(h, outlookAuthChange(declared))), keys);
+  const outs: OutlookAnywhereAuthOutputs = { ...inputs, version: h.version, settings, originals: pick(before, keys), drift: describeDrift(inputs.server, declared, settings) };
+  return { id: `${inputs.server.toLowerCase()}/outlook-anywhere-auth`, outs };
+}
+
+async function read(id: string, props: OutlookAnywhereAuthOutputs): Promise<pulumi.dynamic.ReadResult> {
+  const h = await exchangeServer(props.server, props.exchange);
+  const all = flattenOutlookAuth(await getOutlookAuth(h));
+  const found = pick(all, Object.keys(props.settings ?? all));
+  return { id, props: { ...props, version: h.version, settings: found, drift: describeDrift(props.server, declaredOutlookAuth(props, found), found) } };
+}
+
+async function update(_id: string, olds: OutlookAnywhereAuthOutputs, raw: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
+  const news = validateOutlookAuthInputs(raw);
+  const h = await exchangeServer(news.server, news.exchange);
+  const current = flattenOutlookAuth(await getOutlookAuth(h));
+  const declared = declaredOutlookAuth(news, current);
+  const originals: SettingsMap = {};
+  const restore: SettingsMap = {};
+  for (const [k, v] of Object.entries(olds.originals ?? {})) {
+    if (k in declared) originals[k] = v;
+    else restore[k] = v;
+  }
+  for (const k of Object.keys(declared)) if (!(k in originals)) originals[k] = current[k] ?? null;
+  if (Object.keys(restore).length > 0) await setOutlookAuth(h, outlookAuthChange(restore));
+  const keys = Object.keys(declared);
+  const settings = pick(flattenOutlookAuth(await setOutlookAuth(h, outlookAuthChange(declared))), keys);
+  return { outs: { ...news, version: h.version, settings, originals, drift: describeDrift(news.server, declared, settings) } };
+}
+
+async function del(_id: string, props: OutlookAnywhereAuthOutputs): Promise<void> {
+  const h = await exchangeServer(props.server, props.exchange);
+  await setOutlookAuth(h, outlookAuthChange(props.originals ?? {}));
+}
+
+export const outlookAnywhereAuthImpl: ResourceImpl = {
+  async check(_olds, news) {
+    const f = new CheckFailures();
+    const inputs = validateOutlookAuthInputs(news, f);
+    return f.failures.length ? { inputs: news, failures: f.failures } : { inputs: { ...news, ...inputs } };
+  },
+  async diff(_id, olds, news) {
+    return outlookAuthDiff(olds, validateOutlookAuthInputs(news));
+  },
+  create,
+  read,
+  update,
+  delete: del,
+};
+
+export class OutlookAnywhereAuth extends pulumi.dynamic.Resource {
+  declare readonly server: pulumi.Output<string>;
+  declare readonly internalClientAuthenticationMethod: pulumi.Output<string>;
+  declare readonly version: pulumi.Output<string>;
+  declare readonly settings: pulumi.Output<SettingsMap>;
+  declare readonly originals: pulumi.Output<SettingsMap>;
+  declare readonly drift: pulumi.Output<string[]>;
+
+  constructor(name: string, args: OutlookAnywhereAuthArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      thinProvider("pulumi-exchange-kerberos/dist/provider/resources/outlook-anywhere-auth", "outlookAnywhereAuthImpl"),
+      name,
+      { ...args, version: undefined, settings: undefined, originals: undefined, drift: undefined },
+      opts,
+    );
+  }
+}

@@ -1,0 +1,66 @@
+// The Exchange stand-in (a TEST DOUBLE) enforces the Exchange behaviour the provider relies on;
+// these tests prove the double refuses what Exchange refuses, so the resource tests mean something.
+import * as assert from "node:assert/strict";
+import { InvalidInputError, NotFoundError } from "../../../provider/errors";
+import { exchangeServer, setOutlookAuth, setVdirUrls, addAsaCredential, type ServerHandle } from "../../../provider/exchange/operations";
+import { bind, loadCatalog, PsError, type CmdletContext } from "../../fixtures/exchange-standin/exchange";
+import { emptyState, getServer } from "../../fixtures/exchange-standin/state";
+import { startStandin, type Harness } from "./standin-harness";
+import { PowerShell } from "node-powershell";
+import { standinExecutable } from "../../fixtures/exchange-standin/state";
+import { operationScript } from "../../../provider/exchange/session";
+
+describe("the Exchange stand-in (test double) refuses what Exchange refuses", function () {
+  this.timeout(60000);
+  let h: Harness;
+  before(async () => {
+    h = await startStandin([{ name: "EX13", version: "2013" }, { name: "EX16", version: "2016" }]);
+  });
+  after(async () => h.done());
+
+  it("speaks node-powershell's protocol and refuses script text that is not one of our fixed forms, as PowerShell refuses an unknown command", async () => {
+    const shell = new PowerShell({ executable: standinExecutable(), executableOptions: { "-NoProfile": true, "-NonInteractive": true } });
+    try {
+      await assert.rejects(shell.invoke("Get-ExchangeServer -Identity 'EX16'"), /not recognized/);
+      await assert.rejects(shell.invoke(operationScript("Get-EkServerInfo", { Server: "EX16" })), /Invoke-EkOperation.*not recognized/, "the module must be loaded first");
+    } finally {
+      await shell.dispose();
+    }
+  });
+
+  it("an authentication method outside the enum, naming the valid ones", async () => {
+    const ex = await exchangeServer("EX16");
+    await assert.rejects(setOutlookAuth(ex, { mapi: { iisAuthenticationMethods: ["Ntlm", "Kerberos"] } }), (e: unknown) => e instanceof InvalidInputError && /Basic, Ntlm, Negotiate, OAuth/.test(e.message));
+    await assert.rejects(setOutlookAuth(ex, { outlookAnywhere: { iisAuthenticationMethods: ["OAuth"] } }), InvalidInputError);
+  });
+
+  it("a URL that is not absolute", async () => {
+    const ex = await exchangeServer("EX16");
+    await assert.rejects(setVdirUrls(ex, { owa: { internalUrl: "outlook/owa" } }), (e: unknown) => e instanceof InvalidInputError && /System\.Uri/.test(e.message));
+    assert.equal(getServer(h.stateFile, "EX16").vdirs.owa.internalUrl, "https://ex16.corp.example/owa");
+  });
+
+  it("Set-ClientAccessService on an Exchange 2013 server, and a virtual directory identity that does not exist", async () => {
+    const ex13 = await exchangeServer("EX13");
+    const wrongNoun: ServerHandle = { ...ex13, noun: "ClientAccessService" };
+    await assert.rejects(addAsaCredential(wrongNoun, "CORP\\ASA$", "pw"), /not recognized|can't manage EX13/);
+    assert.deepEqual(getServer(h.stateFile, "EX13").asa, []);
+    await assert.rejects(setVdirUrls({ ...ex13, server: "EX404" }, { owa: { internalUrl: "https://outlook.corp.example/owa" } }), NotFoundError);
+  });
+
+  it("an ASA user name that is not DOMAIN\\NAME$", async () => {
+    const ex = await exchangeServer("EX16");
+    await assert.rejects(addAsaCredential(ex, "EXCH-ASA", "pw"), /DOMAIN\\ACCOUNT\$/);
+  });
+
+  it("a call combining the ASA and the Identity parameter sets, or a parameter that does not exist", () => {
+    const ctx: CmdletContext = { state: emptyState(), endpointVersion: "2016", record: () => undefined, deprecated: () => undefined, now: () => new Date().toISOString() };
+    const catalog = loadCatalog();
+    assert.throws(
+      () => bind(catalog, ctx, "Set-ClientAccessService", { Identity: "EX16", AutoDiscoverServiceInternalUri: "https://a.corp.example/x", AlternateServiceAccountCredential: { userName: "CORP\\A$", password: "x" } }),
+      (e: unknown) => e instanceof PsError && /AmbiguousParameterSet/.test(e.errorId),
+    );
+    assert.throws(() => bind(catalog, ctx, "Set-OutlookAnywhere", { Identity: "EX16\\Rpc (Default Web Site)", ClientAuthMethod: "Ntlm" }), (e: unknown) => e instanceof PsError && /NamedParameterNotFound/.test(e.errorId));
+    assert.throws(() => bind(catalog, { ...ctx, endpointVersion: "2013" }, "Get-ClientAccessService", { Identity: "EX13" }), (e: unknown) => e instanceof PsError && e.reason === "CommandNotFoundException");
+  });
+});

@@ -1,0 +1,60 @@
+// The session layer's pure parts: the fixed script forms, the result document, error mapping,
+// sealing (checked against the stand-in's unsealing, which mirrors the module's), version detection.
+import * as assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { AccessDeniedError, InvalidInputError, NotFoundError, UnreachableError } from "../../../provider/errors";
+import { assertScriptText, bootstrapScript, ExchangeCommandError, operationScript, parseResult, sealParams, Secret, typedError } from "../../../provider/exchange/session";
+import { clientAccessNoun, parseAsaDisplay, versionFromAdminDisplayVersion } from "../../../provider/exchange/operations";
+import { unseal } from "../../fixtures/exchange-standin/module";
+
+describe("Exchange session protocol", () => {
+  it("sends only the fixed script forms and refuses anything spliced", () => {
+    assertScriptText(bootstrapScript("/opt/pkg/provider/exchange/ExchangeKerberos.psm1"));
+    assertScriptText(operationScript("Get-EkVdirUrls", { Server: "EX1'; Remove-Item C:\\ -Recurse" }));
+    assert.throws(() => assertScriptText("Invoke-EkOperation -Name 'Get-EkVdirUrls' -ParamsBase64 'abc'; calc"), ExchangeCommandError);
+    assert.throws(() => assertScriptText("Invoke-EkOperation -Name 'Remove-Mailbox' -ParamsBase64 'abc='"), ExchangeCommandError);
+    assert.throws(() => assertScriptText("Get-ClientAccessService -Identity 'EX1'"), ExchangeCommandError);
+  });
+
+  it("seals a secret so that only the session's key opens it, never as readable text", () => {
+    const key = randomBytes(32);
+    const password = "it's ‘q’ “d” $x `n ; | ü\nline2";
+    const found: string[] = [];
+    const sealed = sealParams({ Account: "CORP\\ASA$", Password: new Secret(password) }, key, found) as { Password: { sealed: string } };
+    assert.deepEqual(found, [password]);
+    assert.ok(!JSON.stringify(sealed).includes("line2"));
+    assert.equal(unseal(sealed.Password, key), password);
+    assert.throws(() => unseal(sealed.Password, randomBytes(32)));
+  });
+
+  it("reads the one marked result line, whatever else stdout printed", () => {
+    const doc = Buffer.from(JSON.stringify({ ok: true, data: { a: "ü" } })).toString("base64");
+    assert.deepEqual(parseResult(`WARNING: noise\nEK-RESULT-BEGIN ${doc} EK-RESULT-END\n`), { ok: true, data: { a: "ü" } });
+    assert.equal(parseResult("nothing here"), undefined);
+  });
+
+  it("maps Exchange errors returned as data to typed errors carrying Exchange's message, without secrets", () => {
+    const nf = typedError({ category: "NotSpecified", reason: "ManagementObjectNotFoundException", errorId: "x", message: "The operation couldn't be performed because object 'EX9\\owa (Default Web Site)' couldn't be found" }, "server EX9");
+    assert.ok(nf instanceof NotFoundError && /couldn't be found/.test(nf.message) && /server EX9/.test(nf.message));
+    assert.ok(typedError({ category: "PermissionDenied", reason: "", errorId: "", message: "denied" }, "s") instanceof AccessDeniedError);
+    assert.ok(typedError({ category: "OpenError", reason: "PSRemotingTransportException", errorId: "", message: "WinRM" }, "s") instanceof UnreachableError);
+    assert.ok(typedError({ category: "InvalidData", reason: "ParameterBindingArgumentTransformationException", errorId: "", message: "bad enum" }, "s") instanceof InvalidInputError);
+    const scrubbed = typedError({ category: "InvalidArgument", reason: "ArgumentException", errorId: "", message: "credential hunter2-secret refused" }, "s", ["hunter2-secret"]);
+    assert.ok(!scrubbed.message.includes("hunter2-secret"));
+  });
+
+  it("tells 2013, 2016, 2019 and SE apart and picks the cmdlet noun", () => {
+    assert.equal(versionFromAdminDisplayVersion("Version 15.0 (Build 1497.2)"), "2013");
+    assert.equal(versionFromAdminDisplayVersion("Version 15.1 (Build 2507.6)"), "2016");
+    assert.equal(versionFromAdminDisplayVersion("Version 15.2 (Build 1544.4)"), "2019");
+    assert.equal(versionFromAdminDisplayVersion("Version 15.2 (Build 2562.17)"), "SE");
+    assert.throws(() => versionFromAdminDisplayVersion("Version 14.3 (Build 123.4)"), /not supported/);
+    assert.equal(clientAccessNoun("2013"), "ClientAccessServer");
+    assert.equal(clientAccessNoun("SE"), "ClientAccessService");
+  });
+
+  it("reads the ASA status from its display text when the object arrives as text", () => {
+    const creds = parseAsaDisplay("Latest: 1/2/2026 10:00:00 AM, CORP\\EXCH-ASA$ Previous: 12/1/2025 9:00:00 AM, CORP\\EXCH-ASA$");
+    assert.deepEqual(creds.map((c) => c.account), ["CORP\\EXCH-ASA$", "CORP\\EXCH-ASA$"]);
+  });
+});
