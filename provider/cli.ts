@@ -1,0 +1,184 @@
+#!/usr/bin/env node
+// The package's command: `npx pulumi-exchange-kerberos doctor [--stack NAME] [--json] [flags]`.
+// Settings come from the stack (its config through `pulumi config --json --show-secrets`, its
+// outputs through `pulumi stack output --json --show-secrets`; the selected stack unless --stack),
+// or from explicit flags, which also override the stack's values. Secrets are never flags (they
+// would show in the process list): they come from the stack, from EXCHANGE_KERBEROS_* environment
+// variables, or from standard input (--asa-password-stdin). Exit code: 0 only when Kerberos will
+// work; 1 when a check failed or could not run; 2 when the doctor itself could not run.
+import { spawn } from "node:child_process";
+import { closeDoctorConnections, doctorOptionsFromConfig, formatDoctorReport, runDoctor } from "./doctor";
+import { KerberosRolloutError } from "./errors";
+import { registerSecret, scrub } from "./ldap/errors";
+import { CONFIG_NAMESPACE } from "./settings";
+
+const USAGE = `usage: pulumi-exchange-kerberos doctor [--stack NAME] [--cwd DIR] [--json] [flags]
+
+Proves that Kerberos for the Outlook namespace works, and says why when it does not.
+Without flags it reads the selected Pulumi stack (or --stack NAME) in the current folder (or --cwd).
+
+flags (each sets the stack config key ${CONFIG_NAMESPACE}:<camelCase of the flag>):
+  --namespace FQDN          --server NAME (repeatable)      --dns-address IP (repeatable)
+  --dns-server IP           --extra-spn-name FQDN (rep.)    --asa-name NAME
+  --ldap-url URL            --ldap-ca-file PEM              --ldap-bind-user USER      --gc-url URL
+  --kerberos-user USER      --krb5-config PATH              --exchange-shell PATH
+  --exchange-connection remote|local                        --exchange-endpoint HOST
+  --no-stack                use the flags and environment only
+  --asa-password-stdin      read the ASA password from standard input
+secrets from the environment: EXCHANGE_KERBEROS_LDAP_BIND_PASSWORD, EXCHANGE_KERBEROS_ASA_PASSWORD,
+  EXCHANGE_KERBEROS_KERBEROS_PASSWORD, EXCHANGE_KERBEROS_EXCHANGE_PASSWORD
+exit code: 0 Kerberos will work, 1 it will not (or a check could not run), 2 the doctor could not run`;
+
+/** Config keys a flag may set (camelCase of --kebab-case); list-valued ones repeat. */
+const FLAG_KEYS = new Set([
+  "namespace",
+  "dnsServer",
+  "asaName",
+  "ldapUrl",
+  "ldapCaFile",
+  "ldapBindUser",
+  "ldapStartTls",
+  "gcUrl",
+  "kerberosUser",
+  "krb5Config",
+  "exchangeShell",
+  "exchangeConnection",
+  "exchangeEndpoint",
+  "exchangeAuthentication",
+  "exchangeUser",
+]);
+const LIST_FLAGS: Record<string, string> = { server: "servers", dnsAddress: "dnsAddresses", extraSpnName: "extraSpnNames" };
+const SECRET_KEYS = ["ldapBindPassword", "asaPassword", "kerberosPassword", "exchangePassword"];
+
+class UsageError extends Error {}
+
+interface Parsed {
+  stack?: string;
+  cwd?: string;
+  json: boolean;
+  noStack: boolean;
+  asaPasswordStdin: boolean;
+  config: Record<string, string>;
+}
+
+const camel = (kebab: string): string => kebab.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+const envName = (key: string): string => `EXCHANGE_KERBEROS_${key.replace(/([A-Z])/g, "_$1").toUpperCase()}`;
+
+export function parseDoctorArgs(argv: string[]): Parsed {
+  const p: Parsed = { json: false, noStack: false, asaPasswordStdin: false, config: {} };
+  const lists: Record<string, string[]> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const [flag, inline] = a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
+    const value = (): string => {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new UsageError(`${flag} needs a value`);
+      return v;
+    };
+    if (flag === "--json") p.json = true;
+    else if (flag === "--no-stack") p.noStack = true;
+    else if (flag === "--asa-password-stdin") p.asaPasswordStdin = true;
+    else if (flag === "--stack" || flag === "-s") p.stack = value();
+    else if (flag === "--cwd" || flag === "-C") p.cwd = value();
+    else if (flag.startsWith("--")) {
+      const key = camel(flag.slice(2));
+      if (SECRET_KEYS.includes(key)) throw new UsageError(`${flag}: a secret is never taken as a flag (it would show in the process list); set ${envName(key)} or keep it in the stack`);
+      if (LIST_FLAGS[key]) (lists[LIST_FLAGS[key]] ??= []).push(value());
+      else if (FLAG_KEYS.has(key)) p.config[key] = value();
+      else throw new UsageError(`unknown flag ${flag}`);
+    } else throw new UsageError(`unexpected argument ${a}`);
+  }
+  for (const [k, v] of Object.entries(lists)) p.config[k] = JSON.stringify(v);
+  return p;
+}
+
+function runPulumi(args: string[], cwd: string | undefined): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("pulumi", [...args, "--non-interactive"], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString("utf8")));
+    child.stderr.on("data", (d: Buffer) => (err += d.toString("utf8")));
+    child.on("error", (e: NodeJS.ErrnoException) => reject(new UsageError(e.code === "ENOENT" ? "the pulumi CLI is not on PATH (needed to read the stack; or give --no-stack and flags)" : `pulumi: ${e.message}`)));
+    child.on("close", (code) => (code === 0 ? resolve(out) : reject(new UsageError(`pulumi ${args.slice(0, 2).join(" ")} failed: ${scrub(err.trim().split("\n").pop() ?? "")}`))));
+  });
+}
+
+/** The stack's config as `key → string` (structured values as JSON) and its outputs. */
+async function readStack(stack: string | undefined, cwd: string | undefined): Promise<{ config: Record<string, string>; outputs: Record<string, unknown> }> {
+  const sel = stack ? ["--stack", stack] : [];
+  const rawConfig = JSON.parse(await runPulumi(["config", "--json", "--show-secrets", ...sel], cwd)) as Record<string, { value?: unknown; objectValue?: unknown }>;
+  const config: Record<string, string> = {};
+  for (const [k, v] of Object.entries(rawConfig)) {
+    const val = v.objectValue ?? v.value;
+    if (val !== undefined) config[k] = typeof val === "string" ? val : JSON.stringify(val);
+  }
+  let outputs: Record<string, unknown> = {};
+  try {
+    outputs = JSON.parse(await runPulumi(["stack", "output", "--json", "--show-secrets", ...sel], cwd)) as Record<string, unknown>;
+  } catch {
+    outputs = {}; // a stack never deployed has no outputs; the config may still be enough
+  }
+  return { config, outputs };
+}
+
+function readStdin(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let s = "";
+    process.stdin.setEncoding("utf8");
+    process.stdin.on("data", (d: string) => (s += d));
+    process.stdin.on("end", () => resolve(s.replace(/\r?\n$/, "")));
+    process.stdin.on("error", reject);
+  });
+}
+
+async function doctor(argv: string[]): Promise<number> {
+  const p = parseDoctorArgs(argv);
+  const useStack = !p.noStack && (p.stack !== undefined || p.config.namespace === undefined);
+  const fromStack = useStack ? await readStack(p.stack, p.cwd) : { config: {}, outputs: {} };
+  const values: Record<string, string> = { ...fromStack.config };
+  for (const key of SECRET_KEYS) {
+    const v = process.env[envName(key)];
+    if (v) values[`${CONFIG_NAMESPACE}:${key}`] = v;
+  }
+  for (const [k, v] of Object.entries(p.config)) values[`${CONFIG_NAMESPACE}:${k}`] = v;
+  if (p.asaPasswordStdin) values[`${CONFIG_NAMESPACE}:asaPassword`] = await readStdin();
+  for (const key of SECRET_KEYS) registerSecret(values[`${CONFIG_NAMESPACE}:${key}`]);
+  const outputs = { ...fromStack.outputs };
+  if (typeof outputs.asaPassword === "string") registerSecret(outputs.asaPassword);
+  if (p.asaPasswordStdin || process.env[envName("asaPassword")]) delete outputs.asaPassword; // explicit wins
+  const options = doctorOptionsFromConfig(values, outputs);
+  try {
+    const report = await runDoctor(options);
+    process.stdout.write(`${p.json ? JSON.stringify(report, null, 2) : formatDoctorReport(report)}\n`);
+    return report.ok ? 0 : 1;
+  } finally {
+    await closeDoctorConnections();
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === "--help" || command === "-h" || rest.includes("--help")) {
+    process.stdout.write(`${USAGE}\n`);
+    return command === undefined ? 2 : 0;
+  }
+  if (command !== "doctor") {
+    process.stderr.write(`unknown command ${command}\n${USAGE}\n`);
+    return 2;
+  }
+  try {
+    return await doctor(rest);
+  } catch (e) {
+    const known = e instanceof UsageError || e instanceof KerberosRolloutError;
+    process.stderr.write(`pulumi-exchange-kerberos doctor: ${scrub(known ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e))}\n`);
+    return 2;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    () => process.exit(2),
+  );
+}

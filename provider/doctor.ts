@@ -1,0 +1,312 @@
+// `doctor`: proves that Kerberos for the Outlook namespace works, against the directory, the KDC
+// and the Exchange servers a stack points at, and says exactly why when it does not. Seven checks
+// (DESIGN.md "Verification", issue 6): DNS → SPNs → ASA account → service tickets → the ticket
+// decrypts with the ASA password's key → every server holds that credential → Negotiate and URLs.
+// Each failure carries a code, its cause and its fix (one line each); the report is also JSON.
+// The checks live in doctor/ (dns, directory, exchange, report); this file runs them in order.
+// Nothing here writes; no password or key ever enters the report.
+import { InvalidInputError } from "./errors";
+import { closeLdapConnections, directory, globalCatalog } from "./ldap/connection";
+import { domainInfo, DomainInfo } from "./ldap/domain";
+import { registerSecret } from "./ldap/errors";
+import { CONFIG_NAMESPACE, ConfigSource, configFromMap, configureFromStack, exchangeSettings, ExchangeSettings, ldapSettings, LdapSettings } from "./settings";
+import { getServiceTickets, TicketOutcome } from "./kerberos/tickets";
+import { verifyTicketBytes } from "./kerberos/verify";
+import { AsaAccountFacts, readAsaAccount, spnHolders, SpnHolder } from "./doctor/directory";
+import { closeExchangeSessions } from "./exchange/session";
+import { checkDns } from "./doctor/dns";
+import { checkServer } from "./doctor/exchange";
+import { DoctorFinding, DoctorReport, fixOf, message, Report, summarize } from "./doctor/report";
+
+export { CheckId, CheckStatus, DoctorFinding, DoctorReport, formatDoctorReport } from "./doctor/report";
+
+/** msDS-SupportedEncryptionTypes bits ([MS-KILE] §2.2.7). */
+const ENC_RC4 = 0x4;
+const ENC_AES = 0x8 | 0x10;
+
+export interface DoctorOptions {
+  /** The Outlook namespace, e.g. outlook.corp.example. */
+  namespace: string;
+  /** Further names served by the same servers (autodiscover…): each needs HTTP/<name> on the ASA. */
+  extraSpnNames?: string[];
+  /** The addresses the namespace must resolve to; absent = only "it resolves". */
+  dnsAddresses?: string[];
+  /** The DNS server to ask (the domain's DNS); default: the domain controller of `ldap.url`. */
+  dnsServer?: string;
+  /** The ASA: its computer name (EXCH-ASA) or sAMAccountName (EXCH-ASA$, CORP\EXCH-ASA$). */
+  asaName: string;
+  /** The ASA password (the stack's secret): without it check 5 cannot run. */
+  asaPassword?: string;
+  /** The Exchange servers of the namespace. */
+  servers: string[];
+  ldap: LdapSettings;
+  /** How to reach Exchange; absent with servers given = the check says it was not configured. */
+  exchange?: ExchangeSettings;
+  /** Who asks the KDC for service tickets, and the krb5.conf to use. */
+  kerberos: { user: string; password: string; krb5Config?: string };
+  /** A server credential added at most this long before AD's last password set, while the
+   * ticket decrypts with the stack's password, is taken as a servers-first rotation (warn, not
+   * fail). Default 3600 s. */
+  rotationWindowSeconds?: number;
+}
+
+function spnNames(o: DoctorOptions): string[] {
+  const names = [o.namespace, ...(o.extraSpnNames ?? [])].map((n) => n.toLowerCase().replace(/\.$/, ""));
+  return [...new Set(names)];
+}
+
+function asaSam(name: string): string {
+  const bare = name.replace(/^[^\\]*\\/, "");
+  return bare.endsWith("$") ? bare : `${bare}$`;
+}
+
+// ---- 2. SPNs -----------------------------------------------------------------------------------
+
+/** Judges the holders of one SPN (exported so a search result can be judged without a directory
+ * that allows the duplicate: Samba refuses to write one). */
+export function judgeSpnHolders(spn: string, holders: SpnHolder[], asa: { dn?: string; samAccountName: string; qualifiedName: string }): Omit<DoctorFinding, "check" | "subject"> {
+  const isAsa = (h: SpnHolder): boolean =>
+    asa.dn ? h.dn.toLowerCase() === asa.dn.toLowerCase() : (h.samAccountName ?? "").toLowerCase() === asa.samAccountName.toLowerCase();
+  const others = holders.filter((h) => !isAsa(h));
+  const onAsa = holders.length > others.length;
+  const names = others.map((h) => h.samAccountName ?? h.dn).join(", ");
+  if (!onAsa && others.length === 0) {
+    return {
+      status: "fail",
+      code: "SPN_MISSING",
+      cause: `no account in the forest holds ${spn}: clients get no ticket for the namespace and Outlook uses NTLM`,
+      fix: `setspn -S ${spn} ${asa.qualifiedName} (pulumi up adds it with Spn, after the ASA is bound on every server)`,
+    };
+  }
+  if (onAsa && others.length > 0) {
+    return {
+      status: "fail",
+      code: "SPN_DUPLICATE",
+      cause: `${spn} is held by ${asa.qualifiedName} and also by ${names} (${others.map((h) => h.dn).join("; ")}): the KDC refuses duplicate SPNs (KDC_ERR_S_PRINCIPAL_UNKNOWN) and Outlook falls back to NTLM`,
+      fix: `remove it from the other account(s): setspn -D ${spn} ${others[0].samAccountName ?? others[0].dn}`,
+    };
+  }
+  if (!onAsa) {
+    return {
+      status: "fail",
+      code: "SPN_WRONG_ACCOUNT",
+      cause: `${spn} is held by ${names}, not by the ASA ${asa.qualifiedName}: tickets are encrypted for that account's key, which no Exchange server holds`,
+      fix: `move it: setspn -D ${spn} ${others[0].samAccountName ?? others[0].dn}, then setspn -S ${spn} ${asa.qualifiedName}`,
+    };
+  }
+  return { status: "pass", code: "OK", cause: `held by ${asa.qualifiedName} only, in the whole forest` };
+}
+
+// ---- 3. the ASA account ------------------------------------------------------------------------
+
+function checkAsa(asa: AsaAccountFacts | undefined, qualifiedName: string, r: Report): void {
+  if (!asa) {
+    r.add("asa", qualifiedName, "fail", "ASA_MISSING", `the ASA computer account ${qualifiedName} does not exist`, `create it (pulumi up creates it with AsaComputerAccount), then bind it on every server`);
+    return;
+  }
+  if (!asa.enabled) {
+    r.add("asa", qualifiedName, "fail", "ASA_DISABLED", `${asa.dn} is disabled: the KDC issues no tickets for its SPNs`, `enable it: Enable-ADAccount ${asa.samAccountName} (or pulumi up)`);
+  }
+  const enc = asa.supportedEncryptionTypes ?? 0;
+  if (!(enc & ENC_AES)) {
+    r.add(
+      "asa",
+      qualifiedName,
+      "fail",
+      "ASA_NO_AES",
+      `msDS-SupportedEncryptionTypes of ${asa.samAccountName} is ${asa.supportedEncryptionTypes === undefined ? "not set" : `${enc} (0x${enc.toString(16)})`}: no AES, so tickets are RC4 (being retired: KB 5073381) or refused`,
+      `set msDS-SupportedEncryptionTypes to 24 (AES128+AES256), then set the password again on every server and in AD`,
+    );
+  } else if (enc & ENC_RC4) {
+    r.add("asa", qualifiedName, "warn", "ASA_RC4_ALLOWED", `msDS-SupportedEncryptionTypes ${enc} (0x${enc.toString(16)}) still allows RC4, which Windows DCs stop issuing by default from April 2026 (KB 5073381)`, `set it to 24 (AES128+AES256) unless a client cannot do AES`);
+  }
+  if (!asa.passwordLastSet) {
+    r.add("asa", qualifiedName, "fail", "ASA_NO_PASSWORD", `${asa.samAccountName} has no password set: it has no keys at all`, `set its password (pulumi up with AsaComputerAccount), then bind the same credential on every server`);
+  } else if (enc & ENC_AES && asa.passwordPredatesEncryptionTypes) {
+    r.add(
+      "asa",
+      qualifiedName,
+      "fail",
+      "ASA_KEYS_PREDATE_AES",
+      `the password of ${asa.samAccountName} was last set at ${asa.passwordLastSet.toISOString()}, before msDS-SupportedEncryptionTypes was last changed (${asa.encryptionTypesChanged?.toISOString()}, replication metadata): AD may hold no AES keys for it`,
+      `set the ASA password again (AD derives AES keys only at a password set), on every server and in AD`,
+    );
+  }
+  if (!r.findings.some((f) => f.check === "asa" && f.subject === qualifiedName && f.status !== "pass")) {
+    r.pass(
+      "asa",
+      qualifiedName,
+      `enabled, AES (msDS-SupportedEncryptionTypes ${enc}), password set ${asa.passwordLastSet?.toISOString()}${asa.encryptionTypesChanged ? ` after AES was enabled (${asa.encryptionTypesChanged.toISOString()}, replication metadata)` : ""}, key version ${asa.keyVersion ?? "?"}`,
+    );
+  }
+}
+
+// ---- 4 + 5. tickets and decryption -------------------------------------------------------------
+
+/** A kvno failure as a finding. The KDC answers "Server not found" both when nobody holds the SPN
+ * and when several accounts do (it refuses to choose); check 2's finding tells which. */
+function ticketFinding(t: Extract<TicketOutcome, { ok: false }>, spnCode: string | undefined): { code: string; cause: string; fix: string } {
+  if (t.code === "SPN_UNKNOWN" && spnCode === "SPN_DUPLICATE") {
+    return {
+      code: "TICKET_SPN_NOT_UNIQUE",
+      cause: `the KDC refused a ticket for ${t.spn} ("Server not found in Kerberos database") because more than one account holds it (see check 2)`,
+      fix: "remove the SPN from every account but the ASA (setspn -D), then klist purge on clients",
+    };
+  }
+  return { code: `TICKET_${t.code}`, cause: t.cause, fix: t.fix };
+}
+
+// ---- the run -----------------------------------------------------------------------------------
+
+/** Runs every check; resolves to the report (rejects only on a programming error). */
+export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
+  registerSecret(o.asaPassword);
+  registerSecret(o.kerberos.password);
+  registerSecret(o.ldap.bindPassword);
+  const r = new Report();
+  const names = spnNames(o);
+  const spns = names.map((n) => `HTTP/${n}`);
+  const sam = asaSam(o.asaName);
+
+  await checkDns(o, r);
+
+  // 2 + 3: the directory
+  let info: DomainInfo | undefined;
+  let asa: AsaAccountFacts | undefined;
+  let qualifiedName = sam;
+  try {
+    const dc = directory(o.ldap);
+    info = await domainInfo(dc);
+    qualifiedName = `${info.netbiosName}\\${sam}`;
+    asa = await readAsaAccount(dc, info.defaultNamingContext, sam);
+    const gc = globalCatalog(o.ldap);
+    for (const spn of spns) {
+      try {
+        const j = judgeSpnHolders(spn, await spnHolders(gc, spn), { dn: asa?.dn, samAccountName: sam, qualifiedName });
+        r.add("spn", spn, j.status, j.code, j.cause, j.fix);
+      } catch (e) {
+        r.add("spn", spn, "fail", "GC_ERROR", `cannot search the Global Catalog for ${spn}: ${message(e)}`, fixOf(e, `check ${CONFIG_NAMESPACE}:gcUrl`));
+      }
+    }
+    checkAsa(asa, qualifiedName, r);
+  } catch (e) {
+    for (const spn of spns) r.add("spn", spn, "skip", "NOT_CHECKED", `the directory could not be read: ${message(e)}`, fixOf(e, `check ${CONFIG_NAMESPACE}:ldapUrl and the bind account`));
+    r.add("asa", qualifiedName, "skip", "NOT_CHECKED", `the directory could not be read: ${message(e)}`, fixOf(e, `check ${CONFIG_NAMESPACE}:ldapUrl and the bind account`));
+  }
+  const realm = info?.realm;
+
+  // 4 + 5: real tickets from the KDC, decrypted with the key derived from the ASA password
+  let stackPasswordMatchesAd: boolean | undefined;
+  if (!realm) {
+    for (const spn of spns) r.add("ticket", spn, "skip", "NOT_CHECKED", "the realm is unknown (the directory could not be read)", "fix the directory connection first");
+  } else {
+    let outcomes: TicketOutcome[] = [];
+    try {
+      outcomes = await getServiceTickets({ user: o.kerberos.user, password: o.kerberos.password, realm, krb5Config: o.kerberos.krb5Config }, spns);
+    } catch (e) {
+      for (const spn of spns) r.add("ticket", spn, "fail", "KERBEROS_LOGON_FAILED", `no ticket could be requested as ${o.kerberos.user}: ${message(e)}`, fixOf(e, `check ${CONFIG_NAMESPACE}:kerberosUser/kerberosPassword and ${CONFIG_NAMESPACE}:krb5Config`));
+    }
+    for (const t of outcomes) {
+      if (!t.ok) {
+        const f = ticketFinding(t, r.findings.find((x) => x.check === "spn" && x.subject === t.spn)?.code);
+        r.add("ticket", t.spn, "fail", f.code, f.cause, f.fix);
+        r.add("decrypt", t.spn, "skip", "NO_TICKET", "no ticket to decrypt", "make check 4 pass first");
+        continue;
+      }
+      r.pass("ticket", t.spn, `the KDC issued a ${t.etypeName} ticket (key version ${t.kvno ?? "?"}) to ${o.kerberos.user}`);
+      if (!o.asaPassword) {
+        r.add("decrypt", t.spn, "skip", "NO_ASA_PASSWORD", "the ASA password was not given, so the ticket cannot be decrypted as the servers would", `give it: the stack output asaPassword, ${CONFIG_NAMESPACE}:asaPassword, or --asa-password-stdin`);
+        continue;
+      }
+      const v = verifyTicketBytes(t.ticket, { spn: t.spn, asaPassword: o.asaPassword, asaSamAccountName: sam, realm, kvno: asa?.keyVersion });
+      if (v.ok) {
+        stackPasswordMatchesAd ??= true;
+        r.pass("decrypt", t.spn, `the ${v.etypeName} ticket decrypts with the key derived from the ASA password (client ${v.client}): every server holding that password can accept it`);
+      } else {
+        if (v.code === "KRB_AP_ERR_MODIFIED" || v.code === "STALE_TICKET") stackPasswordMatchesAd = false;
+        r.add("decrypt", t.spn, "fail", v.code, v.cause ?? v.code, v.fix);
+      }
+    }
+  }
+
+  // 6 + 7: every server
+  if (o.servers.length === 0) {
+    r.add("binding", o.namespace, "fail", "NO_SERVERS", "no Exchange servers were given for the namespace", `set ${CONFIG_NAMESPACE}:servers (a JSON list) or --server`);
+  } else if (!o.exchange) {
+    for (const s of o.servers) r.add("binding", s, "skip", "NOT_CHECKED", "the Exchange connection is not configured", `set ${CONFIG_NAMESPACE}:exchangeShell/exchangeConnection`);
+  } else {
+    for (const s of o.servers) await checkServer(o, s, { qualifiedName, spnNames: names, passwordLastSet: asa?.passwordLastSet, stackPasswordMatchesAd }, r);
+  }
+
+  const summary = summarize(r.findings);
+  return { ok: summary.fail === 0 && summary.skip === 0, namespace: o.namespace, realm, checkedAt: new Date().toISOString(), findings: r.findings, summary };
+}
+
+/** Releases the LDAP connections and Exchange sessions the doctor opened (the CLI calls it). */
+export async function closeDoctorConnections(): Promise<void> {
+  await Promise.all([closeLdapConnections(), closeExchangeSessions()]);
+}
+
+// ---- options from a stack's config and outputs ---------------------------------------------------
+
+function jsonList(field: string, value: string | undefined): string[] | undefined {
+  if (value === undefined || value === "") return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(value);
+  } catch {
+    v = value.split(",").map((s) => s.trim()).filter(Boolean);
+  }
+  if (typeof v === "string") v = [v];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) {
+    throw new InvalidInputError(`${CONFIG_NAMESPACE}:${field}`, "is not a list of names", `set it to a JSON list, such as ["EX1","EX2"]`);
+  }
+  return v as string[];
+}
+
+/** The host names of the stack output `spns` (["HTTP/outlook.corp.example", …]), if it is one. */
+function spnNamesFromOutput(spns: unknown): string[] | undefined {
+  if (!Array.isArray(spns)) return undefined;
+  const names = spns.filter((x): x is string => typeof x === "string" && /^HTTP\/[^/:]+$/i.test(x)).map((x) => x.slice(5));
+  return names.length ? names : undefined;
+}
+
+/**
+ * DoctorOptions from a stack's config (keys `exchange-kerberos:…`) and, when given, its outputs
+ * (asaPassword, asaQualifiedName, namespace, spns). Keys: namespace, servers, dnsAddresses, dnsServer, extraSpnNames,
+ * asaName, asaPassword, kerberosUser, kerberosPassword, krb5Config, and the connection keys of
+ * settings.ts. Note: this points the process-wide settings (settings.ts) at `config`.
+ */
+export function doctorOptionsFromConfig(values: Record<string, string | undefined>, outputs: Record<string, unknown> = {}): DoctorOptions {
+  const config: ConfigSource = configFromMap(values);
+  const get = (k: string): string | undefined => {
+    const v = config.get(`${CONFIG_NAMESPACE}:${k}`);
+    return v === "" ? undefined : v;
+  };
+  const outStr = (k: string): string | undefined => (typeof outputs[k] === "string" && outputs[k] !== "" ? (outputs[k] as string) : undefined);
+  configureFromStack(config);
+  const ldap = ldapSettings();
+  const namespace = get("namespace") ?? outStr("namespace");
+  if (!namespace) throw new InvalidInputError(`${CONFIG_NAMESPACE}:namespace`, "the Outlook namespace is not configured", `pulumi config set ${CONFIG_NAMESPACE}:namespace outlook.corp.example (or --namespace)`);
+  const asaName = get("asaName") ?? outStr("asaQualifiedName");
+  if (!asaName) throw new InvalidInputError(`${CONFIG_NAMESPACE}:asaName`, "the ASA's name is not configured", `pulumi config set ${CONFIG_NAMESPACE}:asaName EXCH-ASA (or --asa-name)`);
+  const servers = jsonList("servers", get("servers")) ?? [];
+  let exchange: ExchangeSettings | undefined;
+  if (servers.length) exchange = exchangeSettings();
+  return {
+    namespace,
+    extraSpnNames: jsonList("extraSpnNames", get("extraSpnNames")) ?? spnNamesFromOutput(outputs.spns),
+    dnsAddresses: jsonList("dnsAddresses", get("dnsAddresses")),
+    dnsServer: get("dnsServer"),
+    asaName,
+    asaPassword: outStr("asaPassword") ?? get("asaPassword"),
+    servers,
+    ldap,
+    exchange,
+    kerberos: {
+      user: get("kerberosUser") ?? ldap.bindUser,
+      password: get("kerberosPassword") ?? ldap.bindPassword,
+      krb5Config: get("krb5Config") ?? process.env.KRB5_CONFIG,
+    },
+  };
+}

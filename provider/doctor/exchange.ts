@@ -1,0 +1,117 @@
+// Doctor checks 6 and 7, per Exchange server: the ASA credential is bound, for the ASA, and newer
+// than AD's last password set; Outlook Anywhere and MAPI offer Negotiate; the URLs Outlook uses
+// are on a name the ASA holds an SPN for. Through the shared sessions of exchange/.
+import type { DoctorOptions } from "../doctor";
+import { clientAccessNoun, getAsaCredentials, getOutlookAuth, getVdirUrls, serverInfo, ServerHandle, VDIR_KINDS } from "../exchange/operations";
+import { sessionFor } from "../exchange/session";
+import { CONFIG_NAMESPACE, ExchangeSettings } from "../settings";
+import { fixOf, message, Report } from "./report";
+
+async function serverHandle(settings: ExchangeSettings, server: string): Promise<ServerHandle> {
+  const session = sessionFor(settings, server);
+  const info = await serverInfo(session, server);
+  return { session, server, version: info.version, noun: clientAccessNoun(info.version) };
+}
+
+function hostOf(url: string | null): string | undefined {
+  if (!url) return undefined;
+  try {
+    return new URL(url).hostname.toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
+
+export async function checkServer(
+  o: DoctorOptions,
+  server: string,
+  ctx: { qualifiedName: string; spnNames: string[]; passwordLastSet?: Date; stackPasswordMatchesAd?: boolean },
+  r: Report,
+): Promise<void> {
+  const settings = o.exchange!;
+  let h: ServerHandle;
+  try {
+    h = await serverHandle(settings, server);
+  } catch (e) {
+    r.add("binding", server, "fail", "EXCHANGE_UNREACHABLE", `cannot read ${server}: ${message(e)}`, fixOf(e, `check ${CONFIG_NAMESPACE}:exchangeShell/exchangeEndpoint and that ${server} is an Exchange server`));
+    r.add("negotiate", server, "skip", "NOT_CHECKED", `${server} could not be read`, `fix the connection to ${server} first`);
+    return;
+  }
+  // 6. the ASA credential
+  try {
+    const creds = await getAsaCredentials(h);
+    const latest = creds[0];
+    const window = (o.rotationWindowSeconds ?? 3600) * 1000;
+    if (!latest) {
+      r.add("binding", server, "fail", "SERVER_NO_ASA", `${server} holds no ASA credential: tickets for the namespace that land on it fail (KRB_AP_ERR_MODIFIED) and Outlook falls back to NTLM`, `bind it: pulumi up (AsaBinding for ${server}) or Set-ClientAccessService ${server} -AlternateServiceAccountCredential (Get-Credential ${ctx.qualifiedName})`);
+    } else if (latest.account.toLowerCase() !== ctx.qualifiedName.toLowerCase()) {
+      r.add("binding", server, "fail", "SERVER_WRONG_ASA", `${server} holds the credential of ${latest.account}, not of ${ctx.qualifiedName}, which holds the SPNs: tickets do not decrypt there (KRB_AP_ERR_MODIFIED)`, `bind ${ctx.qualifiedName} on ${server} (pulumi up, or RollAlternateServiceAccountPassword.ps1 -CopyFrom a correct server)`);
+    } else {
+      const added = Date.parse(latest.whenAddedUtc);
+      const setAt = ctx.passwordLastSet?.getTime();
+      if (Number.isNaN(added) || setAt === undefined) {
+        r.add("binding", server, "warn", "SERVER_ASA_TIME_UNKNOWN", `${server} holds ${latest.account} (added ${latest.whenAddedUtc}), but the times cannot be compared with AD's password set`, `check Get-ClientAccessService ${server} -IncludeAlternateServiceAccountCredentialStatus`);
+      } else if (Math.floor(added / 1000) >= Math.floor(setAt / 1000)) {
+        r.pass("binding", server, `holds ${latest.account}, added ${latest.whenAddedUtc}, together with or after AD's last password set (${ctx.passwordLastSet!.toISOString()}; compared to the second)`);
+      } else if (setAt - added <= window && ctx.stackPasswordMatchesAd === true) {
+        r.add("binding", server, "warn", "SERVER_ASA_BOUND_BEFORE_AD", `${server} got ${latest.account} at ${latest.whenAddedUtc}, ${Math.round((setAt - added) / 1000)} s before AD's password set (${ctx.passwordLastSet!.toISOString()}), as a servers-first rotation does; the ticket decrypts with the stack's password`, `if AD's password was set by anyone but the rollout, bind the credential on ${server} again`);
+      } else {
+        r.add(
+          "binding",
+          server,
+          "fail",
+          "SERVER_ASA_STALE",
+          `KRB_AP_ERR_MODIFIED: AD's password of ${ctx.qualifiedName} was set at ${ctx.passwordLastSet!.toISOString()}, after ${server} got its credential (${latest.whenAddedUtc}): the server decrypts tickets with the old key and Outlook silently falls back to NTLM`,
+          `bind the current password on ${server} and every other server (pulumi up, or RollAlternateServiceAccountPassword.ps1), then klist purge on clients`,
+        );
+      }
+    }
+  } catch (e) {
+    r.add("binding", server, "fail", "EXCHANGE_ERROR", `cannot read the ASA credential of ${server}: ${message(e)}`, fixOf(e, `check the Exchange connection to ${server}`));
+  }
+  // 7. Negotiate and URLs
+  try {
+    const auth = await getOutlookAuth(h);
+    const urls = await getVdirUrls(h);
+    const problems: { code: string; cause: string; fix: string; warn?: boolean }[] = [];
+    const has = (list: string[]): boolean => list.some((m) => m.toLowerCase() === "negotiate");
+    const oa = auth.outlookAnywhere;
+    if ((oa.internalClientAuthenticationMethod ?? "").toLowerCase() !== "negotiate") {
+      problems.push({ code: "OA_CLIENT_AUTH_NOT_NEGOTIATE", cause: `Outlook Anywhere on ${server} offers internal clients ${oa.internalClientAuthenticationMethod ?? "nothing"}, not Negotiate`, fix: `Set-OutlookAnywhere "${server}\\Rpc (Default Web Site)" -InternalClientAuthenticationMethod Negotiate (pulumi up with OutlookAnywhereAuth)` });
+    }
+    if (!has(oa.iisAuthenticationMethods)) {
+      problems.push({ code: "OA_IIS_NO_NEGOTIATE", cause: `Outlook Anywhere's IIS authentication on ${server} (${oa.iisAuthenticationMethods.join(", ") || "none"}) lacks Negotiate`, fix: `Set-OutlookAnywhere "${server}\\Rpc (Default Web Site)" -IISAuthenticationMethods ${[...oa.iisAuthenticationMethods, "Negotiate"].join(",")}` });
+    }
+    if (!has(auth.mapi.iisAuthenticationMethods)) {
+      problems.push({ code: "MAPI_NO_NEGOTIATE", cause: `MAPI over HTTP on ${server} offers ${auth.mapi.iisAuthenticationMethods.join(", ") || "nothing"}, not Negotiate: Outlook authenticates with NTLM`, fix: `Set-MapiVirtualDirectory "${server}\\mapi (Default Web Site)" -IISAuthenticationMethods ${[...auth.mapi.iisAuthenticationMethods, "Negotiate"].join(",")} (keep OAuth)` });
+    }
+    const names = ctx.spnNames;
+    const covered = (host: string | undefined): boolean => host !== undefined && names.includes(host);
+    const oaHost = (urls.outlookAnywhere.internalHostname ?? "").toLowerCase() || undefined;
+    if (!covered(oaHost)) {
+      problems.push({ code: "URL_NOT_NAMESPACE", cause: `Outlook Anywhere's internal host name on ${server} is ${oaHost ?? "empty"}, not ${o.namespace}: Outlook asks for a ticket for a name the ASA does not hold`, fix: `Set-OutlookAnywhere "${server}\\Rpc (Default Web Site)" -InternalHostname ${o.namespace} (pulumi up with ExchangeVirtualDirectoryUrls)` });
+    }
+    for (const kind of VDIR_KINDS) {
+      const host = hostOf(urls[kind].internalUrl);
+      if (covered(host)) continue;
+      const outlookUses = kind === "mapi" || kind === "ews" || kind === "oab";
+      problems.push({
+        code: "URL_NOT_NAMESPACE",
+        warn: !outlookUses,
+        cause: `the ${kind} internal URL on ${server} is ${urls[kind].internalUrl ?? "empty"}, whose host is not ${names.join(" or ")}${outlookUses ? ": Outlook asks for a ticket for a name the ASA does not hold" : ""}`,
+        fix: `set it to https://${o.namespace}/… (pulumi up with ExchangeVirtualDirectoryUrls)`,
+      });
+    }
+    const adHost = hostOf(urls.autodiscoverInternalUri);
+    if (!covered(adHost)) {
+      problems.push({ code: "URL_NOT_NAMESPACE", warn: true, cause: `AutoDiscoverServiceInternalUri on ${server} is ${urls.autodiscoverInternalUri ?? "empty"}, whose host is not ${names.join(" or ")}`, fix: `set it to https://${o.namespace}/Autodiscover/Autodiscover.xml, or add its host to the namespace's SPN names` });
+    }
+    if (problems.length === 0) {
+      r.pass("negotiate", server, `Outlook Anywhere (internal clients: Negotiate; IIS: ${oa.iisAuthenticationMethods.join(", ")}) and MAPI (${auth.mapi.iisAuthenticationMethods.join(", ")}) offer Negotiate; URLs use ${names.join(", ")}`);
+    }
+    for (const p of problems) r.add("negotiate", server, p.warn ? "warn" : "fail", p.code, p.cause, p.fix);
+  } catch (e) {
+    r.add("negotiate", server, "fail", "EXCHANGE_ERROR", `cannot read authentication and URLs of ${server}: ${message(e)}`, fixOf(e, `check the Exchange connection to ${server}`));
+  }
+}
+

@@ -1,0 +1,87 @@
+// The doctor's report: findings (one per check and subject, with a stable code, the cause and the
+// fix on one line each), the verdict, and the text form. No password or key ever enters it.
+import { KerberosRolloutError } from "../errors";
+
+export type CheckStatus = "pass" | "warn" | "fail" | "skip";
+
+/** The seven checks, in order. */
+export type CheckId = "dns" | "spn" | "asa" | "ticket" | "decrypt" | "binding" | "negotiate";
+
+export interface DoctorFinding {
+  check: CheckId;
+  /** What was checked: a name, an SPN, an account, a server. */
+  subject: string;
+  status: CheckStatus;
+  /** Stable code for scripts and tests ("OK", "SPN_MISSING", "KRB_AP_ERR_MODIFIED"…). */
+  code: string;
+  /** One line: what is the case (for pass) or what is wrong (for warn/fail/skip). */
+  cause: string;
+  /** One line: what to do (warn/fail/skip). */
+  fix?: string;
+}
+
+export interface DoctorReport {
+  /** True only when Kerberos will work: no check failed and none could not be run. */
+  ok: boolean;
+  namespace: string;
+  realm?: string;
+  checkedAt: string;
+  findings: DoctorFinding[];
+  summary: Record<CheckStatus, number>;
+}
+
+export class Report {
+  readonly findings: DoctorFinding[] = [];
+
+  add(check: CheckId, subject: string, status: CheckStatus, code: string, cause: string, fix?: string): DoctorFinding {
+    const f: DoctorFinding = { check, subject, status, code, cause, ...(fix ? { fix } : {}) };
+    this.findings.push(f);
+    return f;
+  }
+
+  pass(check: CheckId, subject: string, cause: string): void {
+    this.add(check, subject, "pass", "OK", cause);
+  }
+}
+
+export function message(e: unknown): string {
+  if (e instanceof KerberosRolloutError && e.fix) return e.message.slice(0, e.message.length - ` Fix: ${e.fix}`.length - 1);
+  return e instanceof Error ? e.message : String(e);
+}
+
+export function fixOf(e: unknown, dflt: string): string {
+  return e instanceof KerberosRolloutError && e.fix ? e.fix : dflt;
+}
+
+export function summarize(findings: DoctorFinding[]): Record<CheckStatus, number> {
+  const summary: Record<CheckStatus, number> = { pass: 0, warn: 0, fail: 0, skip: 0 };
+  for (const f of findings) summary[f.status]++;
+  return summary;
+}
+
+const TITLES: Record<CheckId, string> = {
+  dns: "1. namespace resolves to the declared addresses",
+  spn: "2. HTTP SPNs on the ASA, unique in the forest",
+  asa: "3. ASA account: enabled, AES keys",
+  ticket: "4. service ticket from the KDC",
+  decrypt: "5. ticket decrypts with the ASA password",
+  binding: "6. ASA credential on every server",
+  negotiate: "7. Negotiate offered, URLs on the namespace",
+};
+const MARK: Record<CheckStatus, string> = { pass: "ok  ", warn: "WARN", fail: "FAIL", skip: "SKIP" };
+
+/** The report as text: one line per finding, cause and fix on the same line. */
+export function formatDoctorReport(report: DoctorReport): string {
+  const lines: string[] = [`doctor: Kerberos for ${report.namespace}${report.realm ? ` (${report.realm})` : ""}`];
+  for (const id of Object.keys(TITLES) as CheckId[]) {
+    const fs = report.findings.filter((f) => f.check === id);
+    if (fs.length === 0) continue;
+    lines.push(TITLES[id]);
+    for (const f of fs) {
+      lines.push(`  ${MARK[f.status]} ${f.subject}: ${f.status === "pass" ? f.cause : `[${f.code}] ${f.cause}${f.fix ? ` — fix: ${f.fix}` : ""}`}`);
+    }
+  }
+  const s = report.summary;
+  lines.push(`${report.ok ? "Kerberos will work" : "Kerberos will NOT work"}: ${s.pass} ok, ${s.warn} warnings, ${s.fail} failed, ${s.skip} not checked`);
+  return lines.join("\n");
+}

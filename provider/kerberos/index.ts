@@ -1,0 +1,10 @@
+export * from "./errors";
+export * from "./etype";
+export * from "./principal";
+export * from "./salt";
+export { EncryptionKey, DEFAULT_ITERATIONS, stringToKey } from "./crypto";
+export { Ccache, CcacheCredential, parseCcache, readCcacheFile } from "./ccache";
+export { Ticket, EncTicketPart, TicketDecryption, KEY_USAGE_TICKET, decodeTicket, decryptTicket } from "./ticket";
+export { KeytabEntry, encodeKeytab, parseKeytab, writeKeytab } from "./keytab";
+export { VerifyServiceTicketArgs, VerifyServiceTicketResult, VerifyCode, verifyServiceTicket, verifyTicketBytes } from "./verify";
+export { TicketRequest, TicketOutcome, TicketFailureCode, getServiceTickets, withTicketCache } from "./tickets";

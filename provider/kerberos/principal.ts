@@ -1,0 +1,68 @@
+// Kerberos principal names (RFC 4120 §5.2.2 PrincipalName, §6.2 name types) and their string
+// form "comp1/comp2@REALM" (RFC 1964 §2.1.1 escaping: \/ \@ \\ inside a component).
+import { InvalidInputError } from "../errors";
+
+/** RFC 4120 §6.2. */
+export const NAME_TYPE = {
+  UNKNOWN: 0,
+  PRINCIPAL: 1,
+  SRV_INST: 2,
+  SRV_HST: 3,
+  ENTERPRISE: 10,
+} as const;
+
+export interface PrincipalName {
+  nameType: number;
+  components: string[];
+}
+
+export interface Principal extends PrincipalName {
+  realm: string;
+}
+
+function escape(s: string): string {
+  return s.replace(/[\\/@]/g, (c) => `\\${c}`);
+}
+
+/** "HTTP/outlook.corp.example" (no realm) or "HTTP/outlook.corp.example@CORP.EXAMPLE". */
+export function formatPrincipal(p: PrincipalName & { realm?: string }): string {
+  const name = p.components.map(escape).join("/");
+  return p.realm === undefined ? name : `${name}@${escape(p.realm)}`;
+}
+
+/** Parses "a/b@REALM" or "a/b" (realm then `defaultRealm`). Two components means a service
+ * (NT-SRV-HST), one a user (NT-PRINCIPAL). */
+export function parsePrincipal(text: string, defaultRealm?: string): Principal {
+  const components: string[] = [];
+  let current = "";
+  let realm: string | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === "\\" && i + 1 < text.length) {
+      current += text[++i];
+    } else if (c === "/" && realm === undefined) {
+      components.push(current);
+      current = "";
+    } else if (c === "@" && realm === undefined) {
+      components.push(current);
+      current = "";
+      realm = "";
+    } else {
+      current += c;
+    }
+  }
+  if (realm === undefined) components.push(current);
+  else realm = current;
+  realm = realm || defaultRealm;
+  if (components.some((c) => c === "") || realm === undefined || realm === "") {
+    throw new InvalidInputError("principal", `"${text}" is not a principal name`, "write it as service/host@REALM or user@REALM");
+  }
+  return { nameType: components.length > 1 ? NAME_TYPE.SRV_HST : NAME_TYPE.PRINCIPAL, components, realm };
+}
+
+/** Same principal? Realms compare exactly (RFC 4120 §6.1 realms are case-sensitive); components
+ * case-insensitively, as AD matches servicePrincipalName. Name types are ignored (§6.2). */
+export function samePrincipal(a: PrincipalName & { realm?: string }, b: PrincipalName & { realm?: string }): boolean {
+  if (a.realm !== undefined && b.realm !== undefined && a.realm !== b.realm) return false;
+  return a.components.length === b.components.length && a.components.every((c, i) => c.toLowerCase() === b.components[i].toLowerCase());
+}
