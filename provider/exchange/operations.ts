@@ -1,6 +1,7 @@
 // Typed calls to the operations of ExchangeKerberos.psm1, one function per operation, with the
 // answers narrowed from `unknown`. Version detection lives here: Exchange 2013 manages the Client
 // Access settings with Set-ClientAccessServer, 2016/2019/SE with Set-ClientAccessService.
+import { KerberosRolloutError } from "../errors";
 import { exchangeSettings, type ExchangeOverride } from "../settings";
 import { ExchangeCommandError, Secret, sessionFor, type ExchangeSession } from "./session";
 
@@ -82,6 +83,21 @@ export async function exchangeServer(server: string, override: ExchangeOverride 
   const session = sessionFor(exchangeSettings(override), server);
   const info = await serverInfo(session, server);
   return { session, server, version: info.version, noun: clientAccessNoun(info.version) };
+}
+
+/**
+ * For `check`, so that `pulumi preview` refuses a server that cannot be managed — unknown to
+ * Exchange, or with no session to open (a remote session goes to http://<server>/PowerShell/ unless
+ * exchangeEndpoint says otherwise) — before anything changes: the reason, or undefined.
+ */
+export async function serverProblem(server: string, override: ExchangeOverride = {}): Promise<string | undefined> {
+  try {
+    await exchangeServer(server, override);
+    return undefined;
+  } catch (e) {
+    if (e instanceof KerberosRolloutError) return `cannot manage Exchange server ${JSON.stringify(server)}: ${e.message}`;
+    throw e;
+  }
 }
 
 // ---- virtual directory URLs --------------------------------------------------------------------

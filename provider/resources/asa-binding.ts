@@ -11,7 +11,7 @@ import type { ExchangeOverride } from "../settings";
 import { bool } from "../validate";
 import { CheckFailures, ResourceImpl, thinProvider } from "./dynamic";
 import { exchangeOverride, exchangeServerName } from "../exchange/inputs";
-import { addAsaCredential, exchangeServer, getAsaCredentials, removeAsaCredentials, type AsaCredentialStatus } from "../exchange/operations";
+import { addAsaCredential, exchangeServer, serverProblem, getAsaCredentials, removeAsaCredentials, type AsaCredentialStatus } from "../exchange/operations";
 
 export interface AsaBindingArgs {
   /** The Exchange server (EX1 or its FQDN). Changing it replaces the binding. */
@@ -150,6 +150,10 @@ export const asaBindingImpl: ResourceImpl = {
   async check(_olds, news) {
     const f = new CheckFailures();
     const inputs = validateAsaBindingInputs(news, f);
+    if (!f.failures.length) {
+      const reason = await serverProblem(inputs.server, inputs.exchange);
+      if (reason) f.add("server", reason);
+    }
     return f.failures.length ? { inputs: news, failures: f.failures } : { inputs: { ...news, ...inputs } };
   },
   async diff(_id, olds, news) {

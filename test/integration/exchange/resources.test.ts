@@ -173,9 +173,13 @@ for (const v of VERSIONS) {
       assert.deepEqual(s.vdirs.mapi.iisAuthenticationMethods, before.vdirs.mapi.iisAuthenticationMethods);
     });
 
-    it("names the server and carries Exchange's message when an identity does not resolve (through the per-resource endpoint)", async () => {
-      const inputs = await checked(outlookAnywhereAuthImpl, { server: "EX99", exchange: { endpoint: v.server } });
-      await assert.rejects(outlookAnywhereAuthImpl.create(inputs), (e: unknown) => e instanceof NotFoundError && /server EX99/.test(e.message) && /couldn't be found/.test(e.message));
+    it("refuses a server Exchange does not know at check (preview) and at create, naming it and carrying Exchange's message (through the per-resource endpoint)", async () => {
+      const news = { server: "EX99", exchange: { endpoint: v.server } };
+      const r = await outlookAnywhereAuthImpl.check({}, news);
+      assert.deepEqual(r.failures?.map((f) => f.property), ["server"]);
+      assert.match(r.failures![0].reason, /EX99/);
+      assert.match(r.failures![0].reason, /couldn't be found/);
+      await assert.rejects(outlookAnywhereAuthImpl.create(news), (e: unknown) => e instanceof NotFoundError && /server EX99/.test(e.message) && /couldn't be found/.test(e.message));
     });
 
     it("the stand-in issued only cmdlet calls that ExchangeKerberos.psm1 issues for the same operation", () => {
@@ -188,9 +192,11 @@ for (const v of VERSIONS) {
       }
     });
 
-    it("reports an endpoint that does not answer as unreachable, naming it", async () => {
-      const inputs = await checked(outlookAnywhereAuthImpl, { server: "EX99" });
-      await assert.rejects(outlookAnywhereAuthImpl.create(inputs), (e: unknown) => e instanceof UnreachableError && /Exchange at EX99/.test(e.message) && /exchangeEndpoint/.test(e.message));
+    it("reports an endpoint that does not answer as unreachable, naming it, at check (preview) and at create", async () => {
+      const r = await outlookAnywhereAuthImpl.check({}, { server: "EX99" });
+      assert.deepEqual(r.failures?.map((f) => f.property), ["server"]);
+      assert.match(r.failures![0].reason, /Exchange at EX99.*exchangeEndpoint/s);
+      await assert.rejects(outlookAnywhereAuthImpl.create({ server: "EX99" }), (e: unknown) => e instanceof UnreachableError && /Exchange at EX99/.test(e.message) && /exchangeEndpoint/.test(e.message));
     });
   });
 }
