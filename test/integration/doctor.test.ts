@@ -18,7 +18,7 @@ import { CONFIG_NAMESPACE, configFromMap, configureFromStack } from "../../provi
 import { editServer, seedServers, standinExecutable, STATE_ENV } from "../fixtures/exchange-standin/state";
 import { Lab, run, sambaTool, startLab, stopLab } from "../fixtures/lab";
 import { PulumiCli } from "../fixtures/pulumi-cli";
-import { ldapmodify } from "./ldap/admin-tools";
+import { ldapmodify } from "../fixtures/admin-tools";
 
 const ADDR = process.env.DOCTOR_LAB_ADDR ?? "127.0.0.5";
 const NAMESPACE = "outlook.corp.example";

@@ -1,0 +1,454 @@
+// AsaComputerAccount: the computer account Exchange uses as its Alternate Service Account (ASA).
+// Microsoft recommends a computer account; it has no password until one is set, and its AES keys
+// come from a password *set*, so every password or encryption-type change sets the password.
+import * as pulumi from "@pulumi/pulumi";
+import { AlreadyExistsError, ConflictError, InvalidInputError, KerberosRolloutError, NotFoundError } from "../errors";
+import { LdapOverride } from "../settings";
+import { bool } from "../validate";
+import { CheckFailures, ResourceImpl, thinProvider } from "./dynamic";
+import { directoryFor, LdapConnection, ldapOverrideInput, Modification, str } from "../ldap/connection";
+import { childDn, containerDn, dnEquals, dnKey, parentDn, rdnValue } from "../ldap/dn";
+import { domainInfo, entrySid, findBySamAccountName, findBySid } from "../ldap/domain";
+import { registerSecret } from "../ldap/errors";
+import { dateFromFiletime, parseFiletime } from "../ldap/filetime";
+import { encodeUnicodePwd, generatePassword } from "../ldap/unicodePwd";
+import { Entry } from "ldapts";
+
+/** msDS-SupportedEncryptionTypes bits ([MS-KILE] §2.2.7). */
+export const EncryptionTypes = { DES_CBC_CRC: 0x1, DES_CBC_MD5: 0x2, RC4_HMAC: 0x4, AES128: 0x8, AES256: 0x10, AES_SK: 0x20 } as const;
+export const DEFAULT_ENCRYPTION_TYPES = EncryptionTypes.AES128 | EncryptionTypes.AES256;
+
+/** userAccountControl bits ([MS-ADTS] §2.2.16). */
+const UAC_ACCOUNTDISABLE = 0x2;
+const UAC_WORKSTATION_TRUST_ACCOUNT = 0x1000;
+
+export interface AsaComputerAccountArgs {
+  /** The computer name (NetBIOS rules: 1–15 letters, digits or hyphens), without the trailing `$`. */
+  name: pulumi.Input<string>;
+  /** DN of the OU or container that holds the account. */
+  ou: pulumi.Input<string>;
+  /** The password; generated (73 characters) when absent, and then kept: never regenerated. */
+  password?: pulumi.Input<string>;
+  /** msDS-SupportedEncryptionTypes; default AES128+AES256 (0x18). RC4-only is refused. */
+  supportedEncryptionTypes?: pulumi.Input<number>;
+  description?: pulumi.Input<string>;
+  /** Take over an existing account of this name (its password is reset to ours). */
+  adopt?: pulumi.Input<boolean>;
+  /**
+   * Leave the password in AD to a later step (default false). Microsoft's rotation order: every
+   * Exchange server gets the new credential first, AD's password changes last. When true, create
+   * gives the account a random throwaway password (so it has keys) and update never sets one; the
+   * declared password is only kept as a secret output, for the step that sets it (setAsaPassword).
+   */
+  deferPasswordSet?: pulumi.Input<boolean>;
+  /** Per-resource override of the stack's LDAP settings (a site with its own DC). */
+  ldap?: pulumi.Input<LdapOverride>;
+}
+
+interface Inputs {
+  name: string;
+  ou: string;
+  password?: string;
+  supportedEncryptionTypes: number;
+  description?: string;
+  adopt: boolean;
+  deferPasswordSet: boolean;
+  ldap?: LdapOverride;
+}
+
+export interface AsaOutputs extends Inputs {
+  password: string;
+  dn: string;
+  sid: string;
+  samAccountName: string;
+  qualifiedName: string;
+  /** pwdLastSet as read now (ISO 8601). */
+  passwordLastSet: string;
+  /** pwdLastSet right after *we* set the password: a difference means someone else reset it.
+   * Empty when deferPasswordSet hands the password to another step. */
+  passwordSetByUs: string;
+  keyVersion: number;
+  enabled: boolean;
+  /** What `read` found different from the declared state, in words. */
+  drift: string[];
+}
+
+// ---- offline validation ----
+
+/** NetBIOS computer name rules ([MS-NRBF]/KB 909264): ≤ 15 characters; we allow the DNS-safe subset. */
+export function netbiosName(field: string, value: unknown): string {
+  if (typeof value !== "string" || value === "") {
+    throw new InvalidInputError(field, "is empty", "give a computer name such as EXCH-ASA");
+  }
+  if (value.endsWith("$")) {
+    throw new InvalidInputError(field, `${JSON.stringify(value)} ends with $`, `give the name without the trailing $ (${value.replace(/\$+$/, "")}); the account's sAMAccountName gets it automatically`);
+  }
+  if (value.length > 15) {
+    throw new InvalidInputError(field, `${JSON.stringify(value)} is ${value.length} characters; a NetBIOS computer name has at most 15`, "shorten it, such as EXCH-ASA");
+  }
+  if (!/^[A-Za-z0-9-]+$/.test(value) || value.startsWith("-") || value.endsWith("-")) {
+    throw new InvalidInputError(field, `${JSON.stringify(value)} is not a valid computer name`, "use letters, digits and inner hyphens only (no spaces, dots, underscores or symbols)");
+  }
+  if (/^\d+$/.test(value)) {
+    throw new InvalidInputError(field, `${JSON.stringify(value)} is all digits`, "include at least one letter");
+  }
+  return value.toUpperCase();
+}
+
+export function encryptionTypes(field: string, value: unknown): number {
+  if (value === undefined || value === null) return DEFAULT_ENCRYPTION_TYPES;
+  if (typeof value !== "number" || !Number.isInteger(value) || value <= 0 || value > 0x7fffffff) {
+    throw new InvalidInputError(field, `${JSON.stringify(value)} is not a msDS-SupportedEncryptionTypes bit mask`, "use 24 (0x18, AES128+AES256), or 56 (0x38) to add AES session keys");
+  }
+  if (value & (EncryptionTypes.DES_CBC_CRC | EncryptionTypes.DES_CBC_MD5)) {
+    throw new InvalidInputError(field, `${value} (0x${value.toString(16)}) enables DES, which Windows has disabled since Windows 7 / Server 2008 R2`, "remove the DES bits (0x1, 0x2); use 24 (0x18, AES128+AES256)");
+  }
+  if (!(value & (EncryptionTypes.AES128 | EncryptionTypes.AES256))) {
+    throw new InvalidInputError(
+      field,
+      `${value} (0x${value.toString(16)}) allows no AES type${value & EncryptionTypes.RC4_HMAC ? " (RC4 only)" : ""}. Microsoft is retiring RC4 for Kerberos (CVE-2026-20833, KB5073381): DCs audit RC4 use from January 2026 and default to AES-only from April 2026, after which an RC4-only service account gets no tickets and Outlook silently falls back to NTLM`,
+      "use 24 (0x18, AES128+AES256), the default; 28 (0x1C) adds RC4 only for clients that cannot do AES",
+    );
+  }
+  return value;
+}
+
+function password(field: string, value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  // Never echo the value: it is a password.
+  if (typeof value !== "string" || value.length === 0) throw new InvalidInputError(field, "is empty", "omit it to have a 73-character password generated, or give one");
+  if (value.length > 256) throw new InvalidInputError(field, `is ${value.length} characters; AD accepts at most 256`, "use a shorter password, or omit it to have one generated");
+  if (/[\u0000-\u001f\u007f]/.test(value)) throw new InvalidInputError(field, "contains a control character (such as a newline)", "remove it; keytab tools and Exchange cannot take it");
+  return value;
+}
+
+function description(field: string, value: unknown): string | undefined {
+  if (value === undefined || value === null || value === "") return undefined;
+  if (typeof value !== "string" || value.length > 1024 || /[\u0000-\u001f\u007f]/.test(value)) {
+    throw new InvalidInputError(field, "is not a single line of at most 1024 characters", "remove line breaks and control characters");
+  }
+  return value;
+}
+
+/** Validates and normalizes; throws the first InvalidInputError (for code paths past `check`). */
+export function validateAsaInputs(news: Record<string, unknown>, failures?: CheckFailures): Inputs {
+  const f = failures ?? new CheckFailures();
+  const out: Partial<Inputs> = {};
+  f.guard("name", () => (out.name = netbiosName("name", news.name)));
+  f.guard("ou", () => (out.ou = containerDn("ou", news.ou)));
+  f.guard("password", () => (out.password = password("password", news.password)));
+  f.guard("supportedEncryptionTypes", () => (out.supportedEncryptionTypes = encryptionTypes("supportedEncryptionTypes", news.supportedEncryptionTypes)));
+  f.guard("description", () => (out.description = description("description", news.description)));
+  f.guard("adopt", () => (out.adopt = bool("adopt", news.adopt, false)));
+  f.guard("deferPasswordSet", () => (out.deferPasswordSet = bool("deferPasswordSet", news.deferPasswordSet, false)));
+  f.guard("ldap", () => (out.ldap = ldapOverrideInput("ldap", news.ldap)));
+  if (!failures && f.failures.length) {
+    const first = f.failures[0];
+    throw new InvalidInputError(first.property, first.reason);
+  }
+  return out as Inputs;
+}
+
+// ---- diff logic (pure) ----
+
+export function asaDiff(olds: Partial<AsaOutputs>, news: Inputs): pulumi.dynamic.DiffResult {
+  const replaces: string[] = [];
+  const changes: string[] = [];
+  if ((olds.name ?? "").toUpperCase() !== news.name.toUpperCase()) replaces.push("name");
+  if (!olds.ou || !dnEquals(olds.ou, news.ou)) changes.push("ou");
+  if (news.password !== undefined && news.password !== olds.password) changes.push("password");
+  if (!news.deferPasswordSet && olds.passwordSetByUs && olds.passwordLastSet !== olds.passwordSetByUs) changes.push("password");
+  if (Boolean(olds.deferPasswordSet) !== news.deferPasswordSet) changes.push("deferPasswordSet");
+  if (olds.supportedEncryptionTypes !== news.supportedEncryptionTypes) changes.push("supportedEncryptionTypes");
+  if ((olds.description ?? undefined) !== news.description) changes.push("description");
+  if (olds.enabled === false) changes.push("enabled");
+  const all = [...new Set([...replaces, ...changes])];
+  return { changes: all.length > 0, replaces, deleteBeforeReplace: false, stables: ["sid"] };
+}
+
+// ---- runtime ----
+
+const ATTRS = ["distinguishedName", "sAMAccountName", "objectSid", "objectClass", "userAccountControl", "msDS-SupportedEncryptionTypes", "description", "pwdLastSet", "msDS-KeyVersionNumber"];
+
+function isoPwdLastSet(e: Entry): string {
+  const raw = str(e, "pwdLastSet");
+  const d = raw ? dateFromFiletime(parseFiletime(raw)) : undefined;
+  return d ? d.toISOString() : "never";
+}
+
+async function outputsFrom(c: LdapConnection, e: Entry, inputs: Inputs, pw: string, setByUs: string): Promise<AsaOutputs> {
+  const info = await domainInfo(c);
+  const sam = str(e, "sAMAccountName") ?? `${inputs.name}$`;
+  const uac = Number(str(e, "userAccountControl") ?? "0");
+  return {
+    ...inputs,
+    ou: parentDn(e.dn),
+    supportedEncryptionTypes: Number(str(e, "msDS-SupportedEncryptionTypes") ?? "0"),
+    description: str(e, "description"),
+    password: pw,
+    dn: e.dn,
+    sid: entrySid(e) ?? "",
+    samAccountName: sam,
+    qualifiedName: `${info.netbiosName}\\${sam}`,
+    passwordLastSet: isoPwdLastSet(e),
+    passwordSetByUs: setByUs,
+    keyVersion: Number(str(e, "msDS-KeyVersionNumber") ?? "0"),
+    enabled: (uac & UAC_ACCOUNTDISABLE) === 0,
+    drift: [],
+  };
+}
+
+async function readBySid(c: LdapConnection, sid: string): Promise<Entry | undefined> {
+  const info = await domainInfo(c);
+  return findBySid(c, info.defaultNamingContext, sid, ATTRS);
+}
+
+const passwordFix = "choose a password that meets the domain's password policy (length, complexity, history), or omit it to have a 73-character one generated";
+
+/** The admin reset of the account's password: one replace of unicodePwd, encrypted connection only. */
+async function setPassword(c: LdapConnection, dn: string, pw: string): Promise<void> {
+  registerSecret(pw);
+  try {
+    await c.modify(dn, [{ operation: "replace", type: "unicodePwd", values: [encodeUnicodePwd(pw)] }], true);
+  } catch (e) {
+    if (e instanceof ConflictError) throw new ConflictError(`the directory refused the new password for ${dn}`, passwordFix, { cause: e });
+    throw e;
+  }
+}
+
+/** Moves the account under `ou` when it is elsewhere; returns its DN. */
+async function ensureOu(c: LdapConnection, dn: string, ou: string): Promise<string> {
+  if (dnEquals(parentDn(dn), ou)) return dn;
+  const cn = rdnValue(dn);
+  const target = childDn("CN", cn, ou);
+  await c.move(dn, target);
+  return target;
+}
+
+/** Brings an existing account to the declared state: OU, attributes, enabled, password. */
+async function converge(c: LdapConnection, e: Entry, inputs: Inputs, pw: string | undefined): Promise<string> {
+  const dn = await ensureOu(c, e.dn, inputs.ou);
+  const uac = Number(str(e, "userAccountControl") ?? String(UAC_WORKSTATION_TRUST_ACCOUNT));
+  const mods: Modification[] = [];
+  if (Number(str(e, "msDS-SupportedEncryptionTypes") ?? "0") !== inputs.supportedEncryptionTypes) {
+    mods.push({ operation: "replace", type: "msDS-SupportedEncryptionTypes", values: [String(inputs.supportedEncryptionTypes)] });
+  }
+  if (str(e, "description") !== inputs.description) {
+    mods.push({ operation: "replace", type: "description", values: inputs.description === undefined ? [] : [inputs.description] });
+  }
+  if (uac & UAC_ACCOUNTDISABLE) {
+    mods.push({ operation: "replace", type: "userAccountControl", values: [String((uac & ~UAC_ACCOUNTDISABLE) | UAC_WORKSTATION_TRUST_ACCOUNT)] });
+  }
+  if (mods.length) await c.modify(dn, mods);
+  if (pw !== undefined) await setPassword(c, dn, pw);
+  return dn;
+}
+
+async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
+  const inputs = validateAsaInputs(raw);
+  const c = directoryFor(inputs.ldap);
+  const info = await domainInfo(c);
+  const sam = `${inputs.name}$`;
+  const pw = inputs.password ?? generatePassword(undefined, inputs.name);
+  registerSecret(pw);
+  // Deferred: the account still needs *a* password (AD gives a computer account keys only from a
+  // password set), but not the declared one until every Exchange server holds it.
+  const initial = inputs.deferPasswordSet ? generatePassword(undefined, inputs.name) : pw;
+  registerSecret(initial);
+  const existing = await findBySamAccountName(c, info.defaultNamingContext, sam, ATTRS);
+  let dn: string;
+  if (existing.length > 0) {
+    const e = existing[0];
+    const classes = (Array.isArray(e.objectClass) ? e.objectClass : [e.objectClass]).map((x) => String(x).toLowerCase());
+    if (!classes.includes("computer")) {
+      throw new ConflictError(`the sAMAccountName ${sam} is taken by ${e.dn}, which is not a computer account`, "choose another name for the ASA");
+    }
+    if (!inputs.adopt) {
+      throw new AlreadyExistsError(`the computer account ${info.netbiosName}\\${sam} already exists at ${e.dn}`, "set adopt: true on this AsaComputerAccount to take it over (its OU, attributes and password are then set to the declared ones, and destroy deletes it), or choose another name");
+    }
+    dn = await converge(c, e, inputs, inputs.deferPasswordSet ? undefined : pw);
+  } else {
+    dn = childDn("CN", inputs.name, inputs.ou);
+    const attrs: Record<string, (string | Buffer)[]> = {
+      objectClass: ["top", "person", "organizationalPerson", "user", "computer"],
+      sAMAccountName: [sam],
+      userAccountControl: [String(UAC_WORKSTATION_TRUST_ACCOUNT)],
+      "msDS-SupportedEncryptionTypes": [String(inputs.supportedEncryptionTypes)],
+      // Set in the same add so the account never exists without a password (and its AES keys).
+      unicodePwd: [encodeUnicodePwd(initial)],
+    };
+    if (inputs.description !== undefined) attrs.description = [inputs.description];
+    try {
+      await c.add(dn, attrs, true);
+    } catch (e) {
+      if (e instanceof NotFoundError) throw new NotFoundError(`the OU ${inputs.ou} does not exist`, "create the OU first, or correct ou", { cause: e });
+      if (e instanceof AlreadyExistsError) throw new AlreadyExistsError(`${dn} already exists (an object named ${inputs.name} that is not the computer ${sam})`, "choose another name, or remove that object", { cause: e });
+      if (e instanceof ConflictError) throw new ConflictError(`the directory refused to create ${dn} with the given password`, passwordFix, { cause: e });
+      throw e;
+    }
+  }
+  const e = (await findBySamAccountName(c, info.defaultNamingContext, sam, ATTRS))[0];
+  if (!e) throw new NotFoundError(`${dn} vanished right after it was written`, "check for replication or a concurrent delete, then run pulumi up again");
+  const setAt = inputs.deferPasswordSet ? "" : isoPwdLastSet(e);
+  const outs = await outputsFrom(c, e, inputs, pw, setAt);
+  return { id: outs.sid, outs };
+}
+
+async function read(id: string, props: Partial<AsaOutputs>): Promise<pulumi.dynamic.ReadResult> {
+  const c = directoryFor(props.ldap);
+  const e = await readBySid(c, id);
+  if (!e) return { id: "", props: {} };
+  const inputs = { ...(props as Inputs) };
+  const outs = await outputsFrom(c, e, inputs, props.password ?? "", props.passwordSetByUs ?? "");
+  const drift: string[] = [];
+  if (props.dn && dnKey(props.dn) !== dnKey(outs.dn)) drift.push(`moved from ${props.dn} to ${outs.dn}`);
+  if (props.supportedEncryptionTypes !== undefined && props.supportedEncryptionTypes !== outs.supportedEncryptionTypes) {
+    drift.push(`msDS-SupportedEncryptionTypes changed from ${props.supportedEncryptionTypes} to ${outs.supportedEncryptionTypes}`);
+  }
+  if (props.passwordSetByUs && outs.passwordLastSet !== props.passwordSetByUs) {
+    drift.push(`password reset by someone else at ${outs.passwordLastSet} (we set it at ${props.passwordSetByUs}); Exchange servers still hold ours`);
+  }
+  if (!outs.enabled) drift.push("account disabled");
+  if ((props.description ?? undefined) !== outs.description) drift.push("description changed");
+  outs.drift = drift;
+  return { id, props: outs };
+}
+
+async function update(id: string, olds: Partial<AsaOutputs>, raw: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
+  const news = validateAsaInputs(raw);
+  const c = directoryFor(news.ldap);
+  const e = await readBySid(c, id);
+  if (!e) throw new NotFoundError(`the ASA account ${olds.qualifiedName ?? id} (${olds.dn ?? id}) no longer exists`, "run pulumi refresh, then pulumi up to create it again");
+  // The password is never regenerated: an explicit one wins, else the one we hold.
+  const pw = news.password ?? olds.password ?? generatePassword(undefined, news.name);
+  const mustSet =
+    !news.deferPasswordSet &&
+    ((news.password !== undefined && news.password !== olds.password) ||
+      !olds.passwordSetByUs || // deferred until now, or never set by us
+      isoPwdLastSet(e) !== olds.passwordSetByUs || // reset by someone else: put ours back
+      Number(str(e, "msDS-SupportedEncryptionTypes") ?? "0") !== news.supportedEncryptionTypes); // new key types need a password set
+  await converge(c, e, news, mustSet ? pw : undefined);
+  const after = await readBySid(c, id);
+  if (!after) throw new NotFoundError(`${olds.dn ?? id} vanished during the update`, "run pulumi refresh");
+  const setAt = news.deferPasswordSet ? "" : mustSet ? isoPwdLastSet(after) : (olds.passwordSetByUs ?? isoPwdLastSet(after));
+  return { outs: await outputsFrom(c, after, news, pw, setAt) };
+}
+
+async function del(id: string, props: Partial<AsaOutputs>): Promise<void> {
+  const c = directoryFor(props.ldap);
+  const e = await readBySid(c, id);
+  if (!e) return;
+  await c.del(e.dn);
+}
+
+export interface AsaPasswordState {
+  dn: string;
+  /** pwdLastSet (ISO 8601), or "never". */
+  passwordLastSet: string;
+  keyVersion: number;
+}
+
+async function passwordState(c: LdapConnection, sid: string): Promise<AsaPasswordState> {
+  const e = await readBySid(c, sid);
+  if (!e) throw new NotFoundError(`the ASA account with SID ${sid} does not exist`, "create it first (AsaComputerAccount) and pass its sid output; run pulumi refresh if it was deleted by hand");
+  return { dn: e.dn, passwordLastSet: isoPwdLastSet(e), keyVersion: Number(str(e, "msDS-KeyVersionNumber") ?? "0") };
+}
+
+/** Where the ASA's password stands in AD now (for a step that sets it, to detect a reset by hand). */
+export async function readAsaPasswordState(sid: string, ldap?: LdapOverride): Promise<AsaPasswordState> {
+  return passwordState(directoryFor(ldap), sid);
+}
+
+/**
+ * Sets the ASA's password in AD, found by SID (stable across renames and moves), over the shared
+ * encrypted connection, and returns the state right after: a password *set*, so the KDC derives
+ * fresh AES keys and bumps the key version. For AsaComputerAccount and the step that completes a
+ * deferred rotation (after every Exchange server holds the new credential).
+ */
+export async function setAsaPassword(sid: string, password: string, ldap?: LdapOverride): Promise<AsaPasswordState> {
+  registerSecret(password);
+  const c = directoryFor(ldap);
+  const before = await passwordState(c, sid);
+  await setPassword(c, before.dn, password);
+  return passwordState(c, sid);
+}
+
+/** The part of `check` that needs no directory (the unit tests' subject). */
+export function checkAsaOffline(news: Record<string, unknown>): pulumi.dynamic.CheckResult {
+  const f = new CheckFailures();
+  const inputs = validateAsaInputs(news, f);
+  return f.failures.length ? { inputs: news, failures: f.failures } : { inputs: { ...news, ...inputs } };
+}
+
+/**
+ * For `check`, so that `pulumi preview` refuses an OU that is not there (or a directory that cannot
+ * be reached) before anything changes: the reason, or undefined. One base search on the shared
+ * connection.
+ */
+async function ouProblem(inputs: Inputs): Promise<string | undefined> {
+  try {
+    await directoryFor(inputs.ldap).search(inputs.ou, { scope: "base", attributes: ["objectClass"] });
+    return undefined;
+  } catch (e) {
+    if (e instanceof NotFoundError) return `the OU ${inputs.ou} does not exist in the directory. Fix: create it first, or correct ou`;
+    if (e instanceof KerberosRolloutError) return `cannot look up the OU ${inputs.ou}: ${e.message}`;
+    throw e;
+  }
+}
+
+export const asaComputerAccountImpl: ResourceImpl = {
+  async check(_olds, news) {
+    const offline = checkAsaOffline(news);
+    if (offline.failures) return offline;
+    const reason = await ouProblem(offline.inputs as Inputs);
+    return reason ? { inputs: news, failures: [{ property: "ou", reason }] } : offline;
+  },
+  async diff(_id, olds, news) {
+    return asaDiff(olds, validateAsaInputs(news));
+  },
+  create,
+  read,
+  update,
+  delete: del,
+};
+
+export class AsaComputerAccount extends pulumi.dynamic.Resource {
+  declare readonly name: pulumi.Output<string>;
+  declare readonly ou: pulumi.Output<string>;
+  declare readonly supportedEncryptionTypes: pulumi.Output<number>;
+  declare readonly description: pulumi.Output<string | undefined>;
+  declare readonly dn: pulumi.Output<string>;
+  declare readonly sid: pulumi.Output<string>;
+  declare readonly samAccountName: pulumi.Output<string>;
+  /** `DOMAIN\NAME$`, the user name Exchange's ASA credential needs. */
+  declare readonly qualifiedName: pulumi.Output<string>;
+  declare readonly passwordLastSet: pulumi.Output<string>;
+  declare readonly keyVersion: pulumi.Output<number>;
+  declare readonly enabled: pulumi.Output<boolean>;
+  declare readonly drift: pulumi.Output<string[]>;
+  /** Secret. */
+  declare readonly password: pulumi.Output<string>;
+
+  constructor(name: string, args: AsaComputerAccountArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      thinProvider("pulumi-exchange-kerberos/dist/provider/resources/asa-computer-account", "asaComputerAccountImpl"),
+      name,
+      {
+        ...args,
+        password: args.password === undefined ? undefined : pulumi.secret(args.password),
+        dn: undefined,
+        sid: undefined,
+        samAccountName: undefined,
+        qualifiedName: undefined,
+        passwordLastSet: undefined,
+        passwordSetByUs: undefined,
+        keyVersion: undefined,
+        enabled: undefined,
+        drift: undefined,
+      },
+      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "password"] },
+      "exchange-kerberos",
+      "AsaComputerAccount",
+    );
+  }
+}

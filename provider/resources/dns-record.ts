@@ -1,0 +1,227 @@
+// DnsRecord: the A, AAAA or CNAME records of one name in an AD-integrated zone, written as a
+// dnsNode over LDAP. `values` is authoritative (round robin over every address declared; any other
+// value of that type is removed); records of other types on the node are never touched.
+import * as pulumi from "@pulumi/pulumi";
+import { AlreadyExistsError, ConflictError, InvalidInputError } from "../errors";
+import { LdapOverride } from "../settings";
+import { bool, dnsLabel, fqdn, ipv4, ipv6, oneOf } from "../validate";
+import { CheckFailures, ResourceImpl, thinProvider } from "./dynamic";
+import { directoryFor, LdapConnection, ldapOverrideInput } from "../ldap/connection";
+import { canonicalAddress, DnsType, encodeA, encodeAAAA, encodeCountName, recordText, typeName } from "../ldap/dnsRecord";
+import { findZone, liveRecords, nodeDn, readNode, setRecords } from "../ldap/dnsZone";
+
+export type DnsRecordType = "A" | "AAAA" | "CNAME";
+const TYPES: readonly DnsRecordType[] = ["A", "AAAA", "CNAME"];
+/** RFC 2181 §8: a TTL is an unsigned 31-bit number. */
+export const MAX_TTL = 2147483647;
+export const DEFAULT_TTL = 3600;
+
+export interface DnsRecordArgs {
+  /** The AD-integrated zone, such as corp.example. */
+  zone: pulumi.Input<string>;
+  /** The name relative to the zone (outlook), or @ for the apex. */
+  name: pulumi.Input<string>;
+  type: pulumi.Input<DnsRecordType>;
+  /** Every address (round robin), or the one CNAME target. Authoritative. */
+  values: pulumi.Input<pulumi.Input<string>[]>;
+  /** Seconds; default 3600. */
+  ttl?: pulumi.Input<number>;
+  /** Take over records of this type that already exist on the name. */
+  adopt?: pulumi.Input<boolean>;
+  ldap?: pulumi.Input<LdapOverride>;
+}
+
+interface Inputs {
+  zone: string;
+  name: string;
+  type: DnsRecordType;
+  values: string[];
+  ttl: number;
+  adopt: boolean;
+  ldap?: LdapOverride;
+}
+
+export interface DnsRecordOutputs extends Inputs {
+  fqdn: string;
+  nodeDn: string;
+  /** Types of the other records on the node (left alone). */
+  otherTypes: string[];
+  drift: string[];
+}
+
+export function validateDnsInputs(news: Record<string, unknown>, failures?: CheckFailures): Inputs {
+  const f = failures ?? new CheckFailures();
+  const out: Partial<Inputs> = {};
+  f.guard("zone", () => (out.zone = fqdn("zone", news.zone)));
+  f.guard("name", () => {
+    const name = dnsLabel("name", news.name);
+    if (out.zone && (name === out.zone || name.endsWith(`.${out.zone}`))) {
+      throw new InvalidInputError("name", `${JSON.stringify(news.name)} includes the zone ${out.zone}`, `give the name relative to the zone: ${name === out.zone ? "@" : name.slice(0, -out.zone.length - 1)}`);
+    }
+    out.name = name;
+  });
+  f.guard("type", () => (out.type = oneOf("type", news.type, TYPES)));
+  f.guard("values", () => {
+    const v = news.values;
+    if (!Array.isArray(v) || v.length === 0) {
+      throw new InvalidInputError("values", "is empty", "give at least one value; to remove the records, delete the resource");
+    }
+    const t = out.type ?? oneOf("type", news.type, TYPES);
+    const vals = v.map((x, i) => {
+      const field = `values[${i}]`;
+      if (t === "A") return canonicalAddress("A", ipv4(field, x));
+      if (t === "AAAA") return canonicalAddress("AAAA", ipv6(field, x));
+      return fqdn(field, x);
+    });
+    if (t === "CNAME" && vals.length !== 1) {
+      throw new InvalidInputError("values", `a CNAME has exactly one target, got ${vals.length}`, "give one target name, or use A records for round robin");
+    }
+    const dup = vals.find((x, i) => vals.indexOf(x) !== i);
+    if (dup !== undefined) throw new InvalidInputError("values", `${dup} is listed twice`, "list each value once");
+    out.values = vals;
+  });
+  f.guard("ttl", () => {
+    const ttl = news.ttl ?? DEFAULT_TTL;
+    if (typeof ttl !== "number" || !Number.isInteger(ttl) || ttl < 0 || ttl > MAX_TTL) {
+      throw new InvalidInputError("ttl", `${JSON.stringify(ttl)} is not a TTL`, `give whole seconds from 0 to ${MAX_TTL} (default ${DEFAULT_TTL})`);
+    }
+    out.ttl = ttl;
+  });
+  f.guard("adopt", () => (out.adopt = bool("adopt", news.adopt, false)));
+  f.guard("ldap", () => (out.ldap = ldapOverrideInput("ldap", news.ldap)));
+  if (out.type === "CNAME" && out.name === "@") f.add("name", "a CNAME cannot be at the zone apex (@), which holds the SOA and NS records (RFC 1034 §3.6.2). Fix: use an A record at the apex");
+  if (!failures && f.failures.length) throw new InvalidInputError(f.failures[0].property, f.failures[0].reason);
+  return out as Inputs;
+}
+
+function sameSet(a: string[] = [], b: string[] = []): boolean {
+  const x = [...a].sort();
+  const y = [...b].sort();
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+}
+
+export function dnsDiff(olds: Partial<DnsRecordOutputs>, news: Inputs): pulumi.dynamic.DiffResult {
+  const replaces: string[] = [];
+  if (olds.zone !== news.zone) replaces.push("zone");
+  if (olds.name !== news.name) replaces.push("name");
+  if (olds.type !== news.type) replaces.push("type");
+  const changes = replaces.length > 0 || !sameSet(olds.values, news.values) || olds.ttl !== news.ttl;
+  // Same name, new type (A → CNAME): the old records must go first, a CNAME cannot sit beside them.
+  return { changes, replaces, deleteBeforeReplace: replaces.length > 0 && olds.zone === news.zone && olds.name === news.name };
+}
+
+function typeCode(t: DnsRecordType): number {
+  return DnsType[t];
+}
+
+function encode(t: DnsRecordType, v: string): Buffer {
+  return t === "A" ? encodeA(v) : t === "AAAA" ? encodeAAAA(v) : encodeCountName(v);
+}
+
+function display(i: Inputs): string {
+  return `${i.name === "@" ? i.zone : `${i.name}.${i.zone}`}`;
+}
+
+async function state(c: LdapConnection, i: Pick<Inputs, "zone" | "name" | "type">) {
+  const zoneDn = await findZone(c, i.zone);
+  const dn = nodeDn(zoneDn, i.name);
+  const node = await readNode(c, dn);
+  const live = liveRecords(node);
+  const ours = live.filter((r) => r.type === typeCode(i.type));
+  const others = live.filter((r) => r.type !== typeCode(i.type));
+  return { zoneDn, dn, node, ours, others };
+}
+
+function outputs(i: Inputs, dn: string, others: number[], drift: string[] = []): DnsRecordOutputs {
+  return { ...i, fqdn: display(i), nodeDn: dn, otherTypes: [...new Set(others.map(typeName))].sort(), drift };
+}
+
+/** CNAME exclusivity (RFC 1034 §3.6.2): no CNAME beside other data, no data beside a CNAME. */
+function checkCoexistence(i: Inputs, others: { type: number }[]): void {
+  if (i.type === "CNAME" && others.length > 0) {
+    throw new ConflictError(`${display(i)} already has ${[...new Set(others.map((r) => typeName(r.type)))].join(", ")} records; a CNAME cannot coexist with other records`, "remove those records, or pick another name for the CNAME");
+  }
+  if (i.type !== "CNAME" && others.some((r) => r.type === DnsType.CNAME)) {
+    throw new ConflictError(`${display(i)} is a CNAME; ${i.type} records cannot be added beside it`, "delete the CNAME first, or manage it with a DnsRecord of type CNAME");
+  }
+}
+
+async function write(c: LdapConnection, zoneDn: string, i: Inputs): Promise<void> {
+  await setRecords(c, zoneDn, i.name, typeCode(i.type), i.values.map((v) => encode(i.type, v)), i.ttl);
+}
+
+async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
+  const i = validateDnsInputs(raw);
+  const c = directoryFor(i.ldap);
+  const s = await state(c, i);
+  checkCoexistence(i, s.others);
+  if (s.ours.length > 0 && !i.adopt) {
+    const have = s.ours.map((r) => recordText(r)).join(", ");
+    throw new AlreadyExistsError(`${display(i)} already has ${i.type} records (${have})`, "set adopt: true on this DnsRecord to take them over (the declared values then replace them), or choose another name");
+  }
+  await write(c, s.zoneDn, i);
+  return { id: `${i.zone}/${i.name}/${i.type}`, outs: outputs(i, s.dn, s.others.map((r) => r.type)) };
+}
+
+async function read(id: string, props: Partial<DnsRecordOutputs>): Promise<pulumi.dynamic.ReadResult> {
+  const i = props as Inputs;
+  const c = directoryFor(i.ldap);
+  const s = await state(c, i);
+  if (s.ours.length === 0) return { id: "", props: {} };
+  const values = s.ours.map((r) => recordText(r) ?? "");
+  const ttls = [...new Set(s.ours.map((r) => r.ttl))];
+  const drift: string[] = [];
+  if (!sameSet(values, props.values)) drift.push(`values are ${values.join(", ")}; declared ${(props.values ?? []).join(", ")}`);
+  if (ttls.length !== 1 || ttls[0] !== props.ttl) drift.push(`TTL is ${ttls.join("/")}; declared ${props.ttl}`);
+  // A mixed TTL reads as the first record's TTL unless one of them differs from ours: then report
+  // that one, so the diff shows a change.
+  const ttl = ttls.find((t) => t !== props.ttl) ?? ttls[0];
+  return { id, props: { ...outputs({ ...i, values, ttl }, s.dn, s.others.map((r) => r.type), drift) } };
+}
+
+async function update(_id: string, olds: Partial<DnsRecordOutputs>, raw: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
+  const i = validateDnsInputs(raw);
+  const c = directoryFor(i.ldap);
+  const s = await state(c, i);
+  checkCoexistence(i, s.others);
+  await write(c, s.zoneDn, i);
+  return { outs: outputs(i, s.dn, s.others.map((r) => r.type)) };
+}
+
+async function del(_id: string, props: Partial<DnsRecordOutputs>): Promise<void> {
+  const i = props as Inputs;
+  const c = directoryFor(i.ldap);
+  const zoneDn = await findZone(c, i.zone);
+  await setRecords(c, zoneDn, i.name, typeCode(i.type), [], i.ttl ?? DEFAULT_TTL);
+}
+
+export const dnsRecordImpl: ResourceImpl = {
+  async check(_olds, news) {
+    const f = new CheckFailures();
+    const inputs = validateDnsInputs(news, f);
+    return f.failures.length ? { inputs: news, failures: f.failures } : { inputs: { ...news, ...inputs } };
+  },
+  async diff(_id, olds, news) {
+    return dnsDiff(olds, validateDnsInputs(news));
+  },
+  create,
+  read,
+  update,
+  delete: del,
+};
+
+export class DnsRecord extends pulumi.dynamic.Resource {
+  declare readonly zone: pulumi.Output<string>;
+  declare readonly name: pulumi.Output<string>;
+  declare readonly type: pulumi.Output<DnsRecordType>;
+  declare readonly values: pulumi.Output<string[]>;
+  declare readonly ttl: pulumi.Output<number>;
+  declare readonly fqdn: pulumi.Output<string>;
+  declare readonly nodeDn: pulumi.Output<string>;
+  declare readonly otherTypes: pulumi.Output<string[]>;
+  declare readonly drift: pulumi.Output<string[]>;
+
+  constructor(name: string, args: DnsRecordArgs, opts?: pulumi.CustomResourceOptions) {
+    super(thinProvider("pulumi-exchange-kerberos/dist/provider/resources/dns-record", "dnsRecordImpl"), name, { ...args, fqdn: undefined, nodeDn: undefined, otherTypes: undefined, drift: undefined }, opts, "exchange-kerberos", "DnsRecord");
+  }
+}

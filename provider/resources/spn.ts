@@ -1,0 +1,241 @@
+// Spn: one servicePrincipalName value on one account. SPNs must be unique in the forest, or
+// Negotiate silently falls back to NTLM: create checks the whole forest through the Global
+// Catalog and refuses an SPN held by any other account, naming it. Unlike ActiveDirectoryDsc we
+// never move an SPN from its holder: that would break whatever service relies on it.
+import * as pulumi from "@pulumi/pulumi";
+import { AlreadyExistsError, ConflictError, InvalidInputError, NotFoundError } from "../errors";
+import { LdapOverride, ldapSettings } from "../settings";
+import { bool } from "../validate";
+import { CheckFailures, ResourceImpl, thinProvider } from "./dynamic";
+import { directory, globalCatalog, LdapConnection, ldapOverrideInput, strs } from "../ldap/connection";
+import { dnEquals, objectDn } from "../ldap/dn";
+import { domainInfo, entrySid, findBySamAccountName, findBySid } from "../ldap/domain";
+import { escapeFilterValue } from "../ldap/escape";
+import { Entry } from "ldapts";
+
+export interface SpnArgs {
+  /** `service/host[:port][/name]`, such as `HTTP/outlook.corp.example`. */
+  spn: pulumi.Input<string>;
+  /** The account: its DN, or its sAMAccountName (`EXCH-ASA$`, optionally `CORP\EXCH-ASA$`). */
+  account: pulumi.Input<string>;
+  /** Take over the value when the account already holds it. */
+  adopt?: pulumi.Input<boolean>;
+  ldap?: pulumi.Input<LdapOverride>;
+}
+
+interface Inputs {
+  spn: string;
+  account: string;
+  adopt: boolean;
+  ldap?: LdapOverride;
+}
+
+export interface SpnOutputs extends Inputs {
+  accountDn: string;
+  accountSid: string;
+  /** Other accounts in the forest that also hold this SPN (a duplicate appeared after create). */
+  duplicates: string[];
+  drift: string[];
+}
+
+const SERVICE = /^[A-Za-z][A-Za-z0-9-]{0,62}$/;
+const LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+
+function hostName(v: string): boolean {
+  return v.length <= 253 && v.split(".").every((l) => LABEL.test(l));
+}
+
+/** `service/host[:port][/name]` ([MS-ADTS] §5.1.1.4 / RFC 4120 principal form); returned as given. */
+export function spnSyntax(field: string, value: unknown): string {
+  const fix = "write it as service/host[:port][/name] with a DNS host name, such as HTTP/outlook.corp.example";
+  if (typeof value !== "string" || value === "") throw new InvalidInputError(field, "is empty", fix);
+  const m = /^([^/]+)\/([^/:]+)(?::(\d{1,5}))?(?:\/([^/]+))?$/.exec(value);
+  if (!m) throw new InvalidInputError(field, `${JSON.stringify(value)} is not an SPN`, fix);
+  const [, service, host, port, name] = m;
+  if (!SERVICE.test(service)) throw new InvalidInputError(field, `${JSON.stringify(service)} is not a service class`, "use letters, digits and hyphens, such as HTTP");
+  if (!hostName(host)) throw new InvalidInputError(field, `${JSON.stringify(host)} is not a host name`, fix);
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) throw new InvalidInputError(field, `port ${port} is out of range`, "use a port from 1 to 65535, or none");
+  if (name !== undefined && !hostName(name)) throw new InvalidInputError(field, `${JSON.stringify(name)} is not a service name`, "use a DNS-style name (letters, digits, hyphens, dots)");
+  return value;
+}
+
+/** A DN, or a sAMAccountName with an optional `DOMAIN\` prefix. */
+export function accountRef(field: string, value: unknown): string {
+  if (typeof value !== "string" || value === "") throw new InvalidInputError(field, "is empty", "give the account's DN or sAMAccountName, such as EXCH-ASA$");
+  if (value.includes("=")) return objectDn(field, value);
+  const m = /^(?:([A-Za-z0-9][A-Za-z0-9.-]{0,14})\\)?([^\\]+)$/.exec(value);
+  const sam = m?.[2] ?? "";
+  // sAMAccountName may not contain " / \ [ ] : ; | = , + * ? < > @ or control characters ([MS-ADTS] §3.1.1.5.2.4).
+  if (!m || sam.length > 20 || /["/\\[\]:;|=,+*?<>@\u0000-\u001f\u007f]/.test(sam) || sam.trim() !== sam) {
+    throw new InvalidInputError(field, `${JSON.stringify(value)} is neither a DN nor a sAMAccountName`, "give the DN (CN=EXCH-ASA,OU=Service Accounts,DC=corp,DC=example) or the sAMAccountName (EXCH-ASA$, or CORP\\EXCH-ASA$)");
+  }
+  return value;
+}
+
+export function validateSpnInputs(news: Record<string, unknown>, failures?: CheckFailures): Inputs {
+  const f = failures ?? new CheckFailures();
+  const out: Partial<Inputs> = {};
+  f.guard("spn", () => (out.spn = spnSyntax("spn", news.spn)));
+  f.guard("account", () => (out.account = accountRef("account", news.account)));
+  f.guard("adopt", () => (out.adopt = bool("adopt", news.adopt, false)));
+  f.guard("ldap", () => (out.ldap = ldapOverrideInput("ldap", news.ldap)));
+  if (!failures && f.failures.length) throw new InvalidInputError(f.failures[0].property, f.failures[0].reason);
+  return out as Inputs;
+}
+
+function sameAccount(a: string, b: string): boolean {
+  return a.includes("=") && b.includes("=") ? dnEquals(a, b) : a.toLowerCase() === b.toLowerCase();
+}
+
+export function spnDiff(olds: Partial<SpnOutputs>, news: Inputs): pulumi.dynamic.DiffResult {
+  const replaces: string[] = [];
+  if ((olds.spn ?? "").toLowerCase() !== news.spn.toLowerCase()) replaces.push("spn");
+  const accountChanged = !olds.account || !sameAccount(olds.account, news.account);
+  if (accountChanged) replaces.push("account");
+  const dup = (olds.duplicates ?? []).length > 0;
+  return {
+    changes: replaces.length > 0 || dup,
+    replaces,
+    // The new holder cannot get the SPN while the old one still has it (forest uniqueness).
+    deleteBeforeReplace: accountChanged,
+  };
+}
+
+const ACCOUNT_ATTRS = ["distinguishedName", "sAMAccountName", "objectSid", "servicePrincipalName"];
+
+async function resolveAccount(c: LdapConnection, account: string): Promise<Entry> {
+  const info = await domainInfo(c);
+  if (account.includes("=")) {
+    try {
+      const [e] = await c.search(account, { scope: "base", attributes: ACCOUNT_ATTRS, binary: ["objectSid"] });
+      if (e) return e;
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+    }
+    throw new NotFoundError(`the account ${account} does not exist`, "create the account first (AsaComputerAccount) and pass its dn output");
+  }
+  const [domain, sam] = account.includes("\\") ? account.split("\\") : [undefined, account];
+  if (domain !== undefined && domain.toUpperCase() !== info.netbiosName && domain.toLowerCase() !== info.dnsDomain) {
+    throw new NotFoundError(`the account ${account} is in domain ${domain}, but ${c.url} is a DC of ${info.netbiosName}`, "point the resource's ldap.url at a DC of that domain, or pass the account's DN");
+  }
+  const found = await findBySamAccountName(c, info.defaultNamingContext, sam, ACCOUNT_ATTRS);
+  if (found.length === 0) throw new NotFoundError(`no account with sAMAccountName ${sam} in ${info.netbiosName}`, "check the name (computer accounts end in $), or pass the account's DN");
+  if (found.length > 1) throw new ConflictError(`${found.length} accounts have sAMAccountName ${sam}: ${found.map((e) => e.dn).join("; ")}`, "resolve the duplicate, or pass the account's DN");
+  return found[0];
+}
+
+/** Every object in the forest that holds `spn` (case-insensitive: the attribute's matching rule). */
+async function holders(gc: LdapConnection, spn: string): Promise<string[]> {
+  const found = await gc.search("", { scope: "sub", filter: `(servicePrincipalName=${escapeFilterValue(spn)})`, attributes: ["distinguishedName"], paged: true });
+  return found.map((e) => e.dn);
+}
+
+function holds(e: Entry, spn: string): boolean {
+  return strs(e, "servicePrincipalName").some((v) => v.toLowerCase() === spn.toLowerCase());
+}
+
+function connections(inputs: { ldap?: LdapOverride }): { c: LdapConnection; gc: LdapConnection } {
+  const s = ldapSettings(inputs.ldap ?? {});
+  return { c: directory(s), gc: globalCatalog(s) };
+}
+
+async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
+  const inputs = validateSpnInputs(raw);
+  const { c, gc } = connections(inputs);
+  const account = await resolveAccount(c, inputs.account);
+  const sid = entrySid(account) ?? "";
+  const others = (await holders(gc, inputs.spn)).filter((dn) => !dnEquals(dn, account.dn));
+  if (others.length > 0) {
+    throw new ConflictError(
+      `the SPN ${inputs.spn} is already held by ${others.join("; ")}; refusing to add it to ${account.dn} (a duplicate SPN makes Kerberos fail and Outlook fall back to NTLM) and refusing to move it (that would break the service that holds it)`,
+      `if that account no longer serves ${inputs.spn}, remove it there first (setspn -D ${inputs.spn} <account>), then run pulumi up again`,
+    );
+  }
+  if (holds(account, inputs.spn)) {
+    if (!inputs.adopt) {
+      throw new AlreadyExistsError(`${account.dn} already holds the SPN ${inputs.spn}`, "set adopt: true on this Spn to take the value over (destroy then removes it)");
+    }
+  } else {
+    try {
+      await c.modify(account.dn, [{ operation: "add", type: "servicePrincipalName", values: [inputs.spn] }]);
+    } catch (e) {
+      if (e instanceof ConflictError) {
+        const now = (await holders(gc, inputs.spn)).filter((dn) => !dnEquals(dn, account.dn));
+        throw new ConflictError(`the directory refused ${inputs.spn} on ${account.dn}${now.length ? `: it is held by ${now.join("; ")}` : ""}`, "remove the SPN from its current holder first (setspn -D), then run pulumi up again", { cause: e });
+      }
+      throw e;
+    }
+  }
+  const outs: SpnOutputs = { ...inputs, accountDn: account.dn, accountSid: sid, duplicates: [], drift: [] };
+  return { id: `${sid}/${inputs.spn}`, outs };
+}
+
+async function readState(props: Partial<SpnOutputs>): Promise<{ account?: Entry; others: string[] }> {
+  const { c, gc } = connections(props);
+  const info = await domainInfo(c);
+  const account = props.accountSid ? await findBySid(c, info.defaultNamingContext, props.accountSid, ACCOUNT_ATTRS) : undefined;
+  const others = props.spn ? (await holders(gc, props.spn)).filter((dn) => !account || !dnEquals(dn, account.dn)) : [];
+  return { account, others };
+}
+
+async function read(id: string, props: Partial<SpnOutputs>): Promise<pulumi.dynamic.ReadResult> {
+  const { account, others } = await readState(props);
+  // The value (or its account) is gone: report the resource as deleted, so refresh shows it and
+  // the next up adds it again.
+  if (!account || !props.spn || !holds(account, props.spn)) return { id: "", props: {} };
+  const drift = others.length ? [`${props.spn} is also held by ${others.join("; ")} (duplicate SPN: Kerberos fails for it)`] : [];
+  return { id, props: { ...props, accountDn: account.dn, duplicates: others, drift } };
+}
+
+async function update(id: string, olds: Partial<SpnOutputs>, raw: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
+  const news = validateSpnInputs(raw);
+  const { account, others } = await readState({ ...olds, ...news, accountSid: olds.accountSid });
+  if (!account) throw new NotFoundError(`the account ${olds.accountDn ?? news.account} no longer exists`, "run pulumi refresh");
+  if (others.length) {
+    throw new ConflictError(`the SPN ${news.spn} is held by ${account.dn} and also by ${others.join("; ")}: a duplicate SPN makes Kerberos fail`, `remove it from the other account (setspn -D ${news.spn} <account>) if that one no longer serves it; we never remove or move another account's SPN`);
+  }
+  return { outs: { ...olds, ...news, accountDn: account.dn, duplicates: [], drift: [] } };
+}
+
+async function del(_id: string, props: Partial<SpnOutputs>): Promise<void> {
+  const { c } = connections(props);
+  const info = await domainInfo(c);
+  if (!props.accountSid || !props.spn) return;
+  const account = await findBySid(c, info.defaultNamingContext, props.accountSid, ACCOUNT_ATTRS);
+  if (!account || !holds(account, props.spn)) return;
+  // Delete exactly the value as stored (the directory's case), and nothing else.
+  const stored = strs(account, "servicePrincipalName").filter((v) => v.toLowerCase() === props.spn!.toLowerCase());
+  try {
+    await c.modify(account.dn, [{ operation: "delete", type: "servicePrincipalName", values: stored }]);
+  } catch (e) {
+    if (!(e instanceof ConflictError)) throw e; // already gone (noSuchAttribute): nothing to do
+  }
+}
+
+export const spnImpl: ResourceImpl = {
+  async check(_olds, news) {
+    const f = new CheckFailures();
+    const inputs = validateSpnInputs(news, f);
+    return f.failures.length ? { inputs: news, failures: f.failures } : { inputs: { ...news, ...inputs } };
+  },
+  async diff(_id, olds, news) {
+    return spnDiff(olds, validateSpnInputs(news));
+  },
+  create,
+  read,
+  update,
+  delete: del,
+};
+
+export class Spn extends pulumi.dynamic.Resource {
+  declare readonly spn: pulumi.Output<string>;
+  declare readonly account: pulumi.Output<string>;
+  declare readonly accountDn: pulumi.Output<string>;
+  declare readonly accountSid: pulumi.Output<string>;
+  declare readonly duplicates: pulumi.Output<string[]>;
+  declare readonly drift: pulumi.Output<string[]>;
+
+  constructor(name: string, args: SpnArgs, opts?: pulumi.CustomResourceOptions) {
+    super(thinProvider("pulumi-exchange-kerberos/dist/provider/resources/spn", "spnImpl"), name, { ...args, accountDn: undefined, accountSid: undefined, duplicates: undefined, drift: undefined }, opts, "exchange-kerberos", "Spn");
+  }
+}
