@@ -2,6 +2,8 @@
 // stay in the provider process and never enter state), with per-resource overrides for the
 // non-secret fields. One process-wide store: every resource of a run shares it, as they share the
 // LDAP connection and the PowerShell session.
+import * as fs from "fs";
+import * as path from "path";
 import { InvalidInputError } from "./errors";
 
 /** The config namespace: `pulumi config set exchange-kerberos:ldapUrl ldaps://dc1.corp.example`. */
@@ -88,13 +90,27 @@ function required(name: string, what: string, secret = false): string {
   return v;
 }
 
+/**
+ * A path from stack config: relative paths are relative to the project directory (the one holding
+ * Pulumi.yaml, found upwards from the provider's working directory), so that a stack file can say
+ * `.lab/127.0.0.2/ca.pem` whatever folder the engine starts the provider in. Bare command names
+ * (`pwsh`) are left for PATH.
+ */
+export function projectPath(p: string | undefined): string | undefined {
+  if (p === undefined || path.isAbsolute(p) || !p.includes("/")) return p;
+  for (let dir = process.cwd(); ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, "Pulumi.yaml"))) return path.resolve(dir, p);
+    if (path.dirname(dir) === dir) return path.resolve(p);
+  }
+}
+
 export function ldapSettings(override: LdapOverride = {}): LdapSettings {
   const url = override.url ?? required("ldapUrl", "the domain controller URL (ldaps://dc.example)");
   const plainLdap = url.toLowerCase().startsWith("ldap://");
   return {
     url,
     startTls: override.startTls ?? (plainLdap ? bool("ldapStartTls", true) : false),
-    caFile: override.caFile ?? key("ldapCaFile"),
+    caFile: projectPath(override.caFile ?? key("ldapCaFile")),
     verifyCertificate: bool("ldapVerifyCertificate", true),
     bindUser: required("ldapBindUser", "the LDAP bind user"),
     bindPassword: required("ldapBindPassword", "the LDAP bind password", true),
@@ -119,7 +135,7 @@ export function exchangeSettings(override: ExchangeOverride = {}): ExchangeSetti
     throw new InvalidInputError(`${CONFIG_NAMESPACE}:exchangeUser`, "exchangeUser and exchangePassword must be set together", `pulumi config set ${CONFIG_NAMESPACE}:exchangeUser DOMAIN\\admin and pulumi config set --secret ${CONFIG_NAMESPACE}:exchangePassword`);
   }
   return {
-    shell: override.shell ?? key("exchangeShell") ?? (process.platform === "win32" ? "powershell.exe" : "pwsh"),
+    shell: projectPath(override.shell ?? key("exchangeShell")) ?? (process.platform === "win32" ? "powershell.exe" : "pwsh"),
     connection,
     endpoint: override.endpoint ?? key("exchangeEndpoint"),
     authentication,

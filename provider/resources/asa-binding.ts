@@ -192,6 +192,8 @@ export class AsaBinding extends pulumi.dynamic.Resource {
         drift: undefined,
       },
       { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "password"] },
+      "exchange-kerberos",
+      "AsaBinding",
     );
   }
 }

@@ -4,8 +4,9 @@
 // for `read`, `update` and `delete`. So the serialized object must capture nothing heavy, live
 // (clients, sessions) or secret, and must load the real implementation by package name at call
 // time: upgrading the package then upgrades what old state runs. Each method below captures only
-// two strings.
+// two strings and hands over to `dispatch`.
 import * as pulumi from "@pulumi/pulumi";
+import { recordProviderCall } from "../stats";
 
 /** The runtime half of a resource, exported from its own file and loaded inside the provider. */
 export interface ResourceImpl {
@@ -18,21 +19,93 @@ export interface ResourceImpl {
 }
 
 /**
- * A provider whose every method requires `modulePath` (a `pulumi-exchange-kerberos/dist/...`
- * path) and calls the `ResourceImpl` exported there as `exportName`.
+ * A provider whose every method requires this module by package name and calls `dispatch`, which
+ * loads the `ResourceImpl` exported as `exportName` from `modulePath` (a
+ * `pulumi-exchange-kerberos/dist/...` path). The closures capture two strings; everything else —
+ * including the cleaning below — is package code, so an upgrade changes what old state runs.
  */
 export function thinProvider(modulePath: string, exportName: string): pulumi.dynamic.ResourceProvider {
+  // One object per resource type: Pulumi caches a provider's serialized code per object, so a new
+  // object for every resource would serialize the same closures again for each one.
+  const key = `${modulePath}#${exportName}`;
+  let provider = thinProviders.get(key);
+  if (!provider) {
+    provider = makeThinProvider(modulePath, exportName);
+    thinProviders.set(key, provider);
+  }
+  return provider;
+}
+
+const thinProviders = new Map<string, pulumi.dynamic.ResourceProvider>();
+
+function makeThinProvider(modulePath: string, exportName: string): pulumi.dynamic.ResourceProvider {
   return {
     configure: async (req) => {
       require("pulumi-exchange-kerberos/dist/provider/settings").configureFromStack(req.config);
     },
-    check: async (olds, news) => require(modulePath)[exportName].check(olds, news),
-    diff: async (id, olds, news) => require(modulePath)[exportName].diff(id, olds, news),
-    create: async (inputs) => require(modulePath)[exportName].create(inputs),
-    read: async (id, props) => require(modulePath)[exportName].read(id, props),
-    update: async (id, olds, news) => require(modulePath)[exportName].update(id, olds, news),
-    delete: async (id, props) => require(modulePath)[exportName].delete(id, props),
+    check: async (olds, news) => require("pulumi-exchange-kerberos/dist/provider/resources/dynamic").dispatch(modulePath, exportName, "check", [olds, news]),
+    diff: async (id, olds, news) => require("pulumi-exchange-kerberos/dist/provider/resources/dynamic").dispatch(modulePath, exportName, "diff", [id, olds, news]),
+    create: async (inputs) => require("pulumi-exchange-kerberos/dist/provider/resources/dynamic").dispatch(modulePath, exportName, "create", [inputs]),
+    read: async (id, props) => require("pulumi-exchange-kerberos/dist/provider/resources/dynamic").dispatch(modulePath, exportName, "read", [id, props]),
+    update: async (id, olds, news) => require("pulumi-exchange-kerberos/dist/provider/resources/dynamic").dispatch(modulePath, exportName, "update", [id, olds, news]),
+    delete: async (id, props) => require("pulumi-exchange-kerberos/dist/provider/resources/dynamic").dispatch(modulePath, exportName, "delete", [id, props]),
   };
+}
+
+/** What the engine sends for a value not known yet (an output of a resource still to be created). */
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/**
+ * Drops `undefined` (the provider host's protobuf Struct conversion rejects it: "Unexpected struct
+ * type"), keeping Buffers out of the question: our state holds only JSON values.
+ */
+export function plain<T>(value: T): T {
+  return value === undefined ? value : (JSON.parse(JSON.stringify(value)) as T);
+}
+
+type Method = keyof ResourceImpl;
+
+/** Runs one provider method of one resource: the single entry point of every serialized closure. */
+export async function dispatch(modulePath: string, exportName: string, method: Method, args: unknown[]): Promise<unknown> {
+  try {
+    return await callImpl(modulePath, exportName, method, args);
+  } finally {
+    recordProviderCall(exportName, method);
+  }
+}
+
+async function callImpl(modulePath: string, exportName: string, method: Method, args: unknown[]): Promise<unknown> {
+  const impl = (require(modulePath) as Record<string, ResourceImpl>)[exportName];
+  if (!impl) throw new Error(`${modulePath} exports no ${exportName}: reinstall pulumi-exchange-kerberos`);
+  switch (method) {
+    case "check": {
+      const [olds, news] = args as [Record<string, unknown>, Record<string, unknown>];
+      // During preview, inputs that are outputs of resources not yet created are unknown: their
+      // values are checked when they are known (at `up`), not refused now.
+      const unknown = new Set(Object.keys(news).filter((k) => news[k] === UNKNOWN));
+      const known = Object.fromEntries(Object.entries(news).filter(([k]) => !unknown.has(k)));
+      const r = await impl.check(olds, known);
+      const failures = (r.failures ?? []).filter((f) => !unknown.has(f.property));
+      const inputs = { ...(plain(r.inputs) ?? known), ...Object.fromEntries([...unknown].map((k) => [k, UNKNOWN])) };
+      return failures.length ? { inputs: news, failures } : { inputs };
+    }
+    case "diff":
+      return impl.diff(...(args as [string, any, any]));
+    case "create": {
+      const r = await impl.create(args[0]);
+      return { ...r, outs: plain(r.outs) };
+    }
+    case "read": {
+      const r = await impl.read(...(args as [string, any]));
+      return { ...r, props: plain(r.props), inputs: plain(r.inputs) };
+    }
+    case "update": {
+      const r = await impl.update(...(args as [string, any, any]));
+      return { ...r, outs: plain(r.outs) };
+    }
+    case "delete":
+      return impl.delete(...(args as [string, any]));
+  }
 }
 
 /** `check` result helper: collects failures as { property, reason } with the fix in the reason. */

@@ -252,6 +252,8 @@ export class ExchangeVirtualDirectoryUrls extends pulumi.dynamic.Resource {
       name,
       { ...args, version: undefined, settings: undefined, originals: undefined, drift: undefined },
       opts,
+      "exchange-kerberos",
+      "ExchangeVirtualDirectoryUrls",
     );
   }
 }

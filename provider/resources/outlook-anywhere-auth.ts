@@ -204,6 +204,8 @@ export class OutlookAnywhereAuth extends pulumi.dynamic.Resource {
       name,
       { ...args, version: undefined, settings: undefined, originals: undefined, drift: undefined },
       opts,
+      "exchange-kerberos",
+      "OutlookAnywhereAuth",
     );
   }
 }

@@ -1,0 +1,13 @@
+// The package's public surface: re-exports only.
+export * from "./errors";
+export { KerberosRollout, KerberosRolloutArgs, KerberosRolloutAsaArgs, KerberosRolloutDnsArgs } from "./components/kerberos-rollout";
+export { DnsRecord, DnsRecordArgs, DnsRecordType } from "./resources/dns-record";
+export { AsaComputerAccount, AsaComputerAccountArgs, EncryptionTypes } from "./resources/asa-computer-account";
+export { AsaPassword, AsaPasswordArgs } from "./resources/asa-password";
+export { Spn, SpnArgs } from "./resources/spn";
+export { ExchangeVirtualDirectoryUrls, ExchangeVirtualDirectoryUrlsArgs, ServiceUrls } from "./resources/exchange-virtual-directory-urls";
+export { AsaBinding, AsaBindingArgs } from "./resources/asa-binding";
+export { OutlookAnywhereAuth, OutlookAnywhereAuthArgs, ClientAuthMethod } from "./resources/outlook-anywhere-auth";
+export { ldapStats, closeLdapConnections } from "./ldap/connection";
+export { exchangeStats, closeExchangeSessions, ExchangeStats, ExchangeCommandError } from "./exchange/session";
+export { runDoctor, closeDoctorConnections, doctorOptionsFromConfig, formatDoctorReport, judgeSpnHolders, DoctorOptions, DoctorReport, DoctorFinding, CheckId, CheckStatus } from "./doctor";
