@@ -1,0 +1,44 @@
+// The site program: one KerberosRollout per stack, everything from the stack's config, so that each
+// site is one stack file (examples/Pulumi.<site>.yaml) and this program stays the same. The root
+// Pulumi.yaml runs it (compiled, from dist/examples/site).
+//
+// Site keys (all under exchange-kerberos:, beside the connection keys the provider reads):
+//   namespace        outlook.corp.example                      (required)
+//   servers          ["EX1", "EX2"]                            (required: the Client Access servers)
+//   dnsZone          corp.example                              (omit both to leave DNS alone)
+//   dnsAddresses     ["10.0.0.11", "10.0.0.12"]
+//   asaName          EXCH-ASA                                  (required)
+//   asaOu            OU=Service Accounts,DC=corp,DC=example    (required)
+//   asaPassword      secret; generated and kept when absent; change it to rotate
+//   asaEncryptionTypes  24 (AES128+AES256, the default)
+//   extraSpnNames    ["autodiscover.corp.example"]
+//   adopt            false
+import * as pulumi from "@pulumi/pulumi";
+import { KerberosRollout } from "pulumi-exchange-kerberos";
+
+const config = new pulumi.Config("exchange-kerberos");
+const dnsZone = config.get("dnsZone");
+
+const site = new KerberosRollout(pulumi.getStack(), {
+  namespace: config.require("namespace"),
+  servers: config.requireObject<string[]>("servers"),
+  dns: dnsZone === undefined ? undefined : {
+    zone: dnsZone,
+    addresses: config.requireObject<string[]>("dnsAddresses"),
+  },
+  asa: {
+    name: config.require("asaName"),
+    ou: config.require("asaOu"),
+    password: config.getSecret("asaPassword"),
+    supportedEncryptionTypes: config.getNumber("asaEncryptionTypes"),
+  },
+  extraSpnNames: config.getObject<string[]>("extraSpnNames") ?? [],
+  adopt: config.getBoolean("adopt") ?? false,
+});
+
+export const namespace = site.namespace;
+export const spns = site.spns;
+export const asaQualifiedName = site.asaQualifiedName;
+export const serversBound = site.serversBound;
+export const asaPassword = site.asaPassword;
+export const summary = site.summary;
