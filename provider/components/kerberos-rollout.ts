@@ -15,7 +15,7 @@
 // AsaPassword: AD still has the old password, which every server still holds.
 import * as pulumi from "@pulumi/pulumi";
 import { AsaBinding } from "../resources/asa-binding";
-import { AsaComputerAccount } from "../resources/asa-computer-account";
+import { AsaComputerAccount, AsaComputerAccountArgs } from "../resources/asa-computer-account";
 import { AsaPassword } from "../resources/asa-password";
 import { DnsRecord } from "../resources/dns-record";
 import { ExchangeVirtualDirectoryUrls, ExchangeVirtualDirectoryUrlsArgs } from "../resources/exchange-virtual-directory-urls";
@@ -25,18 +25,8 @@ import { InvalidInputError } from "../errors";
 import { ExchangeOverride, LdapOverride } from "../settings";
 import { fqdn } from "../validate";
 
-export interface KerberosRolloutAsaArgs {
-  /** Computer name of the Alternate Service Account (≤ 15 characters, no `$`), such as EXCH-ASA. */
-  name: pulumi.Input<string>;
-  /** DN of the OU that holds it. */
-  ou: pulumi.Input<string>;
-  /** Secret; generated (73 characters) when absent. Changing it rotates the password in order. */
-  password?: pulumi.Input<string>;
-  /** msDS-SupportedEncryptionTypes; default AES128 + AES256. */
-  supportedEncryptionTypes?: pulumi.Input<number>;
-  description?: pulumi.Input<string>;
-  adopt?: pulumi.Input<boolean>;
-}
+/** The ASA: AsaComputerAccount's inputs but the connection override (the site's applies). */
+export type KerberosRolloutAsaArgs = Pick<AsaComputerAccountArgs, "name" | "ou" | "password" | "supportedEncryptionTypes" | "description" | "adopt">;
 
 export interface KerberosRolloutDnsArgs {
   /** The AD-integrated zone that holds the namespace, such as corp.example. */

@@ -2,6 +2,7 @@
 // answers narrowed from `unknown`. Version detection lives here: Exchange 2013 manages the Client
 // Access settings with Set-ClientAccessServer, 2016/2019/SE with Set-ClientAccessService.
 import { KerberosRolloutError } from "../errors";
+import type { CheckFailures } from "../resources/dynamic";
 import { exchangeSettings, type ExchangeOverride } from "../settings";
 import { ExchangeCommandError, Secret, sessionFor, type ExchangeSession } from "./session";
 
@@ -86,17 +87,17 @@ export async function exchangeServer(server: string, override: ExchangeOverride 
 }
 
 /**
- * For `check`, so that `pulumi preview` refuses a server that cannot be managed — unknown to
- * Exchange, or with no session to open (a remote session goes to http://<server>/PowerShell/ unless
- * exchangeEndpoint says otherwise) — before anything changes: the reason, or undefined.
+ * The online part of an Exchange resource's `check`: a server Exchange does not know, or one with
+ * no session to open (a remote session goes to http://<server>/PowerShell/ unless exchangeEndpoint
+ * says otherwise), fails `pulumi preview` with Exchange's own message. The session is the one the
+ * operations will reuse.
  */
-export async function serverProblem(server: string, override: ExchangeOverride = {}): Promise<string | undefined> {
+export async function serverExists(inputs: { server: string; exchange?: ExchangeOverride }, f: CheckFailures): Promise<void> {
   try {
-    await exchangeServer(server, override);
-    return undefined;
+    await exchangeServer(inputs.server, inputs.exchange);
   } catch (e) {
-    if (e instanceof KerberosRolloutError) return `cannot manage Exchange server ${JSON.stringify(server)}: ${e.message}`;
-    throw e;
+    if (e instanceof KerberosRolloutError) f.add("server", `cannot manage Exchange server ${JSON.stringify(inputs.server)}: ${e.message}`);
+    else throw e;
   }
 }
 

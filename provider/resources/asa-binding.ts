@@ -9,9 +9,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { AlreadyExistsError, ConflictError, InvalidInputError } from "../errors";
 import type { ExchangeOverride } from "../settings";
 import { bool } from "../validate";
-import { CheckFailures, ResourceImpl, thinProvider } from "./dynamic";
+import { CheckFailures, ResourceImpl, thinProvider, checkInputs } from "./dynamic";
 import { exchangeOverride, exchangeServerName } from "../exchange/inputs";
-import { addAsaCredential, exchangeServer, serverProblem, getAsaCredentials, removeAsaCredentials, type AsaCredentialStatus } from "../exchange/operations";
+import { addAsaCredential, exchangeServer, getAsaCredentials, removeAsaCredentials, type AsaCredentialStatus, serverExists } from "../exchange/operations";
 
 export interface AsaBindingArgs {
   /** The Exchange server (EX1 or its FQDN). Changing it replaces the binding. */
@@ -148,13 +148,7 @@ async function del(_id: string, props: AsaBindingOutputs): Promise<void> {
 
 export const asaBindingImpl: ResourceImpl = {
   async check(_olds, news) {
-    const f = new CheckFailures();
-    const inputs = validateAsaBindingInputs(news, f);
-    if (!f.failures.length) {
-      const reason = await serverProblem(inputs.server, inputs.exchange);
-      if (reason) f.add("server", reason);
-    }
-    return f.failures.length ? { inputs: news, failures: f.failures } : { inputs: { ...news, ...inputs } };
+    return checkInputs(news, validateAsaBindingInputs, serverExists);
   },
   async diff(_id, olds, news) {
     return asaBindingDiff(olds, validateAsaBindingInputs(news));

@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { AlreadyExistsError, ConflictError, InvalidInputError, KerberosRolloutError, NotFoundError } from "../errors";
 import { LdapOverride } from "../settings";
 import { bool } from "../validate";
-import { CheckFailures, ResourceImpl, thinProvider } from "./dynamic";
+import { CheckFailures, ResourceImpl, thinProvider, checkInputs } from "./dynamic";
 import { directoryFor, LdapConnection, ldapOverrideInput, Modification, str } from "../ldap/connection";
 import { childDn, containerDn, dnEquals, dnKey, parentDn, rdnValue } from "../ldap/dn";
 import { domainInfo, entrySid, findBySamAccountName, findBySid } from "../ldap/domain";
@@ -373,35 +373,23 @@ export async function setAsaPassword(sid: string, password: string, ldap?: LdapO
   return passwordState(c, sid);
 }
 
-/** The part of `check` that needs no directory (the unit tests' subject). */
-export function checkAsaOffline(news: Record<string, unknown>): pulumi.dynamic.CheckResult {
-  const f = new CheckFailures();
-  const inputs = validateAsaInputs(news, f);
-  return f.failures.length ? { inputs: news, failures: f.failures } : { inputs: { ...news, ...inputs } };
-}
-
 /**
  * For `check`, so that `pulumi preview` refuses an OU that is not there (or a directory that cannot
- * be reached) before anything changes: the reason, or undefined. One base search on the shared
- * connection.
+ * be reached) before anything changes. One base search on the shared connection.
  */
-async function ouProblem(inputs: Inputs): Promise<string | undefined> {
+async function ouExists(inputs: Inputs, f: CheckFailures): Promise<void> {
   try {
     await directoryFor(inputs.ldap).search(inputs.ou, { scope: "base", attributes: ["objectClass"] });
-    return undefined;
   } catch (e) {
-    if (e instanceof NotFoundError) return `the OU ${inputs.ou} does not exist in the directory. Fix: create it first, or correct ou`;
-    if (e instanceof KerberosRolloutError) return `cannot look up the OU ${inputs.ou}: ${e.message}`;
-    throw e;
+    if (e instanceof NotFoundError) f.add("ou", `the OU ${inputs.ou} does not exist in the directory. Fix: create it first, or correct ou`);
+    else if (e instanceof KerberosRolloutError) f.add("ou", `cannot look up the OU ${inputs.ou}: ${e.message}`);
+    else throw e;
   }
 }
 
 export const asaComputerAccountImpl: ResourceImpl = {
   async check(_olds, news) {
-    const offline = checkAsaOffline(news);
-    if (offline.failures) return offline;
-    const reason = await ouProblem(offline.inputs as Inputs);
-    return reason ? { inputs: news, failures: [{ property: "ou", reason }] } : offline;
+    return checkInputs(news, validateAsaInputs, ouExists);
   },
   async diff(_id, olds, news) {
     return asaDiff(olds, validateAsaInputs(news));

@@ -11,7 +11,7 @@ import { InvalidInputError, NotFoundError } from "../errors";
 import { ldapOverrideInput } from "../ldap/connection";
 import { LdapOverride } from "../settings";
 import { readAsaPasswordState, setAsaPassword } from "./asa-computer-account";
-import { CheckFailures, ResourceImpl, thinProvider } from "./dynamic";
+import { CheckFailures, ResourceImpl, thinProvider, checkInputs } from "./dynamic";
 
 export interface AsaPasswordArgs {
   /** The ASA's objectSid (AsaComputerAccount's `sid` output): stable across renames and moves. */
@@ -74,9 +74,7 @@ async function setIt(inputs: Inputs): Promise<AsaPasswordOutputs> {
 
 export const asaPasswordImpl: ResourceImpl = {
   async check(_olds, news) {
-    const f = new CheckFailures();
-    const inputs = validate(news, f);
-    return f.failures.length ? { inputs: news, failures: f.failures } : { inputs: { ...news, ...inputs } };
+    return checkInputs(news, validate);
   },
   async diff(_id, olds, news) {
     return asaPasswordDiff(olds, validate(news));

@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { AlreadyExistsError, ConflictError, InvalidInputError } from "../errors";
 import { LdapOverride } from "../settings";
 import { bool, dnsLabel, fqdn, ipv4, ipv6, oneOf } from "../validate";
-import { CheckFailures, ResourceImpl, thinProvider } from "./dynamic";
+import { CheckFailures, ResourceImpl, thinProvider, checkInputs } from "./dynamic";
 import { directoryFor, LdapConnection, ldapOverrideInput } from "../ldap/connection";
 import { canonicalAddress, DnsType, encodeA, encodeAAAA, encodeCountName, recordText, typeName } from "../ldap/dnsRecord";
 import { findZone, liveRecords, nodeDn, readNode, setRecords } from "../ldap/dnsZone";
@@ -197,9 +197,7 @@ async function del(_id: string, props: Partial<DnsRecordOutputs>): Promise<void>
 
 export const dnsRecordImpl: ResourceImpl = {
   async check(_olds, news) {
-    const f = new CheckFailures();
-    const inputs = validateDnsInputs(news, f);
-    return f.failures.length ? { inputs: news, failures: f.failures } : { inputs: { ...news, ...inputs } };
+    return checkInputs(news, validateDnsInputs);
   },
   async diff(_id, olds, news) {
     return dnsDiff(olds, validateDnsInputs(news));

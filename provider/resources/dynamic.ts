@@ -125,3 +125,19 @@ export class CheckFailures {
     }
   }
 }
+
+/**
+ * The shape of every resource's `check`: validate offline collecting every failure; only when that
+ * passes, run the checks that ask the directory or Exchange (`online`), so that `pulumi preview`
+ * refuses what cannot work before anything changes. Returns the normalized inputs on success.
+ */
+export async function checkInputs<T extends object>(
+  news: Record<string, unknown>,
+  validate: (news: Record<string, unknown>, failures: CheckFailures) => T,
+  online?: (inputs: T, failures: CheckFailures) => Promise<void>,
+): Promise<pulumi.dynamic.CheckResult> {
+  const f = new CheckFailures();
+  const inputs = validate(news, f);
+  if (!f.failures.length && online) await online(inputs, f);
+  return f.failures.length ? { inputs: news, failures: f.failures } : { inputs: { ...news, ...inputs } };
+}

@@ -7,9 +7,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { InvalidInputError, NotFoundError } from "../errors";
 import type { ExchangeOverride } from "../settings";
 import { bool, fqdn, httpsUrl } from "../validate";
-import { CheckFailures, ResourceImpl, thinProvider } from "./dynamic";
+import { CheckFailures, ResourceImpl, thinProvider, checkInputs } from "./dynamic";
 import { changedKeys, describeDrift, exchangeOverride, exchangeServerName, pick, type SettingsMap } from "../exchange/inputs";
-import { exchangeServer, serverProblem, getVdirUrls, setVdirUrls, VDIR_KINDS, type ServerHandle, type VdirKind, type VdirUrlsChange, type VdirUrlsState } from "../exchange/operations";
+import { exchangeServer, getVdirUrls, setVdirUrls, VDIR_KINDS, type ServerHandle, type VdirKind, type VdirUrlsChange, type VdirUrlsState, serverExists } from "../exchange/operations";
 
 export type ServiceUrls = Partial<Record<VdirKind, string>>;
 
@@ -221,13 +221,7 @@ async function del(_id: string, props: VdirUrlsOutputs): Promise<void> {
 
 export const exchangeVirtualDirectoryUrlsImpl: ResourceImpl = {
   async check(_olds, news) {
-    const f = new CheckFailures();
-    const inputs = validateVdirUrlsInputs(news, f);
-    if (!f.failures.length) {
-      const reason = await serverProblem(inputs.server, inputs.exchange);
-      if (reason) f.add("server", reason);
-    }
-    return f.failures.length ? { inputs: news, failures: f.failures } : { inputs: { ...news, ...inputs } };
+    return checkInputs(news, validateVdirUrlsInputs, serverExists);
   },
   async diff(_id, olds, news) {
     return vdirUrlsDiff(olds, validateVdirUrlsInputs(news));

@@ -8,9 +8,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { InvalidInputError } from "../errors";
 import type { ExchangeOverride } from "../settings";
 import { oneOf } from "../validate";
-import { CheckFailures, ResourceImpl, thinProvider } from "./dynamic";
+import { CheckFailures, ResourceImpl, thinProvider, checkInputs } from "./dynamic";
 import { changedKeys, describeDrift, exchangeOverride, exchangeServerName, pick, type SettingsMap } from "../exchange/inputs";
-import { exchangeServer, serverProblem, getOutlookAuth, setOutlookAuth, type OutlookAuthChange, type OutlookAuthState } from "../exchange/operations";
+import { exchangeServer, getOutlookAuth, setOutlookAuth, type OutlookAuthChange, type OutlookAuthState, serverExists } from "../exchange/operations";
 
 /** Set-OutlookAnywhere's client authentication methods (Microsoft's cmdlet reference). */
 export const CLIENT_AUTH_METHODS = ["Basic", "Ntlm", "Negotiate"] as const;
@@ -173,13 +173,7 @@ async function del(_id: string, props: OutlookAnywhereAuthOutputs): Promise<void
 
 export const outlookAnywhereAuthImpl: ResourceImpl = {
   async check(_olds, news) {
-    const f = new CheckFailures();
-    const inputs = validateOutlookAuthInputs(news, f);
-    if (!f.failures.length) {
-      const reason = await serverProblem(inputs.server, inputs.exchange);
-      if (reason) f.add("server", reason);
-    }
-    return f.failures.length ? { inputs: news, failures: f.failures } : { inputs: { ...news, ...inputs } };
+    return checkInputs(news, validateOutlookAuthInputs, serverExists);
   },
   async diff(_id, olds, news) {
     return outlookAuthDiff(olds, validateOutlookAuthInputs(news));

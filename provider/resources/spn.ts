@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { AlreadyExistsError, ConflictError, InvalidInputError, NotFoundError } from "../errors";
 import { LdapOverride, ldapSettings } from "../settings";
 import { bool } from "../validate";
-import { CheckFailures, ResourceImpl, thinProvider } from "./dynamic";
+import { CheckFailures, ResourceImpl, thinProvider, checkInputs } from "./dynamic";
 import { directory, globalCatalog, LdapConnection, ldapOverrideInput, strs } from "../ldap/connection";
 import { dnEquals, objectDn } from "../ldap/dn";
 import { domainInfo, entrySid, findBySamAccountName, findBySid } from "../ldap/domain";
@@ -214,9 +214,7 @@ async function del(_id: string, props: Partial<SpnOutputs>): Promise<void> {
 
 export const spnImpl: ResourceImpl = {
   async check(_olds, news) {
-    const f = new CheckFailures();
-    const inputs = validateSpnInputs(news, f);
-    return f.failures.length ? { inputs: news, failures: f.failures } : { inputs: { ...news, ...inputs } };
+    return checkInputs(news, validateSpnInputs);
   },
   async diff(_id, olds, news) {
     return spnDiff(olds, validateSpnInputs(news));

@@ -1,10 +1,10 @@
 // `check` and `diff` of the three directory resources: offline, no DC. Every refusal names the
 // field and carries a fix; hostile values are refused or escaped, never passed through.
 import { strict as assert } from "node:assert";
-import { asaDiff, checkAsaOffline, validateAsaInputs } from "../../../provider/resources/asa-computer-account";
+import { asaDiff, validateAsaInputs } from "../../../provider/resources/asa-computer-account";
 import { spnImpl, spnDiff, validateSpnInputs } from "../../../provider/resources/spn";
 import { dnsDiff, dnsRecordImpl, validateDnsInputs } from "../../../provider/resources/dns-record";
-import { ResourceImpl } from "../../../provider/resources/dynamic";
+import { checkInputs, ResourceImpl } from "../../../provider/resources/dynamic";
 
 const BASE = "DC=corp,DC=example";
 const OU = `OU=Service Accounts,${BASE}`;
@@ -24,7 +24,7 @@ async function refuses(impl: Pick<ResourceImpl, "check">, news: Record<string, u
 }
 
 describe("AsaComputerAccount check (offline; the OU lookup is tested against the lab)", () => {
-  const asaOffline = { check: async (_olds: unknown, news: Record<string, unknown>) => checkAsaOffline(news) };
+  const asaOffline = { check: async (_olds: unknown, news: Record<string, unknown>) => checkInputs(news, validateAsaInputs) };
   const ok = { name: "exch-asa", ou: OU };
 
   it("normalizes good input and defaults to AES128+AES256", async () => {
