@@ -207,9 +207,17 @@ describe("AsaComputerAccount (lab DC, MIT Kerberos tools)", function () {
     assert.equal(sh.kinit("ASA-DEFER$", declared).status, 0, "AD still has the password set before");
   });
 
-  it("a failed create names the object and the fix, never the password", async () => {
+  it("refuses a missing OU at check (preview), naming it, never the password", async () => {
     const password = "Never-In-Errors-9f3k!";
-    await assert.rejects(createAsa({ name: "ASA-NOOU", ou: `OU=Missing,${lab.baseDn}`, password }), (e: unknown) => {
+    const r = await asa.check({}, { name: "ASA-NOOU", ou: `OU=Missing,${lab.baseDn}`, password });
+    assert.deepEqual(r.failures?.map((f) => f.property), ["ou"]);
+    assert.match(r.failures![0].reason, /the OU OU=Missing,DC=corp,DC=example does not exist in the directory\. Fix: create it first/);
+    assert.ok(!JSON.stringify(r.failures).includes(password));
+  });
+
+  it("a failed create (the OU went away after preview) names the object and the fix, never the password", async () => {
+    const password = "Never-In-Errors-9f3k!";
+    await assert.rejects(asa.create({ name: "ASA-NOOU", ou: `OU=Missing,${lab.baseDn}`, password }), (e: unknown) => {
       assert.ok(e instanceof NotFoundError, String(e));
       assert.match(e.message, /the OU OU=Missing,DC=corp,DC=example does not exist\. Fix: create the OU first/);
       for (let c: unknown = e; c instanceof Error; c = c.cause) assert.ok(!c.message.includes(password) && !String(c.stack).includes(password), c.message);
