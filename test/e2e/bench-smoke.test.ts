@@ -1,0 +1,114 @@
+// The benchmark still works: `scripts/bench --smoke` (N = 1; up, refresh, destroy of the site stack
+// against a lab DC and the Exchange stand-in — a TEST DOUBLE — beside the no-op baseline) writes a
+// Markdown table, a JSON file and a PNG plot, and their figures are the ones a real run needs:
+// provider counters arrived from the provider processes, both stacks have the same shape, and the
+// stand-in's own count of sessions and operations agrees with ours. The full benchmark is
+// `npm run bench`, never part of `npm test`.
+import * as assert from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { crc32, inflateSync } from "zlib";
+import { run, startLab } from "../fixtures/lab";
+import { REPO_ROOT } from "../fixtures/pulumi-cli";
+import type { BenchResult, Measure } from "../../scripts/bench";
+
+const LAB_ADDR = "127.0.0.6";
+
+/** The PNG's chunks, each CRC checked; its size from IHDR; its pixels inflated. */
+function readPng(file: string): { width: number; height: number; pixels: Buffer } {
+  const png = fs.readFileSync(file);
+  assert.deepStrictEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], "PNG signature");
+  const chunks: { type: string; data: Buffer }[] = [];
+  for (let at = 8; at < png.length; ) {
+    const len = png.readUInt32BE(at);
+    const type = png.toString("ascii", at + 4, at + 8);
+    const data = png.subarray(at + 8, at + 8 + len);
+    assert.strictEqual(png.readUInt32BE(at + 8 + len), crc32(png.subarray(at + 4, at + 8 + len)), `CRC of ${type}`);
+    chunks.push({ type, data });
+    at += 12 + len;
+  }
+  assert.deepStrictEqual([chunks[0].type, chunks[chunks.length - 1].type], ["IHDR", "IEND"]);
+  const ihdr = chunks[0].data;
+  const width = ihdr.readUInt32BE(0);
+  const height = ihdr.readUInt32BE(4);
+  assert.deepStrictEqual([ihdr[8], ihdr[9]], [8, 2], "8-bit RGB");
+  const pixels = inflateSync(Buffer.concat(chunks.filter((c) => c.type === "IDAT").map((c) => c.data)));
+  assert.strictEqual(pixels.length, (width * 3 + 1) * height, "one filter byte and width RGB pixels per row");
+  return { width, height, pixels };
+}
+
+describe("benchmark smoke run (scripts/bench --smoke: N = 1, lab DC + Exchange stand-in)", function () {
+  this.timeout(900_000);
+
+  let out: string;
+  let result: BenchResult;
+  let stdout: string;
+
+  before(async function () {
+    // Brought up (or reused) by this process, so mocha's teardown stops it; the bench reuses it.
+    await startLab(LAB_ADDR);
+    out = fs.mkdtempSync(path.join(os.tmpdir(), "bench-smoke-"));
+    const r = await run("bash", [path.join(REPO_ROOT, "scripts", "bench"), "--smoke", "--no-setup", "--lab", LAB_ADDR, "--out", out], { timeoutMs: 600_000 });
+    assert.strictEqual(r.code, 0, `scripts/bench --smoke failed (exit ${r.code}):\n${r.stderr}`);
+    stdout = r.stdout;
+    result = JSON.parse(fs.readFileSync(path.join(out, "bench.json"), "utf8")) as BenchResult;
+  });
+
+  after(function () {
+    if (out) fs.rmSync(out, { recursive: true, force: true });
+  });
+
+  it("measures up, refresh and destroy of both stacks at N = 1, with the machine described", function () {
+    assert.strictEqual(result.smoke, true);
+    assert.deepStrictEqual(result.sizes, [1]);
+    assert.deepStrictEqual(result.rows.map((r) => r.step), ["up (from empty)", "refresh", "destroy"]);
+    assert.ok(result.machine.nproc >= 1 && result.machine.cpuModel.length > 0);
+    assert.strictEqual(result.machine.loadAverageAtStart.length, 3);
+    assert.match(result.machine.pulumi, /^v?\d+\.\d+\.\d+/);
+    for (const r of result.rows) {
+      assert.strictEqual(r.resources, 8, "1 DNS record, 1 URL set, 1 ASA, 1 binding, 1 AD password, 2 SPNs, 1 auth");
+      for (const m of [r.ours, r.baseline] as Measure[]) {
+        assert.ok(m.seconds > 0 && m.seconds < 300, `${r.step}: ${m.seconds} s`);
+        assert.ok(m.providerProcesses >= 1, `${r.step}: no provider process wrote its stats`);
+      }
+      assert.strictEqual(r.ours.providerCalls, r.baseline.providerCalls, `${r.step}: the baseline must have the site stack's shape`);
+      assert.deepStrictEqual([r.baseline.ldapOperations, r.baseline.psCalls], [0, 0], "the baseline does no I/O");
+    }
+  });
+
+  it("counts our LDAP and PowerShell work, and the stand-in's own counters agree", function () {
+    const [up, refresh, destroy] = result.rows;
+    assert.strictEqual(up.ours.providerCalls, 16, "check and create for each of 8 resources");
+    assert.strictEqual(refresh.ours.providerCalls, 16, "read and diff for each of 8 resources");
+    assert.strictEqual(destroy.ours.providerCalls, 8, "delete for each of 8 resources");
+    for (const r of result.rows) {
+      assert.ok(r.ours.ldapConnections >= 1 && r.ours.ldapOperations >= 5, `${r.step}: LDAP ${r.ours.ldapConnections}/${r.ours.ldapOperations}`);
+      assert.ok(r.ours.psSessions >= 1 && r.ours.psCalls >= 3, `${r.step}: PowerShell ${r.ours.psSessions}/${r.ours.psCalls}`);
+      assert.deepStrictEqual(r.ours.standin, { sessions: r.ours.psSessions, calls: r.ours.psCalls }, `${r.step}: the stand-in saw what we counted`);
+    }
+    assert.ok((up.ours.ldapByOperation.add ?? 0) >= 1, "up adds the ASA");
+    assert.ok((destroy.ours.ldapByOperation.delete ?? 0) >= 1, "destroy deletes the ASA");
+    assert.ok(result.targets.some((t) => /LDAP connection per directory/.test(t.target)));
+  });
+
+  it("writes the Markdown table (also on stdout) and a PNG plot", function () {
+    const md = fs.readFileSync(path.join(out, "bench.md"), "utf8");
+    assert.strictEqual(stdout, md);
+    assert.match(md, /TEST DOUBLE/);
+    assert.match(md, /\| N \| resources \| step \| time ours \(s\) \| time baseline \(s\) \| ratio \|/);
+    for (const r of result.rows) {
+      assert.match(md, new RegExp(`\\| 1 \\| 8 \\| ${r.step.replace(/[()]/g, "\\$&")} \\| ${r.ours.seconds.toFixed(2)} \\| ${r.baseline.seconds.toFixed(2)} \\| \\d+\\.\\d\\d× \\|`), md);
+    }
+    const png = readPng(path.join(out, "bench.png"));
+    assert.ok(png.width >= 600 && png.height >= 300, `${png.width}×${png.height}`);
+    const colours = new Set<string>();
+    for (let y = 0; y < png.height; y++) {
+      for (let x = 0; x < png.width; x++) {
+        const at = y * (png.width * 3 + 1) + 1 + x * 3;
+        colours.add(png.pixels.subarray(at, at + 3).toString("hex"));
+      }
+    }
+    assert.ok(colours.has("c82828") && colours.has("2850c8"), "both series are drawn (ours red, baseline blue)");
+  });
+});
