@@ -79,11 +79,18 @@ export async function serverInfo(session: ExchangeSession, server: string): Prom
   return info;
 }
 
-/** The shared session for `server` (from stack config plus the resource's override), version detected once. */
-export async function exchangeServer(server: string, override: ExchangeOverride = {}): Promise<ServerHandle> {
+const VERSIONS: readonly string[] = ["2013", "2016", "2019", "SE"];
+
+/**
+ * The shared session for `server` (from stack config plus the resource's override), version
+ * detected once per session. `recorded` is the version a resource's state holds: Exchange has no
+ * in-place upgrade that changes which cmdlets apply (2013 stays 2013), so read, update and delete
+ * use it and spare a call per server.
+ */
+export async function exchangeServer(server: string, override: ExchangeOverride = {}, recorded?: unknown): Promise<ServerHandle> {
   const session = sessionFor(exchangeSettings(override), server);
-  const info = await serverInfo(session, server);
-  return { session, server, version: info.version, noun: clientAccessNoun(info.version) };
+  const version = typeof recorded === "string" && VERSIONS.includes(recorded) ? (recorded as ExchangeVersion) : (await serverInfo(session, server)).version;
+  return { session, server, version, noun: clientAccessNoun(version) };
 }
 
 /**

@@ -126,7 +126,7 @@ async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.Crea
 }
 
 async function read(id: string, props: AsaBindingOutputs): Promise<pulumi.dynamic.ReadResult> {
-  const h = await exchangeServer(props.server, props.exchange);
+  const h = await exchangeServer(props.server, props.exchange, props.version);
   const creds = await getAsaCredentials(h);
   // No credential at all: the binding is gone; refresh shows it deleted and the next up binds again.
   if (creds.length === 0) return { id: "", props: {} };
@@ -137,12 +137,12 @@ async function update(_id: string, olds: AsaBindingOutputs, raw: Record<string, 
   const news = validateAsaBindingInputs(raw);
   const rebind = olds.account.toLowerCase() !== news.account.toLowerCase() || olds.password !== news.password || (olds.drift ?? []).length > 0;
   if (rebind) return { outs: await bind(news) };
-  const h = await exchangeServer(news.server, news.exchange);
+  const h = await exchangeServer(news.server, news.exchange, olds.version);
   return { outs: outputs(news, h.version, olds.boundAt, await getAsaCredentials(h)) };
 }
 
 async function del(_id: string, props: AsaBindingOutputs): Promise<void> {
-  const h = await exchangeServer(props.server, props.exchange);
+  const h = await exchangeServer(props.server, props.exchange, props.version);
   await removeAsaCredentials(h);
 }
 

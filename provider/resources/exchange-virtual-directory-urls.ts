@@ -186,7 +186,7 @@ async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.Crea
 }
 
 async function read(id: string, props: VdirUrlsOutputs): Promise<pulumi.dynamic.ReadResult> {
-  const h = await exchangeServer(props.server, props.exchange);
+  const h = await exchangeServer(props.server, props.exchange, props.version);
   const declared = declaredSettings(props);
   const found = pick(flattenVdirUrls(await getVdirUrls(h)), Object.keys(props.settings ?? declared));
   return { id, props: { ...props, version: h.version, settings: found, drift: describeDrift(props.server, declared, found) } };
@@ -194,7 +194,7 @@ async function read(id: string, props: VdirUrlsOutputs): Promise<pulumi.dynamic.
 
 async function update(_id: string, olds: VdirUrlsOutputs, raw: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
   const news = validateVdirUrlsInputs(raw);
-  const h = await exchangeServer(news.server, news.exchange);
+  const h = await exchangeServer(news.server, news.exchange, olds.version);
   const declared = declaredSettings(news);
   const current = flattenVdirUrls(await getVdirUrls(h));
   const originals: SettingsMap = {};
@@ -210,7 +210,7 @@ async function update(_id: string, olds: VdirUrlsOutputs, raw: Record<string, un
 }
 
 async function del(_id: string, props: VdirUrlsOutputs): Promise<void> {
-  const h = await exchangeServer(props.server, props.exchange);
+  const h = await exchangeServer(props.server, props.exchange, props.version);
   try {
     await setVdirUrls(h, vdirChange(props.originals ?? {}));
   } catch (e) {

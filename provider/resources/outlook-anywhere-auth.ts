@@ -142,7 +142,7 @@ async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.Crea
 }
 
 async function read(id: string, props: OutlookAnywhereAuthOutputs): Promise<pulumi.dynamic.ReadResult> {
-  const h = await exchangeServer(props.server, props.exchange);
+  const h = await exchangeServer(props.server, props.exchange, props.version);
   const all = flattenOutlookAuth(await getOutlookAuth(h));
   const found = pick(all, Object.keys(props.settings ?? all));
   return { id, props: { ...props, version: h.version, settings: found, drift: describeDrift(props.server, declaredOutlookAuth(props, found), found) } };
@@ -150,7 +150,7 @@ async function read(id: string, props: OutlookAnywhereAuthOutputs): Promise<pulu
 
 async function update(_id: string, olds: OutlookAnywhereAuthOutputs, raw: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
   const news = validateOutlookAuthInputs(raw);
-  const h = await exchangeServer(news.server, news.exchange);
+  const h = await exchangeServer(news.server, news.exchange, olds.version);
   const current = flattenOutlookAuth(await getOutlookAuth(h));
   const declared = declaredOutlookAuth(news, current);
   const originals: SettingsMap = {};
@@ -167,7 +167,7 @@ async function update(_id: string, olds: OutlookAnywhereAuthOutputs, raw: Record
 }
 
 async function del(_id: string, props: OutlookAnywhereAuthOutputs): Promise<void> {
-  const h = await exchangeServer(props.server, props.exchange);
+  const h = await exchangeServer(props.server, props.exchange, props.version);
   await setOutlookAuth(h, outlookAuthChange(props.originals ?? {}));
 }
 

@@ -125,9 +125,13 @@ async function resolveAccount(c: LdapConnection, account: string): Promise<Entry
 }
 
 /** Every object in the forest that holds `spn` (case-insensitive: the attribute's matching rule). */
+/** Every holder of `spn` in the forest (one Global Catalog search), with the SIDs that tell ours. */
+async function holderEntries(gc: LdapConnection, spn: string): Promise<Entry[]> {
+  return gc.search("", { scope: "sub", filter: `(servicePrincipalName=${escapeFilterValue(spn)})`, attributes: ["distinguishedName", "objectSid"], binary: ["objectSid"], paged: true });
+}
+
 async function holders(gc: LdapConnection, spn: string): Promise<string[]> {
-  const found = await gc.search("", { scope: "sub", filter: `(servicePrincipalName=${escapeFilterValue(spn)})`, attributes: ["distinguishedName"], paged: true });
-  return found.map((e) => e.dn);
+  return (await holderEntries(gc, spn)).map((e) => e.dn);
 }
 
 function holds(e: Entry, spn: string): boolean {
@@ -178,13 +182,20 @@ async function readState(props: Partial<SpnOutputs>): Promise<{ account?: Entry;
   return { account, others };
 }
 
+// One read per refresh: the Global Catalog search for the value answers both questions — does our
+// account (by SID, whatever its DN now) still hold it, and does anyone else in the forest? The
+// default GC is the DC itself, which serves its own domain's objects from the same database, so a
+// value written a moment ago is already there.
 async function read(id: string, props: Partial<SpnOutputs>): Promise<pulumi.dynamic.ReadResult> {
-  const { account, others } = await readState(props);
+  if (!props.spn || !props.accountSid) return { id: "", props: {} };
+  const found = await holderEntries(connections(props).gc, props.spn);
+  const ours = found.find((e) => entrySid(e) === props.accountSid);
   // The value (or its account) is gone: report the resource as deleted, so refresh shows it and
   // the next up adds it again.
-  if (!account || !props.spn || !holds(account, props.spn)) return { id: "", props: {} };
+  if (!ours) return { id: "", props: {} };
+  const others = found.filter((e) => e !== ours).map((e) => e.dn);
   const drift = others.length ? [`${props.spn} is also held by ${others.join("; ")} (duplicate SPN: Kerberos fails for it)`] : [];
-  return { id, props: { ...props, accountDn: account.dn, duplicates: others, drift } };
+  return { id, props: { ...props, accountDn: ours.dn, duplicates: others, drift } };
 }
 
 async function update(id: string, olds: Partial<SpnOutputs>, raw: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
