@@ -157,3 +157,17 @@ export function dnToDomain(dn: string): string {
     .join(".")
     .toLowerCase();
 }
+
+/**
+ * The domain naming context an object's DN lies in: its trailing DC= components
+ * (`CN=EXCH-ASA,OU=Service Accounts,DC=corp,DC=example` → `DC=corp,DC=example`). Lets a read start
+ * from the DN its state recorded instead of asking the RootDSE.
+ */
+export function domainNc(dn: string): string {
+  const rdns = parseDn("dn", dn);
+  let i = rdns.length;
+  while (i > 0 && /^dc$/i.test(rdns[i - 1][0].type)) i--;
+  if (i === rdns.length) throw new InvalidInputError("dn", `${JSON.stringify(dn)} has no DC= components`, "give a DN inside a domain, such as CN=x,DC=corp,DC=example");
+  return formatDn(rdns.slice(i));
+}
+

@@ -7,7 +7,7 @@ import { LdapOverride } from "../settings";
 import { bool } from "../validate";
 import { CheckFailures, ResourceImpl, thinProvider, checkInputs } from "./dynamic";
 import { directoryFor, LdapConnection, ldapOverrideInput, Modification, str } from "../ldap/connection";
-import { childDn, containerDn, dnEquals, dnKey, parentDn, rdnValue } from "../ldap/dn";
+import { childDn, containerDn, dnEquals, dnKey, domainNc, parentDn, rdnValue } from "../ldap/dn";
 import { domainInfo, entrySid, findBySamAccountName, findBySid } from "../ldap/domain";
 import { registerSecret } from "../ldap/errors";
 import { dateFromFiletime, parseFiletime } from "../ldap/filetime";
@@ -176,8 +176,8 @@ function isoPwdLastSet(e: Entry): string {
   return d ? d.toISOString() : "never";
 }
 
-async function outputsFrom(c: LdapConnection, e: Entry, inputs: Inputs, pw: string, setByUs: string): Promise<AsaOutputs> {
-  const info = await domainInfo(c);
+async function outputsFrom(c: LdapConnection, e: Entry, inputs: Inputs, pw: string, setByUs: string, netbiosHint?: string): Promise<AsaOutputs> {
+  const info = netbiosHint ? { netbiosName: netbiosHint } : await domainInfo(c);
   const sam = str(e, "sAMAccountName") ?? `${inputs.name}$`;
   const uac = Number(str(e, "userAccountControl") ?? "0");
   return {
@@ -198,9 +198,10 @@ async function outputsFrom(c: LdapConnection, e: Entry, inputs: Inputs, pw: stri
   };
 }
 
-async function readBySid(c: LdapConnection, sid: string): Promise<Entry | undefined> {
-  const info = await domainInfo(c);
-  return findBySid(c, info.defaultNamingContext, sid, ATTRS);
+/** The account by SID; `dnHint` (the DN state recorded) names its domain without a RootDSE read. */
+async function readBySid(c: LdapConnection, sid: string, dnHint?: string): Promise<Entry | undefined> {
+  const base = dnHint ? domainNc(dnHint) : (await domainInfo(c)).defaultNamingContext;
+  return findBySid(c, base, sid, ATTRS);
 }
 
 const passwordFix = "choose a password that meets the domain's password policy (length, complexity, history), or omit it to have a 73-character one generated";
@@ -296,10 +297,11 @@ async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.Crea
 
 async function read(id: string, props: Partial<AsaOutputs>): Promise<pulumi.dynamic.ReadResult> {
   const c = directoryFor(props.ldap);
-  const e = await readBySid(c, id);
+  // One read per refresh: the domain and its NetBIOS name come from what state recorded.
+  const e = await readBySid(c, id, props.dn);
   if (!e) return { id: "", props: {} };
   const inputs = { ...(props as Inputs) };
-  const outs = await outputsFrom(c, e, inputs, props.password ?? "", props.passwordSetByUs ?? "");
+  const outs = await outputsFrom(c, e, inputs, props.password ?? "", props.passwordSetByUs ?? "", props.qualifiedName?.split("\\")[0] || undefined);
   const drift: string[] = [];
   if (props.dn && dnKey(props.dn) !== dnKey(outs.dn)) drift.push(`moved from ${props.dn} to ${outs.dn}`);
   if (props.supportedEncryptionTypes !== undefined && props.supportedEncryptionTypes !== outs.supportedEncryptionTypes) {
@@ -348,15 +350,15 @@ export interface AsaPasswordState {
   keyVersion: number;
 }
 
-async function passwordState(c: LdapConnection, sid: string): Promise<AsaPasswordState> {
-  const e = await readBySid(c, sid);
+async function passwordState(c: LdapConnection, sid: string, dnHint?: string): Promise<AsaPasswordState> {
+  const e = await readBySid(c, sid, dnHint);
   if (!e) throw new NotFoundError(`the ASA account with SID ${sid} does not exist`, "create it first (AsaComputerAccount) and pass its sid output; run pulumi refresh if it was deleted by hand");
   return { dn: e.dn, passwordLastSet: isoPwdLastSet(e), keyVersion: Number(str(e, "msDS-KeyVersionNumber") ?? "0") };
 }
 
 /** Where the ASA's password stands in AD now (for a step that sets it, to detect a reset by hand). */
-export async function readAsaPasswordState(sid: string, ldap?: LdapOverride): Promise<AsaPasswordState> {
-  return passwordState(directoryFor(ldap), sid);
+export async function readAsaPasswordState(sid: string, ldap?: LdapOverride, dnHint?: string): Promise<AsaPasswordState> {
+  return passwordState(directoryFor(ldap), sid, dnHint);
 }
 
 /**

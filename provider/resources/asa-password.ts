@@ -85,7 +85,7 @@ export const asaPasswordImpl: ResourceImpl = {
   },
   async read(id, props: AsaPasswordOutputs) {
     try {
-      const state = await readAsaPasswordState(id, props.ldap);
+      const state = await readAsaPasswordState(id, props.ldap, props.dn);
       const drift = state.passwordLastSet !== props.passwordSetByUs
         ? [`the ASA's password was set by someone else at ${state.passwordLastSet} (we set it at ${props.passwordSetByUs}); the Exchange servers do not hold that one`]
         : [];

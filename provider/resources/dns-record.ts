@@ -9,6 +9,7 @@ import { CheckFailures, ResourceImpl, thinProvider, checkInputs } from "./dynami
 import { directoryFor, LdapConnection, ldapOverrideInput } from "../ldap/connection";
 import { canonicalAddress, DnsType, encodeA, encodeAAAA, encodeCountName, recordText, typeName } from "../ldap/dnsRecord";
 import { findZone, liveRecords, nodeDn, readNode, setRecords } from "../ldap/dnsZone";
+import { parentDn } from "../ldap/dn";
 
 export type DnsRecordType = "A" | "AAAA" | "CNAME";
 const TYPES: readonly DnsRecordType[] = ["A", "AAAA", "CNAME"];
@@ -122,9 +123,10 @@ function display(i: Inputs): string {
   return `${i.name === "@" ? i.zone : `${i.name}.${i.zone}`}`;
 }
 
-async function state(c: LdapConnection, i: Pick<Inputs, "zone" | "name" | "type">) {
-  const zoneDn = await findZone(c, i.zone);
-  const dn = nodeDn(zoneDn, i.name);
+/** The node and its records; `dnHint` (the node DN state recorded) spares locating the zone. */
+async function state(c: LdapConnection, i: Pick<Inputs, "zone" | "name" | "type">, dnHint?: string) {
+  const zoneDn = dnHint ? parentDn(dnHint) : await findZone(c, i.zone);
+  const dn = dnHint ?? nodeDn(zoneDn, i.name);
   const node = await readNode(c, dn);
   const live = liveRecords(node);
   const ours = live.filter((r) => r.type === typeCode(i.type));
@@ -166,7 +168,8 @@ async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.Crea
 async function read(id: string, props: Partial<DnsRecordOutputs>): Promise<pulumi.dynamic.ReadResult> {
   const i = props as Inputs;
   const c = directoryFor(i.ldap);
-  const s = await state(c, i);
+  // One read per refresh: the node where create wrote it (a zone never moves partition silently).
+  const s = await state(c, i, props.nodeDn);
   if (s.ours.length === 0) return { id: "", props: {} };
   const values = s.ours.map((r) => recordText(r) ?? "");
   const ttls = [...new Set(s.ours.map((r) => r.ttl))];

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { InvalidInputError } from "../../../provider/errors";
-import { childDn, containerDn, dnEquals, dnKey, dnToDomain, objectDn, parentDn, parseDn, rdnValue } from "../../../provider/ldap/dn";
+import { childDn, containerDn, dnEquals, dnKey, dnToDomain, domainNc, objectDn, parentDn, parseDn, rdnValue } from "../../../provider/ldap/dn";
 
 describe("ldap/dn", () => {
   it("parses a DN into RDNs, unescaping values", () => {
@@ -51,5 +51,17 @@ describe("ldap/dn", () => {
 
   it("turns a domain NC into its DNS name", () => {
     assert.equal(dnToDomain("DC=Corp,DC=Example"), "corp.example");
+  });
+});
+
+describe("domainNc", () => {
+  it("is the DN's trailing DC= components: the domain a read can search without asking the RootDSE", () => {
+    assert.equal(domainNc("CN=EXCH-ASA,OU=Service Accounts,DC=corp,DC=example"), "DC=corp,DC=example");
+    // A DNS node lies in the DomainDnsZones partition, whose NC also ends in DC= components.
+    assert.equal(domainNc("DC=outlook,DC=corp.example,CN=MicrosoftDNS,DC=DomainDnsZones,DC=corp,DC=example"), "DC=DomainDnsZones,DC=corp,DC=example");
+  });
+
+  it("refuses a DN outside any domain", () => {
+    assert.throws(() => domainNc("CN=Schema,CN=Configuration"), /no DC= components/);
   });
 });
