@@ -18,7 +18,7 @@ import { CONFIG_NAMESPACE, configFromMap, configureFromStack } from "../../provi
 import { editServer, seedServers, standinExecutable, STATE_ENV } from "../fixtures/exchange-standin/state";
 import { Lab, run, sambaTool, startLab, stopLab } from "../fixtures/lab";
 import { PulumiCli } from "../fixtures/pulumi-cli";
-import { ldapmodify } from "../fixtures/admin-tools";
+import { ldapmodify, rawSpn } from "../fixtures/admin-tools";
 
 const ADDR = process.env.DOCTOR_LAB_ADDR ?? "127.0.0.5";
 const NAMESPACE = "outlook.corp.example";
@@ -29,26 +29,6 @@ const PASSWORD = "Doctor-Asa-Pw-7f3c9e21-Kerberos!";
 const SERVERS = ["EX1", "EX2"];
 const ns = CONFIG_NAMESPACE;
 
-/**
- * Adds or deletes one servicePrincipalName value by writing the DC's domain partition file directly
- * (python ldb, without the samba modules, so without samldb's SPN uniqueness check). Only for
- * making a duplicate SPN, which Samba (like Windows since 2012 R2) refuses over LDAP.
- */
-async function rawSpn(lab: Lab, op: "add" | "delete", dn: string, value: string): Promise<number> {
-  const script = [
-    "import sys, ldb",
-    "db = ldb.Ldb()",
-    "db.connect(sys.argv[1], flags=0)",
-    "m = ldb.Message(); m.dn = ldb.Dn(db, sys.argv[2])",
-    "flag = ldb.FLAG_MOD_ADD if sys.argv[4] == 'add' else ldb.FLAG_MOD_DELETE",
-    "m['servicePrincipalName'] = ldb.MessageElement([sys.argv[3]], flag, 'servicePrincipalName')",
-    "db.modify(m)",
-  ].join("\n");
-  const partition = `tdb://${join(lab.dir, "private", "sam.ldb.d", `${lab.baseDn.toUpperCase()}.ldb`)}`;
-  const r = await run("/usr/bin/python3", ["-c", script, partition, dn, value, op]);
-  if (r.code !== 0) throw new Error(`python ldb ${op} ${value} on ${dn} failed: ${r.stderr}`);
-  return r.code;
-}
 
 /** Failing findings as "check:subject:code", sorted: the whole diagnosis, not just one line. */
 function failures(r: DoctorReport): string[] {

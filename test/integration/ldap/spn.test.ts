@@ -6,7 +6,7 @@ import { directoryFor, strs } from "../../../provider/ldap/connection";
 import { asaComputerAccountImpl as asa, AsaOutputs } from "../../../provider/resources/asa-computer-account";
 import { spnImpl, SpnOutputs } from "../../../provider/resources/spn";
 import { Lab, sambaTool } from "../../fixtures/lab";
-import { KerberosShell } from "../../fixtures/admin-tools";
+import { KerberosShell, rawSpn } from "../../fixtures/admin-tools";
 import { ldapLab } from "./lab";
 
 describe("Spn (lab DC, Global Catalog)", function () {
@@ -85,6 +85,27 @@ describe("Spn (lab DC, Global Catalog)", function () {
     await sambaTool(lab, ["spn", "delete", b.spn, account.samAccountName]);
     const gone = await spnImpl.read(`${b.accountSid}/${b.spn}`, b);
     assert.equal(gone.id, "", "a value removed by hand reads as gone, so refresh shows it and up adds it back");
+  });
+
+  it("read reports a duplicate that appeared on another account, and update refuses to go on", async () => {
+    const spn = `HTTP/dup.${lab.domain}`;
+    const ours = await createSpn({ spn, account: account.dn });
+    // Samba, like Windows since 2012 R2, refuses a duplicate over LDAP; forests still get there (two
+    // DCs before replication, old setspn -A). Written below that check into the DC's partition file.
+    await sambaTool(lab, ["computer", "create", "SPN-DUP"]);
+    const otherDn = `CN=SPN-DUP,CN=Computers,${lab.baseDn}`;
+    await rawSpn(lab, "add", otherDn, spn);
+    try {
+      const r = await spnImpl.read(`${ours.accountSid}/${spn}`, ours);
+      assert.equal(r.id, `${ours.accountSid}/${spn}`, "ours is still there");
+      assert.deepEqual(r.props.duplicates, [otherDn]);
+      assert.match(r.props.drift.join(" "), /also held by CN=SPN-DUP.*duplicate SPN/);
+      await assert.rejects(spnImpl.update(`${ours.accountSid}/${spn}`, r.props, { spn, account: account.dn }), (e: unknown) => e instanceof ConflictError && /CN=SPN-DUP/.test(e.message) && /never remove or move another account's SPN/.test(e.message));
+    } finally {
+      await rawSpn(lab, "delete", otherDn, spn);
+      await sambaTool(lab, ["computer", "delete", "SPN-DUP"]);
+      await spnImpl.delete(`${ours.accountSid}/${spn}`, ours);
+    }
   });
 
   it("refuses a value the account already holds without adopt, saying how; adopts it with adopt", async () => {
