@@ -105,9 +105,9 @@ describe("doctor (integration: Samba AD DC + Exchange stand-in, a test double)",
     await sambaTool(lab, ["computer", "delete", "EXDOC-OTHER"]).catch(() => undefined);
     await closeExchangeSessions();
     await closeLdapConnections();
-    rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
     delete process.env[STATE_ENV];
-    await stopLab(lab);
+    if (lab) await stopLab(lab);
   });
 
   it("passes a healthy rollout: every check, with a real ticket that decrypts with the ASA password", async () => {
