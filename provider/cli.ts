@@ -9,7 +9,7 @@
 import { spawn } from "node:child_process";
 import { closeDoctorConnections, doctorOptionsFromConfig, formatDoctorReport, runDoctor } from "./doctor";
 import { KerberosRolloutError } from "./errors";
-import { registerSecret, scrub } from "./ldap/errors";
+import { redact, registerSecret } from "./secrets";
 import { CONFIG_NAMESPACE } from "./settings";
 
 const USAGE = `usage: pulumi-exchange-kerberos doctor [--stack NAME] [--cwd DIR] [--json] [flags]
@@ -100,7 +100,7 @@ function runPulumi(args: string[], cwd: string | undefined): Promise<string> {
     child.stdout.on("data", (d: Buffer) => (out += d.toString("utf8")));
     child.stderr.on("data", (d: Buffer) => (err += d.toString("utf8")));
     child.on("error", (e: NodeJS.ErrnoException) => reject(new UsageError(e.code === "ENOENT" ? "the pulumi CLI is not on PATH (needed to read the stack; or give --no-stack and flags)" : `pulumi: ${e.message}`)));
-    child.on("close", (code) => (code === 0 ? resolve(out) : reject(new UsageError(`pulumi ${args.slice(0, 2).join(" ")} failed: ${scrub(err.trim().split("\n").pop() ?? "")}`))));
+    child.on("close", (code) => (code === 0 ? resolve(out) : reject(new UsageError(`pulumi ${args.slice(0, 2).join(" ")} failed: ${redact(err.trim().split("\n").pop() ?? "")}`))));
   });
 }
 
@@ -171,7 +171,7 @@ export async function main(argv: string[]): Promise<number> {
     return await doctor(rest);
   } catch (e) {
     const known = e instanceof UsageError || e instanceof KerberosRolloutError;
-    process.stderr.write(`pulumi-exchange-kerberos doctor: ${scrub(known ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e))}\n`);
+    process.stderr.write(`pulumi-exchange-kerberos doctor: ${redact(known ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e))}\n`);
     return 2;
   }
 }

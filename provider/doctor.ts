@@ -8,7 +8,7 @@
 import { InvalidInputError } from "./errors";
 import { closeLdapConnections, directory, globalCatalog } from "./ldap/connection";
 import { domainInfo, DomainInfo } from "./ldap/domain";
-import { registerSecret } from "./ldap/errors";
+import { registerSecret } from "./secrets";
 import { CONFIG_NAMESPACE, ConfigSource, configFromMap, configureFromStack, exchangeSettings, ExchangeSettings, ldapSettings, LdapSettings } from "./settings";
 import { getServiceTickets, TicketOutcome } from "./kerberos/tickets";
 import { verifyTicketBytes } from "./kerberos/verify";

@@ -2,16 +2,9 @@
 // than AD's last password set; Outlook Anywhere and MAPI offer Negotiate; the URLs Outlook uses
 // are on a name the ASA holds an SPN for. Through the shared sessions of exchange/.
 import type { DoctorOptions } from "../doctor";
-import { clientAccessNoun, getAsaCredentials, getOutlookAuth, getVdirUrls, serverInfo, ServerHandle, VDIR_KINDS } from "../exchange/operations";
-import { sessionFor } from "../exchange/session";
-import { CONFIG_NAMESPACE, ExchangeSettings } from "../settings";
+import { getAsaCredentials, getOutlookAuth, getVdirUrls, serverHandle, ServerHandle, VDIR_KINDS } from "../exchange/operations";
+import { CONFIG_NAMESPACE } from "../settings";
 import { fixOf, message, Report } from "./report";
-
-async function serverHandle(settings: ExchangeSettings, server: string): Promise<ServerHandle> {
-  const session = sessionFor(settings, server);
-  const info = await serverInfo(session, server);
-  return { session, server, version: info.version, noun: clientAccessNoun(info.version) };
-}
 
 function hostOf(url: string | null): string | undefined {
   if (!url) return undefined;

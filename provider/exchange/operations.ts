@@ -3,7 +3,7 @@
 // Access settings with Set-ClientAccessServer, 2016/2019/SE with Set-ClientAccessService.
 import { KerberosRolloutError } from "../errors";
 import type { CheckFailures } from "../resources/dynamic";
-import { exchangeSettings, type ExchangeOverride } from "../settings";
+import { exchangeSettings, type ExchangeOverride, type ExchangeSettings } from "../settings";
 import { ExchangeCommandError, Secret, sessionFor, type ExchangeSession } from "./session";
 
 export type ExchangeVersion = "2013" | "2016" | "2019" | "SE";
@@ -88,7 +88,12 @@ const VERSIONS: readonly string[] = ["2013", "2016", "2019", "SE"];
  * use it and spare a call per server.
  */
 export async function exchangeServer(server: string, override: ExchangeOverride = {}, recorded?: unknown): Promise<ServerHandle> {
-  const session = sessionFor(exchangeSettings(override), server);
+  return serverHandle(exchangeSettings(override), server, recorded);
+}
+
+/** The same from explicit settings (the doctor, which runs outside a provider's configure). */
+export async function serverHandle(settings: ExchangeSettings, server: string, recorded?: unknown): Promise<ServerHandle> {
+  const session = sessionFor(settings, server);
   const version = typeof recorded === "string" && VERSIONS.includes(recorded) ? (recorded as ExchangeVersion) : (await serverInfo(session, server)).version;
   return { session, server, version, noun: clientAccessNoun(version) };
 }

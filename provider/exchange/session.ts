@@ -31,6 +31,7 @@ import {
   UnreachableError,
 } from "../errors";
 import type { ExchangeSettings } from "../settings";
+import { redact, registerSecret } from "../secrets";
 
 /** An Exchange (or PowerShell) error that fits none of the typed categories; carries Exchange's message. */
 export class ExchangeCommandError extends KerberosRolloutError {}
@@ -167,13 +168,10 @@ export function parseResult(stdout: string): Outcome | undefined {
   };
 }
 
-/** Replaces every secret in a message (Exchange may echo what it was given). */
-export function scrub(message: string, secrets: readonly (string | undefined)[]): string {
-  let out = message;
-  for (const s of secrets) {
-    if (s && s.length > 0) out = out.split(s).join("***");
-  }
-  return out;
+/** Redacts a message (Exchange may echo what it was given), registering `secrets` first. */
+function scrub(message: string, secrets: readonly (string | undefined)[]): string {
+  for (const s of secrets) registerSecret(s);
+  return redact(message);
 }
 
 /** Maps an error returned as data to our typed family. `what` names the object (server, vdir). */

@@ -13,7 +13,8 @@ import { createHash } from "node:crypto";
 import { AndFilter, Attribute, Change, Client, Entry, EqualityFilter, Filter, FilterParser, NotFilter, OrFilter } from "ldapts";
 import { InvalidInputError } from "../errors";
 import { CONFIG_NAMESPACE, LdapOverride, LdapSettings, ldapSettings } from "../settings";
-import { isConnectionError, mapLdapError, registerSecret } from "./errors";
+import { isConnectionError, mapLdapError } from "./errors";
+import { registerSecret } from "../secrets";
 
 export interface LdapStats {
   /** TCP (or TLS) connections opened to any directory since the process started. */

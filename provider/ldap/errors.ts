@@ -11,20 +11,7 @@ import {
   NotFoundError,
   UnreachableError,
 } from "../errors";
-
-const secrets = new Set<string>();
-
-/** Registers a value that must never appear in an error message (bind and account passwords). */
-export function registerSecret(value: string | undefined): void {
-  if (value && value.length >= 4) secrets.add(value);
-}
-
-/** Replaces every registered secret in `text` with [redacted]. */
-export function scrub(text: string): string {
-  let out = text;
-  for (const s of secrets) out = out.split(s).join("[redacted]");
-  return out;
-}
+import { redact } from "../secrets";
 
 /** What the caller was doing, for the message: `"modify"`, and on what: a DN or a URL. */
 export interface ErrorContext {
@@ -64,7 +51,7 @@ export function isConnectionError(e: unknown): boolean {
 
 export function mapLdapError(e: unknown, ctx: ErrorContext): KerberosRolloutError {
   if (e instanceof KerberosRolloutError) return e;
-  const detail = scrub(e instanceof Error ? e.message : String(e)).replace(/\s+/g, " ").trim();
+  const detail = redact(e instanceof Error ? e.message : String(e)).replace(/\s+/g, " ").trim();
   const code = e instanceof Error ? (e as NodeJS.ErrnoException).code : undefined;
   const where = ctx.url ?? "the directory";
   const opts = { cause: e };

@@ -9,7 +9,7 @@ import { CheckFailures, ResourceImpl, thinProvider, checkInputs } from "./dynami
 import { directoryFor, LdapConnection, ldapOverrideInput, Modification, str } from "../ldap/connection";
 import { childDn, containerDn, dnEquals, dnKey, domainNc, parentDn, rdnValue } from "../ldap/dn";
 import { domainInfo, entrySid, findBySamAccountName, findBySid } from "../ldap/domain";
-import { registerSecret } from "../ldap/errors";
+import { registerSecret } from "../secrets";
 import { dateFromFiletime, parseFiletime } from "../ldap/filetime";
 import { encodeUnicodePwd, generatePassword } from "../ldap/unicodePwd";
 import { Entry } from "ldapts";

@@ -67,34 +67,20 @@ export function tokenize(src: string): Token[] {
       }
       push("string", src.slice(i, j + 2));
       i = j + 2;
-    } else if (isSq(c)) {
+    } else if (isSq(c) || isDq(c)) {
+      // 'verbatim' (only a doubled quote escapes) or "expandable" (a backtick escapes too).
+      const closes = isSq(c) ? isSq : isDq;
+      const backtick = isDq(c);
       const start = line;
       let j = i + 1;
       for (;;) {
         if (j >= src.length) fail("string is never closed", start);
-        if (isSq(src[j])) {
-          if (isSq(src[j + 1])) {
-            j += 2;
-            continue;
-          }
-          break;
-        }
-        if (src[j] === "\n") line++;
-        j++;
-      }
-      push("string", src.slice(i, j + 1));
-      i = j + 1;
-    } else if (isDq(c)) {
-      const start = line;
-      let j = i + 1;
-      for (;;) {
-        if (j >= src.length) fail("string is never closed", start);
-        if (src[j] === "`") {
+        if (backtick && src[j] === "`") {
           j += 2;
           continue;
         }
-        if (isDq(src[j])) {
-          if (isDq(src[j + 1])) {
+        if (closes(src[j])) {
+          if (closes(src[j + 1])) {
             j += 2;
             continue;
           }
