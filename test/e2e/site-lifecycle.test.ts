@@ -147,6 +147,18 @@ describe("site stack: the whole rollout through the real pulumi CLI (lab DC + Ex
       assert.ok(at(before) >= 0 && at(before) < at(after), `${before} must complete before ${after}\n${r.stdout}`);
     }
 
+    // The order is declared, not a race: each step depends on every resource of the one before.
+    const byName = new Map(resourcesOf(await cli.exportStack()).map((r) => [r.urn.split("::").pop()!, r]));
+    const dependsOn = (name: string, on: string[]) => {
+      const deps = byName.get(name)?.dependencies ?? [];
+      for (const o of on) assert.ok(deps.includes(byName.get(o)!.urn), `${name} must depend on ${o} (it depends on ${deps.join(", ")})`);
+    };
+    dependsOn("site-a-asa", ["site-a-dns", "site-a-urls-ex1", "site-a-urls-ex2"]);
+    dependsOn("site-a-bind-ex1", ["site-a-asa"]);
+    dependsOn("site-a-asa-password", ["site-a-bind-ex1", "site-a-bind-ex2"]);
+    dependsOn("site-a-spn-outlook-corp-example", ["site-a-asa-password"]);
+    dependsOn("site-a-auth-ex2", ["site-a-spn-outlook-corp-example", "site-a-spn-autodiscover-corp-example"]);
+
     const outputs = await cli.stackOutputs({ showSecrets: true });
     const asaPassword = String(outputs.asaPassword);
     passwords.push(asaPassword);
