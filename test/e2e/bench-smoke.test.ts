@@ -9,11 +9,11 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { crc32, inflateSync } from "zlib";
-import { run, startLab } from "../fixtures/lab";
+import { labAddr, run, startLab } from "../fixtures/lab";
 import { REPO_ROOT } from "../fixtures/pulumi-cli";
 import type { BenchResult, Measure } from "../../scripts/bench";
 
-const LAB_ADDR = "127.0.0.6";
+const LAB_ADDR = labAddr(6);
 
 /** The PNG's chunks, each CRC checked; its size from IHDR; its pixels inflated. */
 function readPng(file: string): { width: number; height: number; pixels: Buffer } {

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { dig, KerberosShell } from "../fixtures/admin-tools";
-import { Lab, sambaTool, startLab } from "../fixtures/lab";
+import { Lab, labAddr, sambaTool, startLab } from "../fixtures/lab";
 import { PulumiCli, PulumiCliError, resourcesOf } from "../fixtures/pulumi-cli";
 import { editServer, readState, seedServers, standinExecutable, StandinServer, transcriptPath } from "../fixtures/exchange-standin/state";
 
@@ -101,7 +101,7 @@ describe("site stack: the whole rollout through the real pulumi CLI (lab DC + Ex
   const passwords: string[] = [];
 
   before(async function () {
-    lab = await startLab("127.0.0.8");
+    lab = await startLab(labAddr(8));
     ({ cli, stateFile } = await siteCli());
     const seeded = seedServers(stateFile, [{ name: "EX1", version: "2019" }, { name: "EX2", version: "2013" }]);
     for (const s of Object.values(seeded.servers)) original.set(s.name, structuredClone(exchangeSettings(s)));
@@ -304,7 +304,7 @@ describe("site stack: the whole rollout through the real pulumi CLI (lab DC + Ex
   });
 
   it("two site stacks against two labs side by side do not touch each other", async function () {
-    const labB = await startLab("127.0.0.9");
+    const labB = await startLab(labAddr(9));
     const { cli: a, stateFile: stateA } = await siteCli();
     const { cli: b, stateFile: stateB } = await siteCli();
     try {

@@ -16,11 +16,11 @@ import { dnsRecordImpl } from "../../provider/resources/dns-record";
 import { spnImpl, SpnOutputs } from "../../provider/resources/spn";
 import { CONFIG_NAMESPACE, configFromMap, configureFromStack } from "../../provider/settings";
 import { editServer, seedServers, standinExecutable, STATE_ENV } from "../fixtures/exchange-standin/state";
-import { Lab, run, sambaTool, startLab, stopLab } from "../fixtures/lab";
+import { Lab, labAddr, run, sambaTool, startLab, stopLab } from "../fixtures/lab";
 import { PulumiCli } from "../fixtures/pulumi-cli";
 import { ldapmodify, rawSpn } from "../fixtures/admin-tools";
 
-const ADDR = process.env.DOCTOR_LAB_ADDR ?? "127.0.0.5";
+const ADDR = process.env.DOCTOR_LAB_ADDR ?? labAddr(5);
 const NAMESPACE = "outlook.corp.example";
 const SPN = `HTTP/${NAMESPACE}`;
 const ASA = "EXDOC-ASA";

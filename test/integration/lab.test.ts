@@ -7,10 +7,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Client } from "ldapts";
-import { kinit, Lab, run, startLab, stopLab } from "../fixtures/lab";
+import { kinit, Lab, labAddr, run, startLab, stopLab } from "../fixtures/lab";
 import { REPO_ROOT } from "../fixtures/pulumi-cli";
 
-const ADDRS = [process.env.LAB_TEST_ADDR_A ?? "127.0.0.2", process.env.LAB_TEST_ADDR_B ?? "127.0.0.3"];
+const ADDRS = [process.env.LAB_TEST_ADDR_A ?? labAddr(2), process.env.LAB_TEST_ADDR_B ?? labAddr(3)];
 const LAB_SCRIPT = path.join(REPO_ROOT, "scripts", "lab");
 
 async function ldapsClient(url: string, ca: string | undefined): Promise<Client> {
