@@ -219,7 +219,7 @@ class BenchStack {
       "preview (new stack)": () => this.cli.preview([], { env }),
       "up (from empty)": () => this.cli.up([], { env }),
       "preview (no changes)": () => this.cli.preview(["--expect-no-changes"], { env }),
-      refresh: () => this.cli.refresh(["--skip-preview"], { env }),
+      refresh: () => this.cli.refresh([], { env }),
       destroy: () => this.cli.destroy([], { env }),
     };
     await commands[step]();

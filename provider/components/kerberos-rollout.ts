@@ -51,7 +51,8 @@ export interface KerberosRolloutArgs {
   urls?: Omit<ExchangeVirtualDirectoryUrlsArgs, "server" | "namespace" | "exchange">;
   /** Authentication settings applied on every server (default: Negotiate, NTLM kept as fallback). */
   auth?: Omit<OutlookAnywhereAuthArgs, "server" | "exchange">;
-  /** Take over objects that already exist (URLs and auth are always taken over and restored on destroy). */
+  /** Take over objects that already exist: the DNS record, the ASA, its SPNs and the servers' ASA
+   * credentials (URLs and auth are always taken over and restored on destroy). */
   adopt?: boolean;
   /** Connection overrides for this site (a site with its own DC or Exchange endpoint). */
   ldap?: pulumi.Input<LdapOverride>;
@@ -158,6 +159,7 @@ export class KerberosRollout extends pulumi.ComponentResource {
       server,
       account: asa.qualifiedName,
       password: asa.password,
+      adopt,
       exchange,
     }, { ...child, dependsOn: [asa] }));
 
@@ -174,7 +176,8 @@ export class KerberosRollout extends pulumi.ComponentResource {
     const spns = names.filter((n) => !seen.has(n.toLowerCase()) && seen.add(n.toLowerCase())).map((host) =>
       new Spn(`${name}-spn-${slug(host)}`, {
         spn: `HTTP/${host}`,
-        account: asa.dn,
+        // By SID: the ASA keeps it when it moves to another OU, so its SPNs stay as they are.
+        account: asa.sid,
         adopt,
         ldap,
       }, { ...child, dependsOn: [adPassword] }));

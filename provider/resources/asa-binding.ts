@@ -65,7 +65,7 @@ export function validateAsaBindingInputs(news: Record<string, unknown>, failures
   });
   f.guard("adopt", () => (out.adopt = bool("adopt", news.adopt, false)));
   f.guard("exchange", () => (out.exchange = exchangeOverride("exchange", news.exchange)));
-  if (!failures && f.failures.length) throw new InvalidInputError(f.failures[0].property, f.failures[0].reason);
+  if (!failures) f.throwFirst();
   return out as Inputs;
 }
 
@@ -87,7 +87,8 @@ export function asaBindingDiff(olds: Partial<AsaBindingOutputs>, news: Inputs): 
   const rebind = (olds.account ?? "").toLowerCase() !== news.account.toLowerCase() || olds.password !== news.password;
   const drifted = (olds.drift ?? []).length > 0;
   const override = JSON.stringify(olds.exchange ?? {}) !== JSON.stringify(news.exchange ?? {});
-  return { changes: replaces.length > 0 || rebind || drifted || override || olds.adopt !== news.adopt, replaces, deleteBeforeReplace: false };
+  // `adopt` only matters when the binding is first made: flipping it later changes nothing.
+  return { changes: replaces.length > 0 || rebind || drifted || override, replaces, deleteBeforeReplace: false };
 }
 
 function outputs(inputs: Inputs, version: string, boundAt: string, creds: readonly AsaCredentialStatus[]): AsaBindingOutputs {
@@ -147,6 +148,7 @@ async function del(_id: string, props: AsaBindingOutputs): Promise<void> {
 }
 
 export const asaBindingImpl: ResourceImpl = {
+  replaceKeys: ["server"],
   async check(_olds, news) {
     return checkInputs(news, validateAsaBindingInputs, serverExists);
   },

@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { AlreadyExistsError, ConflictError, InvalidInputError, KerberosRolloutError, NotFoundError } from "../errors";
 import { LdapOverride } from "../settings";
 import { bool } from "../validate";
-import { CheckFailures, ResourceImpl, thinProvider, checkInputs } from "./dynamic";
+import { CheckFailures, ResourceImpl, thinProvider, checkInputs, containsUnknown } from "./dynamic";
 import { directoryFor, LdapConnection, ldapOverrideInput, Modification, str } from "../ldap/connection";
 import { childDn, containerDn, dnEquals, dnKey, domainNc, parentDn, rdnValue } from "../ldap/dn";
 import { domainInfo, entrySid, findBySamAccountName, findBySid } from "../ldap/domain";
@@ -114,7 +114,8 @@ export function encryptionTypes(field: string, value: unknown): number {
 }
 
 function password(field: string, value: unknown): string | undefined {
-  if (value === undefined || value === null) return undefined;
+  // "" is what the resource class sends for "none declared" (see its constructor).
+  if (value === undefined || value === null || value === "") return undefined;
   // Never echo the value: it is a password.
   if (typeof value !== "string" || value.length === 0) throw new InvalidInputError(field, "is empty", "omit it to have a 73-character password generated, or give one");
   if (value.length > 256) throw new InvalidInputError(field, `is ${value.length} characters; AD accepts at most 256`, "use a shorter password, or omit it to have one generated");
@@ -142,10 +143,7 @@ export function validateAsaInputs(news: Record<string, unknown>, failures?: Chec
   f.guard("adopt", () => (out.adopt = bool("adopt", news.adopt, false)));
   f.guard("deferPasswordSet", () => (out.deferPasswordSet = bool("deferPasswordSet", news.deferPasswordSet, false)));
   f.guard("ldap", () => (out.ldap = ldapOverrideInput("ldap", news.ldap)));
-  if (!failures && f.failures.length) {
-    const first = f.failures[0];
-    throw new InvalidInputError(first.property, first.reason);
-  }
+  if (!failures) f.throwFirst();
   return out as Inputs;
 }
 
@@ -389,9 +387,40 @@ async function ouExists(inputs: Inputs, f: CheckFailures): Promise<void> {
   }
 }
 
+/** The outputs `check` can already tell, carried in its inputs (see `knownAtPreview`). */
+type KnownAtPreview = Partial<Pick<AsaOutputs, "password" | "dn" | "sid" | "samAccountName" | "qualifiedName">>;
+
+/**
+ * At preview the engine does not call `update`: a resource being updated shows its checked inputs
+ * as its outputs, and every other output is unknown. So that an update of the ASA (a rotation, new
+ * encryption types, a move) does not make its SID, DN and name unknown to the SPNs, the bindings
+ * and AsaPassword — which would plan changes `up` never makes — `check` carries what it already
+ * knows into the inputs: the password (a generated one is kept, never regenerated), and, for the
+ * account this stack manages (or adopts), its SID, its DN after any move, and `DOMAIN\NAME$`.
+ * One read, on the connection `check` already uses.
+ */
+async function knownAtPreview(olds: Record<string, unknown>, inputs: Inputs): Promise<KnownAtPreview> {
+  const generated = typeof olds.password === "string" && olds.password !== "" && !containsUnknown(olds.password) ? olds.password : generatePassword(undefined, inputs.name);
+  const known: KnownAtPreview = { password: inputs.password ?? generated };
+  const ours = typeof olds.name === "string" && olds.name.toUpperCase() === inputs.name.toUpperCase();
+  if (!ours && !inputs.adopt) return known;
+  const c = directoryFor(inputs.ldap);
+  const info = await domainInfo(c);
+  const [e] = await findBySamAccountName(c, info.defaultNamingContext, `${inputs.name}$`, ATTRS);
+  const sid = e && entrySid(e);
+  if (!e || !sid) return known;
+  const sam = str(e, "sAMAccountName") ?? `${inputs.name}$`;
+  const dn = dnEquals(parentDn(e.dn), inputs.ou) ? e.dn : childDn("CN", rdnValue(e.dn), inputs.ou);
+  return { ...known, sid, dn, samAccountName: sam, qualifiedName: `${info.netbiosName}\\${sam}` };
+}
+
 export const asaComputerAccountImpl: ResourceImpl = {
-  async check(_olds, news) {
-    return checkInputs(news, validateAsaInputs, ouExists);
+  replaceKeys: ["name"],
+  async check(olds, news) {
+    const r = await checkInputs(news, validateAsaInputs, ouExists);
+    if (r.failures?.length) return r;
+    const inputs = validateAsaInputs(r.inputs);
+    return { inputs: { ...r.inputs, ...(await knownAtPreview(olds, inputs)) } };
   },
   async diff(_id, olds, news) {
     return asaDiff(olds, validateAsaInputs(news));
@@ -425,7 +454,10 @@ export class AsaComputerAccount extends pulumi.dynamic.Resource {
       name,
       {
         ...args,
-        password: args.password === undefined ? undefined : pulumi.secret(args.password),
+        // Always a secret, "" when none is declared: `check` then puts the generated password in
+        // the same key, and the engine keeps a key secret in the checked inputs only when it was
+        // secret in the declared ones.
+        password: pulumi.secret(pulumi.output(args.password).apply((p) => p ?? "")),
         dn: undefined,
         sid: undefined,
         samAccountName: undefined,

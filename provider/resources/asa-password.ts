@@ -56,7 +56,7 @@ function validate(news: Record<string, unknown>, failures?: CheckFailures): Inpu
     out.password = news.password;
   });
   f.guard("ldap", () => (out.ldap = ldapOverrideInput("ldap", news.ldap)));
-  if (!failures && f.failures.length) throw new InvalidInputError(f.failures[0].property, f.failures[0].reason);
+  if (!failures) f.throwFirst();
   return out as Inputs;
 }
 
@@ -73,6 +73,7 @@ async function setIt(inputs: Inputs): Promise<AsaPasswordOutputs> {
 }
 
 export const asaPasswordImpl: ResourceImpl = {
+  replaceKeys: ["accountSid"],
   async check(_olds, news) {
     return checkInputs(news, validate);
   },

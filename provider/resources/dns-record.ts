@@ -91,7 +91,7 @@ export function validateDnsInputs(news: Record<string, unknown>, failures?: Chec
   f.guard("adopt", () => (out.adopt = bool("adopt", news.adopt, false)));
   f.guard("ldap", () => (out.ldap = ldapOverrideInput("ldap", news.ldap)));
   if (out.type === "CNAME" && out.name === "@") f.add("name", "a CNAME cannot be at the zone apex (@), which holds the SOA and NS records (RFC 1034 §3.6.2). Fix: use an A record at the apex");
-  if (!failures && f.failures.length) throw new InvalidInputError(f.failures[0].property, f.failures[0].reason);
+  if (!failures) f.throwFirst();
   return out as Inputs;
 }
 
@@ -199,6 +199,7 @@ async function del(_id: string, props: Partial<DnsRecordOutputs>): Promise<void>
 }
 
 export const dnsRecordImpl: ResourceImpl = {
+  replaceKeys: ["zone", "name", "type"],
   async check(_olds, news) {
     return checkInputs(news, validateDnsInputs);
   },

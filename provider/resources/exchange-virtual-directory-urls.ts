@@ -110,7 +110,7 @@ export function validateVdirUrlsInputs(news: Record<string, unknown>, failures?:
       f.add("namespace", new InvalidInputError("namespace", `is not set, so nothing gives ${missing.join(", ")}`, "set namespace (such as outlook.corp.example), or give each of those explicitly").message);
     }
   }
-  if (!failures && f.failures.length) throw new InvalidInputError(f.failures[0].property, f.failures[0].reason);
+  if (!failures) f.throwFirst();
   return out as Inputs;
 }
 
@@ -220,6 +220,7 @@ async function del(_id: string, props: VdirUrlsOutputs): Promise<void> {
 }
 
 export const exchangeVirtualDirectoryUrlsImpl: ResourceImpl = {
+  replaceKeys: ["server"],
   async check(_olds, news) {
     return checkInputs(news, validateVdirUrlsInputs, serverExists);
   },

@@ -79,7 +79,7 @@ export function validateOutlookAuthInputs(news: Record<string, unknown>, failure
   f.guard("iisAuthenticationMethods", () => (out.iisAuthenticationMethods = methodList("iisAuthenticationMethods", news.iisAuthenticationMethods, OA_IIS_METHODS)));
   f.guard("mapiIisAuthenticationMethods", () => (out.mapiIisAuthenticationMethods = methodList("mapiIisAuthenticationMethods", news.mapiIisAuthenticationMethods, MAPI_IIS_METHODS)));
   f.guard("exchange", () => (out.exchange = exchangeOverride("exchange", news.exchange)));
-  if (!failures && f.failures.length) throw new InvalidInputError(f.failures[0].property, f.failures[0].reason);
+  if (!failures) f.throwFirst();
   return out as Inputs;
 }
 
@@ -172,6 +172,7 @@ async function del(_id: string, props: OutlookAnywhereAuthOutputs): Promise<void
 }
 
 export const outlookAnywhereAuthImpl: ResourceImpl = {
+  replaceKeys: ["server"],
   async check(_olds, news) {
     return checkInputs(news, validateOutlookAuthInputs, serverExists);
   },

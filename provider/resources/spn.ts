@@ -16,7 +16,7 @@ import { Entry } from "ldapts";
 export interface SpnArgs {
   /** `service/host[:port][/name]`, such as `HTTP/outlook.corp.example`. */
   spn: pulumi.Input<string>;
-  /** The account: its DN, or its sAMAccountName (`EXCH-ASA$`, optionally `CORP\EXCH-ASA$`). */
+  /** The account: its SID (stable when it moves), its DN, or its sAMAccountName (`EXCH-ASA$`, optionally `CORP\EXCH-ASA$`). */
   account: pulumi.Input<string>;
   /** Take over the value when the account already holds it. */
   adopt?: pulumi.Input<boolean>;
@@ -59,9 +59,13 @@ export function spnSyntax(field: string, value: unknown): string {
   return value;
 }
 
-/** A DN, or a sAMAccountName with an optional `DOMAIN\` prefix. */
+/** An account SID (`S-1-5-21-…`): what KerberosRollout passes, stable when the ASA moves. */
+const ACCOUNT_SID = /^S-1-5-21-\d+-\d+-\d+-\d+$/;
+
+/** A SID, a DN, or a sAMAccountName with an optional `DOMAIN\` prefix. */
 export function accountRef(field: string, value: unknown): string {
-  if (typeof value !== "string" || value === "") throw new InvalidInputError(field, "is empty", "give the account's DN or sAMAccountName, such as EXCH-ASA$");
+  if (typeof value !== "string" || value === "") throw new InvalidInputError(field, "is empty", "give the account's SID, DN or sAMAccountName, such as EXCH-ASA$");
+  if (ACCOUNT_SID.test(value)) return value;
   if (value.includes("=")) return objectDn(field, value);
   const m = /^(?:([A-Za-z0-9][A-Za-z0-9.-]{0,14})\\)?([^\\]+)$/.exec(value);
   const sam = m?.[2] ?? "";
@@ -79,18 +83,22 @@ export function validateSpnInputs(news: Record<string, unknown>, failures?: Chec
   f.guard("account", () => (out.account = accountRef("account", news.account)));
   f.guard("adopt", () => (out.adopt = bool("adopt", news.adopt, false)));
   f.guard("ldap", () => (out.ldap = ldapOverrideInput("ldap", news.ldap)));
-  if (!failures && f.failures.length) throw new InvalidInputError(f.failures[0].property, f.failures[0].reason);
+  if (!failures) f.throwFirst();
   return out as Inputs;
 }
 
-function sameAccount(a: string, b: string): boolean {
-  return a.includes("=") && b.includes("=") ? dnEquals(a, b) : a.toLowerCase() === b.toLowerCase();
+/** Whether the declared account is the one state holds: by SID when the reference is one (a DN
+ * recorded by an older stack then still matches the same account, wherever it has moved). */
+function sameAccount(olds: Partial<SpnOutputs>, account: string): boolean {
+  if (ACCOUNT_SID.test(account)) return olds.accountSid === account;
+  if (!olds.account) return false;
+  return olds.account.includes("=") && account.includes("=") ? dnEquals(olds.account, account) : olds.account.toLowerCase() === account.toLowerCase();
 }
 
 export function spnDiff(olds: Partial<SpnOutputs>, news: Inputs): pulumi.dynamic.DiffResult {
   const replaces: string[] = [];
   if ((olds.spn ?? "").toLowerCase() !== news.spn.toLowerCase()) replaces.push("spn");
-  const accountChanged = !olds.account || !sameAccount(olds.account, news.account);
+  const accountChanged = !sameAccount(olds, news.account);
   if (accountChanged) replaces.push("account");
   const dup = (olds.duplicates ?? []).length > 0;
   return {
@@ -105,6 +113,11 @@ const ACCOUNT_ATTRS = ["distinguishedName", "sAMAccountName", "objectSid", "serv
 
 async function resolveAccount(c: LdapConnection, account: string): Promise<Entry> {
   const info = await domainInfo(c);
+  if (ACCOUNT_SID.test(account)) {
+    const e = await findBySid(c, info.defaultNamingContext, account, ACCOUNT_ATTRS);
+    if (!e) throw new NotFoundError(`no account with SID ${account} in ${info.netbiosName}`, "create the account first (AsaComputerAccount) and pass its sid output");
+    return e;
+  }
   if (account.includes("=")) {
     try {
       const [e] = await c.search(account, { scope: "base", attributes: ACCOUNT_ATTRS, binary: ["objectSid"] });
@@ -224,6 +237,7 @@ async function del(_id: string, props: Partial<SpnOutputs>): Promise<void> {
 }
 
 export const spnImpl: ResourceImpl = {
+  replaceKeys: ["spn", "account"],
   async check(_olds, news) {
     return checkInputs(news, validateSpnInputs);
   },
