@@ -257,8 +257,9 @@ describe("change matrix: every change a user makes previews and applies (real CL
       const planned = Object.values(plan).length;
       const doneCount = Object.values(done).length;
       assert.strictEqual(doneCount, planned, `up did ${JSON.stringify(done)} for a plan of ${JSON.stringify(plan)}\n${up.stdout}`);
+      const after = resourcesOf(await cli.exportStack());
       for (const [res, what] of Object.entries(done)) {
-        const state = resourcesOf(await cli.exportStack()).find((r) => r.urn.endsWith(`::${res}`));
+        const state = after.find((r) => r.urn.endsWith(`::${res}`));
         const key = state ? keyOf(state.type, state.inputs ?? {}) : Object.keys(plan).find((k) => plan[k].op === "delete");
         assert.ok(key && plan[key], `up ${what} ${res}, which the preview did not plan\n${up.stdout}`);
         assert.strictEqual(what, { create: "created", update: "updated", replace: "replaced", delete: "deleted" }[plan[key].op], `${res}: planned ${plan[key].op}, up ${what}`);
@@ -347,7 +348,6 @@ describe("change matrix: every change a user makes previews and applies (real CL
   });
   it("flips adopt (it only matters when an object is first taken over: no change)", async function () {
     await row("adopt → true", () => declare({ adopt: true }), {});
-    await row("adopt → false", () => declare({ adopt: false }), {});
   });
   it("moves the namespace to a new name: SPNs, URLs and DNS follow, the old SPN is released", async function () {
     const next = `mail.${lab.domain}`;
@@ -361,45 +361,33 @@ describe("change matrix: every change a user makes previews and applies (real CL
       [`spn:HTTP/${next}`]: { op: "create", props: [] },
     });
   });
-  it("up --refresh repairs an SPN removed by hand", async function () {
-    await row("drift: SPN removed", () => sambaTool(lab, ["spn", "delete", `HTTP/${site.namespace}`, `${site.asaName}$`]).then(() => undefined),
-      { [`spn:HTTP/${site.namespace}`]: { op: "create", props: [] } }, ["--refresh"]);
+  // Drift by hand, a few kinds at once where they touch different resources (each resource's plan
+  // is still asserted on its own): the SPN, the record, a URL, a server's credential, Negotiate.
+  it("up --refresh repairs an SPN removed, the DNS record changed, a URL changed, a server's credential removed and Negotiate removed, by hand", async function () {
+    await row("drift: SPN, record, URL, credential, Negotiate", async () => {
+      await sambaTool(lab, ["spn", "delete", `HTTP/${site.namespace}`, `${site.asaName}$`]);
+      await sambaTool(lab, ["dns", "add", lab.addr, lab.domain, site.namespace.split(".")[0], "A", "198.51.100.7"]);
+      editServer(stateFile, "EX1", (s) => { s.vdirs.ews.internalUrl = "https://elsewhere.example/EWS/Exchange.asmx"; });
+      editServer(stateFile, "EX2", (s) => { s.asa = []; });
+      editServer(stateFile, "EX2", (s) => { s.rpc.internalClientAuthenticationMethod = "Ntlm"; });
+    }, {
+      [`spn:HTTP/${site.namespace}`]: { op: "create", props: [] },
+      dns: { op: "update", props: [] },
+      "urls:EX1": { op: "update", props: [] },
+      "bind:EX2": { op: "create", props: [] },
+      "auth:EX2": { op: "update", props: [] },
+    }, ["--refresh"]);
   });
 
-  it("up --refresh repairs the ASA disabled by hand", async function () {
-    await row("drift: ASA disabled", () => sambaTool(lab, ["computer", "disable", site.asaName]).catch(() =>
-      ldapmodify(lab, `dn: CN=${site.asaName},${site.asaOu}\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: 4098\n`)).then(() => undefined),
-      { asa: { op: "update", props: [] } }, ["--refresh"]);
-  });
-
-  it("up --refresh repairs the ASA made RC4-only by hand", async function () {
-    await row("drift: RC4-only", () => Promise.resolve(ldapmodify(lab, `dn: CN=${site.asaName},${site.asaOu}\nchangetype: modify\nreplace: msDS-SupportedEncryptionTypes\nmsDS-SupportedEncryptionTypes: 4\n`)),
-      { asa: { op: "update", props: [] } }, ["--refresh"]);
+  it("up --refresh repairs the ASA disabled and made RC4-only by hand", async function () {
+    await row("drift: ASA disabled, RC4-only", async () => {
+      ldapmodify(lab, `dn: CN=${site.asaName},${site.asaOu}\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: 4098\n-\nreplace: msDS-SupportedEncryptionTypes\nmsDS-SupportedEncryptionTypes: 4\n`);
+    }, { asa: { op: "update", props: [] } }, ["--refresh"]);
   });
 
   it("up --refresh repairs the ASA's password reset by hand", async function () {
     await row("drift: ASA password reset", () => sambaTool(lab, ["user", "setpassword", `${site.asaName}$`, `--newpassword=Hand-Reset-${Date.now()}-x9!`]).then(() => undefined),
       { "asa-password": { op: "update", props: [] } }, ["--refresh"]);
-  });
-
-  it("up --refresh repairs the DNS record changed by hand", async function () {
-    await row("drift: DNS record changed", () => sambaTool(lab, ["dns", "add", lab.addr, lab.domain, site.namespace.split(".")[0], "A", "198.51.100.7"]).then(() => undefined),
-      { dns: { op: "update", props: [] } }, ["--refresh"]);
-  });
-
-  it("up --refresh repairs a URL changed by hand", async function () {
-    await row("drift: URL changed", () => Promise.resolve(editServer(stateFile, "EX1", (s) => { s.vdirs.ews.internalUrl = "https://elsewhere.example/EWS/Exchange.asmx"; })),
-      { "urls:EX1": { op: "update", props: [] } }, ["--refresh"]);
-  });
-
-  it("up --refresh repairs a server's ASA credential removed by hand", async function () {
-    await row("drift: credential removed", () => Promise.resolve(editServer(stateFile, "EX2", (s) => { s.asa = []; })),
-      { "bind:EX2": { op: "create", props: [] } }, ["--refresh"]);
-  });
-
-  it("up --refresh repairs Negotiate removed by hand", async function () {
-    await row("drift: Negotiate removed", () => Promise.resolve(editServer(stateFile, "EX1", (s) => { s.rpc.internalClientAuthenticationMethod = "Ntlm"; })),
-      { "auth:EX1": { op: "update", props: [] } }, ["--refresh"]);
   });
 
   it("changes asaEncryptionTypes 24 → 56 → 24", async function () {
