@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The package's command: `npx pulumi-exchange-kerberos doctor [--stack NAME] [--json] [flags]`.
+// The package's command: `npx pulumi-exchange-kerberos doctor [--stack NAME] [--json] [flags]`, and
+// `npx pulumi-exchange-kerberos keytab [--stack NAME] -o FILE`: the ASA's keys for every SPN.
 // Settings come from the stack (its config through `pulumi config --json --show-secrets`, its
 // outputs through `pulumi stack output --json --show-secrets`; the selected stack unless --stack),
 // or from explicit flags, which also override the stack's values. Secrets are never flags (they
@@ -7,7 +8,8 @@
 // variables, or from standard input (--asa-password-stdin). Exit code: 0 only when Kerberos will
 // work; 1 when a check failed or could not run; 2 when the doctor itself could not run.
 import { spawn } from "node:child_process";
-import { closeDoctorConnections, doctorOptionsFromConfig, formatDoctorReport, runDoctor } from "./doctor";
+import { writeAsaKeytab } from "./asa-keytab";
+import { closeDoctorConnections, doctorOptionsFromConfig, DoctorOptions, formatDoctorReport, runDoctor } from "./doctor";
 import { KerberosRolloutError } from "./errors";
 import { redact, registerSecret } from "./secrets";
 import { CONFIG_NAMESPACE } from "./settings";
@@ -27,7 +29,14 @@ flags (each sets the stack config key ${CONFIG_NAMESPACE}:<camelCase of the flag
   --asa-password-stdin      read the ASA password from standard input
 secrets from the environment: EXCHANGE_KERBEROS_LDAP_BIND_PASSWORD, EXCHANGE_KERBEROS_ASA_PASSWORD,
   EXCHANGE_KERBEROS_KERBEROS_PASSWORD, EXCHANGE_KERBEROS_EXCHANGE_PASSWORD
-exit code: 0 Kerberos will work, 1 it will not (or a check could not run), 2 the doctor could not run`;
+exit code: 0 Kerberos will work, 1 it will not (or a check could not run), 2 the doctor could not run
+
+usage: pulumi-exchange-kerberos keytab [--stack NAME] [--cwd DIR] -o FILE [flags as above]
+
+Writes FILE (mode 0600): the ASA's AES256 and AES128 keys for HTTP/<namespace> and every extra
+name, derived from the stack's ASA password with AD's salt and AD's current key version (read from
+the directory), for a Linux front end (Apache mod_auth_gssapi, nginx…) that accepts the same
+Kerberos tickets as the Exchange servers. exit code: 0 written, 2 not written`;
 
 /** Config keys a flag may set (camelCase of --kebab-case); list-valued ones repeat. */
 const FLAG_KEYS = new Set([
@@ -132,8 +141,8 @@ function readStdin(): Promise<string> {
   });
 }
 
-async function doctor(argv: string[]): Promise<number> {
-  const p = parseDoctorArgs(argv);
+/** The doctor's options from the stack, the environment, standard input and the flags. */
+async function optionsFrom(p: Parsed): Promise<DoctorOptions> {
   const useStack = !p.noStack && (p.stack !== undefined || p.config.namespace === undefined);
   const fromStack = useStack ? await readStack(p.stack, p.cwd) : { config: {}, outputs: {} };
   const values: Record<string, string> = { ...fromStack.config };
@@ -147,11 +156,40 @@ async function doctor(argv: string[]): Promise<number> {
   const outputs = { ...fromStack.outputs };
   if (typeof outputs.asaPassword === "string") registerSecret(outputs.asaPassword);
   if (p.asaPasswordStdin || process.env[envName("asaPassword")]) delete outputs.asaPassword; // explicit wins
-  const options = doctorOptionsFromConfig(values, outputs);
+  return doctorOptionsFromConfig(values, outputs);
+}
+
+async function doctor(argv: string[]): Promise<number> {
+  const p = parseDoctorArgs(argv);
+  const options = await optionsFrom(p);
   try {
     const report = await runDoctor(options);
     process.stdout.write(`${p.json ? JSON.stringify(report, null, 2) : formatDoctorReport(report)}\n`);
     return report.ok ? 0 : 1;
+  } finally {
+    await closeDoctorConnections();
+  }
+}
+
+async function keytab(argv: string[]): Promise<number> {
+  let output: string | undefined;
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "-o" || a === "--output") {
+      output = argv[++i];
+      if (output === undefined) throw new UsageError(`${a} needs a file name`);
+    } else if (a.startsWith("--output=")) output = a.slice("--output=".length);
+    else rest.push(a);
+  }
+  if (!output) throw new UsageError("keytab: give the file to write with -o FILE");
+  const p = parseDoctorArgs(rest);
+  const o = await optionsFrom(p);
+  try {
+    const written = await writeAsaKeytab({ path: output, names: [o.namespace, ...(o.extraSpnNames ?? [])], asaName: o.asaName, asaPassword: o.asaPassword, ldap: o.ldap });
+    const line = `keytab: wrote ${written.path} (0600): ${written.principals.join(", ")}, key version ${written.kvno}, ${written.etypes.join(" and ")}`;
+    process.stdout.write(`${p.json ? JSON.stringify(written, null, 2) : line}\n`);
+    return 0;
   } finally {
     await closeDoctorConnections();
   }
@@ -163,15 +201,15 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return command === undefined ? 2 : 0;
   }
-  if (command !== "doctor") {
+  if (command !== "doctor" && command !== "keytab") {
     process.stderr.write(`unknown command ${command}\n${USAGE}\n`);
     return 2;
   }
   try {
-    return await doctor(rest);
+    return await (command === "keytab" ? keytab(rest) : doctor(rest));
   } catch (e) {
     const known = e instanceof UsageError || e instanceof KerberosRolloutError;
-    process.stderr.write(`pulumi-exchange-kerberos doctor: ${redact(known ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e))}\n`);
+    process.stderr.write(`pulumi-exchange-kerberos ${command}: ${redact(known ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e))}\n`);
     return 2;
   }
 }

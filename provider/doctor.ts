@@ -44,10 +44,10 @@ export interface DoctorOptions {
   exchange?: ExchangeSettings;
   /** Who asks the KDC for service tickets, and the krb5.conf to use. */
   kerberos: { user: string; password: string; krb5Config?: string };
-  /** A server credential added at most this long before AD's last password set, while the
-   * ticket decrypts with the stack's password, is taken as a servers-first rotation (warn, not
-   * fail). Default 3600 s. */
-  rotationWindowSeconds?: number;
+  /** How far a server's credential may have been added before AD's last password set and still be
+   * taken as the one AD holds, when the ticket decrypts with the stack's password (servers-first
+   * rollout): Kerberos' own clock-skew allowance, 300 s, which is also the most it may be. */
+  clockSkewSeconds?: number;
 }
 
 function spnNames(o: DoctorOptions): string[] {
@@ -115,28 +115,24 @@ function checkAsa(asa: AsaAccountFacts | undefined, qualifiedName: string, r: Re
       "fail",
       "ASA_NO_AES",
       `msDS-SupportedEncryptionTypes of ${asa.samAccountName} is ${asa.supportedEncryptionTypes === undefined ? "not set" : `${enc} (0x${enc.toString(16)})`}: no AES, so tickets are RC4 (being retired: KB 5073381) or refused`,
-      `set msDS-SupportedEncryptionTypes to 24 (AES128+AES256), then set the password again on every server and in AD`,
+      `set msDS-SupportedEncryptionTypes to 24 (AES128+AES256): AD already holds AES keys from the last password set (domain functional level 2008 or later), no password change is needed`,
     );
   } else if (enc & ENC_RC4) {
     r.add("asa", qualifiedName, "warn", "ASA_RC4_ALLOWED", `msDS-SupportedEncryptionTypes ${enc} (0x${enc.toString(16)}) still allows RC4, which Windows DCs stop issuing by default from April 2026 (KB 5073381)`, `set it to 24 (AES128+AES256) unless a client cannot do AES`);
   }
   if (!asa.passwordLastSet) {
     r.add("asa", qualifiedName, "fail", "ASA_NO_PASSWORD", `${asa.samAccountName} has no password set: it has no keys at all`, `set its password (pulumi up with AsaComputerAccount), then bind the same credential on every server`);
-  } else if (enc & ENC_AES && asa.passwordPredatesEncryptionTypes) {
-    r.add(
-      "asa",
-      qualifiedName,
-      "fail",
-      "ASA_KEYS_PREDATE_AES",
-      `the password of ${asa.samAccountName} was last set at ${asa.passwordLastSet.toISOString()}, before msDS-SupportedEncryptionTypes was last changed (${asa.encryptionTypesChanged?.toISOString()}, replication metadata): AD may hold no AES keys for it`,
-      `set the ASA password again (AD derives AES keys only at a password set), on every server and in AD`,
-    );
   }
+  // No verdict on a password set before AES was enabled: from the 2008 domain functional level on,
+  // AD derives AES keys at every password set whatever msDS-SupportedEncryptionTypes says (seen in
+  // the lab: supplementalCredentials holds aes256/aes128 keys after a set with the attribute at 4,
+  // and the KDC issues AES tickets once it is 24). The attribute only steers which key the KDC
+  // uses; an account that really has no AES keys shows in check 5 as an RC4 ticket.
   if (!r.findings.some((f) => f.check === "asa" && f.subject === qualifiedName && f.status !== "pass")) {
     r.pass(
       "asa",
       qualifiedName,
-      `enabled, AES (msDS-SupportedEncryptionTypes ${enc}), password set ${asa.passwordLastSet?.toISOString()}${asa.encryptionTypesChanged ? ` after AES was enabled (${asa.encryptionTypesChanged.toISOString()}, replication metadata)` : ""}, key version ${asa.keyVersion ?? "?"}`,
+      `enabled, AES (msDS-SupportedEncryptionTypes ${enc}), password set ${asa.passwordLastSet?.toISOString()}, key version ${asa.keyVersion ?? "?"}`,
     );
   }
 }

@@ -6,6 +6,9 @@ import { getAsaCredentials, getOutlookAuth, getVdirUrls, serverHandle, ServerHan
 import { CONFIG_NAMESPACE } from "../settings";
 import { fixOf, message, Report } from "./report";
 
+/** Kerberos' default clock-skew allowance (MIT clockskew, AD's "Maximum tolerance for computer clock synchronization"). */
+const MAX_SKEW_SECONDS = 300;
+
 function hostOf(url: string | null): string | undefined {
   if (!url) return undefined;
   try {
@@ -34,27 +37,30 @@ export async function checkServer(
   try {
     const creds = await getAsaCredentials(h);
     const latest = creds[0];
-    const window = (o.rotationWindowSeconds ?? 3600) * 1000;
+    const skewMs = Math.min(o.clockSkewSeconds ?? MAX_SKEW_SECONDS, MAX_SKEW_SECONDS) * 1000;
     if (!latest) {
       r.add("binding", server, "fail", "SERVER_NO_ASA", `${server} holds no ASA credential: tickets for the namespace that land on it fail (KRB_AP_ERR_MODIFIED) and Outlook falls back to NTLM`, `bind it: pulumi up (AsaBinding for ${server}) or Set-ClientAccessService ${server} -AlternateServiceAccountCredential (Get-Credential ${ctx.qualifiedName})`);
     } else if (latest.account.toLowerCase() !== ctx.qualifiedName.toLowerCase()) {
       r.add("binding", server, "fail", "SERVER_WRONG_ASA", `${server} holds the credential of ${latest.account}, not of ${ctx.qualifiedName}, which holds the SPNs: tickets do not decrypt there (KRB_AP_ERR_MODIFIED)`, `bind ${ctx.qualifiedName} on ${server} (pulumi up, or RollAlternateServiceAccountPassword.ps1 -CopyFrom a correct server)`);
     } else {
-      const added = Date.parse(latest.whenAddedUtc);
-      const setAt = ctx.passwordLastSet?.getTime();
+      // Whole seconds on both sides: AD's pwdLastSet and Exchange's WhenAddedUTC come from
+      // different clocks and resolutions; a credential added within Kerberos' skew before AD's
+      // password set is the servers-first order of a rollout, never a stale one.
+      const added = Math.floor(Date.parse(latest.whenAddedUtc) / 1000) * 1000;
+      const setAt = ctx.passwordLastSet === undefined ? undefined : Math.floor(ctx.passwordLastSet.getTime() / 1000) * 1000;
       if (Number.isNaN(added) || setAt === undefined) {
-        r.add("binding", server, "warn", "SERVER_ASA_TIME_UNKNOWN", `${server} holds ${latest.account} (added ${latest.whenAddedUtc}), but the times cannot be compared with AD's password set`, `check Get-ClientAccessService ${server} -IncludeAlternateServiceAccountCredentialStatus`);
-      } else if (Math.floor(added / 1000) >= Math.floor(setAt / 1000)) {
-        r.pass("binding", server, `holds ${latest.account}, added ${latest.whenAddedUtc}, together with or after AD's last password set (${ctx.passwordLastSet!.toISOString()}; compared to the second)`);
-      } else if (setAt - added <= window && ctx.stackPasswordMatchesAd === true) {
-        r.add("binding", server, "warn", "SERVER_ASA_BOUND_BEFORE_AD", `${server} got ${latest.account} at ${latest.whenAddedUtc}, ${Math.round((setAt - added) / 1000)} s before AD's password set (${ctx.passwordLastSet!.toISOString()}), as a servers-first rotation does; the ticket decrypts with the stack's password`, `if AD's password was set by anyone but the rollout, bind the credential on ${server} again`);
+        r.add("binding", server, "fail", "SERVER_ASA_TIME_UNKNOWN", `${server} holds ${latest.account} (added ${latest.whenAddedUtc}), but it cannot be compared with AD's password set (${ctx.passwordLastSet?.toISOString() ?? "unknown"}): nothing shows that it holds AD's current password`, `check Get-ClientAccessService ${server} -IncludeAlternateServiceAccountCredentialStatus, and that the directory can be read`);
+      } else if (added >= setAt) {
+        r.pass("binding", server, `holds ${latest.account}, added ${latest.whenAddedUtc}, with or after AD's last password set (${ctx.passwordLastSet!.toISOString()}; to the second)`);
+      } else if (setAt - added <= skewMs && ctx.stackPasswordMatchesAd === true) {
+        r.pass("binding", server, `holds ${latest.account}, added ${latest.whenAddedUtc}, ${(setAt - added) / 1000} s before AD's password set (${ctx.passwordLastSet!.toISOString()}), within Kerberos' ${skewMs / 1000} s skew: the servers-first order of a rollout, and the ticket decrypts with the stack's password`);
       } else {
         r.add(
           "binding",
           server,
           "fail",
           "SERVER_ASA_STALE",
-          `KRB_AP_ERR_MODIFIED: AD's password of ${ctx.qualifiedName} was set at ${ctx.passwordLastSet!.toISOString()}, after ${server} got its credential (${latest.whenAddedUtc}): the server decrypts tickets with the old key and Outlook silently falls back to NTLM`,
+          `KRB_AP_ERR_MODIFIED: AD's password of ${ctx.qualifiedName} was set at ${ctx.passwordLastSet!.toISOString()}, ${Math.round((setAt - added) / 1000)} s after ${server} got its latest credential (${latest.whenAddedUtc})${ctx.stackPasswordMatchesAd === true ? "" : ", and the stack's password is not AD's"}: the server does not hold AD's current password, so fresh tickets fail there ("Key version is not available") and Outlook silently falls back to NTLM`,
           `bind the current password on ${server} and every other server (pulumi up, or RollAlternateServiceAccountPassword.ps1), then klist purge on clients`,
         );
       }

@@ -115,7 +115,7 @@ export function verifyTicketBytes(bytes: Buffer, args: Omit<VerifyServiceTicketA
       base,
       "RC4_TICKET",
       `the KDC issued an RC4 ticket (rc4-hmac, etype 23) for ${args.spn}: ${asa} has no AES keys or its msDS-SupportedEncryptionTypes lacks AES; RC4 is being retired (KB 5073381)`,
-      `set msDS-SupportedEncryptionTypes to 24 (AES128+AES256) on ${asa}, then set its password again (AES keys only come from a password set) on every server and in AD`,
+      `set msDS-SupportedEncryptionTypes to 24 (AES128+AES256) on ${asa} (AD derives AES keys at every password set from the 2008 domain functional level on); only if the KDC still issues RC4 then, set its password again, on every server and in AD`,
     );
   }
   if (!isAesSha1(etype)) {
