@@ -25,6 +25,7 @@ flags (each sets the stack config key ${CONFIG_NAMESPACE}:<camelCase of the flag
   --ldap-url URL            --ldap-ca-file PEM              --ldap-bind-user USER      --gc-url URL
   --kerberos-user USER      --krb5-config PATH              --exchange-shell PATH
   --exchange-connection remote|local                        --exchange-endpoint HOST
+  --https-ca-file PEM       CA of the Exchange certificate  --https-check false (skip check 8)
   --no-stack                use the flags and environment only
   --asa-password-stdin      read the ASA password from standard input
 secrets from the environment: EXCHANGE_KERBEROS_LDAP_BIND_PASSWORD, EXCHANGE_KERBEROS_ASA_PASSWORD,
@@ -55,6 +56,8 @@ const FLAG_KEYS = new Set([
   "exchangeEndpoint",
   "exchangeAuthentication",
   "exchangeUser",
+  "httpsCaFile",
+  "httpsCheck",
 ]);
 const LIST_FLAGS: Record<string, string> = { server: "servers", dnsAddress: "dnsAddresses", extraSpnName: "extraSpnNames" };
 const SECRET_KEYS = ["ldapBindPassword", "asaPassword", "kerberosPassword", "exchangePassword"];

@@ -1,7 +1,8 @@
 // `doctor`: proves that Kerberos for the Outlook namespace works, against the directory, the KDC
-// and the Exchange servers a stack points at, and says exactly why when it does not. Seven checks
-// (DESIGN.md "Verification", issue 6): DNS → SPNs → ASA account → service tickets → the ticket
-// decrypts with the ASA password's key → every server holds that credential → Negotiate and URLs.
+// and the Exchange servers a stack points at, and says exactly why when it does not. Eight checks
+// (DESIGN.md "Verification", issues 6 and 11): DNS → SPNs → ASA account → service tickets → the
+// ticket decrypts with the ASA password's key → every server holds that credential → Negotiate and
+// URLs → the HTTPS endpoint at every address accepts a real Kerberos token (doctor/endpoint.ts).
 // Each failure carries a code, its cause and its fix (one line each); the report is also JSON.
 // The checks live in doctor/ (dns, directory, exchange, report); this file runs them in order.
 // Nothing here writes; no password or key ever enters the report.
@@ -16,6 +17,7 @@ import { AsaAccountFacts, readAsaAccount, spnHolders, SpnHolder } from "./doctor
 import { closeExchangeSessions } from "./exchange/session";
 import { checkDns } from "./doctor/dns";
 import { checkServer } from "./doctor/exchange";
+import { checkEndpoints, EndpointTicket } from "./doctor/endpoint";
 import { DoctorFinding, DoctorReport, fixOf, message, Report, summarize } from "./doctor/report";
 
 export { CheckId, CheckStatus, DoctorFinding, DoctorReport, formatDoctorReport } from "./doctor/report";
@@ -48,6 +50,10 @@ export interface DoctorOptions {
    * taken as the one AD holds, when the ticket decrypts with the stack's password (servers-first
    * rollout): Kerberos' own clock-skew allowance, 300 s, which is also the most it may be. */
   clockSkewSeconds?: number;
+  /** Check 8 (the HTTPS endpoint at every address of the namespace); default true. */
+  checkEndpoints?: boolean;
+  /** PEM of the CA that issued the Exchange (or front end) certificate; default: Node's trust store. */
+  httpsCaFile?: string;
 }
 
 function spnNames(o: DoctorOptions): string[] {
@@ -164,7 +170,9 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
   const spns = names.map((n) => `HTTP/${n}`);
   const sam = asaSam(o.asaName);
 
-  await checkDns(o, r);
+  const addresses = await checkDns(o, r);
+  const endpoints = o.checkEndpoints ?? true;
+  let endpointTicket: EndpointTicket | { unavailable: string } = { unavailable: "no ticket was obtained" };
 
   // 2 + 3: the directory
   let info: DomainInfo | undefined;
@@ -198,11 +206,13 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
   } else {
     let outcomes: TicketOutcome[] = [];
     try {
-      outcomes = await getServiceTickets({ user: o.kerberos.user, password: o.kerberos.password, realm, krb5Config: o.kerberos.krb5Config }, spns);
+      outcomes = await getServiceTickets({ user: o.kerberos.user, password: o.kerberos.password, realm, krb5Config: o.kerberos.krb5Config }, spns, { sessionKeys: endpoints });
     } catch (e) {
+      endpointTicket = { unavailable: `no ticket could be requested as ${o.kerberos.user}: ${message(e)}` };
       for (const spn of spns) r.add("ticket", spn, "fail", "KERBEROS_LOGON_FAILED", `no ticket could be requested as ${o.kerberos.user}: ${message(e)}`, fixOf(e, `check ${CONFIG_NAMESPACE}:kerberosUser/kerberosPassword and ${CONFIG_NAMESPACE}:krb5Config`));
     }
     for (const t of outcomes) {
+      if (t.spn === spns[0]) endpointTicket = t.ok && t.session ? { spn: t.spn, ticket: t.ticket, kvno: t.kvno, session: t.session } : { unavailable: t.ok ? "no session key" : `the KDC issued no ticket for ${t.spn} (check 4)` };
       if (!t.ok) {
         const f = ticketFinding(t, r.findings.find((x) => x.check === "spn" && x.subject === t.spn)?.code);
         r.add("ticket", t.spn, "fail", f.code, f.cause, f.fix);
@@ -232,6 +242,15 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
     for (const s of o.servers) r.add("binding", s, "skip", "NOT_CHECKED", "the Exchange connection is not configured", `set ${CONFIG_NAMESPACE}:exchangeShell/exchangeConnection`);
   } else {
     for (const s of o.servers) await checkServer(o, s, { qualifiedName, spnNames: names, passwordLastSet: asa?.passwordLastSet, stackPasswordMatchesAd }, r);
+  }
+
+  // 8: the endpoint itself, with a token from the namespace's ticket
+  if (endpoints) {
+    try {
+      await checkEndpoints(o, { addresses, ticket: endpointTicket, stackPasswordMatchesAd }, r);
+    } finally {
+      if (!("unavailable" in endpointTicket)) endpointTicket.session.key.value.fill(0);
+    }
   }
 
   const summary = summarize(r.findings);
@@ -270,7 +289,7 @@ function spnNamesFromOutput(spns: unknown): string[] | undefined {
 /**
  * DoctorOptions from a stack's config (keys `exchange-kerberos:…`) and, when given, its outputs
  * (asaPassword, asaQualifiedName, namespace, spns). Keys: namespace, servers, dnsAddresses, dnsServer, extraSpnNames,
- * asaName, asaPassword, kerberosUser, kerberosPassword, krb5Config, and the connection keys of
+ * asaName, asaPassword, kerberosUser, kerberosPassword, krb5Config, httpsCheck, httpsCaFile, and the connection keys of
  * settings.ts. Note: this points the process-wide settings (settings.ts) at `config`.
  */
 export function doctorOptionsFromConfig(values: Record<string, string | undefined>, outputs: Record<string, unknown> = {}): DoctorOptions {
@@ -294,6 +313,8 @@ export function doctorOptionsFromConfig(values: Record<string, string | undefine
     extraSpnNames: jsonList("extraSpnNames", get("extraSpnNames")) ?? spnNamesFromOutput(outputs.spns),
     dnsAddresses: jsonList("dnsAddresses", get("dnsAddresses")),
     dnsServer: get("dnsServer"),
+    checkEndpoints: get("httpsCheck") === undefined ? undefined : get("httpsCheck") !== "false",
+    httpsCaFile: get("httpsCaFile"),
     asaName,
     asaPassword: outStr("asaPassword") ?? get("asaPassword"),
     servers,

@@ -14,14 +14,15 @@ async function dnsServerFor(o: DoctorOptions): Promise<string> {
   return (await lookup(host)).address;
 }
 
-export async function checkDns(o: DoctorOptions, r: Report): Promise<void> {
+/** Check 1; resolves to the addresses found (for check 8), [] when none. */
+export async function checkDns(o: DoctorOptions, r: Report): Promise<string[]> {
   const name = o.namespace;
   let server: string;
   try {
     server = await dnsServerFor(o);
   } catch (e) {
     r.add("dns", name, "fail", "DNS_SERVER_UNKNOWN", `cannot find the domain's DNS server: ${message(e)}`, `set ${CONFIG_NAMESPACE}:dnsServer (or --dns-server) to a domain controller's address`);
-    return;
+    return [];
   }
   const resolver = new Resolver({ timeout: 5000, tries: 2 });
   resolver.setServers([server]);
@@ -50,11 +51,11 @@ export async function checkDns(o: DoctorOptions, r: Report): Promise<void> {
       unreachable ? `the DNS server ${server} did not answer for ${name} (${why})` : `${name} does not resolve at the domain's DNS server ${server} (${why}): clients cannot reach the namespace, nor ask for its ticket`,
       unreachable ? `check that ${server} is a DNS server of the domain, or set ${CONFIG_NAMESPACE}:dnsServer` : recordFix,
     );
-    return;
+    return [];
   }
   if (want.length === 0) {
     r.pass("dns", name, `resolves at ${server} to ${got.join(", ")} (no addresses declared to compare)`);
-    return;
+    return got;
   }
   const missing = want.filter((a) => !got.includes(a));
   const extra = got.filter((a) => !want.includes(a));
@@ -67,8 +68,9 @@ export async function checkDns(o: DoctorOptions, r: Report): Promise<void> {
       `${name} resolves at ${server} to ${got.join(", ")}, not to the declared ${want.join(", ")}${extra.length ? ` (unexpected: ${extra.join(", ")})` : ""}${missing.length ? ` (missing: ${missing.join(", ")})` : ""}: clients reach hosts that are not the namespace's servers`,
       `point ${name} at ${want.join(", ")} only (pulumi up corrects the DnsRecord), then ipconfig /flushdns on clients`,
     );
-    return;
+    return got;
   }
   r.pass("dns", name, `resolves at ${server} to ${got.join(", ")}, as declared`);
+  return got;
 }
 

@@ -4,8 +4,8 @@ import { KerberosRolloutError } from "../errors";
 
 export type CheckStatus = "pass" | "warn" | "fail" | "skip";
 
-/** The seven checks, in order. */
-export type CheckId = "dns" | "spn" | "asa" | "ticket" | "decrypt" | "binding" | "negotiate";
+/** The eight checks, in order. */
+export type CheckId = "dns" | "spn" | "asa" | "ticket" | "decrypt" | "binding" | "negotiate" | "endpoint";
 
 export interface DoctorFinding {
   check: CheckId;
@@ -67,6 +67,7 @@ const TITLES: Record<CheckId, string> = {
   decrypt: "5. ticket decrypts with the ASA password",
   binding: "6. ASA credential on every server",
   negotiate: "7. Negotiate offered, URLs on the namespace",
+  endpoint: "8. the namespace's HTTPS endpoint accepts Kerberos (certificate, Negotiate, a real token, mutual auth)",
 };
 const MARK: Record<CheckStatus, string> = { pass: "ok  ", warn: "WARN", fail: "FAIL", skip: "SKIP" };
 

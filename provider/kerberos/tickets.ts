@@ -9,9 +9,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AccessDeniedError, InvalidInputError, NotFoundError, UnreachableError } from "../errors";
 import { Ccache, readCcacheFile } from "./ccache";
+import { EncryptionKey } from "./crypto";
 import { etypeName } from "./etype";
 import { KerberosToolError } from "./errors";
-import { formatPrincipal, parsePrincipal, samePrincipal } from "./principal";
+import { formatPrincipal, parsePrincipal, Principal, samePrincipal } from "./principal";
 import { decodeTicket } from "./ticket";
 
 export interface TicketRequest {
@@ -50,6 +51,9 @@ export type TicketOutcome =
       etypeName: string;
       kvno?: number;
       endTime: Date;
+      /** Only when asked for (`sessionKeys`): the ticket's session key and the client, to build an
+       * AP-REQ (doctor check 8). Secret: zero it after use, never report it. */
+      session?: { key: EncryptionKey; client: Principal };
     }
   | { spn: string; ok: false; code: TicketFailureCode; cause: string; fix: string };
 
@@ -180,7 +184,7 @@ export async function withTicketCache<T>(
 
 /** Doctor check 4: one service ticket per SPN, as `req.user`. Rejects (typed, from errors.ts)
  * only when no ticket at all can be had (kinit fails); per-SPN failures are outcomes. */
-export async function getServiceTickets(req: TicketRequest, spns: string[]): Promise<TicketOutcome[]> {
+export async function getServiceTickets(req: TicketRequest, spns: string[], opts: { sessionKeys?: boolean } = {}): Promise<TicketOutcome[]> {
   return withTicketCache(req, async (cache) => {
     const outcomes: TicketOutcome[] = [];
     for (const spn of spns) {
@@ -205,6 +209,7 @@ export async function getServiceTickets(req: TicketRequest, spns: string[]): Pro
         etypeName: etypeName(t.encPart.etype),
         kvno: t.encPart.kvno,
         endTime: cred.endTime,
+        ...(opts.sessionKeys ? { session: { key: { etype: cred.key.etype, value: Buffer.from(cred.key.value) }, client: cred.client } } : {}),
       });
     }
     return outcomes;
