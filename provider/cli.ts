@@ -131,6 +131,18 @@ async function readStack(stack: string | undefined, cwd: string | undefined): Pr
   } catch {
     outputs = {}; // a stack never deployed has no outputs; the config may still be enough
   }
+  // The password AD holds, as the stack last set it (the AsaPassword resource's state): during a
+  // rotation that failed half-way the config's (and the output's) password is not yet AD's.
+  try {
+    const state = JSON.parse(await runPulumi(["stack", "export", "--show-secrets", ...sel], cwd)) as { deployment?: { resources?: { type?: string; outputs?: Record<string, unknown> }[] } };
+    const asaPassword = (state.deployment?.resources ?? []).filter((r) => (r.type ?? "").endsWith(":AsaPassword")).map((r) => r.outputs?.password);
+    if (asaPassword.length === 1 && typeof asaPassword[0] === "string" && asaPassword[0] !== "") {
+      registerSecret(asaPassword[0]);
+      outputs.asaPasswordInAd = asaPassword[0];
+    }
+  } catch {
+    // no state to read: the outputs and config stand
+  }
   return { config, outputs };
 }
 
@@ -158,7 +170,10 @@ async function optionsFrom(p: Parsed): Promise<DoctorOptions> {
   for (const key of SECRET_KEYS) registerSecret(values[`${CONFIG_NAMESPACE}:${key}`]);
   const outputs = { ...fromStack.outputs };
   if (typeof outputs.asaPassword === "string") registerSecret(outputs.asaPassword);
-  if (p.asaPasswordStdin || process.env[envName("asaPassword")]) delete outputs.asaPassword; // explicit wins
+  if (p.asaPasswordStdin || process.env[envName("asaPassword")]) {
+    delete outputs.asaPassword; // explicit wins
+    delete outputs.asaPasswordInAd;
+  }
   return doctorOptionsFromConfig(values, outputs);
 }
 

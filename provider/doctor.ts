@@ -288,7 +288,8 @@ function spnNamesFromOutput(spns: unknown): string[] | undefined {
 
 /**
  * DoctorOptions from a stack's config (keys `exchange-kerberos:…`) and, when given, its outputs
- * (asaPassword, asaQualifiedName, namespace, spns). Keys: namespace, servers, dnsAddresses, dnsServer, extraSpnNames,
+ * (asaPassword, asaQualifiedName, namespace, spns; asaPasswordInAd: the AsaPassword resource's
+ * password from the state, the one AD holds, which wins). Keys: namespace, servers, dnsAddresses, dnsServer, extraSpnNames,
  * asaName, asaPassword, kerberosUser, kerberosPassword, krb5Config, httpsCheck, httpsCaFile, and the connection keys of
  * settings.ts. Note: this points the process-wide settings (settings.ts) at `config`.
  */
@@ -316,7 +317,7 @@ export function doctorOptionsFromConfig(values: Record<string, string | undefine
     checkEndpoints: get("httpsCheck") === undefined ? undefined : get("httpsCheck") !== "false",
     httpsCaFile: get("httpsCaFile"),
     asaName,
-    asaPassword: outStr("asaPassword") ?? get("asaPassword"),
+    asaPassword: outStr("asaPasswordInAd") ?? outStr("asaPassword") ?? get("asaPassword"),
     servers,
     ldap,
     exchange,

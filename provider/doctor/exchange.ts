@@ -2,7 +2,7 @@
 // than AD's last password set; Outlook Anywhere and MAPI offer Negotiate; the URLs Outlook uses
 // are on a name the ASA holds an SPN for. Through the shared sessions of exchange/.
 import type { DoctorOptions } from "../doctor";
-import { getAsaCredentials, getOutlookAuth, getVdirUrls, serverHandle, ServerHandle, VDIR_KINDS } from "../exchange/operations";
+import { AsaCredentialProof, getAsaCredentials, getOutlookAuth, getVdirUrls, serverHandle, ServerHandle, testAsaCredentials, VDIR_KINDS } from "../exchange/operations";
 import { CONFIG_NAMESPACE } from "../settings";
 import { fixOf, message, Report } from "./report";
 
@@ -37,13 +37,39 @@ export async function checkServer(
   try {
     const creds = await getAsaCredentials(h);
     const latest = creds[0];
+    let proof: AsaCredentialProof[] | undefined;
+    if (o.asaPassword && ctx.stackPasswordMatchesAd === true && latest) {
+      try {
+        proof = await testAsaCredentials(h, o.asaPassword);
+      } catch {
+        proof = undefined; // a server that cannot show its passwords: judged by the timestamps
+      }
+    }
     const skewMs = Math.min(o.clockSkewSeconds ?? MAX_SKEW_SECONDS, MAX_SKEW_SECONDS) * 1000;
     if (!latest) {
       r.add("binding", server, "fail", "SERVER_NO_ASA", `${server} holds no ASA credential: tickets for the namespace that land on it fail (KRB_AP_ERR_MODIFIED) and Outlook falls back to NTLM`, `bind it: pulumi up (AsaBinding for ${server}) or Set-ClientAccessService ${server} -AlternateServiceAccountCredential (Get-Credential ${ctx.qualifiedName})`);
     } else if (latest.account.toLowerCase() !== ctx.qualifiedName.toLowerCase()) {
       r.add("binding", server, "fail", "SERVER_WRONG_ASA", `${server} holds the credential of ${latest.account}, not of ${ctx.qualifiedName}, which holds the SPNs: tickets do not decrypt there (KRB_AP_ERR_MODIFIED)`, `bind ${ctx.qualifiedName} on ${server} (pulumi up, or RollAlternateServiceAccountPassword.ps1 -CopyFrom a correct server)`);
+    } else if (proof !== undefined) {
+      // The server itself says whether it holds the password AD holds (check 5 proved the stack's
+      // password is AD's): that settles it, whatever the timestamps.
+      const held = proof.find((c) => c.holdsPassword && c.account.toLowerCase() === ctx.qualifiedName.toLowerCase());
+      const list = proof.map((c) => `${c.account} added ${c.whenAddedUtc}`).join("; ");
+      if (held) {
+        r.pass("binding", server, `holds AD's current password of ${ctx.qualifiedName} (the credential added ${held.whenAddedUtc}${held === proof[0] ? ", its latest" : ", its previous"}; compared on the server with the password AD holds per the stack)`);
+      } else {
+        r.add(
+          "binding",
+          server,
+          "fail",
+          "SERVER_ASA_STALE",
+          `${server} does not hold AD's current password of ${ctx.qualifiedName} (set ${ctx.passwordLastSet?.toISOString() ?? "?"}): none of its credentials (${list}) is the password AD holds per the stack, so fresh tickets fail there ("Key version is not available" / KRB_AP_ERR_MODIFIED) and Outlook silently falls back to NTLM`,
+          `bind the current password on ${server} (pulumi up, or RollAlternateServiceAccountPassword.ps1 -CopyFrom a server that works), then klist purge on clients`,
+        );
+      }
     } else {
-      // Whole seconds on both sides: AD's pwdLastSet and Exchange's WhenAddedUTC come from
+      // Without the server's word (no password from the stack, or check 5 did not prove it is
+      // AD's): whole seconds on both sides: AD's pwdLastSet and Exchange's WhenAddedUTC come from
       // different clocks and resolutions; a credential added within Kerberos' skew before AD's
       // password set is the servers-first order of a rollout, never a stale one.
       const added = Math.floor(Date.parse(latest.whenAddedUtc) / 1000) * 1000;

@@ -263,6 +263,37 @@ function Add-EkAsaCredential {
     return (Get-EkAsaCredential -P $P)
 }
 
+# Which of the server's ASA credentials hold a given password (the one AD holds, per the stack),
+# for the doctor. The passwords are read as RollAlternateServiceAccountPassword.ps1 -CopyFrom reads
+# them (-IncludeAlternateServiceAccountCredentialPassword) and compared here, in the session: only
+# true or false per credential comes back, never a password.
+function Test-EkAsaCredential {
+    param($P)
+    $expected = (New-EkCredential -User 'expected' -SealedPassword $P.Password).GetNetworkCredential().Password
+    $s = [string]$P.Server
+    if ($P.Noun -eq 'ClientAccessServer') {
+        $cas = Get-ClientAccessServer -Identity $s -IncludeAlternateServiceAccountCredentialPassword
+    } elseif ($P.Noun -eq 'ClientAccessService') {
+        $cas = Get-ClientAccessService -Identity $s -IncludeAlternateServiceAccountCredentialPassword
+    } else {
+        throw ('unknown client access noun {0}' -f $P.Noun)
+    }
+    $credentials = @()
+    $config = $cas.AlternateServiceAccountConfiguration
+    if ($null -ne $config -and (Test-EkProp $config 'EffectiveCredentials')) {
+        foreach ($c in @($config.EffectiveCredentials)) {
+            if ($null -eq $c) { continue }
+            $holds = $false
+            if ((Test-EkProp $c 'Credential') -and $null -ne $c.Credential) {
+                $holds = ($c.Credential.GetNetworkCredential().Password -ceq $expected)
+            }
+            $when = ([datetime]$c.WhenAddedUTC).ToUniversalTime().ToString('o')
+            $credentials += @{ account = [string]$c.QualifiedUserName; whenAddedUtc = $when; holdsPassword = $holds }
+        }
+    }
+    return @{ server = $s; credentials = $credentials }
+}
+
 function Remove-EkAsaCredential {
     param($P)
     $s = [string]$P.Server
@@ -338,6 +369,7 @@ function Invoke-EkOperation {
             'Get-EkAsaCredential' { $data = Get-EkAsaCredential -P $p }
             'Add-EkAsaCredential' { $data = Add-EkAsaCredential -P $p }
             'Remove-EkAsaCredential' { $data = Remove-EkAsaCredential -P $p }
+            'Test-EkAsaCredential' { $data = Test-EkAsaCredential -P $p }
             'Get-EkOutlookAuth' { $data = Get-EkOutlookAuth -P $p }
             'Set-EkOutlookAuth' { $data = Set-EkOutlookAuth -P $p }
             default { throw ('unknown operation {0}' -f $Name) }

@@ -215,6 +215,25 @@ export async function getAsaCredentials(h: ServerHandle): Promise<AsaCredentialS
   return asaState(await h.session.call("Get-EkAsaCredential", { Server: h.server, Noun: h.noun }, { what: `server ${h.server}`, idempotent: true }));
 }
 
+export interface AsaCredentialProof extends AsaCredentialStatus {
+  /** The credential's password is the one asked about (compared on the server). */
+  holdsPassword: boolean;
+}
+
+/** Which of the server's credentials hold `password`, latest first (doctor check 6). The password
+ * travels sealed, and only true/false per credential comes back. */
+export async function testAsaCredentials(h: ServerHandle, password: string): Promise<AsaCredentialProof[]> {
+  const d = obj(await h.session.call("Test-EkAsaCredential", { Server: h.server, Noun: h.noun, Password: new Secret(password) }, { what: `server ${h.server}`, idempotent: true }), "Test-EkAsaCredential");
+  const list = d.credentials === null || d.credentials === undefined ? [] : Array.isArray(d.credentials) ? d.credentials : [d.credentials];
+  return list
+    .map((c) => {
+      const o = obj(c, "Test-EkAsaCredential credential");
+      const t = Date.parse(str(o.whenAddedUtc));
+      return { account: str(o.account), whenAddedUtc: Number.isNaN(t) ? str(o.whenAddedUtc) : new Date(t).toISOString(), holdsPassword: o.holdsPassword === true };
+    })
+    .sort((a, b) => (a.whenAddedUtc < b.whenAddedUtc ? 1 : a.whenAddedUtc > b.whenAddedUtc ? -1 : 0));
+}
+
 /** Adds a credential; the server keeps the one before it as Previous. Not retried blindly: a second
  * add would push the previous credential out. */
 export async function addAsaCredential(h: ServerHandle, account: string, password: string): Promise<AsaCredentialStatus[]> {

@@ -45,6 +45,7 @@ export type OperationName =
   | "Get-EkAsaCredential"
   | "Add-EkAsaCredential"
   | "Remove-EkAsaCredential"
+  | "Test-EkAsaCredential"
   | "Get-EkOutlookAuth"
   | "Set-EkOutlookAuth";
 
@@ -56,6 +57,7 @@ export const OPERATIONS: readonly OperationName[] = [
   "Get-EkAsaCredential",
   "Add-EkAsaCredential",
   "Remove-EkAsaCredential",
+  "Test-EkAsaCredential",
   "Get-EkOutlookAuth",
   "Set-EkOutlookAuth",
 ];

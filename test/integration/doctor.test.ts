@@ -196,6 +196,23 @@ describe("doctor (integration: Samba AD DC + Exchange stand-in, a test double)",
     }
   });
 
+  it("fails a server holding only passwords AD does not hold (two rotations that failed elsewhere), however new, and passes the other", async () => {
+    // EX1 got a 2nd and then a 3rd password (each rotation failed on another server, so AD kept the
+    // 1st): its credentials are newer than AD's password set, yet none is AD's password.
+    const ex1 = await exchangeServer("EX1");
+    await addAsaCredential(ex1, asa.qualifiedName, "Rotation-2-a41f0c9e-Never-In-AD!");
+    await addAsaCredential(ex1, asa.qualifiedName, "Rotation-3-77d2b1e5-Never-In-AD!");
+    try {
+      const r = await doctor();
+      assert.deepEqual(failures(r), ["binding:EX1:SERVER_ASA_STALE"]);
+      assert.match(r.findings.find((f) => f.code === "SERVER_ASA_STALE")!.cause, /does not hold AD's current password/);
+      assert.match(r.findings.find((f) => f.check === "binding" && f.subject === "EX2")!.cause, /holds AD's current password/);
+      assert.equal(r.ok, false);
+    } finally {
+      await bindEverywhere(["EX1"]);
+    }
+  });
+
   it("names the server that lacks the ASA credential", async () => {
     editServer(stateFile, "EX2", (s) => (s.asa = []));
     try {
