@@ -212,6 +212,8 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
       for (const spn of spns) r.add("ticket", spn, "fail", "KERBEROS_LOGON_FAILED", `no ticket could be requested as ${o.kerberos.user}: ${message(e)}`, fixOf(e, `check ${CONFIG_NAMESPACE}:kerberosUser/kerberosPassword and ${CONFIG_NAMESPACE}:krb5Config`));
     }
     for (const t of outcomes) {
+      // Only the namespace's session key is kept (for check 8); the others are wiped at once.
+      if (t.ok && t.session && t.spn !== spns[0]) t.session.key.value.fill(0);
       if (t.spn === spns[0]) endpointTicket = t.ok && t.session ? { spn: t.spn, ticket: t.ticket, kvno: t.kvno, session: t.session } : { unavailable: t.ok ? "no session key" : `the KDC issued no ticket for ${t.spn} (check 4)` };
       if (!t.ok) {
         const f = ticketFinding(t, r.findings.find((x) => x.check === "spn" && x.subject === t.spn)?.code);

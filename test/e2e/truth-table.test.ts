@@ -7,6 +7,7 @@
 // `curl --negotiate` to every address it resolves to. "Will work" means every address answers
 // 200. The doctor (the command, --json) must agree by its exit code and name the cause.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -63,9 +64,14 @@ describe("truth table: the doctor agrees with curl --negotiate against the lab's
   }
 
   async function startFront(server: string, keytabFile: string, extra: string[] = []): Promise<void> {
-    await frontdoor(["up", front[server], "--lab", lab.addr, "--keytab", keytabFile, "--name", NAMESPACE, "--name", AUTODISCOVER, ...extra]);
     if (!started.includes(front[server])) started.push(front[server]);
+    await frontdoor(["up", front[server], "--lab", lab.addr, "--keytab", keytabFile, "--name", NAMESPACE, "--name", AUTODISCOVER, ...extra]);
   }
+  // Should the run end without after() (an uncaught error, process.exit), still stop them.
+  const stopAll = (): void => {
+    for (const addr of started.splice(0)) spawnSync("bash", [FRONTDOOR, "down", addr], { stdio: "ignore", timeout: 30_000 });
+  };
+  process.once("exit", stopAll);
 
   async function verdicts(opts: { krb5Config?: string } = {}): Promise<Verdicts> {
     const doctor = await run(process.execPath, [CLI, "doctor", "--stack", "tt", "--cwd", cli.projectDir, "--json", ...(opts.krb5Config ? ["--krb5-config", opts.krb5Config] : [])], {
@@ -138,7 +144,7 @@ describe("truth table: the doctor agrees with curl --negotiate against the lab's
 
   after(async function () {
     console.log(`      wall time per row (s): ${JSON.stringify(times)}`);
-    for (const addr of started) await run("bash", [FRONTDOOR, "down", addr]).catch(() => undefined);
+    for (const addr of started.splice(0)) await run("bash", [FRONTDOOR, "down", addr]).catch(() => undefined);
     if (cli) {
       await cli.destroy([], { okCodes: [0, 1, 255] }).catch(() => undefined);
       await cli.dispose();
