@@ -199,9 +199,13 @@ describe("doctor (integration: Samba AD DC + Exchange stand-in, a test double)",
   it("fails a server holding only passwords AD does not hold (two rotations that failed elsewhere), however new, and passes the other", async () => {
     // EX1 got a 2nd and then a 3rd password (each rotation failed on another server, so AD kept the
     // 1st): its credentials are newer than AD's password set, yet none is AD's password.
-    const ex1 = await exchangeServer("EX1");
-    await addAsaCredential(ex1, asa.qualifiedName, "Rotation-2-a41f0c9e-Never-In-AD!");
-    await addAsaCredential(ex1, asa.qualifiedName, "Rotation-3-77d2b1e5-Never-In-AD!");
+    const now = Date.now();
+    editServer(stateFile, "EX1", (s) => {
+      s.asa = [
+        { userName: asa.qualifiedName, password: "Rotation-3-77d2b1e5-Never-In-AD!", whenAddedUtc: new Date(now).toISOString() },
+        { userName: asa.qualifiedName, password: "Rotation-2-a41f0c9e-Never-In-AD!", whenAddedUtc: new Date(now - 60_000).toISOString() },
+      ];
+    });
     try {
       const r = await doctor();
       assert.deepEqual(failures(r), ["binding:EX1:SERVER_ASA_STALE"]);
