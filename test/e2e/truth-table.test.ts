@@ -113,9 +113,9 @@ describe("truth table: the doctor agrees with curl --negotiate against the lab's
   }
 
   before(async function () {
-    lab = await startLab(labAddr(10));
-    front.EX1 = labAddr(11);
-    front.EX2 = labAddr(12);
+    lab = await startLab(labAddr(14));
+    front.EX1 = labAddr(15);
+    front.EX2 = labAddr(16);
     dir = mkdtempSync(join(tmpdir(), "truth-table-"));
     stateFile = join(dir, "standin.json");
     seedServers(stateFile, SERVERS.map((name) => ({ name, version: "2019" as const })));
@@ -213,7 +213,7 @@ describe("truth table: the doctor agrees with curl --negotiate against the lab's
 
   it("the KDC unreachable (a krb5.conf naming a KDC address where nothing listens, for both)", async () => {
     const conf = join(dir, "krb5-no-kdc.conf");
-    writeFileSync(conf, readFileSync(lab.krb5Conf, "utf8").replace(new RegExp(`(kdc|admin_server|kpasswd_server) = ${lab.addr.replace(/\./g, "\\.")}`, "g"), `$1 = ${labAddr(13)}`));
+    writeFileSync(conf, readFileSync(lab.krb5Conf, "utf8").replace(new RegExp(`(kdc|admin_server|kpasswd_server) = ${lab.addr.replace(/\./g, "\\.")}`, "g"), `$1 = ${labAddr(17)}`));
     await row("KDC unreachable", false, ["KERBEROS_LOGON_FAILED"], { krb5Config: conf });
   });
 
