@@ -417,6 +417,7 @@ describe("change matrix: every change a user makes previews and applies (real CL
       for (const [key, value] of Object.entries(lab.stackConfig)) await cli.setConfig(key, value, { secret: key.endsWith("Password") });
       await cli.setConfig("exchange-kerberos:exchangeShell", standinExecutable());
       await cli.setConfig("exchange-kerberos:krb5Config", lab.krb5Conf);
+      await cli.setConfig("exchange-kerberos:httpsCheck", "false");
       await cli.setConfig("exchange-kerberos:dnsZone", lab.domain);
       const kept = site;
       site = undefined as unknown as Site;
