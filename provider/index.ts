@@ -9,5 +9,7 @@ export { ExchangeVirtualDirectoryUrls, ExchangeVirtualDirectoryUrlsArgs, Service
 export { AsaBinding, AsaBindingArgs } from "./resources/asa-binding";
 export { OutlookAnywhereAuth, OutlookAnywhereAuthArgs, ClientAuthMethod } from "./resources/outlook-anywhere-auth";
 export { ldapStats, closeLdapConnections } from "./ldap/connection";
+// What the serialized dynamic providers in every stack's state call (resources/dynamic.ts).
+export { providerCall, providerConfigure } from "./resources/dynamic";
 export { exchangeStats, closeExchangeSessions, ExchangeStats, ExchangeCommandError } from "./exchange/session";
 export { runDoctor, closeDoctorConnections, doctorOptionsFromConfig, formatDoctorReport, judgeSpnHolders, DoctorOptions, DoctorReport, DoctorFinding, CheckId, CheckStatus } from "./doctor";

@@ -13,7 +13,7 @@ export interface ProviderProcessStats {
   pid: number;
   ldap: LdapStats;
   exchange: ExchangeStats;
-  /** Provider calls per resource type (the ResourceImpl's export name), per method. */
+  /** Provider calls per resource type (its type token, such as exchange-kerberos:Spn), per method. */
   calls: Record<string, Record<string, number>>;
 }
 

@@ -175,7 +175,7 @@ export class AsaBinding extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: AsaBindingArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      thinProvider("pulumi-exchange-kerberos/dist/provider/resources/asa-binding", "asaBindingImpl"),
+      thinProvider("exchange-kerberos:AsaBinding"),
       name,
       {
         ...args,

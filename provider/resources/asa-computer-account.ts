@@ -450,7 +450,7 @@ export class AsaComputerAccount extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: AsaComputerAccountArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      thinProvider("pulumi-exchange-kerberos/dist/provider/resources/asa-computer-account", "asaComputerAccountImpl"),
+      thinProvider("exchange-kerberos:AsaComputerAccount"),
       name,
       {
         ...args,

@@ -113,7 +113,7 @@ export class AsaPassword extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: AsaPasswordArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      thinProvider("pulumi-exchange-kerberos/dist/provider/resources/asa-password", "asaPasswordImpl"),
+      thinProvider("exchange-kerberos:AsaPassword"),
       name,
       { dn: undefined, passwordLastSet: undefined, passwordSetByUs: undefined, keyVersion: undefined, drift: undefined, ...args },
       { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "password"] },

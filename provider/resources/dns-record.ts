@@ -224,6 +224,6 @@ export class DnsRecord extends pulumi.dynamic.Resource {
   declare readonly drift: pulumi.Output<string[]>;
 
   constructor(name: string, args: DnsRecordArgs, opts?: pulumi.CustomResourceOptions) {
-    super(thinProvider("pulumi-exchange-kerberos/dist/provider/resources/dns-record", "dnsRecordImpl"), name, { ...args, fqdn: undefined, nodeDn: undefined, otherTypes: undefined, drift: undefined }, opts, "exchange-kerberos", "DnsRecord");
+    super(thinProvider("exchange-kerberos:DnsRecord"), name, { ...args, fqdn: undefined, nodeDn: undefined, otherTypes: undefined, drift: undefined }, opts, "exchange-kerberos", "DnsRecord");
   }
 }

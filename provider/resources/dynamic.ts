@@ -4,10 +4,12 @@
 // for `read`, `update` and `delete`. So the serialized object must capture nothing heavy, live
 // (clients, sessions) or secret, and must load the real implementation by package name at call
 // time: upgrading the package then upgrades what old state runs. Each method below captures only
-// two strings and hands over to `dispatch`.
+// the resource's type token and hands over to `providerCall`.
 import * as pulumi from "@pulumi/pulumi";
 import { InvalidInputError } from "../errors";
+import { configureFromStack, ConfigSource } from "../settings";
 import { recordProviderCall } from "../stats";
+import { implementationOf, typeOfRelease01Export } from "./registry";
 
 /** The runtime half of a resource, exported from its own file and loaded inside the provider. */
 export interface ResourceImpl {
@@ -26,37 +28,40 @@ export interface ResourceImpl {
 }
 
 /**
- * A provider whose every method requires this module by package name and calls `dispatch`, which
- * loads the `ResourceImpl` exported as `exportName` from `modulePath` (a
- * `pulumi-exchange-kerberos/dist/...` path). The closures capture two strings; everything else —
- * including the cleaning below — is package code, so an upgrade changes what old state runs.
+ * A provider whose every method requires the package by name and hands over to `providerCall`,
+ * which finds the implementation by `type` (the resource's type token, such as
+ * `exchange-kerberos:DnsRecord`) in the registry. The closures capture that one string; everything
+ * else, including the cleaning below, is package code: an upgrade changes what old state runs,
+ * and moving or renaming a file changes nothing in any stack (ARCHITECTURE.md, "State").
  */
-export function thinProvider(modulePath: string, exportName: string): pulumi.dynamic.ResourceProvider {
+export function thinProvider(type: string): pulumi.dynamic.ResourceProvider {
   // One object per resource type: Pulumi caches a provider's serialized code per object, so a new
   // object for every resource would serialize the same closures again for each one.
-  const key = `${modulePath}#${exportName}`;
-  let provider = thinProviders.get(key);
+  let provider = thinProviders.get(type);
   if (!provider) {
-    provider = makeThinProvider(modulePath, exportName);
-    thinProviders.set(key, provider);
+    provider = makeThinProvider(type);
+    thinProviders.set(type, provider);
   }
   return provider;
 }
 
 const thinProviders = new Map<string, pulumi.dynamic.ResourceProvider>();
 
-function makeThinProvider(modulePath: string, exportName: string): pulumi.dynamic.ResourceProvider {
+function makeThinProvider(type: string): pulumi.dynamic.ResourceProvider {
   return {
-    configure: async (req) => {
-      require("pulumi-exchange-kerberos/dist/provider/settings").configureFromStack(req.config);
-    },
-    check: async (olds, news) => require("pulumi-exchange-kerberos/dist/provider/resources/dynamic").dispatch(modulePath, exportName, "check", [olds, news]),
-    diff: async (id, olds, news) => require("pulumi-exchange-kerberos/dist/provider/resources/dynamic").dispatch(modulePath, exportName, "diff", [id, olds, news]),
-    create: async (inputs) => require("pulumi-exchange-kerberos/dist/provider/resources/dynamic").dispatch(modulePath, exportName, "create", [inputs]),
-    read: async (id, props) => require("pulumi-exchange-kerberos/dist/provider/resources/dynamic").dispatch(modulePath, exportName, "read", [id, props]),
-    update: async (id, olds, news) => require("pulumi-exchange-kerberos/dist/provider/resources/dynamic").dispatch(modulePath, exportName, "update", [id, olds, news]),
-    delete: async (id, props) => require("pulumi-exchange-kerberos/dist/provider/resources/dynamic").dispatch(modulePath, exportName, "delete", [id, props]),
+    configure: async (req) => require("pulumi-exchange-kerberos").providerConfigure(req.config),
+    check: async (olds, news) => require("pulumi-exchange-kerberos").providerCall(type, "check", [olds, news]),
+    diff: async (id, olds, news) => require("pulumi-exchange-kerberos").providerCall(type, "diff", [id, olds, news]),
+    create: async (inputs) => require("pulumi-exchange-kerberos").providerCall(type, "create", [inputs]),
+    read: async (id, props) => require("pulumi-exchange-kerberos").providerCall(type, "read", [id, props]),
+    update: async (id, olds, news) => require("pulumi-exchange-kerberos").providerCall(type, "update", [id, olds, news]),
+    delete: async (id, props) => require("pulumi-exchange-kerberos").providerCall(type, "delete", [id, props]),
   };
+}
+
+/** The provider's `configure`: the stack's config, read by settings.ts. */
+export function providerConfigure(config: ConfigSource): void {
+  configureFromStack(config);
 }
 
 /** What the engine sends for a value not known yet (an output of a resource still to be created). */
@@ -110,20 +115,33 @@ export function plain<T>(value: T): T {
   return value === undefined ? value : (JSON.parse(JSON.stringify(value)) as T);
 }
 
-type Method = Exclude<keyof ResourceImpl, "replaceKeys">;
+export type Method = Exclude<keyof ResourceImpl, "replaceKeys">;
 
 /** Runs one provider method of one resource: the single entry point of every serialized closure. */
-export async function dispatch(modulePath: string, exportName: string, method: Method, args: unknown[]): Promise<unknown> {
+export function providerCall(type: string, method: Method, args: unknown[]): Promise<unknown> {
+  return runProviderMethod(implementationOf(type), type, method, args);
+}
+
+/** One provider method of `impl`, cleaned and counted: what `providerCall` runs for a registered
+ * type (and the benchmark's no-op baseline for its own, unregistered one). */
+export async function runProviderMethod(impl: ResourceImpl, type: string, method: Method, args: unknown[]): Promise<unknown> {
   try {
-    return await callImpl(modulePath, exportName, method, args);
+    return await callImpl(impl, method, args);
   } finally {
-    recordProviderCall(exportName, method);
+    recordProviderCall(type, method);
   }
 }
 
-async function callImpl(modulePath: string, exportName: string, method: Method, args: unknown[]): Promise<unknown> {
-  const impl = (require(modulePath) as Record<string, ResourceImpl>)[exportName];
-  if (!impl) throw new Error(`${modulePath} exports no ${exportName}: reinstall pulumi-exchange-kerberos`);
+/**
+ * The entry point of the closures release 0.1.0 wrote into state (a module path and an export
+ * name): the same call, by the resource type the export names. Keep this file's path and this
+ * function while such stacks may exist.
+ */
+export function dispatch(_modulePath: string, exportName: string, method: Method, args: unknown[]): Promise<unknown> {
+  return providerCall(typeOfRelease01Export(exportName), method, args);
+}
+
+async function callImpl(impl: ResourceImpl, method: Method, args: unknown[]): Promise<unknown> {
   switch (method) {
     case "check": {
       const [olds, news] = args as [Record<string, unknown>, Record<string, unknown>];

@@ -243,7 +243,7 @@ export class ExchangeVirtualDirectoryUrls extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: ExchangeVirtualDirectoryUrlsArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      thinProvider("pulumi-exchange-kerberos/dist/provider/resources/exchange-virtual-directory-urls", "exchangeVirtualDirectoryUrlsImpl"),
+      thinProvider("exchange-kerberos:ExchangeVirtualDirectoryUrls"),
       name,
       { ...args, version: undefined, settings: undefined, originals: undefined, drift: undefined },
       opts,

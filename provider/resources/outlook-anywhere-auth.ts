@@ -195,7 +195,7 @@ export class OutlookAnywhereAuth extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: OutlookAnywhereAuthArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      thinProvider("pulumi-exchange-kerberos/dist/provider/resources/outlook-anywhere-auth", "outlookAnywhereAuthImpl"),
+      thinProvider("exchange-kerberos:OutlookAnywhereAuth"),
       name,
       { ...args, version: undefined, settings: undefined, originals: undefined, drift: undefined },
       opts,

@@ -259,6 +259,6 @@ export class Spn extends pulumi.dynamic.Resource {
   declare readonly drift: pulumi.Output<string[]>;
 
   constructor(name: string, args: SpnArgs, opts?: pulumi.CustomResourceOptions) {
-    super(thinProvider("pulumi-exchange-kerberos/dist/provider/resources/spn", "spnImpl"), name, { ...args, accountDn: undefined, accountSid: undefined, duplicates: undefined, drift: undefined }, opts, "exchange-kerberos", "Spn");
+    super(thinProvider("exchange-kerberos:Spn"), name, { ...args, accountDn: undefined, accountSid: undefined, duplicates: undefined, drift: undefined }, opts, "exchange-kerberos", "Spn");
   }
 }

@@ -1,0 +1,45 @@
+// Every resource's runtime half, found by its type token. The serialized provider of a resource
+// (in every stack's state) names only this token, so files can move and be renamed without
+// breaking existing stacks: this table is the one place that knows where each implementation
+// lives. The requires run on first use, inside the provider process.
+import type { ResourceImpl } from "./dynamic";
+
+const IMPLEMENTATIONS: Record<string, () => ResourceImpl> = {
+  "exchange-kerberos:DnsRecord": () => require("./dns-record").dnsRecordImpl,
+  "exchange-kerberos:AsaComputerAccount": () => require("./asa-computer-account").asaComputerAccountImpl,
+  "exchange-kerberos:AsaPassword": () => require("./asa-password").asaPasswordImpl,
+  "exchange-kerberos:Spn": () => require("./spn").spnImpl,
+  "exchange-kerberos:ExchangeVirtualDirectoryUrls": () => require("./exchange-virtual-directory-urls").exchangeVirtualDirectoryUrlsImpl,
+  "exchange-kerberos:AsaBinding": () => require("./asa-binding").asaBindingImpl,
+  "exchange-kerberos:OutlookAnywhereAuth": () => require("./outlook-anywhere-auth").outlookAnywhereAuthImpl,
+};
+
+/**
+ * Release 0.1.0 wrote the implementation's module path and export name into state. Its stacks
+ * keep working: the export name still says which resource it is.
+ */
+const RELEASE_0_1_EXPORTS: Record<string, string> = {
+  dnsRecordImpl: "exchange-kerberos:DnsRecord",
+  asaComputerAccountImpl: "exchange-kerberos:AsaComputerAccount",
+  asaPasswordImpl: "exchange-kerberos:AsaPassword",
+  spnImpl: "exchange-kerberos:Spn",
+  exchangeVirtualDirectoryUrlsImpl: "exchange-kerberos:ExchangeVirtualDirectoryUrls",
+  asaBindingImpl: "exchange-kerberos:AsaBinding",
+  outlookAnywhereAuthImpl: "exchange-kerberos:OutlookAnywhereAuth",
+};
+
+/** The resource type a release-0.1.0 closure names by its export. */
+export function typeOfRelease01Export(exportName: string): string {
+  const type = RELEASE_0_1_EXPORTS[exportName];
+  if (!type) throw new Error(`state names an implementation ${exportName} that this version of pulumi-exchange-kerberos does not have: install the version that wrote the stack`);
+  return type;
+}
+
+export function implementationOf(type: string): ResourceImpl {
+  const load = IMPLEMENTATIONS[type];
+  if (!load) throw new Error(`state names a resource type ${type} that this version of pulumi-exchange-kerberos does not have: install the version that wrote the stack`);
+  return load();
+}
+
+/** The registered type tokens (for tests and the benchmark's baseline). */
+export const RESOURCE_TYPES = Object.keys(IMPLEMENTATIONS);
