@@ -1,5 +1,5 @@
 // KerberosRollout: Kerberos for one Outlook namespace (one site), the way Microsoft says to roll it
-// out, as one component. The order is the point (DESIGN.md, "Order"):
+// out, as one component. The order is the point (README, "The order"):
 //   1. the DNS record and every server's virtual-directory URLs for the namespace
 //   2. the ASA computer account (AES keys), its password not yet set in AD
 //   3. the ASA credential bound on every Client Access server

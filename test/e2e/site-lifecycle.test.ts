@@ -137,7 +137,7 @@ describe("site stack: the whole rollout through the real pulumi CLI (lab DC + Ex
   it("up rolls Kerberos out in Microsoft's order, and a second preview shows no changes", async function () {
     const r = await timed("up (from empty)", () => cli.up());
     assert.match(r.stdout, /\+ 13 created/, r.stdout);
-    // The engine's log lists each create as it completes: the order DESIGN.md requires.
+    // The engine's log lists each create as it completes: the order the README states.
     const at = (name: string) => r.stdout.search(new RegExp(`${name}\\s+created`));
     for (const [before, after] of [
       ["site-a-dns", "site-a-asa"], ["site-a-urls-ex2", "site-a-asa"], ["site-a-asa", "site-a-bind-ex1"],
