@@ -39,16 +39,29 @@ function ConvertTo-EkBase64 {
     return [System.Convert]::ToBase64String([System.Text.Encoding]::UTF8.GetBytes($Text))
 }
 
-# The inverse of sealSecret in session.ts: .NET's Aes defaults are CBC with PKCS7 padding.
+# The inverse of sealSecret in session.ts (encrypt-then-MAC): the HMAC-SHA256 tag over IV and
+# ciphertext is checked first, under the key's second half, in constant time; only then is the
+# ciphertext decrypted under its first half (.NET's Aes defaults: CBC, PKCS7 padding).
 function ConvertFrom-EkSealed {
     param($Value)
-    if ($null -eq $script:EkSealKey) { throw 'no sealing key: the session must set EK_SESSION_KEY' }
+    if ($null -eq $script:EkSealKey -or $script:EkSealKey.Length -ne 64) { throw 'no sealing key: the session must set EK_SESSION_KEY' }
     $bytes = [System.Convert]::FromBase64String([string]$Value.sealed)
+    if ($bytes.Length -lt 64) { throw 'the sealed value does not authenticate under this session key' }
+    $bodyLength = $bytes.Length - 32
+    $hmac = New-Object System.Security.Cryptography.HMACSHA256 -ArgumentList (, [byte[]]($script:EkSealKey[32..63]))
+    try {
+        $expected = $hmac.ComputeHash($bytes, 0, $bodyLength)
+    } finally {
+        $hmac.Dispose()
+    }
+    $difference = 0
+    for ($i = 0; $i -lt 32; $i++) { $difference = $difference -bor ($expected[$i] -bxor $bytes[$bodyLength + $i]) }
+    if ($difference -ne 0) { throw 'the sealed value does not authenticate under this session key' }
     $aes = [System.Security.Cryptography.Aes]::Create()
     try {
-        $aes.Key = $script:EkSealKey
+        $aes.Key = [byte[]]($script:EkSealKey[0..31])
         $aes.IV = [byte[]]($bytes[0..15])
-        $plain = $aes.CreateDecryptor().TransformFinalBlock($bytes, 16, $bytes.Length - 16)
+        $plain = $aes.CreateDecryptor().TransformFinalBlock($bytes, 16, $bodyLength - 16)
         return [System.Text.Encoding]::UTF8.GetString($plain)
     } finally {
         $aes.Dispose()

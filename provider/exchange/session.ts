@@ -13,13 +13,13 @@
 //   enforces it), so no value, and no password, is ever parsed as PowerShell or passed as a
 //   process argument. The answer is one stdout line `EK-RESULT-BEGIN <base64 JSON> EK-RESULT-END`.
 //   Secrets (the ASA password, the Exchange credential) are not even base64 in the script text,
-//   which PowerShell's script block logging would record: each is sealed with AES-256-CBC under a
-//   random key made for each shell process and handed to it in its environment (EK_SESSION_KEY),
+//   which PowerShell's script block logging would record: each is sealed (AES-256-CBC, then
+//   HMAC-SHA256: authenticated) under a random key made for each shell process and handed to it in its environment (EK_SESSION_KEY),
 //   never in its arguments; the module reads the key once, removes the variable and unseals the
 //   value into a PSCredential.
 import * as path from "node:path";
 import * as fs from "node:fs";
-import { createCipheriv, randomBytes } from "node:crypto";
+import { createCipheriv, createHmac, randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
 import { PowerShell, PSExecutableType } from "node-powershell";
 import {
@@ -87,11 +87,23 @@ export class Secret {
   constructor(readonly value: string) {}
 }
 
-/** AES-256-CBC, PKCS#7 padding (the defaults of .NET's Aes on the PowerShell side): base64(iv ‖ ciphertext). */
+/** A session's sealing key: 32 bytes for AES-256, then 32 for HMAC-SHA256. */
+export const SEAL_KEY_BYTES = 64;
+
+/**
+ * Encrypt-then-MAC: AES-256-CBC with PKCS#7 padding (the defaults of .NET's Aes on the PowerShell
+ * side) under the key's first half, a fresh IV per value, then HMAC-SHA256 over IV ‖ ciphertext
+ * under its second half (HMACSHA256 is in Windows PowerShell 5.1's .NET Framework too):
+ * base64(iv ‖ ciphertext ‖ tag). The module checks the tag before it decrypts, so a wrong key or
+ * any changed byte is refused, never "opened" into garbage.
+ */
 export function sealSecret(key: Buffer, value: string): { sealed: string } {
+  if (key.length !== SEAL_KEY_BYTES) throw new Error(`a sealing key has ${SEAL_KEY_BYTES} bytes, not ${key.length}`);
   const iv = randomBytes(16);
-  const c = createCipheriv("aes-256-cbc", key, iv);
-  return { sealed: Buffer.concat([iv, c.update(value, "utf8"), c.final()]).toString("base64") };
+  const c = createCipheriv("aes-256-cbc", key.subarray(0, 32), iv);
+  const body = Buffer.concat([iv, c.update(value, "utf8"), c.final()]);
+  const tag = createHmac("sha256", key.subarray(32)).update(body).digest();
+  return { sealed: Buffer.concat([body, tag]).toString("base64") };
 }
 
 /** Replaces every Secret in `params` by its sealed form; collects the secrets for scrubbing. */
@@ -257,7 +269,7 @@ export class ExchangeSession {
   /** Per-session memo (server versions), so a run asks each server once. */
   readonly memo = new Map<string, unknown>();
   private shell?: ExchangeShell;
-  private sealKey: Buffer = randomBytes(32);
+  private sealKey: Buffer = randomBytes(SEAL_KEY_BYTES);
   private dead = true;
   private everStarted = false;
   private tail: Promise<unknown> = Promise.resolve();
@@ -371,7 +383,7 @@ export class ExchangeSession {
   }
 
   private spawn(): ExchangeShell {
-    this.sealKey = randomBytes(32);
+    this.sealKey = randomBytes(SEAL_KEY_BYTES);
     let shell: ExchangeShell;
     try {
       shell = new ExchangeShell({

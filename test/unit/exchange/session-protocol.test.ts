@@ -17,14 +17,35 @@ describe("Exchange session protocol", () => {
   });
 
   it("seals a secret so that only the session's key opens it, never as readable text", () => {
-    const key = randomBytes(32);
+    const key = randomBytes(64);
     const password = "it's ‘q’ “d” $x `n ; | ü\nline2";
     const found: string[] = [];
     const sealed = sealParams({ Account: "CORP\\ASA$", Password: new Secret(password) }, key, found) as { Password: { sealed: string } };
     assert.deepEqual(found, [password]);
     assert.ok(!JSON.stringify(sealed).includes("line2"));
     assert.equal(unseal(sealed.Password, key), password);
-    assert.throws(() => unseal(sealed.Password, randomBytes(32)));
+    assert.throws(() => unseal(sealed.Password, randomBytes(64)));
+  });
+
+  it("refuses a sealed value under a wrong key, and with any byte changed, every time (encrypt-then-MAC)", () => {
+    const key = randomBytes(64);
+    for (let i = 0; i < 3000; i++) {
+      const sealed = sealParams(new Secret(`password-${i}`), key) as { sealed: string };
+      assert.throws(() => unseal(sealed, randomBytes(64)), /does not authenticate/, `wrong key #${i}`);
+    }
+    const sealed = (sealParams(new Secret("Rotated „quoted“ `n $x"), key) as { sealed: string }).sealed;
+    const bytes = Buffer.from(sealed, "base64");
+    let tried = 0;
+    for (let at = 0; at < bytes.length; at++) {
+      for (const bit of [0x01, 0x80]) {
+        const changed = Buffer.from(bytes);
+        changed[at] ^= bit;
+        assert.throws(() => unseal({ sealed: changed.toString("base64") }, key), /does not authenticate/, `byte ${at} flipped`);
+        tried++;
+      }
+    }
+    assert.ok(tried >= 2 * 64, `${tried} changed values tried`);
+    assert.equal(unseal({ sealed }, key), "Rotated „quoted“ `n $x", "the untouched value still opens");
   });
 
   it("reads the one marked result line, whatever else stdout printed", () => {
