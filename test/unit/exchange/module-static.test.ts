@@ -6,20 +6,20 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { modulePath, OPERATIONS } from "../../../provider/exchange/session";
-import { analyzeModule, checkAgainstCatalog, PowerShellSyntaxError, tokenize, type Catalog } from "./powershell-static";
+import { analyzeModule, checkAgainstCatalog, parsePowerShell, PowerShellSyntaxError, type Catalog } from "./powershell-static";
 
 const ROOT = path.resolve(__dirname, "..", "..", "..", "..");
 const catalog = JSON.parse(fs.readFileSync(path.join(ROOT, "test", "fixtures", "exchange-cmdlets.json"), "utf8")) as Catalog;
 const source = fs.readFileSync(modulePath(), "utf8");
 
-function problemsOf(ps: string): string[] {
-  return checkAgainstCatalog(analyzeModule(ps), catalog);
+async function problemsOf(ps: string): Promise<string[]> {
+  return checkAgainstCatalog(await analyzeModule(ps), catalog);
 }
 
 describe("ExchangeKerberos.psm1, read statically", () => {
-  it("parses: every string, here-string and comment ends, and (), {}, [] balance", () => {
-    const tokens = tokenize(source);
-    assert.ok(tokens.length > 500, `only ${tokens.length} tokens: the tokenizer stopped early`);
+  it("parses with a real PowerShell grammar (tree-sitter-powershell), without one error", async () => {
+    const root = await parsePowerShell(source);
+    assert.ok(root.descendantsOfType("function_statement").length >= 10, "the tree holds the module's functions");
   });
 
   it("is plain ASCII (Windows PowerShell reads a BOM-less .psm1 in the ANSI code page)", () => {
@@ -27,15 +27,15 @@ describe("ExchangeKerberos.psm1, read statically", () => {
     assert.equal(bad, -1, `non-ASCII character at offset ${bad}`);
   });
 
-  it("calls only cmdlets and parameters of the catalog, each call within one parameter set", () => {
-    const a = analyzeModule(source);
+  it("calls only cmdlets and parameters of the catalog, each call within one parameter set", async () => {
+    const a = await analyzeModule(source);
     assert.ok(a.calls.some((c) => c.name === "Set-ClientAccessService"), "the analysis found the module's cmdlet calls");
     assert.deepEqual(checkAgainstCatalog(a, catalog), []);
   });
 
-  it("never combines the ASA and the Identity parameter sets of Set-ClientAccessServer/Service", () => {
+  it("never combines the ASA and the Identity parameter sets of Set-ClientAccessServer/Service", async () => {
     const asa = ["AlternateServiceAccountCredential", "RemoveAlternateServiceAccountCredentials", "CleanUpInvalidAlternateServiceAccountCredentials"];
-    const calls = analyzeModule(source).calls.filter((c) => /^Set-ClientAccessServ(er|ice)$/.test(c.name));
+    const calls = (await analyzeModule(source)).calls.filter((c) => /^Set-ClientAccessServ(er|ice)$/.test(c.name));
     assert.equal(calls.length, 6, "autodiscover URI, add and remove ASA, for both nouns");
     for (const c of calls) {
       const usesAsa = c.params.some((p) => asa.includes(p));
@@ -43,23 +43,23 @@ describe("ExchangeKerberos.psm1, read statically", () => {
     }
   });
 
-  it("uses Set-ClientAccessService only in functions that also handle 2013 with Set-ClientAccessServer", () => {
-    const calls = analyzeModule(source).calls;
+  it("uses Set-ClientAccessService only in functions that also handle 2013 with Set-ClientAccessServer", async () => {
+    const calls = (await analyzeModule(source)).calls;
     for (const c of calls.filter((x) => /^(Get|Set)-ClientAccessService$/.test(x.name))) {
       const older = c.name.replace("Service", "Server");
       assert.ok(calls.some((x) => x.inFunction === c.inFunction && x.name === older), `${c.inFunction} calls ${c.name} without a 2013 branch`);
     }
   });
 
-  it("dispatches exactly the operations the session layer sends", () => {
-    const a = analyzeModule(source);
+  it("dispatches exactly the operations the session layer sends", async () => {
+    const a = await analyzeModule(source);
     const dispatched = a.calls.filter((c) => c.inFunction === "Invoke-EkOperation" && /-Ek/.test(c.name)).map((c) => c.name);
     assert.deepEqual([...dispatched].sort(), [...OPERATIONS].sort());
     for (const op of OPERATIONS) assert.ok(a.functions.has(op.toLowerCase()), `${op} is defined`);
   });
 
-  it("never writes a password to a stream: the unsealed value only reaches ConvertTo-SecureString", () => {
-    const a = analyzeModule(source);
+  it("never writes a password to a stream: the unsealed value only reaches ConvertTo-SecureString", async () => {
+    const a = await analyzeModule(source);
     const unseal = a.calls.filter((c) => c.name === "ConvertFrom-EkSealed");
     assert.deepEqual(unseal.map((c) => c.inFunction), ["New-EkCredential"]);
     assert.ok(!a.calls.some((c) => /^Write-(Host|Output|Verbose|Debug|Information|Warning)$/i.test(c.name)));
@@ -75,39 +75,35 @@ describe("ExchangeKerberos.psm1, read statically", () => {
 });
 
 describe("the static check refuses broken PowerShell", () => {
-  const refuses = (ps: string, what: RegExp) => assert.throws(() => tokenize(ps), (e: unknown) => e instanceof PowerShellSyntaxError && what.test((e as Error).message));
+  const refuses = (ps: string, line: number) => assert.rejects(parsePowerShell(ps), (e: unknown) => e instanceof PowerShellSyntaxError && new RegExp(`^line ${line}:`).test((e as Error).message));
 
-  it("an unterminated string, including one closed by a typographic quote of the other kind", () => {
-    refuses("Get-ExchangeServer -Identity 'EX1\n", /string is never closed/);
-    refuses('$a = "abc\u2019\n', /string is never closed/);
+  it("an unterminated string, including one closed by a typographic quote of the other kind", async () => {
+    await refuses("Get-ExchangeServer -Identity 'EX1\n", 1);
+    await refuses('$a = "abc\u2019\n', 1);
   });
 
-  it("accepts a single-quoted string closed by a typographic single quote (spec §2.3.5.2)", () => {
-    assert.equal(tokenize("$a = 'it\u2019\u2019s\u2019").filter((t) => t.kind === "string").length, 1);
+  it("an unterminated here-string or block comment", async () => {
+    await refuses("$h = @'\nline\n '@\n", 1);
+    await refuses("<# never closed\n", 1);
   });
 
-  it("an unterminated here-string or block comment", () => {
-    refuses("$h = @'\nline\n '@\n", /here-string/);
-    refuses("<# never closed\n", /block comment/);
+  it("unbalanced braces and parentheses", async () => {
+    await refuses("function F { if ($x) { }\n", 1);
+    await refuses("function F { ($x }\n", 1);
+    await refuses("$x)\n", 1);
   });
 
-  it("unbalanced braces and parentheses", () => {
-    refuses("function F { if ($x) { }\n", /never closed/);
-    refuses("function F { ($x }\n", /closes \(/);
-    refuses("$x)\n", /closes nothing/);
+  it("a cmdlet that is not in the catalog, or a parameter it does not have", async () => {
+    assert.match((await problemsOf("Set-ClientAccessArray -Identity 'x'\n")).join(), /Set-ClientAccessArray is neither/);
+    assert.match((await problemsOf("Set-OutlookAnywhere -Identity 'x' -ClientAuthMethod Ntlm\n")).join(), /no parameter -ClientAuthMethod/);
   });
 
-  it("a cmdlet that is not in the catalog, or a parameter it does not have", () => {
-    assert.match(problemsOf("Set-ClientAccessArray -Identity 'x'\n").join(), /Set-ClientAccessArray is neither/);
-    assert.match(problemsOf("Set-OutlookAnywhere -Identity 'x' -ClientAuthMethod Ntlm\n").join(), /no parameter -ClientAuthMethod/);
+  it("a call that mixes parameter sets", async () => {
+    assert.match((await problemsOf("Set-ClientAccessService -Identity 'EX1' -AutoDiscoverServiceInternalUri $u -AlternateServiceAccountCredential $c\n")).join(), /different parameter sets/);
+    assert.match((await problemsOf("Set-OutlookAnywhere -Identity 'x' -DefaultAuthenticationMethod Ntlm -IISAuthenticationMethods Ntlm\n")).join(), /different parameter sets/);
   });
 
-  it("a call that mixes parameter sets", () => {
-    assert.match(problemsOf("Set-ClientAccessService -Identity 'EX1' -AutoDiscoverServiceInternalUri $u -AlternateServiceAccountCredential $c\n").join(), /different parameter sets/);
-    assert.match(problemsOf("Set-OutlookAnywhere -Identity 'x' -DefaultAuthenticationMethod Ntlm -IISAuthenticationMethods Ntlm\n").join(), /different parameter sets/);
-  });
-
-  it("a call to a function of the module with a parameter its param block lacks", () => {
-    assert.match(problemsOf("function Get-EkThing {\n param([string] $Server)\n}\nGet-EkThing -Srv 'x'\n").join(), /Get-EkThing has no parameter -Srv/);
+  it("a call to a function of the module with a parameter its param block lacks", async () => {
+    assert.match((await problemsOf("function Get-EkThing {\n param([string] $Server)\n}\nGet-EkThing -Srv 'x'\n")).join(), /Get-EkThing has no parameter -Srv/);
   });
 });
