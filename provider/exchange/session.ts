@@ -252,10 +252,6 @@ export function exchangeStats(): ExchangeStats {
   return JSON.parse(JSON.stringify(stats)) as ExchangeStats;
 }
 
-export function resetExchangeStats(): void {
-  Object.assign(stats, { sessionsStarted: 0, restarts: 0, calls: 0, callsPerOperation: {}, timeouts: 0, endpoints: {} });
-}
-
 export interface CallOptions {
   /** Names the object in error messages, e.g. "server EX1". */
   what: string;

@@ -2,7 +2,7 @@
 // header followed by type-specific data. Every multi-byte header field is little-endian except
 // TtlSeconds, which is big-endian; the numbers inside SOA data are big-endian too (§2.2.2.2.4.3).
 import { isIPv4, isIPv6 } from "node:net";
-import { filetimeFromBytes, filetimeToBytes } from "./filetime";
+import { filetimeToBytes } from "./filetime";
 
 /** DNS_RECORD_TYPE values we handle ([MS-DNSP] §2.2.2.1.1). */
 export const DnsType = { ZERO: 0, A: 1, NS: 2, CNAME: 5, SOA: 6, TXT: 16, AAAA: 28, SRV: 33 } as const;
@@ -193,10 +193,6 @@ export function nextSerial(s: number): number {
 /** A tombstone value (§2.3.2.2 with Type 0): the data is the FILETIME the node was entombed. */
 export function tombstoneRecord(entombed: bigint, serial = 0): Buffer {
   return encodeDnsRecord({ type: DnsType.ZERO, data: filetimeToBytes(entombed), serial, ttl: 0, rank: RANK_ZONE });
-}
-
-export function tombstoneTime(r: DnsRecordValue): bigint | undefined {
-  return r.type === DnsType.ZERO && r.data.length === 8 ? filetimeFromBytes(r.data) : undefined;
 }
 
 /** The value of an A, AAAA or CNAME record as text; undefined for other types. */

@@ -6,13 +6,6 @@ export function encodeUnicodePwd(password: string): Buffer {
   return Buffer.from(`"${password}"`, "utf16le");
 }
 
-/** For tests: the inverse of encodeUnicodePwd. */
-export function decodeUnicodePwd(b: Buffer): string {
-  const s = b.toString("utf16le");
-  if (s.length < 2 || !s.startsWith('"') || !s.endsWith('"')) throw new Error("not a quoted unicodePwd value");
-  return s.slice(1, -1);
-}
-
 /** Microsoft's RollAlternateServiceAccountPassword.ps1 generates 73-character ASA passwords. */
 export const GENERATED_PASSWORD_LENGTH = 73;
 

@@ -8,9 +8,9 @@ import { exchangeVirtualDirectoryUrlsImpl } from "../../../provider/resources/ex
 import { outlookAnywhereAuthImpl } from "../../../provider/resources/outlook-anywhere-auth";
 import type { ResourceImpl } from "../../../provider/resources/dynamic";
 import { UnreachableError } from "../../../provider/errors";
-import { closeExchangeSessions, exchangeStats, resetExchangeStats } from "../../../provider/exchange/session";
+import { closeExchangeSessions } from "../../../provider/exchange/session";
 import { getServer, readState, readTranscript, setFaults } from "../../fixtures/exchange-standin/state";
-import { startStandin, type Harness } from "./standin-harness";
+import { exchangeStatsSinceMark, markExchangeStats, startStandin, type Harness } from "./standin-harness";
 
 async function create(impl: ResourceImpl, news: Record<string, unknown>) {
   const r = await impl.check({}, news);
@@ -94,9 +94,9 @@ describe("Exchange session: one session per endpoint (stand-in)", function () {
     const reads = await Promise.all(created.map((c, i) => plan[i].impl.read(c.id, c.outs)));
     assert.equal(reads.length, 20);
 
-    const stats = exchangeStats();
+    const stats = exchangeStatsSinceMark();
     const standin = readState(h.stateFile).counters;
-    console.log(`      provider exchangeStats(): sessionsStarted=${stats.sessionsStarted} restarts=${stats.restarts} calls=${stats.calls} perOperation=${JSON.stringify(stats.callsPerOperation)}`);
+    console.log(`      provider exchangeStatsSinceMark(): sessionsStarted=${stats.sessionsStarted} restarts=${stats.restarts} calls=${stats.calls} perOperation=${JSON.stringify(stats.callsPerOperation)}`);
     console.log(`      stand-in (test double) counters: sessions=${standin.sessions} perEndpoint=${JSON.stringify(standin.sessionsPerEndpoint)} calls=${standin.calls}`);
     assert.equal(stats.sessionsStarted, 3);
     assert.equal(stats.restarts, 0);
@@ -116,7 +116,7 @@ describe("Exchange session: dead sessions and timeouts (stand-in)", function () 
   after(async () => h.done());
   beforeEach(async () => {
     await closeExchangeSessions();
-    resetExchangeStats();
+    markExchangeStats();
     setFaults(h.stateFile, undefined);
   });
 
@@ -125,7 +125,7 @@ describe("Exchange session: dead sessions and timeouts (stand-in)", function () 
     setFaults(h.stateFile, { exitOnOperation: "Get-EkOutlookAuth", exitOnce: true });
     const read = await outlookAnywhereAuthImpl.read(r.id, r.outs);
     assert.deepEqual(read.props.drift, []);
-    const s = exchangeStats();
+    const s = exchangeStatsSinceMark();
     assert.equal(s.restarts, 1);
     assert.equal(s.sessionsStarted, 2);
     await outlookAnywhereAuthImpl.delete(r.id, r.outs);
@@ -145,7 +145,7 @@ describe("Exchange session: dead sessions and timeouts (stand-in)", function () 
     setFaults(h.stateFile, undefined);
     const read = await outlookAnywhereAuthImpl.read(r.id, r.outs);
     assert.deepEqual(read.props.drift, []);
-    assert.equal(exchangeStats().timeouts, 1);
+    assert.equal(exchangeStatsSinceMark().timeouts, 1);
     await outlookAnywhereAuthImpl.delete(r.id, r.outs);
   });
 });

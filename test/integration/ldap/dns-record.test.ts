@@ -4,7 +4,8 @@
 import { strict as assert } from "node:assert";
 import { AlreadyExistsError } from "../../../provider/errors";
 import { directoryFor } from "../../../provider/ldap/connection";
-import { DnsType, tombstoneTime } from "../../../provider/ldap/dnsRecord";
+import { DnsType } from "../../../provider/ldap/dnsRecord";
+import { tombstoneTime } from "../../fixtures/ldap-readers";
 import { findZone, readNode } from "../../../provider/ldap/dnsZone";
 import { dnsRecordImpl as dns, DnsRecordOutputs } from "../../../provider/resources/dns-record";
 import { Lab, sambaTool } from "../../fixtures/lab";

@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
-import { decodeUnicodePwd, encodeUnicodePwd, generatePassword, GENERATED_PASSWORD_LENGTH } from "../../../provider/ldap/unicodePwd";
+import { encodeUnicodePwd, generatePassword, GENERATED_PASSWORD_LENGTH } from "../../../provider/ldap/unicodePwd";
+import { decodeUnicodePwd } from "../../fixtures/ldap-readers";
 import { sidFromString, sidToString } from "../../../provider/ldap/sid";
 import { dateFromFiletime, filetimeFromBytes, filetimeFromDate, filetimeToBytes, FILETIME_NEVER, parseFiletime } from "../../../provider/ldap/filetime";
 

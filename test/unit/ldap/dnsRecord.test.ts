@@ -14,8 +14,8 @@ import {
   nextSerial,
   recordText,
   tombstoneRecord,
-  tombstoneTime,
 } from "../../../provider/ldap/dnsRecord";
+import { tombstoneTime } from "../../fixtures/ldap-readers";
 import { filetimeFromDate } from "../../../provider/ldap/filetime";
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ""), "hex");
