@@ -18,13 +18,11 @@ import { closeExchangeSessions } from "./exchange/session";
 import { checkDns } from "./doctor/dns";
 import { checkServer } from "./doctor/exchange";
 import { checkEndpoints, EndpointTicket } from "./doctor/endpoint";
+import { AES_TYPES, EncryptionTypes } from "./ldap/account-bits";
 import { DoctorFinding, DoctorReport, fixOf, message, Report, summarize } from "./doctor/report";
 
 export { CheckId, CheckStatus, DoctorFinding, DoctorReport, formatDoctorReport } from "./doctor/report";
 
-/** msDS-SupportedEncryptionTypes bits ([MS-KILE] §2.2.7). */
-const ENC_RC4 = 0x4;
-const ENC_AES = 0x8 | 0x10;
 
 export interface DoctorOptions {
   /** The Outlook namespace, e.g. outlook.corp.example. */
@@ -114,7 +112,7 @@ function checkAsa(asa: AsaAccountFacts | undefined, qualifiedName: string, r: Re
     r.add("asa", qualifiedName, "fail", "ASA_DISABLED", `${asa.dn} is disabled: the KDC issues no tickets for its SPNs`, `enable it: Enable-ADAccount ${asa.samAccountName} (or pulumi up)`);
   }
   const enc = asa.supportedEncryptionTypes ?? 0;
-  if (!(enc & ENC_AES)) {
+  if (!(enc & AES_TYPES)) {
     r.add(
       "asa",
       qualifiedName,
@@ -123,7 +121,7 @@ function checkAsa(asa: AsaAccountFacts | undefined, qualifiedName: string, r: Re
       `msDS-SupportedEncryptionTypes of ${asa.samAccountName} is ${asa.supportedEncryptionTypes === undefined ? "not set" : `${enc} (0x${enc.toString(16)})`}: no AES, so tickets are RC4 (being retired: KB 5073381) or refused`,
       `set msDS-SupportedEncryptionTypes to 24 (AES128+AES256): AD already holds AES keys from the last password set (domain functional level 2008 or later), no password change is needed`,
     );
-  } else if (enc & ENC_RC4) {
+  } else if (enc & EncryptionTypes.RC4_HMAC) {
     r.add("asa", qualifiedName, "warn", "ASA_RC4_ALLOWED", `msDS-SupportedEncryptionTypes ${enc} (0x${enc.toString(16)}) still allows RC4, which Windows DCs stop issuing by default from April 2026 (KB 5073381)`, `set it to 24 (AES128+AES256) unless a client cannot do AES`);
   }
   if (!asa.passwordLastSet) {

@@ -2,9 +2,11 @@
 // metadata that says when AES was enabled) and every holder of an SPN in the forest (Global
 // Catalog). Read-only; through the shared connections of ldap/connection.ts.
 import { Entry } from "ldapts";
-import { LdapConnection, bufs, str, strs } from "../ldap/connection";
+import { LdapConnection, bufs, str } from "../ldap/connection";
 import { escapeFilterValue } from "../ldap/escape";
 import { dateFromFiletime, parseFiletime } from "../ldap/filetime";
+import { UAC_ACCOUNTDISABLE } from "../ldap/account-bits";
+import { findSpnHolders } from "../ldap/domain";
 
 /** ATTRTYP of msDS-SupportedEncryptionTypes (1.2.840.113556.1.4.1963): prefix index 9 of the
  * fixed prefix table ("1.2.840.113556.1.4."), low word 1963 ([MS-DRSR] §5.16.4 MakeAttid). */
@@ -66,8 +68,6 @@ export interface AsaAccountFacts {
   keyVersion?: number;
 }
 
-const UAC_ACCOUNTDISABLE = 0x2;
-
 export async function readAsaAccount(c: LdapConnection, baseDn: string, samAccountName: string): Promise<AsaAccountFacts | undefined> {
   const [e]: Entry[] = await c.search(baseDn, {
     scope: "sub",
@@ -106,13 +106,5 @@ export interface SpnHolder {
 
 /** Every object in the forest whose servicePrincipalName holds `spn` (case-insensitive). */
 export async function spnHolders(gc: LdapConnection, spn: string): Promise<SpnHolder[]> {
-  const found = await gc.search("", {
-    scope: "sub",
-    filter: `(servicePrincipalName=${escapeFilterValue(spn)})`,
-    attributes: ["distinguishedName", "sAMAccountName", "servicePrincipalName"],
-    paged: true,
-  });
-  return found
-    .filter((e) => strs(e, "servicePrincipalName").some((v) => v.toLowerCase() === spn.toLowerCase()))
-    .map((e) => ({ dn: e.dn, samAccountName: str(e, "sAMAccountName") }));
+  return (await findSpnHolders(gc, spn, ["sAMAccountName"])).map((e) => ({ dn: e.dn, samAccountName: str(e, "sAMAccountName") }));
 }

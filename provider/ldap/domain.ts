@@ -89,3 +89,23 @@ export function entrySid(e: Entry): string | undefined {
   const b = Array.isArray(v) ? v[0] : v;
   return Buffer.isBuffer(b) ? sidToString(b) : undefined;
 }
+
+/**
+ * Every object in the forest that holds `spn` (one search of the Global Catalog, `gc`), exactly:
+ * the attribute matches case-insensitively, and the value is compared again here so that a
+ * wildcard-like value can never widen the match. `attributes` are returned besides the SPNs.
+ */
+export async function findSpnHolders(gc: LdapConnection, spn: string, attributes: string[]): Promise<Entry[]> {
+  const found = await gc.search("", {
+    scope: "sub",
+    filter: `(servicePrincipalName=${escapeFilterValue(spn)})`,
+    attributes: [...new Set(["distinguishedName", "servicePrincipalName", ...attributes])],
+    binary: ["objectSid"],
+    paged: true,
+  });
+  return found.filter((e) => {
+    const v = e.servicePrincipalName;
+    const values = Array.isArray(v) ? v : v === undefined ? [] : [v];
+    return values.some((x) => String(x).toLowerCase() === spn.toLowerCase());
+  });
+}

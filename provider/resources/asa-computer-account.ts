@@ -14,13 +14,9 @@ import { dateFromFiletime, parseFiletime } from "../ldap/filetime";
 import { encodeUnicodePwd, generatePassword } from "../ldap/unicodePwd";
 import { Entry } from "ldapts";
 
-/** msDS-SupportedEncryptionTypes bits ([MS-KILE] §2.2.7). */
-export const EncryptionTypes = { DES_CBC_CRC: 0x1, DES_CBC_MD5: 0x2, RC4_HMAC: 0x4, AES128: 0x8, AES256: 0x10, AES_SK: 0x20 } as const;
-export const DEFAULT_ENCRYPTION_TYPES = EncryptionTypes.AES128 | EncryptionTypes.AES256;
+import { DEFAULT_ENCRYPTION_TYPES, EncryptionTypes, UAC_ACCOUNTDISABLE, UAC_WORKSTATION_TRUST_ACCOUNT } from "../ldap/account-bits";
 
-/** userAccountControl bits ([MS-ADTS] §2.2.16). */
-const UAC_ACCOUNTDISABLE = 0x2;
-const UAC_WORKSTATION_TRUST_ACCOUNT = 0x1000;
+export { DEFAULT_ENCRYPTION_TYPES, EncryptionTypes } from "../ldap/account-bits";
 
 export interface AsaComputerAccountArgs {
   /** The computer name (NetBIOS rules: 1–15 letters, digits or hyphens), without the trailing `$`. */

@@ -9,8 +9,7 @@ import { bool } from "../validate";
 import { CheckFailures, ResourceImpl, thinProvider, checkInputs } from "./dynamic";
 import { directory, globalCatalog, LdapConnection, ldapOverrideInput, strs } from "../ldap/connection";
 import { dnEquals, objectDn } from "../ldap/dn";
-import { domainInfo, entrySid, findBySamAccountName, findBySid } from "../ldap/domain";
-import { escapeFilterValue } from "../ldap/escape";
+import { domainInfo, entrySid, findBySamAccountName, findBySid, findSpnHolders } from "../ldap/domain";
 import { Entry } from "ldapts";
 
 export interface SpnArgs {
@@ -140,7 +139,7 @@ async function resolveAccount(c: LdapConnection, account: string): Promise<Entry
 /** Every object in the forest that holds `spn` (case-insensitive: the attribute's matching rule). */
 /** Every holder of `spn` in the forest (one Global Catalog search), with the SIDs that tell ours. */
 async function holderEntries(gc: LdapConnection, spn: string): Promise<Entry[]> {
-  return gc.search("", { scope: "sub", filter: `(servicePrincipalName=${escapeFilterValue(spn)})`, attributes: ["distinguishedName", "objectSid"], binary: ["objectSid"], paged: true });
+  return findSpnHolders(gc, spn, ["objectSid"]);
 }
 
 async function holders(gc: LdapConnection, spn: string): Promise<string[]> {
