@@ -177,6 +177,19 @@ describe("change matrix: every change a user makes previews and applies (real CL
     return ({ dnsAddresses: "addresses", asaEncryptionTypes: "encryptionTypes" } as Record<string, string>)[configKey] ?? configKey;
   }
 
+  /** A new stack pointed at the lab and the stand-in, with no site declared yet. */
+  async function newStack(): Promise<void> {
+    await cli.selectStack(STACK);
+    for (const [key, value] of Object.entries(lab.stackConfig)) await cli.setConfig(key, value, { secret: key.endsWith("Password") });
+    await cli.setConfig("exchange-kerberos:exchangeShell", standinExecutable());
+    await cli.setConfig("exchange-kerberos:krb5Config", lab.krb5Conf);
+    // No web server stands behind these addresses: the doctor's check 8 (the HTTPS endpoint) is
+    // proven against the lab's real front door in truth-table.test.ts.
+    await cli.setConfig("exchange-kerberos:httpsCheck", "false");
+    await cli.setConfig("exchange-kerberos:dnsZone", lab.domain);
+    site = undefined as unknown as Site;
+  }
+
   async function doctor(): Promise<{ code: number; out: string }> {
     const r = await run(process.execPath, [path.join(REPO_ROOT, "dist", "provider", "cli.js"), "doctor", "--stack", STACK, "--cwd", cli.projectDir], { env: cli.environment(), timeoutMs: 120_000 });
     return { code: r.code, out: r.stdout + r.stderr };
@@ -285,15 +298,7 @@ describe("change matrix: every change a user makes previews and applies (real CL
     await sambaTool(lab, ["ou", "add", `${OTHER_OU},${lab.baseDn}`]).catch((e: Error) => {
       if (!/already exists/i.test(e.message)) throw e;
     });
-    await cli.selectStack(STACK);
-    for (const [key, value] of Object.entries(lab.stackConfig)) await cli.setConfig(key, value, { secret: key.endsWith("Password") });
-    await cli.setConfig("exchange-kerberos:exchangeShell", standinExecutable());
-    await cli.setConfig("exchange-kerberos:krb5Config", lab.krb5Conf);
-    // No web server stands behind these addresses: the doctor's check 8 (the HTTPS endpoint) is
-    // proven against the lab's real front door in truth-table.test.ts.
-    await cli.setConfig("exchange-kerberos:httpsCheck", "false");
-    await cli.setConfig("exchange-kerberos:dnsZone", lab.domain);
-    site = undefined as unknown as Site;
+    await newStack();
     await declare({
       namespace: `outlook.${lab.domain}`,
       servers: ["EX1", "EX2"],
@@ -413,14 +418,8 @@ describe("change matrix: every change a user makes previews and applies (real CL
     const t0 = Date.now();
     try {
       await cli.removeStack(STACK, { force: true });
-      await cli.selectStack(STACK);
-      for (const [key, value] of Object.entries(lab.stackConfig)) await cli.setConfig(key, value, { secret: key.endsWith("Password") });
-      await cli.setConfig("exchange-kerberos:exchangeShell", standinExecutable());
-      await cli.setConfig("exchange-kerberos:krb5Config", lab.krb5Conf);
-      await cli.setConfig("exchange-kerberos:httpsCheck", "false");
-      await cli.setConfig("exchange-kerberos:dnsZone", lab.domain);
       const kept = site;
-      site = undefined as unknown as Site;
+      await newStack();
       await declare({ ...kept, adopt: true });
       const plan = planOf((await cli.preview(["--json"])).stdout);
       assert.ok(Object.values(plan).every((p) => p.op === "create"), JSON.stringify(plan));
