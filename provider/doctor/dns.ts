@@ -2,7 +2,7 @@
 // asked directly), to the declared addresses.
 import { lookup, Resolver } from "node:dns/promises";
 import { isIP } from "node:net";
-import type { DoctorOptions } from "../doctor";
+import type { DoctorOptions } from "./options";
 import { CONFIG_NAMESPACE } from "../settings";
 import { message, Report } from "./report";
 

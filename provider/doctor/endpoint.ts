@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { request } from "node:https";
 import { checkServerIdentity, connect, PeerCertificate } from "node:tls";
-import type { DoctorOptions } from "../doctor";
+import type { DoctorOptions } from "./options";
 import { EncryptionKey } from "../kerberos/crypto";
 import { etypeName, isAesSha1 } from "../kerberos/etype";
 import { Principal } from "../kerberos/principal";

@@ -1,7 +1,7 @@
 // Doctor checks 6 and 7, per Exchange server: the ASA credential is bound, for the ASA, and newer
 // than AD's last password set; Outlook Anywhere and MAPI offer Negotiate; the URLs Outlook uses
 // are on a name the ASA holds an SPN for. Through the shared sessions of exchange/.
-import type { DoctorOptions } from "../doctor";
+import type { DoctorOptions } from "./options";
 import { AsaCredentialProof, getAsaCredentials, getOutlookAuth, getVdirUrls, serverHandle, ServerHandle, testAsaCredentials, VDIR_KINDS } from "../exchange/operations";
 import { CONFIG_NAMESPACE } from "../settings";
 import { fixOf, message, Report } from "./report";

@@ -6,53 +6,26 @@
 // Each failure carries a code, its cause and its fix (one line each); the report is also JSON.
 // The checks live in doctor/ (dns, directory, exchange, report); this file runs them in order.
 // Nothing here writes; no password or key ever enters the report.
-import { InvalidInputError } from "./errors";
-import { closeLdapConnections, directory, globalCatalog } from "./ldap/connection";
-import { domainInfo, DomainInfo } from "./ldap/domain";
-import { registerSecret } from "./secrets";
-import { CONFIG_NAMESPACE, ConfigSource, configFromMap, configureFromStack, exchangeSettings, ExchangeSettings, ldapSettings, LdapSettings } from "./settings";
-import { getServiceTickets, TicketOutcome } from "./kerberos/tickets";
-import { verifyTicketBytes } from "./kerberos/verify";
-import { AsaAccountFacts, readAsaAccount, spnHolders, SpnHolder } from "./doctor/directory";
-import { closeExchangeSessions } from "./exchange/session";
-import { checkDns } from "./doctor/dns";
-import { checkServer } from "./doctor/exchange";
-import { checkEndpoints, EndpointTicket } from "./doctor/endpoint";
-import { AES_TYPES, EncryptionTypes } from "./ldap/account-bits";
-import { DoctorFinding, DoctorReport, fixOf, message, Report, summarize } from "./doctor/report";
+import { InvalidInputError } from "../errors";
+import { closeLdapConnections, directory, globalCatalog } from "../ldap/connection";
+import { domainInfo, DomainInfo } from "../ldap/domain";
+import { registerSecret } from "../secrets";
+import { CONFIG_NAMESPACE, ConfigSource, configFromMap, configureFromStack, exchangeSettings, ExchangeSettings, ldapSettings } from "../settings";
+import { getServiceTickets, TicketOutcome } from "../kerberos/tickets";
+import { verifyTicketBytes } from "../kerberos/verify";
+import { AsaAccountFacts, readAsaAccount, spnHolders, SpnHolder } from "./directory";
+import { closeExchangeSessions } from "../exchange/session";
+import { checkDns } from "./dns";
+import { checkServer } from "./exchange";
+import { checkEndpoints, EndpointTicket } from "./endpoint";
+import { AES_TYPES, EncryptionTypes } from "../ldap/account-bits";
+import { DoctorFinding, DoctorReport, fixOf, message, Report, summarize } from "./report";
 
-export { CheckId, CheckStatus, DoctorFinding, DoctorReport, formatDoctorReport } from "./doctor/report";
+export { CheckId, CheckStatus, DoctorFinding, DoctorReport, formatDoctorReport } from "./report";
+import type { DoctorOptions } from "./options";
+export type { DoctorOptions } from "./options";
 
 
-export interface DoctorOptions {
-  /** The Outlook namespace, e.g. outlook.corp.example. */
-  namespace: string;
-  /** Further names served by the same servers (autodiscover…): each needs HTTP/<name> on the ASA. */
-  extraSpnNames?: string[];
-  /** The addresses the namespace must resolve to; absent = only "it resolves". */
-  dnsAddresses?: string[];
-  /** The DNS server to ask (the domain's DNS); default: the domain controller of `ldap.url`. */
-  dnsServer?: string;
-  /** The ASA: its computer name (EXCH-ASA) or sAMAccountName (EXCH-ASA$, CORP\EXCH-ASA$). */
-  asaName: string;
-  /** The ASA password (the stack's secret): without it check 5 cannot run. */
-  asaPassword?: string;
-  /** The Exchange servers of the namespace. */
-  servers: string[];
-  ldap: LdapSettings;
-  /** How to reach Exchange; absent with servers given = the check says it was not configured. */
-  exchange?: ExchangeSettings;
-  /** Who asks the KDC for service tickets, and the krb5.conf to use. */
-  kerberos: { user: string; password: string; krb5Config?: string };
-  /** How far a server's credential may have been added before AD's last password set and still be
-   * taken as the one AD holds, when the ticket decrypts with the stack's password (servers-first
-   * rollout): Kerberos' own clock-skew allowance, 300 s, which is also the most it may be. */
-  clockSkewSeconds?: number;
-  /** Check 8 (the HTTPS endpoint at every address of the namespace); default true. */
-  checkEndpoints?: boolean;
-  /** PEM of the CA that issued the Exchange (or front end) certificate; default: Node's trust store. */
-  httpsCaFile?: string;
-}
 
 function spnNames(o: DoctorOptions): string[] {
   const names = [o.namespace, ...(o.extraSpnNames ?? [])].map((n) => n.toLowerCase().replace(/\.$/, ""));
