@@ -21,10 +21,11 @@ const calls: Record<string, Record<string, number>> = {};
 
 /** Counts one finished provider call and, when the benchmark asks for it, writes the counters. */
 export function recordProviderCall(resourceType: string, method: string): void {
-  const perType = (calls[resourceType] ??= {});
-  perType[method] = (perType[method] ?? 0) + 1;
+  // Outside the benchmark nothing is counted or written.
   const file = process.env[STATS_FILE_ENV];
   if (!file) return;
+  const perType = (calls[resourceType] ??= {});
+  perType[method] = (perType[method] ?? 0) + 1;
   const snapshot: ProviderProcessStats = { pid: process.pid, ldap: ldapStats(), exchange: exchangeStats(), calls };
   const target = `${file}.${process.pid}.json`;
   try {
