@@ -79,8 +79,9 @@ describe("benchmark smoke run (scripts/bench --smoke: N = 1, lab DC + Exchange s
 
   it("counts our LDAP and PowerShell work, and the stand-in's own counters agree", function () {
     const [up, refresh, destroy] = result.rows;
-    assert.strictEqual(up.ours.providerCalls, 16, "check and create for each of 8 resources");
-    assert.strictEqual(refresh.ours.providerCalls, 16, "read and diff for each of 8 resources");
+    // As a user runs them: `up` and `refresh` preview first (check; read and diff), then act.
+    assert.strictEqual(up.ours.providerCalls, 24, "check at preview, then check and create, for each of 8 resources");
+    assert.strictEqual(refresh.ours.providerCalls, 32, "read and diff at preview, then again, for each of 8 resources");
     assert.strictEqual(destroy.ours.providerCalls, 8, "delete for each of 8 resources");
     for (const r of result.rows) {
       assert.ok(r.ours.ldapConnections >= 1 && r.ours.ldapOperations >= 5, `${r.step}: LDAP ${r.ours.ldapConnections}/${r.ours.ldapOperations}`);
