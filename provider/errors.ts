@@ -32,9 +32,17 @@ export class UnreachableError extends KerberosRolloutError {}
 /** A declared value is malformed; raised by `check` before anything changes. */
 export class InvalidInputError extends KerberosRolloutError {
   readonly field: string;
+  /** The cause alone, without the field and the fix. */
+  readonly reason: string;
 
   constructor(field: string, message: string, fix?: string) {
     super(`${field}: ${message}`, fix);
     this.field = field;
+    this.reason = message;
+  }
+
+  /** The same refusal under another name for the field (a config key for a component argument). */
+  renamed(field: string): InvalidInputError {
+    return new InvalidInputError(field, this.reason, this.fix);
   }
 }

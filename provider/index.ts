@@ -1,5 +1,7 @@
 // The package's public surface: re-exports only.
 export * from "./errors";
+export { readSiteSettings, SiteSettings, SITE_KEYS } from "./site-config";
+export { InvalidProgramInputError } from "./program-error";
 export { KerberosRollout, KerberosRolloutArgs, KerberosRolloutAsaArgs, KerberosRolloutDnsArgs } from "./components/kerberos-rollout";
 export { DnsRecord, DnsRecordArgs, DnsRecordType } from "./resources/dns-record";
 export { AsaComputerAccount, AsaComputerAccountArgs, EncryptionTypes } from "./resources/asa-computer-account";

@@ -7,12 +7,20 @@ const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
 
 /** A DNS host name of at least two labels (RFC 1123), returned lowercase without a trailing dot. */
 export function fqdn(field: string, value: unknown): string {
-  if (typeof value !== "string" || value.trim() === "") {
-    throw new InvalidInputError(field, "is empty", "give a fully qualified name such as outlook.corp.example");
+  const example = "give a fully qualified name such as outlook.corp.example";
+  if (typeof value !== "string") {
+    throw new InvalidInputError(field, `${value === null ? "null" : JSON.stringify(value) ?? typeof value} is not a string`, example);
   }
+  if (value.trim() === "") throw new InvalidInputError(field, "is empty", example);
   const name = value.endsWith(".") ? value.slice(0, -1) : value;
   const labels = name.split(".");
-  if (name.length > 253 || labels.length < 2 || !labels.every((l) => LABEL.test(l)) || /^\d+$/.test(labels[labels.length - 1])) {
+  if (/[^\x00-\x7f]/.test(name)) {
+    throw new InvalidInputError(field, `${JSON.stringify(value)} has characters outside ASCII`, "write an internationalized name in its ASCII form (xn--…, punycode), as DNS, Kerberos and Exchange use it");
+  }
+  if (name.length > 253) {
+    throw new InvalidInputError(field, `is ${name.length} characters; a DNS name has at most 253`, "shorten it, such as outlook.corp.example");
+  }
+  if (labels.length < 2 || !labels.every((l) => LABEL.test(l)) || /^\d+$/.test(labels[labels.length - 1])) {
     throw new InvalidInputError(
       field,
       `${JSON.stringify(value)} is not a fully qualified DNS name`,

@@ -14,26 +14,16 @@
 //   extraSpnNames    ["autodiscover.corp.example"]
 //   adopt            false
 import * as pulumi from "@pulumi/pulumi";
-import { KerberosRollout } from "pulumi-exchange-kerberos";
+import { KerberosRollout, readSiteSettings } from "pulumi-exchange-kerberos";
 
 const config = new pulumi.Config("exchange-kerberos");
-const dnsZone = config.get("dnsZone");
+// Every key read strictly (JSON lists of strings, exact numbers, true/false) and checked before
+// anything is declared: a bad value stops `pulumi preview` with one line naming its key.
+const settings = readSiteSettings((key) => config.get(key));
 
 const site = new KerberosRollout(pulumi.getStack(), {
-  namespace: config.require("namespace"),
-  servers: config.requireObject<string[]>("servers"),
-  dns: dnsZone === undefined ? undefined : {
-    zone: dnsZone,
-    addresses: config.requireObject<string[]>("dnsAddresses"),
-  },
-  asa: {
-    name: config.require("asaName"),
-    ou: config.require("asaOu"),
-    password: config.getSecret("asaPassword"),
-    supportedEncryptionTypes: config.getNumber("asaEncryptionTypes"),
-  },
-  extraSpnNames: config.getObject<string[]>("extraSpnNames") ?? [],
-  adopt: config.getBoolean("adopt") ?? false,
+  ...settings,
+  asa: { ...settings.asa, password: config.getSecret("asaPassword") },
 });
 
 export const namespace = site.namespace;

@@ -15,15 +15,18 @@
 // AsaPassword: AD still has the old password, which every server still holds.
 import * as pulumi from "@pulumi/pulumi";
 import { AsaBinding } from "../resources/asa-binding";
-import { AsaComputerAccount, AsaComputerAccountArgs } from "../resources/asa-computer-account";
+import { AsaComputerAccount, AsaComputerAccountArgs, encryptionTypes, netbiosName } from "../resources/asa-computer-account";
 import { AsaPassword } from "../resources/asa-password";
 import { DnsRecord } from "../resources/dns-record";
 import { ExchangeVirtualDirectoryUrls, ExchangeVirtualDirectoryUrlsArgs } from "../resources/exchange-virtual-directory-urls";
 import { OutlookAnywhereAuth, OutlookAnywhereAuthArgs } from "../resources/outlook-anywhere-auth";
 import { Spn } from "../resources/spn";
 import { InvalidInputError } from "../errors";
+import { exchangeServerName } from "../exchange/inputs";
+import { containerDn } from "../ldap/dn";
+import { InvalidProgramInputError } from "../program-error";
 import { ExchangeOverride, LdapOverride } from "../settings";
-import { fqdn } from "../validate";
+import { fqdn, ipv4 } from "../validate";
 
 /** The ASA: AsaComputerAccount's inputs but the connection override (the site's applies). */
 export type KerberosRolloutAsaArgs = Pick<AsaComputerAccountArgs, "name" | "ou" | "password" | "supportedEncryptionTypes" | "description" | "adopt">;
@@ -70,28 +73,119 @@ export function recordName(namespace: string, zone: string): string {
   return ns.slice(0, -(z.length + 1));
 }
 
-/**
- * What the component itself can refuse before any child is declared (each child's `check`
- * validates the rest): so that `pulumi preview` fails with one message naming the field.
- */
-export function validateRolloutArgs(args: KerberosRolloutArgs): void {
-  fqdn("namespace", args.namespace);
-  (args.extraSpnNames ?? []).forEach((n, i) => fqdn(`extraSpnNames[${i}]`, n));
-  if (args.servers.length === 0) {
-    throw new InvalidInputError("servers", "is empty", "list the Client Access servers that answer for the namespace, such as [\"EX1\", \"EX2\"]");
-  }
-  const seen = new Set<string>();
-  for (const s of args.servers) {
-    if (typeof s !== "string" || s.trim() === "") throw new InvalidInputError("servers", "holds an empty name", "give each server's name as Get-ExchangeServer lists it");
-    if (seen.has(s.toLowerCase())) throw new InvalidInputError("servers", `lists ${s} twice`, "list each server once");
-    seen.add(s.toLowerCase());
-  }
-  if (args.dns) recordName(args.namespace, args.dns.zone);
+/** A value the program gives directly (not an Output or a promise), so it can be checked now. */
+function plainValue(v: unknown): boolean {
+  return !pulumi.Output.isInstance(v) && !(v instanceof Promise);
 }
 
-/** Resource-name-safe form of a host name. */
-function slug(name: string): string {
+/** Runs one check, collecting its refusal instead of stopping at it. */
+function collect(problems: InvalidInputError[], fn: () => unknown): void {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof InvalidInputError) problems.push(e);
+    else throw e;
+  }
+}
+
+/** The namespace: a host name written exactly as clients use it (no trailing dot, which the SPN
+ * and the URLs would carry). */
+function namespaceName(field: string, value: unknown): string {
+  const ns = fqdn(field, value);
+  if (typeof value === "string" && value.endsWith(".")) {
+    throw new InvalidInputError(field, `${JSON.stringify(value)} ends with a dot`, `write it without the trailing dot (${ns}), as Outlook and the SPN name it`);
+  }
+  return ns;
+}
+
+/**
+ * Everything the component can refuse before any child is declared, every problem at once (each
+ * child's `check` validates the rest, and what only the directory or Exchange can tell): so that
+ * `pulumi preview` fails naming each field, before anything changes. Values given as Outputs are
+ * left to the children's `check`, when they are known.
+ */
+export function rolloutArgProblems(args: KerberosRolloutArgs): InvalidInputError[] {
+  const problems: InvalidInputError[] = [];
+  const before = problems.length;
+  collect(problems, () => namespaceName("namespace", args.namespace));
+  const namespaceOk = problems.length === before;
+  const extra: unknown = args.extraSpnNames ?? [];
+  if (!Array.isArray(extra)) {
+    problems.push(new InvalidInputError("extraSpnNames", `${JSON.stringify(extra) ?? typeof extra} is not a list`, "give a list of host names, such as [\"autodiscover.corp.example\"]"));
+  } else {
+    extra.forEach((n, i) => collect(problems, () => namespaceName(`extraSpnNames[${i}]`, n)));
+  }
+  const servers: unknown = args.servers;
+  const serversFix = "list the Client Access servers that answer for the namespace, such as [\"EX1\", \"EX2\"]";
+  if (!Array.isArray(servers)) {
+    problems.push(new InvalidInputError("servers", `${JSON.stringify(servers) ?? typeof servers} is not a list`, serversFix));
+  } else if (servers.length === 0) {
+    problems.push(new InvalidInputError("servers", "is empty", serversFix));
+  } else {
+    const seen = new Set<string>();
+    servers.forEach((s: unknown, i) => collect(problems, () => {
+      const field = `servers[${i}]`;
+      if (typeof s !== "string") throw new InvalidInputError(field, `${s === null ? "null" : JSON.stringify(s) ?? typeof s} is not a string`, "give each server's name as Get-ExchangeServer lists it, such as \"EX1\"");
+      if (s.trim() === "") throw new InvalidInputError(field, "is empty", "give each server's name as Get-ExchangeServer lists it, such as \"EX1\"");
+      const name = exchangeServerName(field, s);
+      if (seen.has(name.toLowerCase())) throw new InvalidInputError(field, `lists ${s} a second time`, "list each server once");
+      seen.add(name.toLowerCase());
+    }));
+  }
+  if (args.dns !== undefined) {
+    if (namespaceOk) collect(problems, () => recordName(args.namespace, args.dns!.zone));
+    else collect(problems, () => fqdn("dns.zone", args.dns!.zone));
+    const addresses: unknown = args.dns.addresses;
+    if (plainValue(addresses)) {
+      if (!Array.isArray(addresses) || addresses.length === 0) {
+        problems.push(new InvalidInputError("dns.addresses", Array.isArray(addresses) ? "is empty" : `${JSON.stringify(addresses) ?? typeof addresses} is not a list`, "give the addresses the namespace resolves to, such as [\"10.0.0.11\", \"10.0.0.12\"]"));
+      } else {
+        addresses.forEach((a: unknown, i) => plainValue(a) && collect(problems, () => ipv4(`dns.addresses[${i}]`, a)));
+      }
+    }
+  }
+  if (plainValue(args.asa.name)) collect(problems, () => netbiosName("asa.name", args.asa.name));
+  if (plainValue(args.asa.ou)) collect(problems, () => containerDn("asa.ou", args.asa.ou));
+  if (plainValue(args.asa.supportedEncryptionTypes)) collect(problems, () => encryptionTypes("asa.supportedEncryptionTypes", args.asa.supportedEncryptionTypes));
+  return problems;
+}
+
+/** Throws every problem rolloutArgProblems finds, one line each, as a program error (no stack). */
+export function validateRolloutArgs(args: KerberosRolloutArgs, label = "KerberosRollout"): void {
+  const problems = rolloutArgProblems(args);
+  if (problems.length) throw new InvalidProgramInputError(problems.map((p) => p.renamed(`${label}: ${p.field}`)));
+}
+
+/**
+ * A child's resource name from a host or server name, losslessly: host names are validated to
+ * lowercase letters, digits, hyphens and dots, all allowed in a URN, so two names never share one
+ * (`outlook.corp.example` and `outlook-corp.example` did when dots became hyphens).
+ */
+export function childName(prefix: string, host: string): string {
+  return `${prefix}${host.toLowerCase()}`;
+}
+
+/** The name the first releases gave the child (dots and other characters as hyphens): kept as an
+ * alias so that stacks made by them keep their resources' URNs. */
+function legacySlug(name: string): string {
   return name.toLowerCase().replace(/[^a-z0-9-]+/g, "-");
+}
+
+/**
+ * Resource names and aliases for a list of hosts: the lossless name, and the legacy name as an
+ * alias when it differs and no earlier host of the list already claims it (two hosts that slug
+ * alike could never have lived in one stack: it failed with a duplicate URN).
+ */
+export function childNames(prefix: string, hosts: string[]): { host: string; name: string; aliases: pulumi.Alias[] }[] {
+  const claimed = new Set<string>();
+  return hosts.map((host) => {
+    const name = childName(prefix, host);
+    const legacy = `${prefix}${legacySlug(host)}`;
+    const aliases: pulumi.Alias[] = [];
+    if (legacy !== name && !claimed.has(legacy)) aliases.push({ name: legacy });
+    claimed.add(legacy);
+    return { host, name, aliases };
+  });
 }
 
 export class KerberosRollout extends pulumi.ComponentResource {
@@ -108,13 +202,9 @@ export class KerberosRollout extends pulumi.ComponentResource {
   readonly summary: pulumi.Output<string>;
 
   constructor(name: string, args: KerberosRolloutArgs, opts?: pulumi.ComponentResourceOptions) {
+    // Refused before the component registers: a program error prints as its lines alone.
+    validateRolloutArgs(args, `KerberosRollout ${name}`);
     super("exchange-kerberos:index:KerberosRollout", name, {}, opts);
-    try {
-      validateRolloutArgs(args);
-    } catch (e) {
-      if (e instanceof InvalidInputError) throw new InvalidInputError(`KerberosRollout ${name}: ${e.field}`, e.message.slice(e.field.length + 2).replace(/\. Fix: .*$/, ""), e.fix);
-      throw e;
-    }
     const child = { parent: this };
     const ldap = args.ldap;
     const exchange = args.exchange;
@@ -133,13 +223,13 @@ export class KerberosRollout extends pulumi.ComponentResource {
         ldap,
       }, child));
     }
-    for (const server of args.servers) {
-      step1.push(new ExchangeVirtualDirectoryUrls(`${name}-urls-${slug(server)}`, {
+    for (const { host: server, name: childName, aliases } of childNames(`${name}-urls-`, args.servers)) {
+      step1.push(new ExchangeVirtualDirectoryUrls(childName, {
         ...args.urls,
         server,
         namespace: args.namespace,
         exchange,
-      }, child));
+      }, { ...child, aliases }));
     }
 
     // 2. The account; AsaPassword sets its password in AD after step 3.
@@ -155,13 +245,13 @@ export class KerberosRollout extends pulumi.ComponentResource {
     }, { ...child, dependsOn: step1 });
 
     // 3. Bound on every server.
-    const bindings = args.servers.map((server) => new AsaBinding(`${name}-bind-${slug(server)}`, {
+    const bindings = childNames(`${name}-bind-`, args.servers).map(({ host: server, name: childName, aliases }) => new AsaBinding(childName, {
       server,
       account: asa.qualifiedName,
       password: asa.password,
       adopt,
       exchange,
-    }, { ...child, dependsOn: [asa] }));
+    }, { ...child, dependsOn: [asa], aliases }));
 
     // 4. AD's password, only once every server has it.
     const adPassword = new AsaPassword(`${name}-asa-password`, {
@@ -173,22 +263,23 @@ export class KerberosRollout extends pulumi.ComponentResource {
     // 5. The SPNs.
     const names = [args.namespace, ...(args.extraSpnNames ?? [])];
     const seen = new Set<string>();
-    const spns = names.filter((n) => !seen.has(n.toLowerCase()) && seen.add(n.toLowerCase())).map((host) =>
-      new Spn(`${name}-spn-${slug(host)}`, {
+    const hosts = names.filter((n) => !seen.has(n.toLowerCase()) && seen.add(n.toLowerCase()));
+    const spns = childNames(`${name}-spn-`, hosts).map(({ host, name: childName, aliases }) =>
+      new Spn(childName, {
         spn: `HTTP/${host}`,
         // By SID: the ASA keeps it when it moves to another OU, so its SPNs stay as they are.
         account: asa.sid,
         adopt,
         ldap,
-      }, { ...child, dependsOn: [adPassword] }));
+      }, { ...child, dependsOn: [adPassword], aliases }));
 
     // 6. Negotiate.
-    for (const server of args.servers) {
-      new OutlookAnywhereAuth(`${name}-auth-${slug(server)}`, {
+    for (const { host: server, name: childName, aliases } of childNames(`${name}-auth-`, args.servers)) {
+      new OutlookAnywhereAuth(childName, {
         ...args.auth,
         server,
         exchange,
-      }, { ...child, dependsOn: spns });
+      }, { ...child, dependsOn: spns, aliases });
     }
 
     this.namespace = pulumi.output(args.namespace);

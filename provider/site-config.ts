@@ -1,0 +1,125 @@
+// The site program's settings (examples/site): every key read strictly from the stack's config and
+// checked as KerberosRollout would check it, each problem named by its config key
+// (exchange-kerberos:servers …) with the form it expects. A refusal is an InvalidProgramInputError,
+// which Pulumi prints as its lines alone: no stack trace, nothing declared, nothing changed.
+import { InvalidInputError } from "./errors";
+import { integerValue, booleanValue, stringListValue, textValue, setCommand } from "./config-values";
+import { InvalidProgramInputError } from "./program-error";
+import { CONFIG_NAMESPACE } from "./settings";
+import { KerberosRolloutArgs, rolloutArgProblems } from "./components/kerberos-rollout";
+
+/** The site keys, under exchange-kerberos: (the connection keys are settings.ts's). */
+export const SITE_KEYS = ["namespace", "servers", "dnsZone", "dnsAddresses", "asaName", "asaOu", "asaPassword", "asaEncryptionTypes", "extraSpnNames", "adopt"] as const;
+export type SiteKey = (typeof SITE_KEYS)[number];
+
+/** What the site program hands to KerberosRollout, but the password (a secret the program reads itself). */
+export interface SiteSettings {
+  namespace: string;
+  servers: string[];
+  dns?: { zone: string; addresses: string[] };
+  asa: { name: string; ou: string; supportedEncryptionTypes?: number };
+  extraSpnNames: string[];
+  adopt: boolean;
+}
+
+/** `exchange-kerberos:servers`. */
+export function siteKey(k: SiteKey): string {
+  return `${CONFIG_NAMESPACE}:${k}`;
+}
+
+const EXAMPLES: Record<SiteKey, string> = {
+  namespace: "outlook.corp.example",
+  servers: '["EX1","EX2"]',
+  dnsZone: "corp.example",
+  dnsAddresses: '["10.0.0.11","10.0.0.12"]',
+  asaName: "EXCH-ASA",
+  asaOu: "OU=Service Accounts,DC=corp,DC=example",
+  asaPassword: "<password>",
+  asaEncryptionTypes: "24",
+  extraSpnNames: '["autodiscover.corp.example"]',
+  adopt: "false",
+};
+
+/** KerberosRollout's argument names → the config keys the site program fills them from. */
+function keyOfArgument(field: string): string {
+  const m = /^([A-Za-z.]+)(\[\d+\])?(.*)$/.exec(field);
+  const [base, index, rest] = m ? [m[1], m[2] ?? "", m[3]] : [field, "", ""];
+  const map: Record<string, SiteKey> = {
+    namespace: "namespace",
+    servers: "servers",
+    extraSpnNames: "extraSpnNames",
+    "dns.zone": "dnsZone",
+    "dns.addresses": "dnsAddresses",
+    "asa.name": "asaName",
+    "asa.ou": "asaOu",
+    "asa.supportedEncryptionTypes": "asaEncryptionTypes",
+    "asa.password": "asaPassword",
+    adopt: "adopt",
+  };
+  const k = map[base];
+  return k ? `${siteKey(k)}${index}${rest}` : field;
+}
+
+/**
+ * Reads and checks every site setting; `get(key)` is the stack config's raw text for a key of the
+ * exchange-kerberos namespace (`new pulumi.Config("exchange-kerberos").get`). Throws one
+ * InvalidProgramInputError listing every problem, one line each.
+ */
+export function readSiteSettings(get: (key: SiteKey) => string | undefined): SiteSettings {
+  const problems: InvalidInputError[] = [];
+  const read = <T>(fn: () => T): T | undefined => {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof InvalidInputError) {
+        problems.push(e);
+        return undefined;
+      }
+      throw e;
+    }
+  };
+  const required = (k: SiteKey): string | undefined => read(() => {
+    const v = textValue(siteKey(k), get(k), EXAMPLES[k]);
+    if (v === undefined) throw new InvalidInputError(siteKey(k), "is not set (required)", setCommand(siteKey(k), EXAMPLES[k]));
+    return v;
+  });
+  const list = (k: SiteKey): string[] | undefined => read(() => stringListValue(siteKey(k), get(k), JSON.parse(EXAMPLES[k]) as string[]));
+
+  const namespace = required("namespace");
+  const serversRaw = get("servers");
+  const servers = serversRaw === undefined
+    ? read(() => { throw new InvalidInputError(siteKey("servers"), "is not set (required)", setCommand(siteKey("servers"), EXAMPLES.servers)); })
+    : list("servers");
+  const dnsZone = read(() => textValue(siteKey("dnsZone"), get("dnsZone"), EXAMPLES.dnsZone));
+  const dnsAddresses = list("dnsAddresses");
+  if (dnsZone !== undefined && dnsAddresses === undefined && get("dnsAddresses") === undefined) {
+    problems.push(new InvalidInputError(siteKey("dnsAddresses"), `is not set, but ${siteKey("dnsZone")} is`, `${setCommand(siteKey("dnsAddresses"), EXAMPLES.dnsAddresses)}, or remove ${siteKey("dnsZone")} to leave DNS alone`));
+  }
+  if (dnsZone === undefined && dnsAddresses !== undefined && get("dnsZone") === undefined) {
+    problems.push(new InvalidInputError(siteKey("dnsZone"), `is not set, but ${siteKey("dnsAddresses")} is`, `${setCommand(siteKey("dnsZone"), EXAMPLES.dnsZone)}, or remove ${siteKey("dnsAddresses")} to leave DNS alone`));
+  }
+  const asaName = required("asaName");
+  const asaOu = required("asaOu");
+  const asaEncryptionTypes = read(() => integerValue(siteKey("asaEncryptionTypes"), get("asaEncryptionTypes"), { min: 1, max: 0x7fffffff, unit: "a msDS-SupportedEncryptionTypes bit mask", example: "24" }));
+  const extraSpnNames = list("extraSpnNames");
+  const adopt = read(() => booleanValue(siteKey("adopt"), get("adopt")));
+  // The password is a secret the program reads itself; here only whether it is set but empty.
+  read(() => {
+    if (get("asaPassword") === "") throw new InvalidInputError(siteKey("asaPassword"), "is empty", `${setCommand(siteKey("asaPassword"), "<password>", true)}, or remove it with pulumi config rm ${siteKey("asaPassword")} to have one generated`);
+  });
+  if (problems.length) throw new InvalidProgramInputError(problems);
+
+  const settings: SiteSettings = {
+    namespace: namespace!,
+    servers: servers!,
+    dns: dnsZone === undefined ? undefined : { zone: dnsZone, addresses: dnsAddresses! },
+    asa: { name: asaName!, ou: asaOu!, supportedEncryptionTypes: asaEncryptionTypes },
+    extraSpnNames: extraSpnNames ?? [],
+    adopt: adopt ?? false,
+  };
+  // What KerberosRollout would refuse, named by the config key the value came from.
+  const args: KerberosRolloutArgs = { ...settings, asa: { ...settings.asa } };
+  const contentProblems = rolloutArgProblems(args);
+  if (contentProblems.length) throw new InvalidProgramInputError(contentProblems.map((p) => p.renamed(keyOfArgument(p.field))));
+  return settings;
+}
