@@ -5,6 +5,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { InvalidInputError } from "./errors";
+import { booleanValue, integerValue } from "./config-values";
 
 /** The config namespace: `pulumi config set exchange-kerberos:ldapUrl ldaps://dc1.corp.example`. */
 export const CONFIG_NAMESPACE = "exchange-kerberos";
@@ -64,21 +65,12 @@ function key(name: string): string | undefined {
 }
 
 function bool(name: string, dflt: boolean): boolean {
-  const v = key(name);
-  if (v === undefined || v === "") return dflt;
-  if (/^(true|1|yes)$/i.test(v)) return true;
-  if (/^(false|0|no)$/i.test(v)) return false;
-  throw new InvalidInputError(`${CONFIG_NAMESPACE}:${name}`, `"${v}" is not a boolean`, "set true or false");
+  return booleanValue(`${CONFIG_NAMESPACE}:${name}`, key(name)) ?? dflt;
 }
 
-function num(name: string, dflt: number): number {
-  const v = key(name);
-  if (v === undefined || v === "") return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) {
-    throw new InvalidInputError(`${CONFIG_NAMESPACE}:${name}`, `"${v}" is not a positive number`, "set a number of milliseconds");
-  }
-  return n;
+/** Milliseconds: 1 ms to 24 days (the most a Node timer holds). */
+function millis(name: string, dflt: number): number {
+  return integerValue(`${CONFIG_NAMESPACE}:${name}`, key(name), { min: 1, max: 2147483647, unit: "milliseconds", example: String(dflt) }) ?? dflt;
 }
 
 function required(name: string, what: string, secret = false): string {
@@ -104,20 +96,52 @@ export function projectPath(p: string | undefined): string | undefined {
   }
 }
 
+/** Plain `ldap://` to `url`: the bind password would cross the network in clear text unless
+ * StartTLS runs first. */
+function plainTextRefusal(setting: string, url: string, s: Pick<LdapSettings, "startTls" | "allowPlainText">): void {
+  if (!url.toLowerCase().startsWith("ldap://") || s.startTls || s.allowPlainText) return;
+  throw new InvalidInputError(
+    `${CONFIG_NAMESPACE}:${setting}`,
+    `${url} with ${CONFIG_NAMESPACE}:ldapStartTls false would send the bind password in clear text`,
+    `use ldaps:// (the Global Catalog's TLS port is 3269), or remove ${CONFIG_NAMESPACE}:ldapStartTls so that StartTLS protects ldap://; only a throwaway lab may set ${CONFIG_NAMESPACE}:ldapAllowPlainText true`,
+  );
+}
+
+const warned = new Set<string>();
+
+/** One warning line per provider process (the engine shows a provider's stderr under the stack). */
+function warnOnce(text: string): void {
+  if (warned.has(text)) return;
+  warned.add(text);
+  process.stderr.write(`warning: ${text}\n`);
+}
+
 export function ldapSettings(override: LdapOverride = {}): LdapSettings {
   const url = override.url ?? required("ldapUrl", "the domain controller URL (ldaps://dc.example)");
-  const plainLdap = url.toLowerCase().startsWith("ldap://");
-  return {
+  const s: LdapSettings = {
     url,
-    startTls: override.startTls ?? (plainLdap ? bool("ldapStartTls", true) : false),
+    // StartTLS protects every ldap:// connection, the DC's and the Global Catalog's alike (an
+    // ldaps:// URL ignores it): a plain gcUrl beside an ldaps:// DC is no longer sent in clear.
+    startTls: override.startTls ?? bool("ldapStartTls", true),
     caFile: projectPath(override.caFile ?? key("ldapCaFile")),
     verifyCertificate: bool("ldapVerifyCertificate", true),
     bindUser: required("ldapBindUser", "the LDAP bind user"),
     bindPassword: required("ldapBindPassword", "the LDAP bind password", true),
     allowPlainText: bool("ldapAllowPlainText", false),
     gcUrl: override.gcUrl ?? key("gcUrl"),
-    timeoutMs: num("ldapTimeoutMs", 15000),
+    timeoutMs: millis("ldapTimeoutMs", 15000),
   };
+  plainTextRefusal(override.url ? "ldapUrl (the resource's ldap.url)" : "ldapUrl", s.url, s);
+  if (s.gcUrl) plainTextRefusal(override.gcUrl ? "gcUrl (the resource's ldap.gcUrl)" : "gcUrl", s.gcUrl, s);
+  if (!s.verifyCertificate) {
+    warnOnce(`${CONFIG_NAMESPACE}:ldapVerifyCertificate is false: the domain controller's certificate is not checked, so anyone on the path can pose as it and read the bind password. Fix: set ${CONFIG_NAMESPACE}:ldapCaFile to the CA's PEM and remove ${CONFIG_NAMESPACE}:ldapVerifyCertificate`);
+  }
+  for (const [setting, u] of [["ldapUrl", s.url], ["gcUrl", s.gcUrl]] as const) {
+    if (u && u.toLowerCase().startsWith("ldap://") && !s.startTls && s.allowPlainText) {
+      warnOnce(`${CONFIG_NAMESPACE}:${setting} ${u} is used without TLS (${CONFIG_NAMESPACE}:ldapAllowPlainText true): the bind password crosses the network in clear text. Fix: use ldaps:// on any real network`);
+    }
+  }
+  return s;
 }
 
 export function exchangeSettings(override: ExchangeOverride = {}): ExchangeSettings {
@@ -141,7 +165,7 @@ export function exchangeSettings(override: ExchangeOverride = {}): ExchangeSetti
     authentication,
     user,
     password,
-    timeoutMs: num("exchangeTimeoutMs", 120000),
+    timeoutMs: millis("exchangeTimeoutMs", 120000),
   };
 }
 

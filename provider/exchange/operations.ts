@@ -105,6 +105,7 @@ export async function serverHandle(settings: ExchangeSettings, server: string, r
  * operations will reuse.
  */
 export async function serverExists(inputs: { server: string; exchange?: ExchangeOverride }, f: CheckFailures): Promise<void> {
+  if (inputs.server === undefined) return; // not known yet (preview)
   try {
     await exchangeServer(inputs.server, inputs.exchange);
   } catch (e) {

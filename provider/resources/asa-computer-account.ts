@@ -3,10 +3,11 @@
 // come from a password *set*, so every password or encryption-type change sets the password.
 import * as pulumi from "@pulumi/pulumi";
 import { AlreadyExistsError, ConflictError, InvalidInputError, KerberosRolloutError, NotFoundError } from "../errors";
-import { LdapOverride } from "../settings";
+import { LdapOverride, ldapSettings } from "../settings";
+import { askDirectory, baseEntry, lowerValues, within } from "./preflight";
 import { bool } from "../validate";
 import { CheckFailures, ResourceImpl, thinProvider, checkInputs, containsUnknown } from "./dynamic";
-import { directoryFor, LdapConnection, ldapOverrideInput, Modification, str } from "../ldap/connection";
+import { directoryFor, LdapConnection, ldapOverrideInput, Modification, str, strs } from "../ldap/connection";
 import { childDn, containerDn, dnEquals, dnKey, domainNc, parentDn, rdnValue } from "../ldap/dn";
 import { domainInfo, entrySid, findBySamAccountName, findBySid } from "../ldap/domain";
 import { registerSecret } from "../secrets";
@@ -370,16 +371,64 @@ export async function setAsaPassword(sid: string, password: string, ldap?: LdapO
 }
 
 /**
- * For `check`, so that `pulumi preview` refuses an OU that is not there (or a directory that cannot
- * be reached) before anything changes. One base search on the shared connection.
+ * For `check`, read-only, so that `pulumi preview` refuses what `up` could not do before anything
+ * changes: the OU must be an OU or container of the domain naming context (not DomainDnsZones, the
+ * Configuration partition or a computer object), where the bind user may create computer objects;
+ * and the account's name must be free, or ours (state recorded it), or adopted.
  */
-async function ouExists(inputs: Inputs, f: CheckFailures): Promise<void> {
-  try {
-    await directoryFor(inputs.ldap).search(inputs.ou, { scope: "base", attributes: ["objectClass"] });
-  } catch (e) {
-    if (e instanceof NotFoundError) f.add("ou", `the OU ${inputs.ou} does not exist in the directory. Fix: create it first, or correct ou`);
-    else if (e instanceof KerberosRolloutError) f.add("ou", `cannot look up the OU ${inputs.ou}: ${e.message}`);
-    else throw e;
+async function preflight(inputs: Inputs, f: CheckFailures, olds: Record<string, unknown>): Promise<void> {
+  if (inputs.ou === undefined && inputs.name === undefined) return;
+  const c = directoryFor(inputs.ldap);
+  let info: Awaited<ReturnType<typeof domainInfo>> | undefined;
+  await askDirectory(f, inputs.ou !== undefined ? "ou" : "name", "the directory", async () => {
+    info = await domainInfo(c);
+  });
+  if (!info) return;
+  const domain = info;
+  if (inputs.ou !== undefined) {
+    await askDirectory(f, "ou", `the OU ${inputs.ou}`, async () => {
+      const ou = await baseEntry(c, inputs.ou, ["objectClass", "allowedChildClassesEffective"]);
+      if (!ou) {
+        f.add("ou", `the OU ${inputs.ou} does not exist in the directory. Fix: create it first, or correct ou`);
+        return;
+      }
+      const other = domain.namingContexts.find((nc) => !dnEquals(nc, domain.defaultNamingContext) && within(inputs.ou, nc));
+      if (!within(inputs.ou, domain.defaultNamingContext) || other) {
+        f.add("ou", `${inputs.ou} is in the naming context ${other ?? domainNc(inputs.ou)}, not in the domain's (${domain.defaultNamingContext}), where computer accounts live. Fix: give an OU or container of the domain, such as OU=Service Accounts,${domain.defaultNamingContext}`);
+        return;
+      }
+      const classes = lowerValues(ou, "objectClass");
+      if (!classes.includes("organizationalunit") && !classes.includes("container")) {
+        const kind = strs(ou, "objectClass").pop() ?? "unknown";
+        f.add("ou", `${inputs.ou} is a ${kind} object, not an OU or container. Fix: give an OU or container that holds computer accounts, such as OU=Service Accounts,${domain.defaultNamingContext}`);
+        return;
+      }
+      if (!lowerValues(ou, "allowedChildClassesEffective").includes("computer")) {
+        f.add("ou", `the bind user ${ldapSettings(inputs.ldap ?? {}).bindUser} may not create computer objects in ${inputs.ou} (allowedChildClassesEffective lacks computer). Fix: delegate "Create Computer objects" on that OU to the bind user, or choose an OU where it has that right`);
+      }
+    });
+  }
+  if (inputs.name !== undefined) {
+    await askDirectory(f, "name", `whether ${inputs.name}$ is taken`, async () => {
+      const sam = `${inputs.name}$`;
+      const [e] = await findBySamAccountName(c, domain.defaultNamingContext, sam, ATTRS);
+      if (e) {
+        const classes = lowerValues(e, "objectClass");
+        if (!classes.includes("computer")) {
+          f.add("name", `the sAMAccountName ${sam} is taken by ${e.dn}, which is not a computer account. Fix: choose another name for the ASA`);
+          return;
+        }
+        // Ours: the account state recorded (by SID when check carries it, else by name).
+        const ours = typeof olds.sid === "string" && olds.sid !== "" ? entrySid(e) === olds.sid : typeof olds.name === "string" && olds.name.toUpperCase() === inputs.name.toUpperCase();
+        if (!ours && !inputs.adopt) {
+          f.add("name", `the computer account ${domain.netbiosName}\\${sam} already exists at ${e.dn}. Fix: set adopt: true to take it over (its OU, attributes and password are then set to the declared ones, and destroy deletes it), or choose another name`);
+        }
+        return;
+      }
+      if (inputs.ou === undefined) return;
+      const cn = await baseEntry(c, childDn("CN", inputs.name, inputs.ou), ["objectClass"]);
+      if (cn) f.add("name", `${cn.dn} already exists and is not the computer ${sam}. Fix: choose another name, or remove that object`);
+    });
   }
 }
 
@@ -413,7 +462,7 @@ async function knownAtPreview(olds: Record<string, unknown>, inputs: Inputs): Pr
 export const asaComputerAccountImpl: ResourceImpl = {
   replaceKeys: ["name"],
   async check(olds, news) {
-    const r = await checkInputs(news, validateAsaInputs, ouExists);
+    const r = await checkInputs(news, validateAsaInputs, preflight, olds);
     if (r.failures?.length) return r;
     const inputs = validateAsaInputs(r.inputs);
     return { inputs: { ...r.inputs, ...(await knownAtPreview(olds, inputs)) } };

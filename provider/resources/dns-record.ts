@@ -10,6 +10,8 @@ import { directoryFor, LdapConnection, ldapOverrideInput } from "../ldap/connect
 import { canonicalAddress, DnsType, encodeA, encodeAAAA, encodeCountName, recordText, typeName } from "../ldap/dnsRecord";
 import { findZone, liveRecords, nodeDn, readNode, setRecords } from "../ldap/dnsZone";
 import { parentDn } from "../ldap/dn";
+import { ldapSettings } from "../settings";
+import { askDirectory, lowerValues } from "./preflight";
 
 export type DnsRecordType = "A" | "AAAA" | "CNAME";
 const TYPES: readonly DnsRecordType[] = ["A", "AAAA", "CNAME"];
@@ -198,10 +200,55 @@ async function del(_id: string, props: Partial<DnsRecordOutputs>): Promise<void>
   await setRecords(c, zoneDn, i.name, typeCode(i.type), [], i.ttl ?? DEFAULT_TTL);
 }
 
+/**
+ * For `check`, read-only: the zone is in the directory; records of the declared type on the name
+ * are ours (state recorded this record) or adopted; a CNAME does not meet other records; and the
+ * bind user may write there (allowedChildClassesEffective on the zone for a new name,
+ * allowedAttributesEffective on an existing node).
+ */
+async function preflight(i: Inputs, f: CheckFailures, olds: Record<string, unknown>): Promise<void> {
+  if (i.zone === undefined || i.name === undefined || i.type === undefined) return;
+  const c = directoryFor(i.ldap);
+  let zoneDn: string | undefined;
+  await askDirectory(f, "zone", `the zone ${i.zone}`, async () => {
+    zoneDn = await findZone(c, i.zone);
+  });
+  if (!zoneDn) return;
+  const zone = zoneDn;
+  await askDirectory(f, "name", display(i), async () => {
+    const node = await readNode(c, nodeDn(zone, i.name));
+    const live = liveRecords(node);
+    const ours = live.filter((r) => r.type === typeCode(i.type));
+    const others = live.filter((r) => r.type !== typeCode(i.type));
+    try {
+      checkCoexistence(i, others);
+    } catch (e) {
+      if (e instanceof ConflictError) f.add("type", e.message);
+      else throw e;
+    }
+    const recorded = olds.zone === i.zone && olds.name === i.name && olds.type === i.type;
+    if (ours.length > 0 && !i.adopt && !recorded) {
+      f.add("name", `${display(i)} already has ${i.type} records (${ours.map((r) => recordText(r)).join(", ")}). Fix: set adopt: true on this DnsRecord to take them over (the declared values then replace them), or choose another name`);
+    }
+    const user = ldapSettings(i.ldap ?? {}).bindUser;
+    if (node.exists) {
+      const [e] = await c.search(node.dn, { scope: "base", attributes: ["allowedAttributesEffective"] });
+      if (e && !lowerValues(e, "allowedAttributesEffective").includes("dnsrecord")) {
+        f.add("name", `the bind user ${user} may not write the records of ${node.dn} (allowedAttributesEffective lacks dnsRecord). Fix: add the bind user to DnsAdmins, or delegate write access on the zone ${i.zone}`);
+      }
+    } else {
+      const [z] = await c.search(zone, { scope: "base", attributes: ["allowedChildClassesEffective"] });
+      if (z && !lowerValues(z, "allowedChildClassesEffective").includes("dnsnode")) {
+        f.add("zone", `the bind user ${user} may not create names in the zone ${i.zone} (allowedChildClassesEffective of ${zone} lacks dnsNode). Fix: add the bind user to DnsAdmins, or delegate "Create dnsNode objects" on the zone`);
+      }
+    }
+  });
+}
+
 export const dnsRecordImpl: ResourceImpl = {
   replaceKeys: ["zone", "name", "type"],
-  async check(_olds, news) {
-    return checkInputs(news, validateDnsInputs);
+  async check(olds, news) {
+    return checkInputs(news, validateDnsInputs, preflight, olds);
   },
   async diff(_id, olds, news) {
     return dnsDiff(olds, validateDnsInputs(news));

@@ -206,17 +206,23 @@ export class CheckFailures {
 }
 
 /**
- * The shape of every resource's `check`: validate offline collecting every failure; only when that
- * passes, run the checks that ask the directory or Exchange (`online`), so that `pulumi preview`
- * refuses what cannot work before anything changes. Returns the normalized inputs on success.
+ * The shape of every resource's `check`: validate offline collecting every failure; then run the
+ * read-only checks that ask the directory or Exchange (`online`), so that `pulumi preview` refuses
+ * what cannot work before anything changes. `online` runs when offline validation passed, or failed
+ * only on properties absent from `news` (at preview, values not known yet: `dispatch` drops those
+ * failures, and `online` skips what needs them, finding those fields undefined). `olds` are the
+ * inputs state recorded (empty for a new resource): what the stack already manages is not refused.
+ * Returns the normalized inputs on success.
  */
 export async function checkInputs<T extends object>(
   news: Record<string, unknown>,
   validate: (news: Record<string, unknown>, failures: CheckFailures) => T,
-  online?: (inputs: T, failures: CheckFailures) => Promise<void>,
+  online?: (inputs: T, failures: CheckFailures, olds: Record<string, unknown>) => Promise<void>,
+  olds: Record<string, unknown> = {},
 ): Promise<pulumi.dynamic.CheckResult> {
   const f = new CheckFailures();
   const inputs = validate(news, f);
-  if (!f.failures.length && online) await online(inputs, f);
+  const known = f.failures.every((x) => news[x.property] === undefined);
+  if (known && online) await online(inputs, f, olds ?? {});
   return f.failures.length ? { inputs: news, failures: f.failures } : { inputs: { ...news, ...inputs } };
 }

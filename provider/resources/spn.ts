@@ -11,6 +11,7 @@ import { directory, globalCatalog, LdapConnection, ldapOverrideInput, strs } fro
 import { dnEquals, objectDn } from "../ldap/dn";
 import { domainInfo, entrySid, findBySamAccountName, findBySid, findSpnHolders } from "../ldap/domain";
 import { Entry } from "ldapts";
+import { askDirectory } from "./preflight";
 
 export interface SpnArgs {
   /** `service/host[:port][/name]`, such as `HTTP/outlook.corp.example`. */
@@ -235,10 +236,43 @@ async function del(_id: string, props: Partial<SpnOutputs>): Promise<void> {
   }
 }
 
+/**
+ * For `check`, read-only: the SPN must not be held by any account in the forest but ours. Ours is
+ * the declared account when it is known, else (at preview, before the ASA exists) the account
+ * state recorded for this SPN; with neither, any holder is refused unless adopt says the account
+ * being adopted may already hold it.
+ */
+async function preflight(inputs: Inputs, f: CheckFailures, olds: Record<string, unknown>): Promise<void> {
+  if (inputs.spn === undefined) return;
+  const spn = inputs.spn;
+  await askDirectory(f, "spn", `who holds ${spn}`, async () => {
+    const { c, gc } = connections(inputs);
+    const found = await holderEntries(gc, spn);
+    if (found.length === 0) return;
+    let mine: Entry | undefined;
+    if (inputs.account !== undefined) {
+      try {
+        mine = await resolveAccount(c, inputs.account);
+      } catch (e) {
+        // An account that does not exist yet cannot hold the SPN: every holder is another one.
+        if (!(e instanceof NotFoundError)) throw e;
+      }
+    }
+    const oldAccount = typeof olds.account === "string" && olds.account.includes("=") && (olds.spn as string | undefined)?.toLowerCase() === spn.toLowerCase() ? olds.account : undefined;
+    const oldSid = typeof olds.accountSid === "string" ? olds.accountSid : undefined;
+    const isOurs = (e: Entry) =>
+      mine ? entrySid(e) === entrySid(mine) || dnEquals(e.dn, mine.dn) : (oldSid !== undefined && entrySid(e) === oldSid) || (oldAccount !== undefined && dnEquals(e.dn, oldAccount));
+    const others = found.filter((e) => !isOurs(e)).map((e) => e.dn);
+    if (others.length === 0) return;
+    if (inputs.account === undefined && inputs.adopt && !oldAccount) return; // may be the account being adopted: create decides
+    f.add("spn", `${spn} is already held by ${others.join("; ")} (a duplicate SPN makes Kerberos fail and Outlook fall back to NTLM; we never move another account's SPN). Fix: if that account no longer serves ${spn}, remove it there first (setspn -D ${spn} <account>)${inputs.account === undefined ? ", or, if it is the ASA this stack takes over, set adopt: true" : ""}`);
+  });
+}
+
 export const spnImpl: ResourceImpl = {
   replaceKeys: ["spn", "account"],
-  async check(_olds, news) {
-    return checkInputs(news, validateSpnInputs);
+  async check(olds, news) {
+    return checkInputs(news, validateSpnInputs, preflight, olds);
   },
   async diff(_id, olds, news) {
     return spnDiff(olds, validateSpnInputs(news));
