@@ -102,7 +102,7 @@ function plainTextRefusal(setting: string, url: string, s: Pick<LdapSettings, "s
   if (!url.toLowerCase().startsWith("ldap://") || s.startTls || s.allowPlainText) return;
   throw new InvalidInputError(
     `${CONFIG_NAMESPACE}:${setting}`,
-    `${url} with ${CONFIG_NAMESPACE}:ldapStartTls false would send the bind password in clear text`,
+    `${url} with ${CONFIG_NAMESPACE}:ldapStartTls false would send the password in clear text`,
     `use ldaps:// (the Global Catalog's TLS port is 3269), or remove ${CONFIG_NAMESPACE}:ldapStartTls so that StartTLS protects ldap://; only a throwaway lab may set ${CONFIG_NAMESPACE}:ldapAllowPlainText true`,
   );
 }

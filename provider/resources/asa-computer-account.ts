@@ -378,13 +378,13 @@ export async function setAsaPassword(sid: string, password: string, ldap?: LdapO
  */
 async function preflight(inputs: Inputs, f: CheckFailures, olds: Record<string, unknown>): Promise<void> {
   if (inputs.ou === undefined && inputs.name === undefined) return;
-  const c = directoryFor(inputs.ldap);
-  let info: Awaited<ReturnType<typeof domainInfo>> | undefined;
+  let found: { c: LdapConnection; domain: Awaited<ReturnType<typeof domainInfo>> } | undefined;
   await askDirectory(f, inputs.ou !== undefined ? "ou" : "name", "the directory", async () => {
-    info = await domainInfo(c);
+    const dc = directoryFor(inputs.ldap);
+    found = { c: dc, domain: await domainInfo(dc) };
   });
-  if (!info) return;
-  const domain = info;
+  if (!found) return;
+  const { c, domain } = found;
   if (inputs.ou !== undefined) {
     await askDirectory(f, "ou", `the OU ${inputs.ou}`, async () => {
       const ou = await baseEntry(c, inputs.ou, ["objectClass", "allowedChildClassesEffective"]);

@@ -208,13 +208,13 @@ async function del(_id: string, props: Partial<DnsRecordOutputs>): Promise<void>
  */
 async function preflight(i: Inputs, f: CheckFailures, olds: Record<string, unknown>): Promise<void> {
   if (i.zone === undefined || i.name === undefined || i.type === undefined) return;
-  const c = directoryFor(i.ldap);
-  let zoneDn: string | undefined;
+  let found: { c: LdapConnection; zoneDn: string } | undefined;
   await askDirectory(f, "zone", `the zone ${i.zone}`, async () => {
-    zoneDn = await findZone(c, i.zone);
+    const dc = directoryFor(i.ldap);
+    found = { c: dc, zoneDn: await findZone(dc, i.zone) };
   });
-  if (!zoneDn) return;
-  const zone = zoneDn;
+  if (!found) return;
+  const { c, zoneDn: zone } = found;
   await askDirectory(f, "name", display(i), async () => {
     const node = await readNode(c, nodeDn(zone, i.name));
     const live = liveRecords(node);

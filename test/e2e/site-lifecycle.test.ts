@@ -9,7 +9,8 @@ import * as os from "os";
 import * as path from "path";
 import { dig, KerberosShell } from "../fixtures/admin-tools";
 import { Lab, labAddr, sambaTool, startLab } from "../fixtures/lab";
-import { PulumiCli, PulumiCliError, resourcesOf } from "../fixtures/pulumi-cli";
+import { CliResult, PulumiCli, PulumiCliError, resourcesOf } from "../fixtures/pulumi-cli";
+import { SecretsScan } from "../fixtures/secrets-scan";
 import { editServer, readState, seedServers, standinExecutable, StandinServer, transcriptPath } from "../fixtures/exchange-standin/state";
 
 const NAMESPACE = "outlook.corp.example";
@@ -33,24 +34,6 @@ async function siteCli(): Promise<{ cli: PulumiCli; stateFile: string }> {
   const stateFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "standin-")), "state.json");
   const cli = await PulumiCli.create({ project: "test/fixtures/site-stack", env: { EXCHANGE_STANDIN_STATE: stateFile } });
   return { cli, stateFile };
-}
-
-function filesUnder(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true, recursive: true })
-    .filter((e) => e.isFile())
-    .map((e) => path.join(e.parentPath, e.name));
-}
-
-/** No file of the backend (state, backups, history) holds any of these in plain text. */
-function assertNoPlaintext(cli: PulumiCli, secrets: string[]): void {
-  const files = filesUnder(cli.backendDir);
-  assert.ok(files.length > 0, "no backend files");
-  for (const f of files) {
-    const text = fs.readFileSync(f, "latin1");
-    for (const s of secrets) {
-      assert.ok(!text.includes(s), `a password appears in plain text in ${path.relative(cli.backendDir, f)}`);
-    }
-  }
 }
 
 /** What a server looks like apart from what the rollout adds (the ASA): URLs, OA and MAPI auth. */
@@ -99,6 +82,14 @@ describe("site stack: the whole rollout through the real pulumi CLI (lab DC + Ex
   let sh: KerberosShell;
   const original = new Map<string, unknown>();
   const passwords: string[] = [];
+  let scan: SecretsScan;
+  /** Every CLI result of the main stack so far: the secrets scan reads their output. */
+  const outputs: CliResult[] = [];
+  const step = async (r: Promise<CliResult>) => {
+    const result = await scan.during(() => r);
+    outputs.push(result);
+    return result;
+  };
 
   before(async function () {
     lab = await startLab(labAddr(8));
@@ -108,6 +99,7 @@ describe("site stack: the whole rollout through the real pulumi CLI (lab DC + Ex
     await cli.selectStack("site-a");
     await configureSite(cli, lab, { asaName: "EXCH-ASA" });
     passwords.push(lab.adminPassword);
+    scan = new SecretsScan(cli, () => passwords);
     sh = new KerberosShell(lab);
   });
 
@@ -120,8 +112,8 @@ describe("site stack: the whole rollout through the real pulumi CLI (lab DC + Ex
   });
 
   it("preview lists the planned creates and changes nothing", async function () {
-    const r = await timed("preview (new stack)", () => cli.preview());
-    for (const name of ["site-a-dns", "site-a-asa", "site-a-asa-password", "site-a-urls-ex1", "site-a-bind-ex2", "site-a-spn-outlook-corp-example", "site-a-auth-ex1"]) {
+    const r = await timed("preview (new stack)", () => step(cli.preview()));
+    for (const name of ["site-a-dns", "site-a-asa", "site-a-asa-password", "site-a-urls-ex1", "site-a-bind-ex2", "site-a-spn-outlook.corp.example", "site-a-auth-ex1"]) {
       assert.match(r.stdout, new RegExp(`\\+\\s+\\S+\\s+${name}\\s+create\\b`), r.stdout);
     }
     assert.match(r.stdout, /\+ 13 to create/, r.stdout);
@@ -132,17 +124,19 @@ describe("site stack: the whole rollout through the real pulumi CLI (lab DC + Ex
       assert.deepStrictEqual(exchangeSettings(s), original.get(s.name), `preview changed ${s.name}`);
       assert.deepStrictEqual(s.asa, []);
     }
+    scan.assertClean(outputs);
   });
 
   it("up rolls Kerberos out in Microsoft's order, and a second preview shows no changes", async function () {
-    const r = await timed("up (from empty)", () => cli.up());
+    const r = await timed("up (from empty)", () => step(cli.up()));
+    assert.ok(scan.sampledCommands.some((c) => /dynamic-provider|pulumi-language-nodejs/.test(c)), "the argument sampler saw the engine's children during up");
     assert.match(r.stdout, /\+ 13 created/, r.stdout);
     // The engine's log lists each create as it completes: the order the README states.
     const at = (name: string) => r.stdout.search(new RegExp(`${name}\\s+created`));
     for (const [before, after] of [
       ["site-a-dns", "site-a-asa"], ["site-a-urls-ex2", "site-a-asa"], ["site-a-asa", "site-a-bind-ex1"],
       ["site-a-bind-ex1", "site-a-asa-password"], ["site-a-bind-ex2", "site-a-asa-password"],
-      ["site-a-asa-password", "site-a-spn-outlook-corp-example"], ["site-a-spn-autodiscover-corp-example", "site-a-auth-ex1"],
+      ["site-a-asa-password", "site-a-spn-outlook.corp.example"], ["site-a-spn-autodiscover.corp.example", "site-a-auth-ex1"],
     ]) {
       assert.ok(at(before) >= 0 && at(before) < at(after), `${before} must complete before ${after}\n${r.stdout}`);
     }
@@ -156,15 +150,15 @@ describe("site stack: the whole rollout through the real pulumi CLI (lab DC + Ex
     dependsOn("site-a-asa", ["site-a-dns", "site-a-urls-ex1", "site-a-urls-ex2"]);
     dependsOn("site-a-bind-ex1", ["site-a-asa"]);
     dependsOn("site-a-asa-password", ["site-a-bind-ex1", "site-a-bind-ex2"]);
-    dependsOn("site-a-spn-outlook-corp-example", ["site-a-asa-password"]);
-    dependsOn("site-a-auth-ex2", ["site-a-spn-outlook-corp-example", "site-a-spn-autodiscover-corp-example"]);
+    dependsOn("site-a-spn-outlook.corp.example", ["site-a-asa-password"]);
+    dependsOn("site-a-auth-ex2", ["site-a-spn-outlook.corp.example", "site-a-spn-autodiscover.corp.example"]);
 
-    const outputs = await cli.stackOutputs({ showSecrets: true });
-    const asaPassword = String(outputs.asaPassword);
+    const stackOutputs = await cli.stackOutputs({ showSecrets: true });
+    const asaPassword = String(stackOutputs.asaPassword);
     passwords.push(asaPassword);
     assert.strictEqual(asaPassword.length, 73, "a generated ASA password has 73 characters");
-    assert.strictEqual(outputs.asaQualifiedName, `${lab.netbios}\\EXCH-ASA$`);
-    assert.deepStrictEqual(outputs.serversBound, SERVERS);
+    assert.strictEqual(stackOutputs.asaQualifiedName, `${lab.netbios}\\EXCH-ASA$`);
+    assert.deepStrictEqual(stackOutputs.serversBound, SERVERS);
 
     assert.deepStrictEqual(dig(lab, NAMESPACE, "A").answers, [...ADDRESSES].sort());
     const state = readState(stateFile);
@@ -182,11 +176,12 @@ describe("site stack: the whole rollout through the real pulumi CLI (lab DC + Ex
     const kvno = Number(/kvno = (\d+)/.exec(sh.kvno(`HTTP/${NAMESPACE}`).stdout)?.[1]);
     const keytab = await sh.keytab(`HTTP/${NAMESPACE}`, "EXCH-ASA$", asaPassword, kvno);
     assert.match(sh.kvno(`HTTP/${NAMESPACE}`, keytab).stdout, /keytab entry valid/);
-    assertNoPlaintext(cli, passwords);
+    scan.assertClean(outputs);
 
-    const again = await timed("preview (nothing to change)", () => cli.preview());
+    const again = await timed("preview (nothing to change)", () => step(cli.preview()));
     assert.doesNotMatch(again.stdout, /to create|to update|to replace|to delete/, again.stdout);
     assert.match(again.stdout, /13 unchanged/, again.stdout);
+    scan.assertClean(outputs);
   });
 
   it("refresh shows drift made by hand (SPN removed, URL changed, ASA gone from one server), and up repairs it", async function () {
@@ -194,24 +189,24 @@ describe("site stack: the whole rollout through the real pulumi CLI (lab DC + Ex
     editServer(stateFile, "EX1", (s) => { s.vdirs.owa.internalUrl = "https://mail.elsewhere.example/owa"; });
     editServer(stateFile, "EX2", (s) => { s.asa = []; });
 
-    const r = await timed("refresh (drift)", () => cli.refresh());
-    assert.match(r.stdout, /site-a-spn-outlook-corp-example\s+deleted/, r.stdout);
+    const r = await timed("refresh (drift)", () => step(cli.refresh()));
+    assert.match(r.stdout, /site-a-spn-outlook.corp.example\s+deleted/, r.stdout);
     assert.match(r.stdout, /site-a-urls-ex1\s+updated/, r.stdout);
     assert.match(r.stdout, /site-a-bind-ex2\s+deleted/, r.stdout);
     assert.doesNotMatch(r.stdout, /site-a-urls-ex2\s+updated|site-a-bind-ex1\s+deleted/, r.stdout);
 
-    const plan = await cli.preview(["--diff"]);
+    const plan = await step(cli.preview(["--diff"]));
     assert.match(plan.stdout, /\+ 2 to create/, plan.stdout);
     assert.match(plan.stdout, /~ 1 to update/, plan.stdout);
 
-    await timed("up (repair)", () => cli.up());
+    await timed("up (repair)", () => step(cli.up()));
     assert.match(await spnHolders(lab, `HTTP/${NAMESPACE}`), /EXCH-ASA/);
     const state = readState(stateFile);
     assert.strictEqual(state.servers.ex1.vdirs.owa.internalUrl, `https://${NAMESPACE}/owa`);
     assert.strictEqual(state.servers.ex2.asa[0]?.userName, `${lab.netbios}\\EXCH-ASA$`);
-    const again = await cli.preview();
+    const again = await step(cli.preview());
     assert.doesNotMatch(again.stdout, /to create|to update|to replace|to delete/, again.stdout);
-    assertNoPlaintext(cli, passwords);
+    scan.assertClean(outputs);
   });
 
   it("rotating the ASA password reaches every server before AD; a new keytab decrypts a fresh ticket", async function () {
@@ -219,7 +214,7 @@ describe("site stack: the whole rollout through the real pulumi CLI (lab DC + Ex
     const newPassword = `Rotated-${Date.now()}-'"$\`;|x`;
     passwords.push(newPassword);
     await cli.setConfig("exchange-kerberos:asaPassword", newPassword, { secret: true });
-    await timed("up (rotate password)", () => cli.up());
+    await timed("up (rotate password)", () => step(cli.up()));
 
     const stack = await cli.exportStack();
     const adSet = resourcesOf(stack).find((r) => r.urn.endsWith("::site-a-asa-password"));
@@ -241,7 +236,7 @@ describe("site stack: the whole rollout through the real pulumi CLI (lab DC + Ex
     assert.match(sh.kvno(`HTTP/${NAMESPACE}`, fresh).stdout, /keytab entry valid/);
     const stale = await sh.keytab(`HTTP/${NAMESPACE}`, "EXCH-ASA$", oldPassword, kvno);
     assert.notStrictEqual(sh.kvno(`HTTP/${NAMESPACE}`, stale).status, 0, "the old password's key no longer decrypts a fresh ticket");
-    assertNoPlaintext(cli, passwords);
+    scan.assertClean(outputs);
   });
 
   describe("bad config fails at preview with a clear message and changes nothing", function () {
@@ -283,11 +278,11 @@ describe("site stack: the whole rollout through the real pulumi CLI (lab DC + Ex
   });
 
   it("destroy removes the SPNs before unbinding, restores every URL and auth setting, deletes the ASA and the record", async function () {
-    const r = await timed("destroy", () => cli.destroy());
+    const r = await timed("destroy", () => step(cli.destroy()));
     const at = (name: string) => r.stdout.search(new RegExp(`${name}\\s+deleted`));
     for (const [first, then] of [
-      ["site-a-auth-ex1", "site-a-spn-outlook-corp-example"], ["site-a-auth-ex2", "site-a-spn-autodiscover-corp-example"],
-      ["site-a-spn-outlook-corp-example", "site-a-bind-ex1"], ["site-a-spn-autodiscover-corp-example", "site-a-bind-ex2"],
+      ["site-a-auth-ex1", "site-a-spn-outlook.corp.example"], ["site-a-auth-ex2", "site-a-spn-autodiscover.corp.example"],
+      ["site-a-spn-outlook.corp.example", "site-a-bind-ex1"], ["site-a-spn-autodiscover.corp.example", "site-a-bind-ex2"],
       ["site-a-bind-ex1", "site-a-asa"], ["site-a-asa", "site-a-dns"],
     ]) {
       assert.ok(at(first) >= 0 && at(first) < at(then), `${first} must be deleted before ${then}\n${r.stdout}`);
@@ -300,7 +295,7 @@ describe("site stack: the whole rollout through the real pulumi CLI (lab DC + Ex
     assert.strictEqual(await computerExists(lab, "EXCH-ASA"), false);
     assert.strictEqual(dig(lab, NAMESPACE, "A").status, "NXDOMAIN");
     assert.deepStrictEqual((await cli.exportStack()).deployment.resources ?? [], []);
-    assertNoPlaintext(cli, passwords);
+    scan.assertClean(outputs);
   });
 
   it("two site stacks against two labs side by side do not touch each other", async function () {

@@ -2,8 +2,8 @@
 // field and carries a fix; hostile values are refused or escaped, never passed through.
 import { strict as assert } from "node:assert";
 import { asaDiff, validateAsaInputs } from "../../../provider/resources/asa-computer-account";
-import { spnImpl, spnDiff, validateSpnInputs } from "../../../provider/resources/spn";
-import { dnsDiff, dnsRecordImpl, validateDnsInputs } from "../../../provider/resources/dns-record";
+import { spnDiff, validateSpnInputs } from "../../../provider/resources/spn";
+import { dnsDiff, validateDnsInputs } from "../../../provider/resources/dns-record";
 import { checkInputs, ResourceImpl } from "../../../provider/resources/dynamic";
 
 const BASE = "DC=corp,DC=example";
@@ -89,6 +89,10 @@ describe("AsaComputerAccount check (offline; the OU lookup is tested against the
     assert.equal(asaDiff({ ...olds, deferPasswordSet: true, passwordSetByUs: "", passwordLastSet: "later" }, validateAsaInputs({ ...ok, deferPasswordSet: true })).changes, false, "deferred: another step owns the AD password");
   });
 });
+
+// Offline: the directory preflight of each `check` is tested against the lab (test/integration).
+const spnImpl = { check: async (_olds: unknown, news: Record<string, unknown>) => checkInputs(news, validateSpnInputs) };
+const dnsRecordImpl = { check: async (_olds: unknown, news: Record<string, unknown>) => checkInputs(news, validateDnsInputs) };
 
 describe("Spn check", () => {
   const ok = { spn: "HTTP/outlook.corp.example", account: "EXCH-ASA$" };
