@@ -111,3 +111,15 @@ describe("config values: the strict readers settings.ts shares", () => {
     assert.deepStrictEqual(stringListValue("k", "[]", ["x"]), []);
   });
 });
+
+describe("site settings: the documented stack files", () => {
+  for (const file of ["Pulumi.berlin.yaml", "Pulumi.newyork.yaml", "Pulumi.lab.yaml"]) {
+    it(`examples/${file} passes the strict reading`, () => {
+      const text = require("fs").readFileSync(require("path").join(__dirname, "..", "..", "..", "examples", file), "utf8") as string;
+      const values: Record<string, string> = {};
+      for (const m of text.matchAll(/^ {2}exchange-kerberos:(\w+): (.+)$/gm)) values[m[1]] = m[2].replace(/^'(.*)'$/, "$1").replace(/^"(.*)"$/, "$1");
+      assert.ok(values.namespace, "the file names a namespace");
+      assert.doesNotThrow(() => readSiteSettings((k) => values[k]));
+    });
+  }
+});
