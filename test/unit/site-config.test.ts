@@ -123,3 +123,32 @@ describe("site settings: the documented stack files", () => {
     });
   }
 });
+
+describe("connection settings: as strict as the site's", () => {
+  const { configFromMap, configureFromStack, exchangeSettings, ldapSettings } = require("../../provider/settings") as typeof import("../../provider/settings");
+  const base = { ldapUrl: "ldaps://dc1.corp.example", ldapBindUser: "svc@corp.example", ldapBindPassword: "Bind-Passw0rd-1" };
+  const refusedOn = (over: Record<string, string>, key: string, text: RegExp, read: () => unknown = () => ldapSettings()) => {
+    configureFromStack(configFromMap({ ...base, ...over }));
+    assert.throws(read, (e: unknown) => e instanceof InvalidInputError && e.field === `exchange-kerberos:${key}` && text.test(e.message) && /Fix: /.test(e.message) && !e.message.includes(base.ldapBindPassword));
+  };
+  afterEach(() => configureFromStack(configFromMap({})));
+
+  it("numbers and booleans have one written form", () => {
+    refusedOn({ ldapTimeoutMs: "15s" }, "ldapTimeoutMs", /not a whole decimal or 0x-hex number/);
+    refusedOn({ ldapTimeoutMs: "0" }, "ldapTimeoutMs", /outside 1 to/);
+    refusedOn({ ldapStartTls: "yes" }, "ldapStartTls", /not true or false/);
+    refusedOn({ ldapVerifyCertificate: "0" }, "ldapVerifyCertificate", /not true or false/);
+    refusedOn({ exchangeTimeoutMs: "-1" }, "exchangeTimeoutMs", /not a whole decimal/, () => exchangeSettings());
+    configureFromStack(configFromMap({ ...base, ldapTimeoutMs: "0x3a98", ldapStartTls: "false" }));
+    assert.strictEqual(ldapSettings().timeoutMs, 15000);
+  });
+
+  it("an ldap:// URL gets StartTLS, the GC's too; without it a plain-text bind is refused naming the key", () => {
+    configureFromStack(configFromMap({ ...base, gcUrl: "ldap://dc1.corp.example:3268" }));
+    assert.strictEqual(ldapSettings().startTls, true, "StartTLS protects a plain gcUrl beside an ldaps:// DC");
+    refusedOn({ gcUrl: "ldap://dc1.corp.example:3268", ldapStartTls: "false" }, "gcUrl", /clear text/);
+    refusedOn({ ldapUrl: "ldap://dc1.corp.example", ldapStartTls: "false" }, "ldapUrl", /clear text.*ldapAllowPlainText/);
+    configureFromStack(configFromMap({ ...base, ldapUrl: "ldap://dc1.corp.example", ldapStartTls: "false", ldapAllowPlainText: "true" }));
+    assert.doesNotThrow(() => ldapSettings());
+  });
+});

@@ -150,8 +150,12 @@ describe("AsaComputerAccount (lab DC, MIT Kerberos tools)", function () {
 
   it("refuses an existing account without adopt, saying how to adopt it; with adopt takes it over", async () => {
     await sambaTool(lab, ["computer", "create", "ASA-ADOPT", `--computerou=OU=Servers`, "--description=made by hand"]);
+    // Preview refuses it on the name; create refuses it too (it could appear after preview).
+    const checked = await asa.check({}, { ou, name: "ASA-ADOPT" });
+    assert.deepEqual(checked.failures?.map((f) => f.property), ["name"]);
+    assert.match(checked.failures![0].reason, /CORP\\ASA-ADOPT\$ already exists at CN=ASA-ADOPT,OU=Servers.*Fix: set adopt: true/);
     await assert.rejects(
-      createAsa({ name: "ASA-ADOPT" }),
+      asa.create({ ou, name: "ASA-ADOPT" }),
       (e: unknown) => e instanceof AlreadyExistsError && /CORP\\ASA-ADOPT\$ already exists at CN=ASA-ADOPT,OU=Servers/.test(e.message) && /set adopt: true/.test(e.message),
     );
     const outs = await createAsa({ name: "ASA-ADOPT", adopt: true, description: "Exchange ASA" });

@@ -109,7 +109,11 @@ describe("DnsRecord (lab DC, AD-integrated DNS, dig)", function () {
     const fqdn = `legacy.${lab.domain}`;
     const before = (dig(lab, fqdn, "A")).answers;
     assert.equal(before.length, 1, "the lab has legacy.<domain>");
-    await assert.rejects(apply(undefined, { name: "legacy", type: "A", values: ["10.0.3.1"] }), (e: unknown) => e instanceof AlreadyExistsError && /already has A records/.test(e.message) && /set adopt: true/.test(e.message));
+    // Preview refuses it on the name; create refuses it too (it could appear after preview).
+    const checked = await dns.check({}, { zone: lab.domain, name: "legacy", type: "A", values: ["10.0.3.1"] });
+    assert.deepEqual(checked.failures?.map((f) => f.property), ["name"]);
+    assert.match(checked.failures![0].reason, /already has A records.*Fix: set adopt: true/);
+    await assert.rejects(dns.create({ zone: lab.domain, name: "legacy", type: "A", values: ["10.0.3.1"] }), (e: unknown) => e instanceof AlreadyExistsError && /already has A records/.test(e.message) && /set adopt: true/.test(e.message));
     assert.deepEqual((dig(lab, fqdn, "A")).answers, before, "nothing changed");
     const outs = await apply(undefined, { name: "legacy", type: "A", values: ["10.0.3.1", before[0]], adopt: true });
     assert.deepEqual((dig(lab, fqdn, "A")).answers, ["10.0.3.1", before[0]].sort());
