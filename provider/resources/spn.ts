@@ -258,14 +258,16 @@ async function preflight(inputs: Inputs, f: CheckFailures, olds: Record<string, 
         if (!(e instanceof NotFoundError)) throw e;
       }
     }
-    const oldAccount = typeof olds.account === "string" && olds.account.includes("=") && (olds.spn as string | undefined)?.toLowerCase() === spn.toLowerCase() ? olds.account : undefined;
+    // The account state recorded for this SPN: its SID (as the rollout passes it) or DN.
+    const oldAccount = typeof olds.account === "string" && (olds.spn as string | undefined)?.toLowerCase() === spn.toLowerCase() ? olds.account : undefined;
     const oldSid = typeof olds.accountSid === "string" ? olds.accountSid : undefined;
-    // The declared account, and the one state recorded for this SPN (a replace moving the SPN to a
-    // new account deletes the old value first).
+    const isRef = (e: Entry, ref: string) => (ACCOUNT_SID.test(ref) ? entrySid(e) === ref : ref.includes("=") && dnEquals(e.dn, ref));
+    // The declared account, and the one state recorded (a replace moving the SPN to a new account
+    // deletes the old value first).
     const isOurs = (e: Entry) =>
       (mine !== undefined && (entrySid(e) === entrySid(mine) || dnEquals(e.dn, mine.dn))) ||
       (oldSid !== undefined && entrySid(e) === oldSid) ||
-      (oldAccount !== undefined && dnEquals(e.dn, oldAccount));
+      (oldAccount !== undefined && isRef(e, oldAccount));
     const others = found.filter((e) => !isOurs(e)).map((e) => e.dn);
     if (others.length === 0) return;
     if (inputs.account === undefined && inputs.adopt && !oldAccount) return; // may be the account being adopted: create decides
