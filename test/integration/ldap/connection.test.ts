@@ -116,9 +116,11 @@ describe("LDAP transport (lab DC)", function () {
     assert.ok(root);
     await c.close();
 
-    const e = await failsWith({ "exchange-kerberos:ldapUrl": `ldap://${lab.addr}`, "exchange-kerberos:ldapStartTls": "false" });
-    assert.ok(e instanceof InvalidInputError, String(e));
-    assert.match(e.message, /would send the password in clear text.*ldapAllowPlainText/);
+    // Refused as the settings are read (so at preview), before any connection is made.
+    assert.throws(
+      () => settingsWith({ "exchange-kerberos:ldapUrl": `ldap://${lab.addr}`, "exchange-kerberos:ldapStartTls": "false" }),
+      (e: unknown) => e instanceof InvalidInputError && e.field === "exchange-kerberos:ldapUrl" && /would send the password in clear text.*ldapAllowPlainText/.test(e.message),
+    );
   });
 
   it("an account without the rights gets an AccessDeniedError naming the object", async () => {
