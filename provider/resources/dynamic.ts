@@ -222,7 +222,8 @@ export async function checkInputs<T extends object>(
 ): Promise<pulumi.dynamic.CheckResult> {
   const f = new CheckFailures();
   const inputs = validate(news, f);
-  const known = f.failures.every((x) => news[x.property] === undefined);
+  // A failure's property may be nested (internalUrls.owa): what counts is its top-level input.
+  const known = f.failures.every((x) => news[x.property.split(/[.[]/)[0]] === undefined);
   if (known && online) await online(inputs, f, olds ?? {});
   return f.failures.length ? { inputs: news, failures: f.failures } : { inputs: { ...news, ...inputs } };
 }
