@@ -244,6 +244,11 @@ async function del(_id: string, props: Partial<SpnOutputs>): Promise<void> {
  */
 async function preflight(inputs: Inputs, f: CheckFailures, olds: Record<string, unknown>): Promise<void> {
   if (inputs.spn === undefined) return;
+  // A known account with no recorded inputs is either a new SPN on an existing account, or the
+  // engine's second check of a replacement (it checks the new inputs again with no olds, while the
+  // old value still sits on the old account until deleteBeforeReplace removes it). The two cannot be
+  // told apart here, so create refuses a holder then, before it writes anything.
+  if (inputs.account !== undefined && Object.keys(olds).length === 0) return;
   const spn = inputs.spn;
   await askDirectory(f, "spn", `who holds ${spn}`, async () => {
     const { c, gc } = connections(inputs);
