@@ -234,13 +234,19 @@ export async function testAsaCredentials(h: ServerHandle, password: string): Pro
     .sort((a, b) => (a.whenAddedUtc < b.whenAddedUtc ? 1 : a.whenAddedUtc > b.whenAddedUtc ? -1 : 0));
 }
 
-/** Adds a credential; the server keeps the one before it as Previous. Not retried blindly: a second
- * add would push the previous credential out. */
-export async function addAsaCredential(h: ServerHandle, account: string, password: string): Promise<AsaCredentialStatus[]> {
+/**
+ * Sets the server's ASA credentials to exactly `password` (latest) and, when given and different,
+ * `currentPassword`: the one AD holds now, kept so that tickets for AD's current key still decrypt
+ * until AD's password changes. Explicit, so repeating it gives the same result (retried when the
+ * session dies) and no sequence of failed rotations can leave a server without AD's password.
+ */
+export async function setAsaCredentials(h: ServerHandle, account: string, password: string, currentPassword?: string): Promise<AsaCredentialStatus[]> {
+  const params: Record<string, unknown> = { Server: h.server, Noun: h.noun, Account: account, Password: new Secret(password) };
+  if (currentPassword !== undefined && currentPassword !== password) params.CurrentPassword = new Secret(currentPassword);
   return asaState(
-    await h.session.call("Add-EkAsaCredential", { Server: h.server, Noun: h.noun, Account: account, Password: new Secret(password) }, {
+    await h.session.call("Set-EkAsaCredential", params, {
       what: `server ${h.server} (ASA ${account})`,
-      idempotent: false,
+      idempotent: true,
     }),
   );
 }
