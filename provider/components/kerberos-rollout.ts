@@ -180,6 +180,7 @@ export class KerberosRollout extends pulumi.ComponentResource {
         spn: `HTTP/${host}`,
         // By SID: the ASA keeps it when it moves to another OU, so its SPNs stay as they are.
         account: asa.sid,
+        accountOwner: asa.owner,
         adopt,
         ldap,
       }, { ...child, dependsOn: [adPassword] }));

@@ -486,6 +486,8 @@ export class AsaComputerAccount extends pulumi.dynamic.Resource {
   declare readonly drift: pulumi.Output<string[]>;
   /** Secret. */
   declare readonly password: pulumi.Output<string>;
+  /** This resource's owner mark (owner.ts), on the account in AD; an Spn takes it as accountOwner. */
+  declare readonly owner: pulumi.Output<string>;
   /** Secret: the password AD holds now ("" when unknown); see AsaOutputs.adPassword. */
   declare readonly adPassword: pulumi.Output<string>;
 
