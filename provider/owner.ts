@@ -26,3 +26,21 @@ export function ownerMark(type: string, name: string): string {
 export function ownerInput(value: unknown): string | undefined {
   return typeof value === "string" && value.startsWith(PREFIX) ? value : undefined;
 }
+
+/**
+ * The URN the engine gives a dynamic resource of `type` named `name` under `parent`, as an input
+ * for messages that must name it (the `pulumi state delete` fix). Built from the parent's URN
+ * through a plain promise: an Output of the parent would make the resource depend on its own parent
+ * component, which waits for its children.
+ */
+export function dynamicResourceUrn(type: string, name: string, parent?: pulumi.Resource): pulumi.Input<string> {
+  const qualified = `pulumi-nodejs:dynamic/exchange-kerberos:${type}`;
+  const root = `urn:pulumi:${pulumi.getStack()}::${pulumi.getProject()}::`;
+  if (!parent) return `${root}${qualified}::${name}`;
+  return new Promise<string>((resolve) => {
+    parent.urn.apply((u) => {
+      const prefix = `${u.substring(0, u.lastIndexOf("::"))}$`;
+      resolve(prefix.endsWith("::pulumi:pulumi:Stack$") ? `${root}${qualified}::${name}` : `${prefix}${qualified}::${name}`);
+    });
+  });
+}

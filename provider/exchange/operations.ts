@@ -1,7 +1,7 @@
 // Typed calls to the operations of ExchangeKerberos.psm1, one function per operation, with the
 // answers narrowed from `unknown`. Version detection lives here: Exchange 2013 manages the Client
 // Access settings with Set-ClientAccessServer, 2016/2019/SE with Set-ClientAccessService.
-import { KerberosRolloutError } from "../errors";
+import { KerberosRolloutError, NotFoundError, UnreachableError, warn } from "../errors";
 import type { CheckFailures } from "../resources/dynamic";
 import { exchangeSettings, type ExchangeOverride, type ExchangeSettings } from "../settings";
 import { ExchangeCommandError, Secret, sessionFor, type ExchangeSession } from "./session";
@@ -110,6 +110,56 @@ export async function serverExists(inputs: { server: string; exchange?: Exchange
   } catch (e) {
     if (e instanceof KerberosRolloutError) f.add("server", `cannot manage Exchange server ${JSON.stringify(inputs.server)}: ${e.message}`);
     else throw e;
+  }
+}
+
+// ---- a server that is gone ---------------------------------------------------------------------
+
+/** What an Exchange resource's read and delete need to say about the server it manages. */
+export interface ServerRef {
+  server: string;
+  /** The resource's URN (recorded at create), for the `pulumi state delete` fix. */
+  urn?: string;
+}
+
+function stateDeleteFix(ref: ServerRef): string {
+  return `if ${ref.server} is decommissioned for good, remove this resource from state: pulumi state delete '${ref.urn ?? "<the resource's URN, from pulumi stack --show-urns>"}'`;
+}
+
+/** An unreachable server still fails read and delete, with the way out named. */
+function unreachable(e: UnreachableError, ref: ServerRef): UnreachableError {
+  const cause = e.fix ? e.message.slice(0, -`. Fix: ${e.fix}`.length) : e.message;
+  return new UnreachableError(cause, `${e.fix ? `${e.fix}; ` : ""}${stateDeleteFix(ref)}`, { cause: e });
+}
+
+/**
+ * `read` of an Exchange resource: when Exchange says the server or its virtual directory does not
+ * exist, the resource is gone (refresh shows it deleted); an unreachable server still fails.
+ */
+export async function readOnServer(ref: ServerRef, fn: () => Promise<{ id?: string; props?: unknown }>): Promise<{ id?: string; props?: unknown }> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof NotFoundError) return { id: "", props: {} };
+    if (e instanceof UnreachableError) throw unreachable(e, ref);
+    throw e;
+  }
+}
+
+/**
+ * `delete` of an Exchange resource: a server (or virtual directory) Exchange says does not exist
+ * is already gone, so delete succeeds with a warning; an unreachable server still fails.
+ */
+export async function deleteOnServer(ref: ServerRef, what: string, fn: () => Promise<unknown>): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    if (e instanceof NotFoundError) {
+      warn(`${ref.server}: ${what} is already gone (${e.message.replace(/\. Fix: .*$/, "")}); nothing to undo there`);
+      return;
+    }
+    if (e instanceof UnreachableError) throw unreachable(e, ref);
+    throw e;
   }
 }
 

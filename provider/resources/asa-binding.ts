@@ -9,12 +9,13 @@
 // account and when it was added. A credential added later by someone else, or a different account,
 // is drift.
 import * as pulumi from "@pulumi/pulumi";
+import { dynamicResourceUrn } from "../owner";
 import { AlreadyExistsError, ConflictError, InvalidInputError } from "../errors";
 import type { ExchangeOverride } from "../settings";
 import { bool } from "../validate";
 import { CheckFailures, ResourceImpl, thinProvider, checkInputs } from "./dynamic";
-import { exchangeOverride, exchangeServerName } from "../exchange/inputs";
-import { exchangeServer, getAsaCredentials, removeAsaCredentials, setAsaCredentials, type AsaCredentialStatus, serverExists } from "../exchange/operations";
+import { exchangeOverride, exchangeServerName, resourceUrnInput } from "../exchange/inputs";
+import { exchangeServer, getAsaCredentials, removeAsaCredentials, setAsaCredentials, type AsaCredentialStatus, serverExists, deleteOnServer, readOnServer } from "../exchange/operations";
 
 export interface AsaBindingArgs {
   /** The Exchange server (EX1 or its FQDN). Changing it replaces the binding. */
@@ -42,6 +43,8 @@ interface Inputs {
   adPassword: string;
   adopt: boolean;
   exchange?: ExchangeOverride;
+  /** This resource's URN, for the fix when its server cannot be reached on read or delete. */
+  resourceUrn?: string;
 }
 
 export interface AsaBindingOutputs extends Inputs {
@@ -82,6 +85,7 @@ export function validateAsaBindingInputs(news: Record<string, unknown>, failures
   });
   f.guard("adopt", () => (out.adopt = bool("adopt", news.adopt, false)));
   f.guard("exchange", () => (out.exchange = exchangeOverride("exchange", news.exchange)));
+  out.resourceUrn = resourceUrnInput(news.resourceUrn);
   if (!failures) f.throwFirst();
   return out as Inputs;
 }
@@ -154,11 +158,13 @@ async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.Crea
 }
 
 async function read(id: string, props: AsaBindingOutputs): Promise<pulumi.dynamic.ReadResult> {
-  const h = await exchangeServer(props.server, props.exchange, props.version);
-  const creds = await getAsaCredentials(h);
-  // No credential at all: the binding is gone; refresh shows it deleted and the next up binds again.
-  if (creds.length === 0) return { id: "", props: {} };
-  return { id, props: outputs(props, h.version, props.boundAt, creds) };
+  return readOnServer(props, async () => {
+    const h = await exchangeServer(props.server, props.exchange, props.version);
+    const creds = await getAsaCredentials(h);
+    // No credential at all: the binding is gone; refresh shows it deleted and the next up binds again.
+    if (creds.length === 0) return { id: "", props: {} };
+    return { id, props: outputs(props, h.version, props.boundAt, creds) };
+  });
 }
 
 async function update(_id: string, olds: AsaBindingOutputs, raw: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
@@ -170,8 +176,7 @@ async function update(_id: string, olds: AsaBindingOutputs, raw: Record<string, 
 }
 
 async function del(_id: string, props: AsaBindingOutputs): Promise<void> {
-  const h = await exchangeServer(props.server, props.exchange, props.version);
-  await removeAsaCredentials(h);
+  await deleteOnServer(props, "the server", async () => removeAsaCredentials(await exchangeServer(props.server, props.exchange, props.version)));
 }
 
 export const asaBindingImpl: ResourceImpl = {
@@ -206,6 +211,7 @@ export class AsaBinding extends pulumi.dynamic.Resource {
       name,
       {
         ...args,
+        resourceUrn: dynamicResourceUrn("AsaBinding", name, opts?.parent),
         password: pulumi.secret(args.password),
         adPassword: args.adPassword === undefined ? undefined : pulumi.secret(args.adPassword),
         version: undefined,
