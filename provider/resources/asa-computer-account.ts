@@ -12,7 +12,7 @@ import { domainInfo, entrySid, findBySamAccountName, findBySid } from "../ldap/d
 import { registerSecret } from "../secrets";
 import { dateFromFiletime, parseFiletime } from "../ldap/filetime";
 import { encodeUnicodePwd, generatePassword } from "../ldap/unicodePwd";
-import { OWNER_ATTRIBUTE, ownerInput, ownerMark } from "../owner";
+import { OWNER_ATTRIBUTE, ownerInput, ownerMark, dynamicResourceUrn } from "../owner";
 import { Entry } from "ldapts";
 
 import { DEFAULT_ENCRYPTION_TYPES, EncryptionTypes, UAC_ACCOUNTDISABLE, UAC_WORKSTATION_TRUST_ACCOUNT } from "../ldap/account-bits";
@@ -497,6 +497,7 @@ export class AsaComputerAccount extends pulumi.dynamic.Resource {
       name,
       {
         ...args,
+        resourceUrn: dynamicResourceUrn("AsaComputerAccount", name, opts?.parent),
         owner: ownerMark("AsaComputerAccount", name),
         // Always a secret, "" when none is declared: `check` then puts the generated password in
         // the same key, and the engine keeps a key secret in the checked inputs only when it was

@@ -10,7 +10,7 @@ import { directoryFor, LdapConnection, ldapOverrideInput } from "../ldap/connect
 import { canonicalAddress, DnsType, encodeA, encodeAAAA, encodeCountName, recordText, typeName } from "../ldap/dnsRecord";
 import { findZone, liveRecords, nodeDn, readNode, setRecords } from "../ldap/dnsZone";
 import { parentDn } from "../ldap/dn";
-import { ownerInput, ownerMark } from "../owner";
+import { ownerInput, ownerMark, dynamicResourceUrn } from "../owner";
 
 export type DnsRecordType = "A" | "AAAA" | "CNAME";
 const TYPES: readonly DnsRecordType[] = ["A", "AAAA", "CNAME"];
@@ -229,6 +229,7 @@ export class DnsRecord extends pulumi.dynamic.Resource {
   declare readonly drift: pulumi.Output<string[]>;
 
   constructor(name: string, args: DnsRecordArgs, opts?: pulumi.CustomResourceOptions) {
-    super(thinProvider("exchange-kerberos:DnsRecord"), name, { ...args, owner: ownerMark("DnsRecord", name), fqdn: undefined, nodeDn: undefined, otherTypes: undefined, drift: undefined }, opts, "exchange-kerberos", "DnsRecord");
+    super(thinProvider("exchange-kerberos:DnsRecord"), name, { ...args,
+        resourceUrn: dynamicResourceUrn("DnsRecord", name, opts?.parent), owner: ownerMark("DnsRecord", name), fqdn: undefined, nodeDn: undefined, otherTypes: undefined, drift: undefined }, opts, "exchange-kerberos", "DnsRecord");
   }
 }

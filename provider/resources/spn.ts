@@ -10,7 +10,7 @@ import { CheckFailures, ResourceImpl, thinProvider, checkInputs } from "./dynami
 import { directory, globalCatalog, LdapConnection, ldapOverrideInput, str, strs } from "../ldap/connection";
 import { dnEquals, objectDn } from "../ldap/dn";
 import { domainInfo, entrySid, findBySamAccountName, findBySid, findSpnHolders } from "../ldap/domain";
-import { OWNER_ATTRIBUTE, ownerInput } from "../owner";
+import { OWNER_ATTRIBUTE, ownerInput, dynamicResourceUrn } from "../owner";
 import { Entry } from "ldapts";
 
 export interface SpnArgs {
@@ -268,6 +268,7 @@ export class Spn extends pulumi.dynamic.Resource {
   declare readonly drift: pulumi.Output<string[]>;
 
   constructor(name: string, args: SpnArgs, opts?: pulumi.CustomResourceOptions) {
-    super(thinProvider("exchange-kerberos:Spn"), name, { ...args, accountDn: undefined, accountSid: undefined, duplicates: undefined, drift: undefined }, opts, "exchange-kerberos", "Spn");
+    super(thinProvider("exchange-kerberos:Spn"), name, { ...args,
+        resourceUrn: dynamicResourceUrn("Spn", name, opts?.parent), accountDn: undefined, accountSid: undefined, duplicates: undefined, drift: undefined }, opts, "exchange-kerberos", "Spn");
   }
 }
