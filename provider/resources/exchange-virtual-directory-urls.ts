@@ -8,7 +8,7 @@ import { dynamicResourceUrn } from "../owner";
 import { InvalidInputError, NotFoundError } from "../errors";
 import type { ExchangeOverride } from "../settings";
 import { bool, fqdn, httpsUrl } from "../validate";
-import { CheckFailures, ResourceImpl, thinProvider, checkInputs } from "./dynamic";
+import { CheckFailures, ResourceImpl, thinProvider, checkInputs, partialCreate } from "./dynamic";
 import { changedKeys, describeDrift, exchangeOverride, exchangeServerName, pick, type SettingsMap, resourceUrnInput } from "../exchange/inputs";
 import { exchangeServer, getVdirUrls, setVdirUrls, VDIR_KINDS, type ServerHandle, type VdirKind, type VdirUrlsChange, type VdirUrlsState, serverExists, deleteOnServer, readOnServer } from "../exchange/operations";
 
@@ -184,9 +184,16 @@ async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.Crea
   const declared = declaredSettings(inputs);
   const keys = Object.keys(declared);
   const originals = pick(flattenVdirUrls(await getVdirUrls(h)), keys);
-  const settings = await apply(h, declared, keys);
+  const id = `${inputs.server.toLowerCase()}/virtual-directory-urls`;
+  let settings: SettingsMap;
+  try {
+    settings = await apply(h, declared, keys);
+  } catch (e) {
+    // Some URLs may be set already: keep what they were before, for the update and the restore.
+    throw partialCreate(e, id, { ...inputs, version: h.version, settings: originals, originals, drift: [`${inputs.server}: the URLs were being set when this failed`] });
+  }
   const outs: VdirUrlsOutputs = { ...inputs, version: h.version, settings, originals, drift: describeDrift(inputs.server, declared, settings) };
-  return { id: `${inputs.server.toLowerCase()}/virtual-directory-urls`, outs };
+  return { id, outs };
 }
 
 async function read(id: string, props: VdirUrlsOutputs): Promise<pulumi.dynamic.ReadResult> {

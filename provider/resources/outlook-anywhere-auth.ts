@@ -9,7 +9,7 @@ import { dynamicResourceUrn } from "../owner";
 import { InvalidInputError } from "../errors";
 import type { ExchangeOverride } from "../settings";
 import { oneOf } from "../validate";
-import { CheckFailures, ResourceImpl, thinProvider, checkInputs } from "./dynamic";
+import { CheckFailures, ResourceImpl, thinProvider, checkInputs, partialCreate } from "./dynamic";
 import { changedKeys, describeDrift, exchangeOverride, exchangeServerName, pick, type SettingsMap, resourceUrnInput } from "../exchange/inputs";
 import { exchangeServer, getOutlookAuth, setOutlookAuth, type OutlookAuthChange, type OutlookAuthState, serverExists, deleteOnServer, readOnServer } from "../exchange/operations";
 
@@ -140,9 +140,16 @@ async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.Crea
   const before = flattenOutlookAuth(await getOutlookAuth(h));
   const declared = declaredOutlookAuth(inputs, before);
   const keys = Object.keys(declared);
-  const settings = pick(flattenOutlookAuth(await setOutlookAuth(h, outlookAuthChange(declared))), keys);
+  const id = `${inputs.server.toLowerCase()}/outlook-anywhere-auth`;
+  let settings: SettingsMap;
+  try {
+    settings = pick(flattenOutlookAuth(await setOutlookAuth(h, outlookAuthChange(declared))), keys);
+  } catch (e) {
+    // Some settings may be changed already: keep what they were before, for the update and the restore.
+    throw partialCreate(e, id, { ...inputs, version: h.version, settings: pick(before, keys), originals: pick(before, keys), drift: [`${inputs.server}: the authentication methods were being set when this failed`] });
+  }
   const outs: OutlookAnywhereAuthOutputs = { ...inputs, version: h.version, settings, originals: pick(before, keys), drift: describeDrift(inputs.server, declared, settings) };
-  return { id: `${inputs.server.toLowerCase()}/outlook-anywhere-auth`, outs };
+  return { id, outs };
 }
 
 async function read(id: string, props: OutlookAnywhereAuthOutputs): Promise<pulumi.dynamic.ReadResult> {

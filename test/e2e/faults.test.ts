@@ -13,7 +13,7 @@ import * as path from "path";
 import { kinit, Lab, labAddr, run, startLab } from "../fixtures/lab";
 import { LdapFaultProxy } from "../fixtures/ldap-fault-proxy";
 import { CliResult, PulumiCli, resourcesOf } from "../fixtures/pulumi-cli";
-import { getServer, mutateState, newServer, seedServers, setFaults, standinExecutable } from "../fixtures/exchange-standin/state";
+import { getServer, mutateState, newServer, readTranscript, seedServers, setFaults, standinExecutable } from "../fixtures/exchange-standin/state";
 
 const NAMESPACE = "outlook.corp.example";
 const AUTODISCOVER = "autodiscover.corp.example";
@@ -262,14 +262,22 @@ describe("faults converge (real pulumi CLI, lab DC behind a fault proxy, Exchang
     await assertGone();
   });
 
-  it("the Exchange session dying at each write (after committing, the answer lost): the next up converges", async function () {
-    for (const operation of ["Set-EkVdirUrls", "Set-EkAsaCredential", "Set-EkOutlookAuth"]) {
-      setFaults(stateFile, { exitOnOperation: operation, exitAfterCommit: true });
-      const r = await up({ fail: true });
-      assertCleanError(r, /session .* ended during the call/);
-    }
-    setFaults(stateFile, undefined);
+  it("the Exchange session dying at each write (after committing, the answer lost): each write is sent again on a new session, and up converges", async function () {
+    await destroy();
+    const before = structuredClone(getServer(stateFile, "EX2").vdirs);
+    // On EX1 the session dies after committing each kind of write; on EX2 the URL write fails:
+    // that create is recorded half-made (Pulumi's partial state), with the URLs found before it.
+    const writes = ["Set-EkVdirUrls", "Set-EkAsaCredential", "Set-EkOutlookAuth"];
+    setFaults(stateFile, { exitOnOperation: writes, exitOnce: true, exitAfterCommit: true, failOnOperation: { operation: "Set-EkVdirUrls", server: "EX2" } });
+    const r = await up({ fail: true });
+    assertCleanError(r, /EX2/);
+    const half = resourcesOf(await cli.exportStack(), "pulumi-nodejs:dynamic/exchange-kerberos:ExchangeVirtualDirectoryUrls").find((x) => x.outputs?.server === "EX2");
+    assert.ok(half, "EX2's URLs are in state after the failed create");
+    assert.equal((half.outputs?.originals as Record<string, unknown>)["owa.internalUrl"], before.owa.internalUrl, "with the URLs found before");
+    setFaults(stateFile, { exitOnOperation: writes, exitOnce: true, exitAfterCommit: true });
     await up();
+    const died = readTranscript(stateFile).flatMap((e) => (e.t === "exit" && /after commit/.test(e.reason) ? [e.reason] : []));
+    for (const w of writes) assert.ok(died.some((x) => x.includes(w)), `the session died after committing ${w}: ${died.join("; ")}`);
     await assertConverged();
   });
 
