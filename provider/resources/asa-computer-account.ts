@@ -426,8 +426,14 @@ async function ouExists(inputs: Inputs, f: CheckFailures): Promise<void> {
   }
 }
 
+/** What state recorded about AD's password (absent or unknown at preview: nothing). */
+function recorded(olds: Record<string, unknown>): { adPassword?: string; adPasswordSetAt?: string } {
+  const text = (v: unknown) => (typeof v === "string" && !containsUnknown(v) ? v : undefined);
+  return { adPassword: text(olds.adPassword), adPasswordSetAt: text(olds.adPasswordSetAt) };
+}
+
 /** The outputs `check` can already tell, carried in its inputs (see `knownAtPreview`). */
-type KnownAtPreview = Partial<Pick<AsaOutputs, "password" | "dn" | "sid" | "samAccountName" | "qualifiedName">>;
+type KnownAtPreview = Partial<Pick<AsaOutputs, "password" | "dn" | "sid" | "samAccountName" | "qualifiedName" | "adPassword">>;
 
 /**
  * At preview the engine does not call `update`: a resource being updated shows its checked inputs
@@ -450,7 +456,11 @@ async function knownAtPreview(olds: Record<string, unknown>, inputs: Inputs): Pr
   if (!e || !sid) return known;
   const sam = str(e, "sAMAccountName") ?? `${inputs.name}$`;
   const dn = dnEquals(parentDn(e.dn), inputs.ou) ? e.dn : childDn("CN", rdnValue(e.dn), inputs.ou);
-  return { ...known, sid, dn, samAccountName: sam, qualifiedName: `${info.netbiosName}\\${sam}` };
+  // AD's password, known at preview (from the inputs check recorded last time, which lack the
+  // pwdLastSet that update compares: update computes the exact value). A binding's diff does not
+  // compare it, but an unknown one would plan every binding as changed where up changes nothing.
+  const adPassword = !inputs.deferPasswordSet ? known.password : ours ? adPasswordNow(e, recorded(olds), typeof olds.password === "string" ? olds.password : undefined).adPassword : undefined;
+  return { ...known, sid, dn, samAccountName: sam, qualifiedName: `${info.netbiosName}\\${sam}`, ...(adPassword !== undefined ? { adPassword } : {}) };
 }
 
 export const asaComputerAccountImpl: ResourceImpl = {
@@ -503,7 +513,9 @@ export class AsaComputerAccount extends pulumi.dynamic.Resource {
         // the same key, and the engine keeps a key secret in the checked inputs only when it was
         // secret in the declared ones.
         password: pulumi.secret(pulumi.output(args.password).apply((p) => p ?? "")),
-        adPassword: undefined,
+        // A secret input too: `check` may carry AD's password in it (see knownAtPreview), and the
+        // engine keeps a checked input secret only when the declared one was.
+        adPassword: pulumi.secret(""),
         adPasswordSetAt: undefined,
         dn: undefined,
         sid: undefined,
