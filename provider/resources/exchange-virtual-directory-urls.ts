@@ -5,7 +5,7 @@
 // unless overridden. The values found before create are kept in state and restored on delete.
 import * as pulumi from "@pulumi/pulumi";
 import { dynamicResourceUrn } from "../owner";
-import { InvalidInputError, NotFoundError } from "../errors";
+import { InvalidInputError } from "../errors";
 import type { ExchangeOverride } from "../settings";
 import { bool, fqdn, httpsUrl } from "../validate";
 import { CheckFailures, ResourceImpl, thinProvider, checkInputs, partialCreate } from "./dynamic";
