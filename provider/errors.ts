@@ -46,3 +46,11 @@ export class InvalidInputError extends KerberosRolloutError {
     return new InvalidInputError(field, this.reason, this.fix);
   }
 }
+
+/**
+ * A warning from inside the provider: one line on stderr, which the engine shows with the run's
+ * output (a dynamic provider has no engine connection of its own to log through).
+ */
+export function warn(message: string): void {
+  console.warn(`warning: ${message}`);
+}

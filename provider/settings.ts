@@ -54,10 +54,19 @@ export type LdapOverride = Partial<Pick<LdapSettings, "url" | "startTls" | "caFi
 export type ExchangeOverride = Partial<Pick<ExchangeSettings, "shell" | "connection" | "endpoint">>;
 
 let stack: ConfigSource = { get: () => undefined };
+/** Set once the stack's current config replaced the one recorded in state (current-config.ts). */
+let current = false;
 
-/** Called from every dynamic provider's `configure`. */
+/** Called from every dynamic provider's `configure` (once per resource type and process). */
 export function configureFromStack(config: ConfigSource): void {
+  if (!current) stack = config;
+}
+
+/** The stack's current config, read from the CLI: later `configure` calls (with the config recorded
+ * at the last up, on refresh and destroy) no longer replace it. */
+export function configureFromCurrentStack(config: ConfigSource): void {
   stack = config;
+  current = true;
 }
 
 function key(name: string): string | undefined {

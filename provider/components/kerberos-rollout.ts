@@ -10,9 +10,10 @@
 // the reverse: Negotiate goes first, the SPNs next, and NTLM keeps working at every step.
 //
 // Rotation follows RollAlternateServiceAccountPassword.ps1: a new password changes the account's
-// recorded secret (nothing in AD), then every AsaBinding (servers keep the previous credential
-// too), and only then AsaPassword sets it in AD. When a server fails, `pulumi up` stops before
-// AsaPassword: AD still has the old password, which every server still holds.
+// recorded secret (nothing in AD), then every AsaBinding sets the new password and AD's current one
+// on its server, and only then AsaPassword sets it in AD. When a server fails, `pulumi up` stops
+// before AsaPassword: AD still has the old password, which every server still holds, however many
+// rotations fail in a row (each binding names AD's password explicitly, see AsaBinding).
 import * as pulumi from "@pulumi/pulumi";
 import { AsaBinding } from "../resources/asa-binding";
 import { AsaComputerAccount, AsaComputerAccountArgs, encryptionTypes, netbiosName } from "../resources/asa-computer-account";
@@ -249,6 +250,7 @@ export class KerberosRollout extends pulumi.ComponentResource {
       server,
       account: asa.qualifiedName,
       password: asa.password,
+      adPassword: asa.adPassword,
       adopt,
       exchange,
     }, { ...child, dependsOn: [asa], aliases }));
@@ -269,6 +271,7 @@ export class KerberosRollout extends pulumi.ComponentResource {
         spn: `HTTP/${host}`,
         // By SID: the ASA keeps it when it moves to another OU, so its SPNs stay as they are.
         account: asa.sid,
+        accountOwner: asa.owner,
         adopt,
         ldap,
       }, { ...child, dependsOn: [adPassword], aliases }));

@@ -259,17 +259,25 @@ function Get-EkAsaCredential {
     return @{ server = [string]$P.Server; credentials = $credentials; raw = $raw }
 }
 
-# Adds one credential. Exchange keeps the previous one next to it (Latest and Previous), which is
-# what RollAlternateServiceAccountPassword.ps1 relies on: clients holding tickets for the old key
-# keep working until AD's password changes.
-function Add-EkAsaCredential {
+# Sets the server's ASA credentials to exactly the ones given, latest first: the new password and,
+# when it differs, the one AD holds now (so the server accepts tickets for AD's current key until
+# AD's password changes). Exchange's own shift of Latest to Previous is never relied on: after a
+# failed rotation the server's Latest is a password AD never got, and a second rotation would push
+# AD's password out. -RemoveAlternateServiceAccountCredentials with -AlternateServiceAccountCredential
+# in one call (one parameter set) is how RollAlternateServiceAccountPassword.ps1 copies a credential
+# set "recent first" to a server. Repeating the call gives the same result, so a lost answer can be
+# retried.
+function Set-EkAsaCredential {
     param($P)
-    $credential = New-EkCredential -User ([string]$P.Account) -SealedPassword $P.Password
+    $credentials = @(New-EkCredential -User ([string]$P.Account) -SealedPassword $P.Password)
+    if (Test-EkProp $P 'CurrentPassword') {
+        $credentials += (New-EkCredential -User ([string]$P.Account) -SealedPassword $P.CurrentPassword)
+    }
     $s = [string]$P.Server
     if ($P.Noun -eq 'ClientAccessServer') {
-        Set-ClientAccessServer -Identity $s -AlternateServiceAccountCredential $credential -Confirm:$false
+        Set-ClientAccessServer -Identity $s -RemoveAlternateServiceAccountCredentials -AlternateServiceAccountCredential $credentials -Confirm:$false
     } elseif ($P.Noun -eq 'ClientAccessService') {
-        Set-ClientAccessService -Identity $s -AlternateServiceAccountCredential $credential -Confirm:$false
+        Set-ClientAccessService -Identity $s -RemoveAlternateServiceAccountCredentials -AlternateServiceAccountCredential $credentials -Confirm:$false
     } else {
         throw ('unknown client access noun {0}' -f $P.Noun)
     }
@@ -380,7 +388,7 @@ function Invoke-EkOperation {
             'Get-EkVdirUrls' { $data = Get-EkVdirUrls -P $p }
             'Set-EkVdirUrls' { $data = Set-EkVdirUrls -P $p }
             'Get-EkAsaCredential' { $data = Get-EkAsaCredential -P $p }
-            'Add-EkAsaCredential' { $data = Add-EkAsaCredential -P $p }
+            'Set-EkAsaCredential' { $data = Set-EkAsaCredential -P $p }
             'Remove-EkAsaCredential' { $data = Remove-EkAsaCredential -P $p }
             'Test-EkAsaCredential' { $data = Test-EkAsaCredential -P $p }
             'Get-EkOutlookAuth' { $data = Get-EkOutlookAuth -P $p }

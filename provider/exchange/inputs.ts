@@ -86,3 +86,8 @@ export function describeDrift(server: string, declared: SettingsMap, found: Part
 export function pick(all: Partial<SettingsMap>, keys: readonly string[]): SettingsMap {
   return Object.fromEntries(keys.map((k) => [k, all[k] ?? null]));
 }
+
+/** The `resourceUrn` input every Exchange resource records (for the `pulumi state delete` fix). */
+export function resourceUrnInput(value: unknown): string | undefined {
+  return typeof value === "string" && value.startsWith("urn:pulumi:") ? value : undefined;
+}

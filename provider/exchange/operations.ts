@@ -1,7 +1,7 @@
 // Typed calls to the operations of ExchangeKerberos.psm1, one function per operation, with the
 // answers narrowed from `unknown`. Version detection lives here: Exchange 2013 manages the Client
 // Access settings with Set-ClientAccessServer, 2016/2019/SE with Set-ClientAccessService.
-import { KerberosRolloutError } from "../errors";
+import { KerberosRolloutError, NotFoundError, UnreachableError, warn } from "../errors";
 import type { CheckFailures } from "../resources/dynamic";
 import { exchangeSettings, type ExchangeOverride, type ExchangeSettings } from "../settings";
 import { ExchangeCommandError, Secret, sessionFor, type ExchangeSession } from "./session";
@@ -111,6 +111,56 @@ export async function serverExists(inputs: { server: string; exchange?: Exchange
   } catch (e) {
     if (e instanceof KerberosRolloutError) f.add("server", `cannot manage Exchange server ${JSON.stringify(inputs.server)}: ${e.message}`);
     else throw e;
+  }
+}
+
+// ---- a server that is gone ---------------------------------------------------------------------
+
+/** What an Exchange resource's read and delete need to say about the server it manages. */
+export interface ServerRef {
+  server: string;
+  /** The resource's URN (recorded at create), for the `pulumi state delete` fix. */
+  urn?: string;
+}
+
+function stateDeleteFix(ref: ServerRef): string {
+  return `if ${ref.server} is decommissioned for good, remove this resource from state: pulumi state delete '${ref.urn ?? "<the resource's URN, from pulumi stack --show-urns>"}'`;
+}
+
+/** An unreachable server still fails read and delete, with the way out named. */
+function unreachable(e: UnreachableError, ref: ServerRef): UnreachableError {
+  const cause = e.fix ? e.message.slice(0, -`. Fix: ${e.fix}`.length) : e.message;
+  return new UnreachableError(cause, `${e.fix ? `${e.fix}; ` : ""}${stateDeleteFix(ref)}`, { cause: e });
+}
+
+/**
+ * `read` of an Exchange resource: when Exchange says the server or its virtual directory does not
+ * exist, the resource is gone (refresh shows it deleted); an unreachable server still fails.
+ */
+export async function readOnServer(ref: ServerRef, fn: () => Promise<{ id?: string; props?: unknown }>): Promise<{ id?: string; props?: unknown }> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof NotFoundError) return { id: "", props: {} };
+    if (e instanceof UnreachableError) throw unreachable(e, ref);
+    throw e;
+  }
+}
+
+/**
+ * `delete` of an Exchange resource: a server (or virtual directory) Exchange says does not exist
+ * is already gone, so delete succeeds with a warning; an unreachable server still fails.
+ */
+export async function deleteOnServer(ref: ServerRef, what: string, fn: () => Promise<unknown>): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    if (e instanceof NotFoundError) {
+      warn(`${ref.server}: ${what} is already gone (${e.message.replace(/\. Fix: .*$/, "")}); nothing to undo there`);
+      return;
+    }
+    if (e instanceof UnreachableError) throw unreachable(e, ref);
+    throw e;
   }
 }
 
@@ -235,13 +285,19 @@ export async function testAsaCredentials(h: ServerHandle, password: string): Pro
     .sort((a, b) => (a.whenAddedUtc < b.whenAddedUtc ? 1 : a.whenAddedUtc > b.whenAddedUtc ? -1 : 0));
 }
 
-/** Adds a credential; the server keeps the one before it as Previous. Not retried blindly: a second
- * add would push the previous credential out. */
-export async function addAsaCredential(h: ServerHandle, account: string, password: string): Promise<AsaCredentialStatus[]> {
+/**
+ * Sets the server's ASA credentials to exactly `password` (latest) and, when given and different,
+ * `currentPassword`: the one AD holds now, kept so that tickets for AD's current key still decrypt
+ * until AD's password changes. Explicit, so repeating it gives the same result (retried when the
+ * session dies) and no sequence of failed rotations can leave a server without AD's password.
+ */
+export async function setAsaCredentials(h: ServerHandle, account: string, password: string, currentPassword?: string): Promise<AsaCredentialStatus[]> {
+  const params: Record<string, unknown> = { Server: h.server, Noun: h.noun, Account: account, Password: new Secret(password) };
+  if (currentPassword !== undefined && currentPassword !== password) params.CurrentPassword = new Secret(currentPassword);
   return asaState(
-    await h.session.call("Add-EkAsaCredential", { Server: h.server, Noun: h.noun, Account: account, Password: new Secret(password) }, {
+    await h.session.call("Set-EkAsaCredential", params, {
       what: `server ${h.server} (ASA ${account})`,
-      idempotent: false,
+      idempotent: true,
     }),
   );
 }

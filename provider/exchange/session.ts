@@ -43,7 +43,7 @@ export type OperationName =
   | "Get-EkVdirUrls"
   | "Set-EkVdirUrls"
   | "Get-EkAsaCredential"
-  | "Add-EkAsaCredential"
+  | "Set-EkAsaCredential"
   | "Remove-EkAsaCredential"
   | "Test-EkAsaCredential"
   | "Get-EkOutlookAuth"
@@ -55,7 +55,7 @@ export const OPERATIONS: readonly OperationName[] = [
   "Get-EkVdirUrls",
   "Set-EkVdirUrls",
   "Get-EkAsaCredential",
-  "Add-EkAsaCredential",
+  "Set-EkAsaCredential",
   "Remove-EkAsaCredential",
   "Test-EkAsaCredential",
   "Get-EkOutlookAuth",

@@ -18,6 +18,7 @@ import {
   tombstoneRecord,
 } from "./dnsRecord";
 import { filetimeFromDate } from "./filetime";
+import { OWNER_ATTRIBUTE } from "../owner";
 
 export interface NodeState {
   dn: string;
@@ -25,6 +26,8 @@ export interface NodeState {
   tombstoned: boolean;
   /** The raw values and their decoded form, in directory order. */
   values: { raw: Buffer; rec: DnsRecordValue }[];
+  /** The owner mark on the node (owner.ts), if any. */
+  mark?: string;
 }
 
 /** Where the zone lives: DomainDnsZones, ForestDnsZones, or the legacy System container. */
@@ -68,10 +71,10 @@ export function nodeDn(zoneDn: string, name: string): string {
 
 export async function readNode(c: LdapConnection, dn: string): Promise<NodeState> {
   try {
-    const [e] = await c.search(dn, { scope: "base", attributes: ["dnsRecord", "dNSTombstoned"], binary: ["dnsRecord"] });
+    const [e] = await c.search(dn, { scope: "base", attributes: ["dnsRecord", "dNSTombstoned", OWNER_ATTRIBUTE], binary: ["dnsRecord"] });
     if (!e) return { dn, exists: false, tombstoned: false, values: [] };
     const values = bufs(e, "dnsRecord").map((raw) => ({ raw, rec: decodeDnsRecord(raw) }));
-    return { dn, exists: true, tombstoned: (str(e, "dNSTombstoned") ?? "").toUpperCase() === "TRUE", values };
+    return { dn, exists: true, tombstoned: (str(e, "dNSTombstoned") ?? "").toUpperCase() === "TRUE", values, mark: str(e, OWNER_ATTRIBUTE) };
   } catch (e) {
     if (e instanceof NotFoundError) return { dn, exists: false, tombstoned: false, values: [] };
     throw e;
@@ -128,8 +131,10 @@ export interface RecordSetChange {
  * `ttl`; records of other types stay. With `desired` empty, removes ours and, when nothing live
  * remains, tombstones the node as Windows does: dNSTombstoned TRUE and one Type-0 record holding
  * the time of death (§2.3.2.2). A tombstoned node is revived by writing live records into it.
+ * `mark` (owner.ts) is written in the same add or modify as the records (null removes it), so a
+ * write whose answer was lost is recognised as ours on the next run.
  */
-export async function setRecords(c: LdapConnection, zoneDn: string, name: string, type: number, desired: Buffer[], ttl: number): Promise<RecordSetChange> {
+export async function setRecords(c: LdapConnection, zoneDn: string, name: string, type: number, desired: Buffer[], ttl: number, mark?: string | null): Promise<RecordSetChange> {
   const dn = nodeDn(zoneDn, name);
   for (let attempt = 0; ; attempt++) {
     const n = await readNode(c, dn);
@@ -142,13 +147,14 @@ export async function setRecords(c: LdapConnection, zoneDn: string, name: string
     const add = desired.filter((d) => !keep.some((k) => k.rec.data.equals(d)));
     const tombstone = desired.length === 0 && others.length === 0 && n.exists && !n.tombstoned;
     const revive = desired.length > 0 && n.exists && (n.tombstoned || dead.length > 0);
-    if (add.length === 0 && remove.length === 0 && !tombstone && !revive) return { added: 0, removed: 0, tombstoned: false, revived: false };
+    const remark = mark !== undefined && n.exists && (n.mark ?? null) !== mark;
+    if (add.length === 0 && remove.length === 0 && !tombstone && !revive && !remark) return { added: 0, removed: 0, tombstoned: false, revived: false };
     if (!n.exists && desired.length === 0) return { added: 0, removed: 0, tombstoned: false, revived: false };
     try {
       const serial = await bumpSerial(c, zoneDn);
       const blobs = add.map((data) => encodeDnsRecord({ type, data, ttl, serial }));
       if (!n.exists) {
-        await c.add(dn, { objectClass: ["top", "dnsNode"], dnsRecord: blobs });
+        await c.add(dn, { objectClass: ["top", "dnsNode"], dnsRecord: blobs, ...(mark ? { [OWNER_ATTRIBUTE]: [mark] } : {}) });
       } else {
         const mods: Modification[] = [];
         const gone = [...remove, ...(revive || tombstone ? dead : [])].map((v) => v.raw);
@@ -160,6 +166,7 @@ export async function setRecords(c: LdapConnection, zoneDn: string, name: string
           if (blobs.length) mods.push({ operation: "add", type: "dnsRecord", values: blobs });
           if (revive || n.tombstoned) mods.push({ operation: "replace", type: "dNSTombstoned", values: ["FALSE"] });
         }
+        if (remark) mods.push({ operation: "replace", type: OWNER_ATTRIBUTE, values: mark ? [mark] : [] });
         await c.modify(dn, mods);
       }
       return { added: add.length, removed: remove.length, tombstoned: tombstone, revived: revive };

@@ -1,17 +1,21 @@
 // AsaBinding: the ASA credential (DOMAIN\NAME$ + password) bound on one Exchange server
 // (Set-ClientAccessServer on 2013, Set-ClientAccessService on 2016+, with
-// -AlternateServiceAccountCredential). Exchange keeps the latest credential and the one before it:
-// changing the password adds the new credential while the server still accepts tickets for the
-// previous key, as RollAlternateServiceAccountPassword.ps1 does. The password cannot be read back
-// (only on the server itself), so `read` relies on the credential status: the account and when it
-// was added. A credential added later by someone else, or a different account, is drift.
+// -AlternateServiceAccountCredential). Every bind sets the server's credentials explicitly: the new
+// password (latest) and the one AD holds now (`adPassword`), so the server accepts tickets for AD's
+// current key until AD's password changes, as RollAlternateServiceAccountPassword.ps1 intends. It
+// never relies on Exchange shifting its latest credential to "previous": after a failed rotation
+// that latest is a password AD never got, and a second rotation would push AD's out. The password
+// cannot be read back (only on the server itself), so `read` relies on the credential status: the
+// account and when it was added. A credential added later by someone else, or a different account,
+// is drift.
 import * as pulumi from "@pulumi/pulumi";
+import { dynamicResourceUrn } from "../owner";
 import { AlreadyExistsError, ConflictError, InvalidInputError } from "../errors";
 import type { ExchangeOverride } from "../settings";
 import { bool } from "../validate";
 import { CheckFailures, ResourceImpl, thinProvider, checkInputs } from "./dynamic";
-import { exchangeOverride, exchangeServerName } from "../exchange/inputs";
-import { addAsaCredential, exchangeServer, getAsaCredentials, removeAsaCredentials, type AsaCredentialStatus, serverExists } from "../exchange/operations";
+import { exchangeOverride, exchangeServerName, resourceUrnInput } from "../exchange/inputs";
+import { exchangeServer, getAsaCredentials, removeAsaCredentials, setAsaCredentials, type AsaCredentialStatus, serverExists, deleteOnServer, readOnServer } from "../exchange/operations";
 
 export interface AsaBindingArgs {
   /** The Exchange server (EX1 or its FQDN). Changing it replaces the binding. */
@@ -20,6 +24,12 @@ export interface AsaBindingArgs {
   account: pulumi.Input<string>;
   /** The ASA's password (kept secret in state): AsaComputerAccount's password output. */
   password: pulumi.Input<string>;
+  /**
+   * The password AD holds for the ASA now (secret): AsaComputerAccount's adPassword output. Bound
+   * beside `password` when it differs, so the server keeps accepting tickets for AD's current key
+   * until AD's password is set. Omitted or "" when unknown: then only `password` is bound.
+   */
+  adPassword?: pulumi.Input<string>;
   /** Bind even though the server already holds ASA credentials (delete then removes them all). */
   adopt?: pulumi.Input<boolean>;
   exchange?: pulumi.Input<ExchangeOverride>;
@@ -29,8 +39,12 @@ interface Inputs {
   server: string;
   account: string;
   password: string;
+  /** "" when unknown. */
+  adPassword: string;
   adopt: boolean;
   exchange?: ExchangeOverride;
+  /** This resource's URN, for the fix when its server cannot be reached on read or delete. */
+  resourceUrn?: string;
 }
 
 export interface AsaBindingOutputs extends Inputs {
@@ -63,8 +77,15 @@ export function validateAsaBindingInputs(news: Record<string, unknown>, failures
     if (typeof news.password !== "string" || news.password === "") throw new InvalidInputError("password", "is empty", "pass the ASA's password (AsaComputerAccount's password output)");
     out.password = news.password;
   });
+  f.guard("adPassword", () => {
+    if (news.adPassword !== undefined && news.adPassword !== null && typeof news.adPassword !== "string") {
+      throw new InvalidInputError("adPassword", "is not a string", "pass AsaComputerAccount's adPassword output, or leave it out");
+    }
+    out.adPassword = typeof news.adPassword === "string" ? news.adPassword : "";
+  });
   f.guard("adopt", () => (out.adopt = bool("adopt", news.adopt, false)));
   f.guard("exchange", () => (out.exchange = exchangeOverride("exchange", news.exchange)));
+  out.resourceUrn = resourceUrnInput(news.resourceUrn);
   if (!failures) f.throwFirst();
   return out as Inputs;
 }
@@ -105,7 +126,7 @@ function outputs(inputs: Inputs, version: string, boundAt: string, creds: readon
 
 async function bind(inputs: Inputs): Promise<AsaBindingOutputs> {
   const h = await exchangeServer(inputs.server, inputs.exchange);
-  const creds = await addAsaCredential(h, inputs.account, inputs.password);
+  const creds = await setAsaCredentials(h, inputs.account, inputs.password, inputs.adPassword || undefined);
   const latest = creds[0];
   if (!latest || latest.account.toLowerCase() !== inputs.account.toLowerCase()) {
     throw new ConflictError(`${inputs.server} accepted the ASA credential of ${inputs.account}, but its latest credential is ${latest?.account ?? "none"}`, "run Get-ClientAccessService -IncludeAlternateServiceAccountCredentialStatus on the server to see what it holds");
@@ -113,25 +134,37 @@ async function bind(inputs: Inputs): Promise<AsaBindingOutputs> {
   return outputs(inputs, h.version, latest.whenAddedUtc, creds);
 }
 
+/**
+ * Credentials only of our own ASA are ours: the account is the one this stack's
+ * AsaComputerAccount made (and marked) or adopted, and binding it again (explicitly, both
+ * passwords) is what an earlier create whose answer was lost had started. Any other account's
+ * credential is someone else's.
+ */
+function foreignCredentials(inputs: Inputs, creds: readonly AsaCredentialStatus[]): AsaCredentialStatus[] {
+  return creds.filter((c) => c.account.toLowerCase() !== inputs.account.toLowerCase());
+}
+
 async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
   const inputs = validateAsaBindingInputs(raw);
   const h = await exchangeServer(inputs.server, inputs.exchange);
-  const existing = await getAsaCredentials(h);
-  if (existing.length > 0 && !inputs.adopt) {
+  const foreign = foreignCredentials(inputs, await getAsaCredentials(h));
+  if (foreign.length > 0 && !inputs.adopt) {
     throw new AlreadyExistsError(
-      `${inputs.server} already holds ASA credentials (${existing.map((c) => `${c.account}, added ${c.whenAddedUtc}`).join("; ")})`,
-      "set adopt: true on this AsaBinding to bind over them (the server keeps the latest as its previous credential; destroy then removes all ASA credentials from the server)",
+      `${inputs.server} already holds ASA credentials of another account (${foreign.map((c) => `${c.account}, added ${c.whenAddedUtc}`).join("; ")})`,
+      "set adopt: true on this AsaBinding to bind over them (they are replaced by ours; destroy then removes all ASA credentials from the server)",
     );
   }
   return { id: `${inputs.server.toLowerCase()}/asa`, outs: await bind(inputs) };
 }
 
 async function read(id: string, props: AsaBindingOutputs): Promise<pulumi.dynamic.ReadResult> {
-  const h = await exchangeServer(props.server, props.exchange, props.version);
-  const creds = await getAsaCredentials(h);
-  // No credential at all: the binding is gone; refresh shows it deleted and the next up binds again.
-  if (creds.length === 0) return { id: "", props: {} };
-  return { id, props: outputs(props, h.version, props.boundAt, creds) };
+  return readOnServer(props, async () => {
+    const h = await exchangeServer(props.server, props.exchange, props.version);
+    const creds = await getAsaCredentials(h);
+    // No credential at all: the binding is gone; refresh shows it deleted and the next up binds again.
+    if (creds.length === 0) return { id: "", props: {} };
+    return { id, props: outputs(props, h.version, props.boundAt, creds) };
+  });
 }
 
 async function update(_id: string, olds: AsaBindingOutputs, raw: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
@@ -143,8 +176,7 @@ async function update(_id: string, olds: AsaBindingOutputs, raw: Record<string, 
 }
 
 async function del(_id: string, props: AsaBindingOutputs): Promise<void> {
-  const h = await exchangeServer(props.server, props.exchange, props.version);
-  await removeAsaCredentials(h);
+  await deleteOnServer(props, "the server", async () => removeAsaCredentials(await exchangeServer(props.server, props.exchange, props.version)));
 }
 
 export const asaBindingImpl: ResourceImpl = {
@@ -179,7 +211,9 @@ export class AsaBinding extends pulumi.dynamic.Resource {
       name,
       {
         ...args,
+        resourceUrn: dynamicResourceUrn("AsaBinding", name, opts?.parent),
         password: pulumi.secret(args.password),
+        adPassword: args.adPassword === undefined ? undefined : pulumi.secret(args.adPassword),
         version: undefined,
         boundAt: undefined,
         latestAccount: undefined,
@@ -187,7 +221,7 @@ export class AsaBinding extends pulumi.dynamic.Resource {
         previousAccount: undefined,
         drift: undefined,
       },
-      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "password"] },
+      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "password", "adPassword"] },
       "exchange-kerberos",
       "AsaBinding",
     );

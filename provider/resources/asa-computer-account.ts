@@ -13,6 +13,7 @@ import { domainInfo, entrySid, findBySamAccountName, findBySid } from "../ldap/d
 import { registerSecret } from "../secrets";
 import { dateFromFiletime, parseFiletime } from "../ldap/filetime";
 import { encodeUnicodePwd, generatePassword } from "../ldap/unicodePwd";
+import { OWNER_ATTRIBUTE, ownerInput, ownerMark, dynamicResourceUrn } from "../owner";
 import { Entry } from "ldapts";
 
 import { DEFAULT_ENCRYPTION_TYPES, EncryptionTypes, UAC_ACCOUNTDISABLE, UAC_WORKSTATION_TRUST_ACCOUNT } from "../ldap/account-bits";
@@ -43,6 +44,8 @@ export interface AsaComputerAccountArgs {
 }
 
 interface Inputs {
+  /** This resource's mark (owner.ts), written in the add that creates the account. */
+  owner?: string;
   name: string;
   ou: string;
   password?: string;
@@ -66,6 +69,15 @@ export interface AsaOutputs extends Inputs {
   passwordSetByUs: string;
   keyVersion: number;
   enabled: boolean;
+  /**
+   * The password AD holds for the account now, as far as this stack knows (a secret; "" when
+   * unknown, such as after adopting an account whose password was set elsewhere). With
+   * deferPasswordSet, AD's password lags `password` until every server holds the new one: each
+   * AsaBinding keeps this one beside the new one, so that no failed rotation strands a server.
+   */
+  adPassword: string;
+  /** pwdLastSet when AD was known to hold adPassword: a later one means AD's password was set since. */
+  adPasswordSetAt: string;
   /** What `read` found different from the declared state, in words. */
   drift: string[];
 }
@@ -140,6 +152,7 @@ export function validateAsaInputs(news: Record<string, unknown>, failures?: Chec
   f.guard("adopt", () => (out.adopt = bool("adopt", news.adopt, false)));
   f.guard("deferPasswordSet", () => (out.deferPasswordSet = bool("deferPasswordSet", news.deferPasswordSet, false)));
   f.guard("ldap", () => (out.ldap = ldapOverrideInput("ldap", news.ldap)));
+  out.owner = ownerInput(news.owner);
   if (!failures) f.throwFirst();
   return out as Inputs;
 }
@@ -163,7 +176,7 @@ export function asaDiff(olds: Partial<AsaOutputs>, news: Inputs): pulumi.dynamic
 
 // ---- runtime ----
 
-const ATTRS = ["distinguishedName", "sAMAccountName", "objectSid", "objectClass", "userAccountControl", "msDS-SupportedEncryptionTypes", "description", "pwdLastSet", "msDS-KeyVersionNumber"];
+const ATTRS = ["distinguishedName", "sAMAccountName", "objectSid", "objectClass", "userAccountControl", "msDS-SupportedEncryptionTypes", "description", "pwdLastSet", "msDS-KeyVersionNumber", OWNER_ATTRIBUTE];
 
 function isoPwdLastSet(e: Entry): string {
   const raw = str(e, "pwdLastSet");
@@ -171,7 +184,15 @@ function isoPwdLastSet(e: Entry): string {
   return d ? d.toISOString() : "never";
 }
 
-async function outputsFrom(c: LdapConnection, e: Entry, inputs: Inputs, pw: string, setByUs: string, netbiosHint?: string): Promise<AsaOutputs> {
+/** What AD holds: `known` when AD's pwdLastSet is still the one recorded with it; otherwise AD's
+ * password was set since, by the step that sets the declared password (AsaPassword), so `declared`. */
+function adPasswordNow(e: Entry, known: { adPassword?: string; adPasswordSetAt?: string }, declared: string | undefined): { adPassword: string; adPasswordSetAt: string } {
+  const now = isoPwdLastSet(e);
+  if (known.adPasswordSetAt !== undefined && known.adPasswordSetAt === now) return { adPassword: known.adPassword ?? "", adPasswordSetAt: now };
+  return { adPassword: declared ?? "", adPasswordSetAt: now };
+}
+
+async function outputsFrom(c: LdapConnection, e: Entry, inputs: Inputs, pw: string, setByUs: string, ad: { adPassword: string; adPasswordSetAt: string }, netbiosHint?: string): Promise<AsaOutputs> {
   const info = netbiosHint ? { netbiosName: netbiosHint } : await domainInfo(c);
   const sam = str(e, "sAMAccountName") ?? `${inputs.name}$`;
   const uac = Number(str(e, "userAccountControl") ?? "0");
@@ -189,6 +210,8 @@ async function outputsFrom(c: LdapConnection, e: Entry, inputs: Inputs, pw: stri
     passwordSetByUs: setByUs,
     keyVersion: Number(str(e, "msDS-KeyVersionNumber") ?? "0"),
     enabled: (uac & UAC_ACCOUNTDISABLE) === 0,
+    adPassword: ad.adPassword,
+    adPasswordSetAt: ad.adPasswordSetAt,
     drift: [],
   };
 }
@@ -235,6 +258,9 @@ async function converge(c: LdapConnection, e: Entry, inputs: Inputs, pw: string 
   if (uac & UAC_ACCOUNTDISABLE) {
     mods.push({ operation: "replace", type: "userAccountControl", values: [String((uac & ~UAC_ACCOUNTDISABLE) | UAC_WORKSTATION_TRUST_ACCOUNT)] });
   }
+  if (inputs.owner !== undefined && str(e, OWNER_ATTRIBUTE) !== inputs.owner) {
+    mods.push({ operation: "replace", type: OWNER_ATTRIBUTE, values: [inputs.owner] });
+  }
   if (mods.length) await c.modify(dn, mods);
   if (pw !== undefined) await setPassword(c, dn, pw);
   return dn;
@@ -259,10 +285,13 @@ async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.Crea
     if (!classes.includes("computer")) {
       throw new ConflictError(`the sAMAccountName ${sam} is taken by ${e.dn}, which is not a computer account`, "choose another name for the ASA");
     }
-    if (!inputs.adopt) {
+    // Our own mark: an earlier create of this resource wrote it and its answer was lost. Carry on
+    // as if the add had just succeeded (its throwaway password is unknown: set a new one).
+    const ours = inputs.owner !== undefined && str(e, OWNER_ATTRIBUTE) === inputs.owner;
+    if (!ours && !inputs.adopt) {
       throw new AlreadyExistsError(`the computer account ${info.netbiosName}\\${sam} already exists at ${e.dn}`, "set adopt: true on this AsaComputerAccount to take it over (its OU, attributes and password are then set to the declared ones, and destroy deletes it), or choose another name");
     }
-    dn = await converge(c, e, inputs, inputs.deferPasswordSet ? undefined : pw);
+    dn = await converge(c, e, inputs, ours ? initial : inputs.deferPasswordSet ? undefined : pw);
   } else {
     dn = childDn("CN", inputs.name, inputs.ou);
     const attrs: Record<string, (string | Buffer)[]> = {
@@ -274,6 +303,7 @@ async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.Crea
       unicodePwd: [encodeUnicodePwd(initial)],
     };
     if (inputs.description !== undefined) attrs.description = [inputs.description];
+    if (inputs.owner !== undefined) attrs[OWNER_ATTRIBUTE] = [inputs.owner];
     try {
       await c.add(dn, attrs, true);
     } catch (e) {
@@ -283,10 +313,17 @@ async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.Crea
       throw e;
     }
   }
-  const e = (await findBySamAccountName(c, info.defaultNamingContext, sam, ATTRS))[0];
+  // Read back where it was written (by DN: an OU outside the domain partition is still found).
+  const [e] = await c.search(dn, { scope: "base", attributes: ATTRS, binary: ["objectSid"] }).catch((err: unknown) => {
+    if (err instanceof NotFoundError) return [];
+    throw err;
+  });
   if (!e) throw new NotFoundError(`${dn} vanished right after it was written`, "check for replication or a concurrent delete, then run pulumi up again");
   const setAt = inputs.deferPasswordSet ? "" : isoPwdLastSet(e);
-  const outs = await outputsFrom(c, e, inputs, pw, setAt);
+  // AD's password now: the one this create set, unless an adopted account kept its own (unknown).
+  const adopted = existing.length > 0 && !(inputs.owner !== undefined && str(existing[0], OWNER_ATTRIBUTE) === inputs.owner);
+  const ad = { adPassword: adopted && inputs.deferPasswordSet ? "" : inputs.deferPasswordSet ? initial : pw, adPasswordSetAt: isoPwdLastSet(e) };
+  const outs = await outputsFrom(c, e, inputs, pw, setAt, ad);
   return { id: outs.sid, outs };
 }
 
@@ -296,7 +333,10 @@ async function read(id: string, props: Partial<AsaOutputs>): Promise<pulumi.dyna
   const e = await readBySid(c, id, props.dn);
   if (!e) return { id: "", props: {} };
   const inputs = { ...(props as Inputs) };
-  const outs = await outputsFrom(c, e, inputs, props.password ?? "", props.passwordSetByUs ?? "", props.qualifiedName?.split("\\")[0] || undefined);
+  // Kept as recorded: the next update compares the recorded pwdLastSet with AD's to learn whether
+  // AD's password was set since, so refresh has nothing to infer (and shows no change for it).
+  const ad = { adPassword: props.adPassword ?? "", adPasswordSetAt: props.adPasswordSetAt ?? "" };
+  const outs = await outputsFrom(c, e, inputs, props.password ?? "", props.passwordSetByUs ?? "", ad, props.qualifiedName?.split("\\")[0] || undefined);
   const drift: string[] = [];
   if (props.dn && dnKey(props.dn) !== dnKey(outs.dn)) drift.push(`moved from ${props.dn} to ${outs.dn}`);
   if (props.supportedEncryptionTypes !== undefined && props.supportedEncryptionTypes !== outs.supportedEncryptionTypes) {
@@ -324,11 +364,14 @@ async function update(id: string, olds: Partial<AsaOutputs>, raw: Record<string,
       !olds.passwordSetByUs || // deferred until now, or never set by us
       isoPwdLastSet(e) !== olds.passwordSetByUs || // reset by someone else: put ours back
       Number(str(e, "msDS-SupportedEncryptionTypes") ?? "0") !== news.supportedEncryptionTypes); // new key types need a password set
+  // AD's password before this update: what a rotation's bindings keep beside the new one.
+  const adBefore = adPasswordNow(e, olds, olds.password);
   await converge(c, e, news, mustSet ? pw : undefined);
   const after = await readBySid(c, id);
   if (!after) throw new NotFoundError(`${olds.dn ?? id} vanished during the update`, "run pulumi refresh");
   const setAt = news.deferPasswordSet ? "" : mustSet ? isoPwdLastSet(after) : (olds.passwordSetByUs ?? isoPwdLastSet(after));
-  return { outs: await outputsFrom(c, after, news, pw, setAt) };
+  const ad = mustSet ? { adPassword: pw, adPasswordSetAt: isoPwdLastSet(after) } : { adPassword: adBefore.adPassword, adPasswordSetAt: isoPwdLastSet(after) };
+  return { outs: await outputsFrom(c, after, news, pw, setAt, ad) };
 }
 
 async function del(id: string, props: Partial<AsaOutputs>): Promise<void> {
@@ -419,8 +462,11 @@ async function preflight(inputs: Inputs, f: CheckFailures, olds: Record<string, 
           return;
         }
         // Ours: the account state recorded (by SID when check carries it, else by name).
-        const ours = typeof olds.sid === "string" && olds.sid !== "" ? entrySid(e) === olds.sid : typeof olds.name === "string" && olds.name.toUpperCase() === inputs.name.toUpperCase();
-        if (!ours && !inputs.adopt) {
+        // Or marked as this resource's own (owner.ts): an earlier create whose answer was lost,
+        // which create carries on with.
+        const recorded = typeof olds.sid === "string" && olds.sid !== "" ? entrySid(e) === olds.sid : typeof olds.name === "string" && olds.name.toUpperCase() === inputs.name.toUpperCase();
+        const marked = inputs.owner !== undefined && str(e, OWNER_ATTRIBUTE) === inputs.owner;
+        if (!recorded && !marked && !inputs.adopt) {
           f.add("name", `the computer account ${domain.netbiosName}\\${sam} already exists at ${e.dn}. Fix: set adopt: true to take it over (its OU, attributes and password are then set to the declared ones, and destroy deletes it), or choose another name`);
         }
         return;
@@ -432,8 +478,14 @@ async function preflight(inputs: Inputs, f: CheckFailures, olds: Record<string, 
   }
 }
 
+/** What state recorded about AD's password (absent or unknown at preview: nothing). */
+function recorded(olds: Record<string, unknown>): { adPassword?: string; adPasswordSetAt?: string } {
+  const text = (v: unknown) => (typeof v === "string" && !containsUnknown(v) ? v : undefined);
+  return { adPassword: text(olds.adPassword), adPasswordSetAt: text(olds.adPasswordSetAt) };
+}
+
 /** The outputs `check` can already tell, carried in its inputs (see `knownAtPreview`). */
-type KnownAtPreview = Partial<Pick<AsaOutputs, "password" | "dn" | "sid" | "samAccountName" | "qualifiedName">>;
+type KnownAtPreview = Partial<Pick<AsaOutputs, "password" | "dn" | "sid" | "samAccountName" | "qualifiedName" | "adPassword">>;
 
 /**
  * At preview the engine does not call `update`: a resource being updated shows its checked inputs
@@ -456,7 +508,11 @@ async function knownAtPreview(olds: Record<string, unknown>, inputs: Inputs): Pr
   if (!e || !sid) return known;
   const sam = str(e, "sAMAccountName") ?? `${inputs.name}$`;
   const dn = dnEquals(parentDn(e.dn), inputs.ou) ? e.dn : childDn("CN", rdnValue(e.dn), inputs.ou);
-  return { ...known, sid, dn, samAccountName: sam, qualifiedName: `${info.netbiosName}\\${sam}` };
+  // AD's password, known at preview (from the inputs check recorded last time, which lack the
+  // pwdLastSet that update compares: update computes the exact value). A binding's diff does not
+  // compare it, but an unknown one would plan every binding as changed where up changes nothing.
+  const adPassword = !inputs.deferPasswordSet ? known.password : ours ? adPasswordNow(e, recorded(olds), typeof olds.password === "string" ? olds.password : undefined).adPassword : undefined;
+  return { ...known, sid, dn, samAccountName: sam, qualifiedName: `${info.netbiosName}\\${sam}`, ...(adPassword !== undefined ? { adPassword } : {}) };
 }
 
 export const asaComputerAccountImpl: ResourceImpl = {
@@ -492,6 +548,10 @@ export class AsaComputerAccount extends pulumi.dynamic.Resource {
   declare readonly drift: pulumi.Output<string[]>;
   /** Secret. */
   declare readonly password: pulumi.Output<string>;
+  /** This resource's owner mark (owner.ts), on the account in AD; an Spn takes it as accountOwner. */
+  declare readonly owner: pulumi.Output<string>;
+  /** Secret: the password AD holds now ("" when unknown); see AsaOutputs.adPassword. */
+  declare readonly adPassword: pulumi.Output<string>;
 
   constructor(name: string, args: AsaComputerAccountArgs, opts?: pulumi.CustomResourceOptions) {
     super(
@@ -499,10 +559,16 @@ export class AsaComputerAccount extends pulumi.dynamic.Resource {
       name,
       {
         ...args,
+        resourceUrn: dynamicResourceUrn("AsaComputerAccount", name, opts?.parent),
+        owner: ownerMark("AsaComputerAccount", name),
         // Always a secret, "" when none is declared: `check` then puts the generated password in
         // the same key, and the engine keeps a key secret in the checked inputs only when it was
         // secret in the declared ones.
         password: pulumi.secret(pulumi.output(args.password).apply((p) => p ?? "")),
+        // A secret input too: `check` may carry AD's password in it (see knownAtPreview), and the
+        // engine keeps a checked input secret only when the declared one was.
+        adPassword: pulumi.secret(""),
+        adPasswordSetAt: undefined,
         dn: undefined,
         sid: undefined,
         samAccountName: undefined,
@@ -513,7 +579,7 @@ export class AsaComputerAccount extends pulumi.dynamic.Resource {
         enabled: undefined,
         drift: undefined,
       },
-      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "password"] },
+      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "password", "adPassword"] },
       "exchange-kerberos",
       "AsaComputerAccount",
     );

@@ -7,6 +7,7 @@
 // Delete changes nothing in AD: a password cannot be "unset", and the account's own delete (after
 // this one, on destroy) removes it.
 import * as pulumi from "@pulumi/pulumi";
+import { dynamicResourceUrn } from "../owner";
 import { InvalidInputError, NotFoundError } from "../errors";
 import { ldapOverrideInput } from "../ldap/connection";
 import { LdapOverride } from "../settings";
@@ -115,7 +116,7 @@ export class AsaPassword extends pulumi.dynamic.Resource {
     super(
       thinProvider("exchange-kerberos:AsaPassword"),
       name,
-      { dn: undefined, passwordLastSet: undefined, passwordSetByUs: undefined, keyVersion: undefined, drift: undefined, ...args },
+      { resourceUrn: dynamicResourceUrn("AsaPassword", name, opts?.parent), dn: undefined, passwordLastSet: undefined, passwordSetByUs: undefined, keyVersion: undefined, drift: undefined, ...args },
       { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "password"] },
       "exchange-kerberos",
       "AsaPassword",

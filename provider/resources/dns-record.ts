@@ -12,6 +12,7 @@ import { findZone, liveRecords, nodeDn, readNode, setRecords } from "../ldap/dns
 import { parentDn } from "../ldap/dn";
 import { ldapSettings } from "../settings";
 import { askDirectory, lowerValues } from "./preflight";
+import { ownerInput, ownerMark, dynamicResourceUrn } from "../owner";
 
 export type DnsRecordType = "A" | "AAAA" | "CNAME";
 const TYPES: readonly DnsRecordType[] = ["A", "AAAA", "CNAME"];
@@ -42,6 +43,8 @@ interface Inputs {
   ttl: number;
   adopt: boolean;
   ldap?: LdapOverride;
+  /** This resource's mark (owner.ts), written with the records. */
+  owner?: string;
 }
 
 export interface DnsRecordOutputs extends Inputs {
@@ -92,6 +95,7 @@ export function validateDnsInputs(news: Record<string, unknown>, failures?: Chec
   });
   f.guard("adopt", () => (out.adopt = bool("adopt", news.adopt, false)));
   f.guard("ldap", () => (out.ldap = ldapOverrideInput("ldap", news.ldap)));
+  out.owner = ownerInput(news.owner);
   if (out.type === "CNAME" && out.name === "@") f.add("name", "a CNAME cannot be at the zone apex (@), which holds the SOA and NS records (RFC 1034 §3.6.2). Fix: use an A record at the apex");
   if (!failures) f.throwFirst();
   return out as Inputs;
@@ -126,14 +130,14 @@ function display(i: Inputs): string {
 }
 
 /** The node and its records; `dnHint` (the node DN state recorded) spares locating the zone. */
-async function state(c: LdapConnection, i: Pick<Inputs, "zone" | "name" | "type">, dnHint?: string) {
+async function state(c: LdapConnection, i: Pick<Inputs, "zone" | "name" | "type" | "owner">, dnHint?: string) {
   const zoneDn = dnHint ? parentDn(dnHint) : await findZone(c, i.zone);
   const dn = dnHint ?? nodeDn(zoneDn, i.name);
   const node = await readNode(c, dn);
   const live = liveRecords(node);
   const ours = live.filter((r) => r.type === typeCode(i.type));
   const others = live.filter((r) => r.type !== typeCode(i.type));
-  return { zoneDn, dn, node, ours, others };
+  return { zoneDn, dn, node, ours, others, marked: i.owner !== undefined && node.mark === i.owner };
 }
 
 function outputs(i: Inputs, dn: string, others: number[], drift: string[] = []): DnsRecordOutputs {
@@ -151,7 +155,7 @@ function checkCoexistence(i: Inputs, others: { type: number }[]): void {
 }
 
 async function write(c: LdapConnection, zoneDn: string, i: Inputs): Promise<void> {
-  await setRecords(c, zoneDn, i.name, typeCode(i.type), i.values.map((v) => encode(i.type, v)), i.ttl);
+  await setRecords(c, zoneDn, i.name, typeCode(i.type), i.values.map((v) => encode(i.type, v)), i.ttl, i.owner);
 }
 
 async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
@@ -159,7 +163,8 @@ async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.Crea
   const c = directoryFor(i.ldap);
   const s = await state(c, i);
   checkCoexistence(i, s.others);
-  if (s.ours.length > 0 && !i.adopt) {
+  // Records on a node carrying our mark are ours: an earlier create wrote them and its answer was lost.
+  if (s.ours.length > 0 && !i.adopt && !s.marked) {
     const have = s.ours.map((r) => recordText(r)).join(", ");
     throw new AlreadyExistsError(`${display(i)} already has ${i.type} records (${have})`, "set adopt: true on this DnsRecord to take them over (the declared values then replace them), or choose another name");
   }
@@ -197,7 +202,7 @@ async function del(_id: string, props: Partial<DnsRecordOutputs>): Promise<void>
   const i = props as Inputs;
   const c = directoryFor(i.ldap);
   const zoneDn = await findZone(c, i.zone);
-  await setRecords(c, zoneDn, i.name, typeCode(i.type), [], i.ttl ?? DEFAULT_TTL);
+  await setRecords(c, zoneDn, i.name, typeCode(i.type), [], i.ttl ?? DEFAULT_TTL, i.owner === undefined ? undefined : null);
 }
 
 /**
@@ -227,7 +232,10 @@ async function preflight(i: Inputs, f: CheckFailures, olds: Record<string, unkno
       else throw e;
     }
     const recorded = olds.zone === i.zone && olds.name === i.name && olds.type === i.type;
-    if (ours.length > 0 && !i.adopt && !recorded) {
+    // Records under this resource's own mark were written by an earlier create whose answer was
+    // lost: create carries on with them (owner.ts), so preview must not refuse them.
+    const marked = i.owner !== undefined && node.mark === i.owner;
+    if (ours.length > 0 && !i.adopt && !recorded && !marked) {
       f.add("name", `${display(i)} already has ${i.type} records (${ours.map((r) => recordText(r)).join(", ")}). Fix: set adopt: true on this DnsRecord to take them over (the declared values then replace them), or choose another name`);
     }
     const user = ldapSettings(i.ldap ?? {}).bindUser;
@@ -271,6 +279,7 @@ export class DnsRecord extends pulumi.dynamic.Resource {
   declare readonly drift: pulumi.Output<string[]>;
 
   constructor(name: string, args: DnsRecordArgs, opts?: pulumi.CustomResourceOptions) {
-    super(thinProvider("exchange-kerberos:DnsRecord"), name, { ...args, fqdn: undefined, nodeDn: undefined, otherTypes: undefined, drift: undefined }, opts, "exchange-kerberos", "DnsRecord");
+    super(thinProvider("exchange-kerberos:DnsRecord"), name, { ...args,
+        resourceUrn: dynamicResourceUrn("DnsRecord", name, opts?.parent), owner: ownerMark("DnsRecord", name), fqdn: undefined, nodeDn: undefined, otherTypes: undefined, drift: undefined }, opts, "exchange-kerberos", "DnsRecord");
   }
 }

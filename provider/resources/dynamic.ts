@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { InvalidInputError } from "../errors";
 import { configureFromStack, ConfigSource } from "../settings";
 import { recordProviderCall } from "../stats";
+import { noteProgramRuns, useCurrentConfig } from "../current-config";
 import { implementationOf, typeOfRelease01Export } from "./registry";
 
 /** The runtime half of a resource, exported from its own file and loaded inside the provider. */
@@ -127,9 +128,57 @@ export function providerCall(type: string, method: Method, args: unknown[]): Pro
 export async function runProviderMethod(impl: ResourceImpl, type: string, method: Method, args: unknown[]): Promise<unknown> {
   try {
     return await callImpl(impl, method, args);
+  } catch (e) {
+    if (SDK_PRINTS.has(method)) expectSdkPrint(e);
+    throw e;
   } finally {
     recordProviderCall(type, method);
   }
+}
+
+// Each error once, on one line. For check, diff, read and delete, the Node dynamic-provider host
+// (@pulumi/pulumi/cmd/dynamic-provider) prints `${e}: ${e.stack}` to stderr before handing the
+// error to the engine, which prints its message again: "UnreachableError: X: UnreachableError: X"
+// and a stack trace, on refresh and destroy. The engine's line already says everything (object,
+// cause, fix), so that one print of exactly an error we threw is dropped, unless the engine runs
+// the provider verbosely (`pulumi … -v=9 --logflow` passes -v=9), when the stack is what was asked for.
+const SDK_PRINTS: ReadonlySet<Method> = new Set<Method>(["check", "diff", "read", "delete"]);
+/** The prints to drop, with how many times each is due (two calls can fail with the same text). */
+const expectedPrints = new Map<string, number>();
+let filterInstalled = false;
+
+function verbose(): boolean {
+  return process.argv.some((a) => /^-v=[1-9]/.test(a) || a === "--logtostderr");
+}
+
+function expectSdkPrint(e: unknown): void {
+  if (verbose() || !(e instanceof Error)) return;
+  const text = `${e}: ${e.stack}`;
+  expectedPrints.set(text, (expectedPrints.get(text) ?? 0) + 1);
+  if (filterInstalled) return;
+  filterInstalled = true;
+  const print = console.error.bind(console);
+  console.error = (...values: unknown[]) => {
+    const due = values.length === 1 && typeof values[0] === "string" ? expectedPrints.get(values[0]) : undefined;
+    if (due !== undefined) {
+      if (due > 1) expectedPrints.set(values[0] as string, due - 1);
+      else expectedPrints.delete(values[0] as string);
+      return;
+    }
+    print(...values);
+  };
+}
+
+/** A resource's URN as its state recorded it (`resourceUrn`, see owner.ts). */
+function recordedUrn(props: unknown): unknown {
+  return typeof props === "object" && props !== null ? (props as Record<string, unknown>).resourceUrn : undefined;
+}
+
+/** Outputs keep the resource's URN from its inputs (for messages and the current config). */
+function withUrn(outs: unknown, from: unknown): unknown {
+  const urn = recordedUrn(from);
+  if (typeof outs !== "object" || outs === null || typeof urn !== "string" || Object.keys(outs).length === 0) return outs;
+  return { ...(outs as Record<string, unknown>), resourceUrn: urn };
 }
 
 /**
@@ -142,6 +191,8 @@ export function dispatch(_modulePath: string, exportName: string, method: Method
 }
 
 async function callImpl(impl: ResourceImpl, method: Method, args: unknown[]): Promise<unknown> {
+  if (method === "check") noteProgramRuns();
+  else if (method !== "create") useCurrentConfig(recordedUrn(args[1]));
   switch (method) {
     case "check": {
       const [olds, news] = args as [Record<string, unknown>, Record<string, unknown>];
@@ -160,19 +211,30 @@ async function callImpl(impl: ResourceImpl, method: Method, args: unknown[]): Pr
     }
     case "create": {
       const r = await impl.create(args[0]);
-      return { ...r, outs: plain(r.outs) };
+      return { ...r, outs: plain(withUrn(r.outs, args[0])) };
     }
     case "read": {
       const r = await impl.read(...(args as [string, any]));
-      return { ...r, props: plain(r.props), inputs: plain(r.inputs) };
+      return { ...r, props: plain(withUrn(r.props, args[1])), inputs: plain(r.inputs) };
     }
     case "update": {
       const r = await impl.update(...(args as [string, any, any]));
-      return { ...r, outs: plain(r.outs) };
+      return { ...r, outs: plain(withUrn(r.outs, args[2])) };
     }
     case "delete":
       return impl.delete(...(args as [string, any]));
   }
+}
+
+/**
+ * A create that failed after it may have changed something: the engine records the resource with
+ * these properties (Pulumi's "initialization error", which Node dynamic providers report through an
+ * error carrying `id` and `properties`), so the next `up` updates it from what we knew, such as the
+ * settings found before we changed them, instead of creating it again from scratch.
+ */
+export function partialCreate(cause: unknown, id: string, properties: object): Error {
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return Object.assign(new Error(message), { id, properties: plain(properties), reasons: [message] });
 }
 
 /** `check` result helper: collects failures as { property, reason } with the fix in the reason. */

@@ -4,12 +4,13 @@
 // Anywhere's InternalHostname + InternalClientsRequireSsl. Everything derives from one namespace
 // unless overridden. The values found before create are kept in state and restored on delete.
 import * as pulumi from "@pulumi/pulumi";
-import { InvalidInputError, NotFoundError } from "../errors";
+import { dynamicResourceUrn } from "../owner";
+import { InvalidInputError } from "../errors";
 import type { ExchangeOverride } from "../settings";
 import { bool, fqdn, httpsUrl } from "../validate";
-import { CheckFailures, ResourceImpl, thinProvider, checkInputs } from "./dynamic";
-import { changedKeys, describeDrift, exchangeOverride, exchangeServerName, pick, type SettingsMap } from "../exchange/inputs";
-import { exchangeServer, getVdirUrls, setVdirUrls, VDIR_KINDS, type ServerHandle, type VdirKind, type VdirUrlsChange, type VdirUrlsState, serverExists } from "../exchange/operations";
+import { CheckFailures, ResourceImpl, thinProvider, checkInputs, partialCreate } from "./dynamic";
+import { changedKeys, describeDrift, exchangeOverride, exchangeServerName, pick, type SettingsMap, resourceUrnInput } from "../exchange/inputs";
+import { exchangeServer, getVdirUrls, setVdirUrls, VDIR_KINDS, type ServerHandle, type VdirKind, type VdirUrlsChange, type VdirUrlsState, serverExists, deleteOnServer, readOnServer } from "../exchange/operations";
 
 export type ServiceUrls = Partial<Record<VdirKind, string>>;
 
@@ -45,6 +46,8 @@ interface Inputs {
   outlookAnywhereInternalHostname?: string;
   outlookAnywhereInternalClientsRequireSsl: boolean;
   exchange?: ExchangeOverride;
+  /** This resource's URN, for the fix when its server cannot be reached on read or delete. */
+  resourceUrn?: string;
 }
 
 export interface VdirUrlsOutputs extends Inputs {
@@ -100,6 +103,7 @@ export function validateVdirUrlsInputs(news: Record<string, unknown>, failures?:
   }
   f.guard("outlookAnywhereInternalClientsRequireSsl", () => (out.outlookAnywhereInternalClientsRequireSsl = bool("outlookAnywhereInternalClientsRequireSsl", news.outlookAnywhereInternalClientsRequireSsl, true)));
   f.guard("exchange", () => (out.exchange = exchangeOverride("exchange", news.exchange)));
+  out.resourceUrn = resourceUrnInput(news.resourceUrn);
   if (out.namespace === undefined) {
     const missing = [
       ...VDIR_KINDS.filter((k) => out.internalUrls?.[k] === undefined).map((k) => `internalUrls.${k}`),
@@ -180,16 +184,25 @@ async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.Crea
   const declared = declaredSettings(inputs);
   const keys = Object.keys(declared);
   const originals = pick(flattenVdirUrls(await getVdirUrls(h)), keys);
-  const settings = await apply(h, declared, keys);
+  const id = `${inputs.server.toLowerCase()}/virtual-directory-urls`;
+  let settings: SettingsMap;
+  try {
+    settings = await apply(h, declared, keys);
+  } catch (e) {
+    // Some URLs may be set already: keep what they were before, for the update and the restore.
+    throw partialCreate(e, id, { ...inputs, version: h.version, settings: originals, originals, drift: [`${inputs.server}: the URLs were being set when this failed`] });
+  }
   const outs: VdirUrlsOutputs = { ...inputs, version: h.version, settings, originals, drift: describeDrift(inputs.server, declared, settings) };
-  return { id: `${inputs.server.toLowerCase()}/virtual-directory-urls`, outs };
+  return { id, outs };
 }
 
 async function read(id: string, props: VdirUrlsOutputs): Promise<pulumi.dynamic.ReadResult> {
-  const h = await exchangeServer(props.server, props.exchange, props.version);
-  const declared = declaredSettings(props);
-  const found = pick(flattenVdirUrls(await getVdirUrls(h)), Object.keys(props.settings ?? declared));
-  return { id, props: { ...props, version: h.version, settings: found, drift: describeDrift(props.server, declared, found) } };
+  return readOnServer(props, async () => {
+    const h = await exchangeServer(props.server, props.exchange, props.version);
+    const declared = declaredSettings(props);
+    const found = pick(flattenVdirUrls(await getVdirUrls(h)), Object.keys(props.settings ?? declared));
+    return { id, props: { ...props, version: h.version, settings: found, drift: describeDrift(props.server, declared, found) } };
+  });
 }
 
 async function update(_id: string, olds: VdirUrlsOutputs, raw: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
@@ -210,13 +223,7 @@ async function update(_id: string, olds: VdirUrlsOutputs, raw: Record<string, un
 }
 
 async function del(_id: string, props: VdirUrlsOutputs): Promise<void> {
-  const h = await exchangeServer(props.server, props.exchange, props.version);
-  try {
-    await setVdirUrls(h, vdirChange(props.originals ?? {}));
-  } catch (e) {
-    if (e instanceof NotFoundError) throw new NotFoundError(`${e.message.replace(/\. Fix:.*$/, "")}; the URLs found before create could not be restored`, "check that the server and its virtual directories still exist, or remove the resource from state with pulumi state delete");
-    throw e;
-  }
+  await deleteOnServer(props, "the server or its virtual directories", async () => setVdirUrls(await exchangeServer(props.server, props.exchange, props.version), vdirChange(props.originals ?? {})));
 }
 
 export const exchangeVirtualDirectoryUrlsImpl: ResourceImpl = {
@@ -245,7 +252,8 @@ export class ExchangeVirtualDirectoryUrls extends pulumi.dynamic.Resource {
     super(
       thinProvider("exchange-kerberos:ExchangeVirtualDirectoryUrls"),
       name,
-      { ...args, version: undefined, settings: undefined, originals: undefined, drift: undefined },
+      { ...args,
+        resourceUrn: dynamicResourceUrn("ExchangeVirtualDirectoryUrls", name, opts?.parent), version: undefined, settings: undefined, originals: undefined, drift: undefined },
       opts,
       "exchange-kerberos",
       "ExchangeVirtualDirectoryUrls",

@@ -5,12 +5,13 @@
 // MAPI (hybrid, and the 2016+ default Ntlm,OAuth,Negotiate) must never be wiped. The values found
 // before create are kept in state and restored on delete.
 import * as pulumi from "@pulumi/pulumi";
+import { dynamicResourceUrn } from "../owner";
 import { InvalidInputError } from "../errors";
 import type { ExchangeOverride } from "../settings";
 import { oneOf } from "../validate";
-import { CheckFailures, ResourceImpl, thinProvider, checkInputs } from "./dynamic";
-import { changedKeys, describeDrift, exchangeOverride, exchangeServerName, pick, type SettingsMap } from "../exchange/inputs";
-import { exchangeServer, getOutlookAuth, setOutlookAuth, type OutlookAuthChange, type OutlookAuthState, serverExists } from "../exchange/operations";
+import { CheckFailures, ResourceImpl, thinProvider, checkInputs, partialCreate } from "./dynamic";
+import { changedKeys, describeDrift, exchangeOverride, exchangeServerName, pick, type SettingsMap, resourceUrnInput } from "../exchange/inputs";
+import { exchangeServer, getOutlookAuth, setOutlookAuth, type OutlookAuthChange, type OutlookAuthState, serverExists, deleteOnServer, readOnServer } from "../exchange/operations";
 
 /** Set-OutlookAnywhere's client authentication methods (Microsoft's cmdlet reference). */
 export const CLIENT_AUTH_METHODS = ["Basic", "Ntlm", "Negotiate"] as const;
@@ -39,6 +40,8 @@ interface Inputs {
   iisAuthenticationMethods?: string[];
   mapiIisAuthenticationMethods?: string[];
   exchange?: ExchangeOverride;
+  /** This resource's URN, for the fix when its server cannot be reached on read or delete. */
+  resourceUrn?: string;
 }
 
 export interface OutlookAnywhereAuthOutputs extends Inputs {
@@ -79,6 +82,7 @@ export function validateOutlookAuthInputs(news: Record<string, unknown>, failure
   f.guard("iisAuthenticationMethods", () => (out.iisAuthenticationMethods = methodList("iisAuthenticationMethods", news.iisAuthenticationMethods, OA_IIS_METHODS)));
   f.guard("mapiIisAuthenticationMethods", () => (out.mapiIisAuthenticationMethods = methodList("mapiIisAuthenticationMethods", news.mapiIisAuthenticationMethods, MAPI_IIS_METHODS)));
   f.guard("exchange", () => (out.exchange = exchangeOverride("exchange", news.exchange)));
+  out.resourceUrn = resourceUrnInput(news.resourceUrn);
   if (!failures) f.throwFirst();
   return out as Inputs;
 }
@@ -136,16 +140,25 @@ async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.Crea
   const before = flattenOutlookAuth(await getOutlookAuth(h));
   const declared = declaredOutlookAuth(inputs, before);
   const keys = Object.keys(declared);
-  const settings = pick(flattenOutlookAuth(await setOutlookAuth(h, outlookAuthChange(declared))), keys);
+  const id = `${inputs.server.toLowerCase()}/outlook-anywhere-auth`;
+  let settings: SettingsMap;
+  try {
+    settings = pick(flattenOutlookAuth(await setOutlookAuth(h, outlookAuthChange(declared))), keys);
+  } catch (e) {
+    // Some settings may be changed already: keep what they were before, for the update and the restore.
+    throw partialCreate(e, id, { ...inputs, version: h.version, settings: pick(before, keys), originals: pick(before, keys), drift: [`${inputs.server}: the authentication methods were being set when this failed`] });
+  }
   const outs: OutlookAnywhereAuthOutputs = { ...inputs, version: h.version, settings, originals: pick(before, keys), drift: describeDrift(inputs.server, declared, settings) };
-  return { id: `${inputs.server.toLowerCase()}/outlook-anywhere-auth`, outs };
+  return { id, outs };
 }
 
 async function read(id: string, props: OutlookAnywhereAuthOutputs): Promise<pulumi.dynamic.ReadResult> {
-  const h = await exchangeServer(props.server, props.exchange, props.version);
-  const all = flattenOutlookAuth(await getOutlookAuth(h));
-  const found = pick(all, Object.keys(props.settings ?? all));
-  return { id, props: { ...props, version: h.version, settings: found, drift: describeDrift(props.server, declaredOutlookAuth(props, found), found) } };
+  return readOnServer(props, async () => {
+    const h = await exchangeServer(props.server, props.exchange, props.version);
+    const all = flattenOutlookAuth(await getOutlookAuth(h));
+    const found = pick(all, Object.keys(props.settings ?? all));
+    return { id, props: { ...props, version: h.version, settings: found, drift: describeDrift(props.server, declaredOutlookAuth(props, found), found) } };
+  });
 }
 
 async function update(_id: string, olds: OutlookAnywhereAuthOutputs, raw: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
@@ -167,8 +180,7 @@ async function update(_id: string, olds: OutlookAnywhereAuthOutputs, raw: Record
 }
 
 async function del(_id: string, props: OutlookAnywhereAuthOutputs): Promise<void> {
-  const h = await exchangeServer(props.server, props.exchange, props.version);
-  await setOutlookAuth(h, outlookAuthChange(props.originals ?? {}));
+  await deleteOnServer(props, "the server or its virtual directories", async () => setOutlookAuth(await exchangeServer(props.server, props.exchange, props.version), outlookAuthChange(props.originals ?? {})));
 }
 
 export const outlookAnywhereAuthImpl: ResourceImpl = {
@@ -197,7 +209,8 @@ export class OutlookAnywhereAuth extends pulumi.dynamic.Resource {
     super(
       thinProvider("exchange-kerberos:OutlookAnywhereAuth"),
       name,
-      { ...args, version: undefined, settings: undefined, originals: undefined, drift: undefined },
+      { ...args,
+        resourceUrn: dynamicResourceUrn("OutlookAnywhereAuth", name, opts?.parent), version: undefined, settings: undefined, originals: undefined, drift: undefined },
       opts,
       "exchange-kerberos",
       "OutlookAnywhereAuth",

@@ -7,9 +7,10 @@ import { AlreadyExistsError, ConflictError, InvalidInputError, NotFoundError } f
 import { LdapOverride, ldapSettings } from "../settings";
 import { bool } from "../validate";
 import { CheckFailures, ResourceImpl, thinProvider, checkInputs } from "./dynamic";
-import { directory, globalCatalog, LdapConnection, ldapOverrideInput, strs } from "../ldap/connection";
+import { directory, globalCatalog, LdapConnection, ldapOverrideInput, str, strs } from "../ldap/connection";
 import { dnEquals, objectDn } from "../ldap/dn";
 import { domainInfo, entrySid, findBySamAccountName, findBySid, findSpnHolders } from "../ldap/domain";
+import { OWNER_ATTRIBUTE, ownerInput, dynamicResourceUrn } from "../owner";
 import { Entry } from "ldapts";
 import { askDirectory } from "./preflight";
 
@@ -20,6 +21,12 @@ export interface SpnArgs {
   account: pulumi.Input<string>;
   /** Take over the value when the account already holds it. */
   adopt?: pulumi.Input<boolean>;
+  /**
+   * The owner mark of the account's AsaComputerAccount (its `owner` output). A value already on an
+   * account carrying this mark was written by this stack (an add whose answer was lost): create
+   * carries on without adopt. On any other account it is still refused.
+   */
+  accountOwner?: pulumi.Input<string>;
   ldap?: pulumi.Input<LdapOverride>;
 }
 
@@ -27,6 +34,7 @@ interface Inputs {
   spn: string;
   account: string;
   adopt: boolean;
+  accountOwner?: string;
   ldap?: LdapOverride;
 }
 
@@ -83,6 +91,7 @@ export function validateSpnInputs(news: Record<string, unknown>, failures?: Chec
   f.guard("account", () => (out.account = accountRef("account", news.account)));
   f.guard("adopt", () => (out.adopt = bool("adopt", news.adopt, false)));
   f.guard("ldap", () => (out.ldap = ldapOverrideInput("ldap", news.ldap)));
+  out.accountOwner = ownerInput(news.accountOwner);
   if (!failures) f.throwFirst();
   return out as Inputs;
 }
@@ -109,7 +118,7 @@ export function spnDiff(olds: Partial<SpnOutputs>, news: Inputs): pulumi.dynamic
   };
 }
 
-const ACCOUNT_ATTRS = ["distinguishedName", "sAMAccountName", "objectSid", "servicePrincipalName"];
+const ACCOUNT_ATTRS = ["distinguishedName", "sAMAccountName", "objectSid", "servicePrincipalName", OWNER_ATTRIBUTE];
 
 async function resolveAccount(c: LdapConnection, account: string): Promise<Entry> {
   const info = await domainInfo(c);
@@ -169,7 +178,8 @@ async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.Crea
     );
   }
   if (holds(account, inputs.spn)) {
-    if (!inputs.adopt) {
+    const ours = inputs.accountOwner !== undefined && str(account, OWNER_ATTRIBUTE) === inputs.accountOwner;
+    if (!inputs.adopt && !ours) {
       throw new AlreadyExistsError(`${account.dn} already holds the SPN ${inputs.spn}`, "set adopt: true on this Spn to take the value over (destroy then removes it)");
     }
   } else {
@@ -303,6 +313,7 @@ export class Spn extends pulumi.dynamic.Resource {
   declare readonly drift: pulumi.Output<string[]>;
 
   constructor(name: string, args: SpnArgs, opts?: pulumi.CustomResourceOptions) {
-    super(thinProvider("exchange-kerberos:Spn"), name, { ...args, accountDn: undefined, accountSid: undefined, duplicates: undefined, drift: undefined }, opts, "exchange-kerberos", "Spn");
+    super(thinProvider("exchange-kerberos:Spn"), name, { ...args,
+        resourceUrn: dynamicResourceUrn("Spn", name, opts?.parent), accountDn: undefined, accountSid: undefined, duplicates: undefined, drift: undefined }, opts, "exchange-kerberos", "Spn");
   }
 }

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DoctorOptions, DoctorReport, doctorOptionsFromConfig, runDoctor } from "../../provider/doctor";
 import { main as cliMain } from "../../provider/cli";
-import { exchangeServer, addAsaCredential } from "../../provider/exchange/operations";
+import { exchangeServer, setAsaCredentials } from "../../provider/exchange/operations";
 import { closeExchangeSessions } from "../../provider/exchange/session";
 import { closeLdapConnections } from "../../provider/ldap/connection";
 import { asaComputerAccountImpl, AsaOutputs, setAsaPassword } from "../../provider/resources/asa-computer-account";
@@ -49,7 +49,7 @@ describe("doctor (integration: Samba AD DC + Exchange stand-in, a test double)",
   const doctor = (over: Partial<DoctorOptions> = {}): Promise<DoctorReport> => runDoctor({ ...doctorOptionsFromConfig(config), ...over });
 
   async function bindEverywhere(servers = SERVERS): Promise<void> {
-    for (const s of servers) await addAsaCredential(await exchangeServer(s), asa.qualifiedName, PASSWORD);
+    for (const s of servers) await setAsaCredentials(await exchangeServer(s), asa.qualifiedName, PASSWORD);
   }
 
   before(async function () {

@@ -102,13 +102,14 @@ for (const v of VERSIONS) {
       assert.match(read2.props.drift.join(), /replaced by hand/);
       assert.equal((await impl.diff(created.id, read2.props, inputs)).changes, true);
 
-      // Rotation: the new password is added, the server keeps the previous credential.
-      const inputs2 = await checked(impl, { ...inputs, password: "second-Pass-2" });
+      // Rotation: the server gets exactly the new password and AD's current one, whatever it held
+      // (the credential typed by hand is not what AD holds, so it is not kept).
+      const inputs2 = await checked(impl, { ...inputs, password: "second-Pass-2", adPassword: "first-Pass-1" });
       const updated = await impl.update(created.id, read2.props, inputs2);
       s = getServer(h.stateFile, v.server);
       assert.equal(s.asa.length, 2, "latest and previous");
       assert.equal(s.asa[0].password, "second-Pass-2");
-      assert.equal(s.asa[1].password, "typed-by-hand");
+      assert.equal(s.asa[1].password, "first-Pass-1");
       assert.deepEqual(updated.outs.drift, []);
       assert.equal(updated.outs.previousAccount, "CORP\\EXCH-ASA$");
 
@@ -131,8 +132,17 @@ for (const v of VERSIONS) {
       const inputs = await checked(asaBindingImpl, { server: v.server, account: "CORP\\EXCH-ASA$", password: "pw-1" });
       await assert.rejects(asaBindingImpl.create(inputs), (e: unknown) => e instanceof AlreadyExistsError && /CORP\\OLD-ASA\$/.test(e.message) && /adopt: true/.test(e.message));
       const adopted = await asaBindingImpl.create({ ...inputs, adopt: true });
-      assert.equal(adopted.outs.previousAccount, "CORP\\OLD-ASA$");
+      assert.equal(adopted.outs.latestAccount, "CORP\\EXCH-ASA$");
+      assert.equal(adopted.outs.previousAccount, null, "the other account's credential is replaced, not kept");
       await asaBindingImpl.delete(adopted.id, adopted.outs);
+    });
+
+    it("AsaBinding: a server holding only our own ASA's credentials (an earlier create whose answer was lost) is bound again without adopt", async () => {
+      editServer(h.stateFile, v.server, (x) => void (x.asa = [{ userName: "CORP\\EXCH-ASA$", password: "half-made", whenAddedUtc: "2020-01-01T00:00:00.000Z" }]));
+      const inputs = await checked(asaBindingImpl, { server: v.server, account: "CORP\\EXCH-ASA$", password: "pw-1", adPassword: "pw-ad" });
+      const r = await asaBindingImpl.create(inputs);
+      assert.deepEqual(getServer(h.stateFile, v.server).asa.map((c) => c.password), ["pw-1", "pw-ad"]);
+      await asaBindingImpl.delete(r.id, r.outs);
     });
 
     it("OutlookAnywhereAuth: adds Negotiate and keeps OAuth, reports hand edits, takes a declared full list, restores what it found", async () => {

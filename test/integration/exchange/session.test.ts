@@ -47,7 +47,7 @@ describe("Exchange session: values cross as data (stand-in)", function () {
     assert.deepEqual((await exchangeVirtualDirectoryUrlsImpl.read(urls.id, urls.outs)).props.drift, [], "Exchange's normalised URL (System.Uri) is not drift");
 
     const script = h.scriptLines();
-    assert.ok(script.some((l) => l.startsWith("Invoke-EkOperation -Name 'Add-EkAsaCredential'")), "the transcript holds the calls");
+    assert.ok(script.some((l) => l.startsWith("Invoke-EkOperation -Name 'Set-EkAsaCredential'")), "the transcript holds the calls");
     const fragments = [asaPassword, exchangePassword, owa, ecp, ...NASTY.split(/\s+/).filter((w) => w.length >= 2)];
     for (const line of script) {
       for (const f of fragments) assert.ok(!line.includes(f), `script text contains ${JSON.stringify(f)}: ${line}`);
@@ -131,11 +131,12 @@ describe("Exchange session: dead sessions and timeouts (stand-in)", function () 
     await outlookAnywhereAuthImpl.delete(r.id, r.outs);
   });
 
-  it("does not send an ASA credential twice when the session dies during the add", async () => {
-    setFaults(h.stateFile, { exitOnOperation: "Add-EkAsaCredential", exitOnce: true });
-    await assert.rejects(create(asaBindingImpl, { server: "EX2", account: "CORP\\EXCH-ASA$", password: "pw-x" }), (e: unknown) => e instanceof UnreachableError && /ended during the call/.test(e.message));
-    assert.equal(h.scriptLines().filter((l) => l.startsWith("Invoke-EkOperation -Name 'Add-EkAsaCredential'")).length, 1, "sent once, not retried");
-    assert.deepEqual(getServer(h.stateFile, "EX2").asa, []);
+  it("sends the explicit ASA credential set again when the session dies during it: the server ends with exactly the new and AD's current password", async () => {
+    setFaults(h.stateFile, { exitOnOperation: "Set-EkAsaCredential", exitOnce: true });
+    const r = await create(asaBindingImpl, { server: "EX2", account: "CORP\\EXCH-ASA$", password: "pw-new", adPassword: "pw-ad" });
+    assert.equal(h.scriptLines().filter((l) => l.startsWith("Invoke-EkOperation -Name 'Set-EkAsaCredential'")).length, 2, "sent again after the restart");
+    assert.deepEqual(getServer(h.stateFile, "EX2").asa.map((c) => c.password), ["pw-new", "pw-ad"]);
+    await asaBindingImpl.delete(r.id, r.outs);
   });
 
   it("gives up on a call that does not answer in time, with a clear error, and the next call starts a new session", async () => {

@@ -2,7 +2,7 @@
 // these tests prove the double refuses what Exchange refuses, so the resource tests mean something.
 import * as assert from "node:assert/strict";
 import { InvalidInputError, NotFoundError } from "../../../provider/errors";
-import { exchangeServer, setOutlookAuth, setVdirUrls, addAsaCredential, type ServerHandle } from "../../../provider/exchange/operations";
+import { exchangeServer, setOutlookAuth, setVdirUrls, setAsaCredentials, type ServerHandle } from "../../../provider/exchange/operations";
 import { bind, loadCatalog, PsError, type CmdletContext } from "../../fixtures/exchange-standin/exchange";
 import { emptyState, getServer } from "../../fixtures/exchange-standin/state";
 import { startStandin, type Harness } from "./standin-harness";
@@ -43,14 +43,14 @@ describe("the Exchange stand-in (test double) refuses what Exchange refuses", fu
   it("Set-ClientAccessService on an Exchange 2013 server, and a virtual directory identity that does not exist", async () => {
     const ex13 = await exchangeServer("EX13");
     const wrongNoun: ServerHandle = { ...ex13, noun: "ClientAccessService" };
-    await assert.rejects(addAsaCredential(wrongNoun, "CORP\\ASA$", "pw"), /not recognized|can't manage EX13/);
+    await assert.rejects(setAsaCredentials(wrongNoun, "CORP\\ASA$", "pw"), /not recognized|can't manage EX13/);
     assert.deepEqual(getServer(h.stateFile, "EX13").asa, []);
     await assert.rejects(setVdirUrls({ ...ex13, server: "EX404" }, { owa: { internalUrl: "https://outlook.corp.example/owa" } }), NotFoundError);
   });
 
   it("an ASA user name that is not DOMAIN\\NAME$", async () => {
     const ex = await exchangeServer("EX16");
-    await assert.rejects(addAsaCredential(ex, "EXCH-ASA", "pw"), /DOMAIN\\ACCOUNT\$/);
+    await assert.rejects(setAsaCredentials(ex, "EXCH-ASA", "pw"), /DOMAIN\\ACCOUNT\$/);
   });
 
   it("a call combining the ASA and the Identity parameter sets, or a parameter that does not exist", () => {
