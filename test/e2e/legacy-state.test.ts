@@ -18,6 +18,28 @@ const FIXTURE = path.join(REPO_ROOT, "test", "fixtures", "legacy-state", "state-
 /** What release 0.1.0's closures name, and today's do not. */
 const OLD_CLOSURE = "pulumi-exchange-kerberos/dist/provider/resources/dynamic\").dispatch(modulePath, exportName";
 
+/**
+ * The fixture as this lab's stack would hold it: the engine records the provider's config (the
+ * stack config at the last `up`) in state and hands it to refresh and destroy, which do not run the
+ * program. The fixture recorded the lab it was made on; here the same stack's config points at
+ * this lab (the bind password as a secret the import encrypts), as it would on the user's machine.
+ */
+function legacyStateFor(config: Record<string, string>): string {
+  const state = JSON.parse(fs.readFileSync(FIXTURE, "utf8")) as { deployment: { resources: { type: string; inputs: Record<string, unknown>; outputs: Record<string, unknown> }[] } };
+  const provider = state.deployment.resources.find((r) => r.type === "pulumi:providers:pulumi-nodejs");
+  assert.ok(provider, "the fixture holds the dynamic provider's recorded config");
+  const recorded: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) {
+    if (key === "exchange-kerberos:httpsCheck" || key === "exchange-kerberos:krb5Config") continue; // not keys of release 0.1.0's provider
+    recorded[key] = key.endsWith("Password") ? { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", plaintext: JSON.stringify(value) } : value;
+  }
+  provider.inputs = { ...recorded };
+  provider.outputs = { ...recorded };
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "legacy-state-")), "state.json");
+  fs.writeFileSync(file, JSON.stringify(state));
+  return file;
+}
+
 describe("a stack written by release 0.1.0 (6f38f97) keeps working: refresh, up and destroy through its old closures", function () {
   this.timeout(600_000);
 
@@ -42,7 +64,7 @@ describe("a stack written by release 0.1.0 (6f38f97) keeps working: refresh, up 
       "exchange-kerberos:extraSpnNames": JSON.stringify(["autodiscover.corp.example"]),
     };
     for (const [key, value] of Object.entries(site)) await cli.setConfig(key, value);
-    await cli.run(["stack", "import", "--file", FIXTURE, "--stack", "legacy"]);
+    await cli.run(["stack", "import", "--file", legacyStateFor({ ...lab.stackConfig, ...site }), "--stack", "legacy"]);
     const imported = resourcesOf(await cli.exportStack());
     assert.strictEqual(imported.length, 12, "the fixture holds the component and its 11 resources");
     assert.ok(JSON.stringify(imported).includes(OLD_CLOSURE.replace(/"/g, '\\"')), "the imported state holds release 0.1.0's closures");
