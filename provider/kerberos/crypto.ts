@@ -3,7 +3,7 @@
 // and authenticated encryption/decryption for a key usage number. Keys are plain Buffers that the
 // caller must never log; nothing here logs or keeps them.
 import { createCipheriv, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from "node:crypto";
-import { ctsDecrypt, ctsEncrypt } from "./aesCts";
+import { ctsDecrypt, ctsEncrypt } from "./aes-cts";
 import { AesSha1Etype, aesKeyLength, etypeName, isAesSha1 } from "./etype";
 import { IntegrityError, UnsupportedEtypeError } from "./errors";
 import { nfold } from "./nfold";

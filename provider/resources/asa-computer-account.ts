@@ -12,7 +12,7 @@ import { childDn, containerDn, dnEquals, dnKey, domainNc, parentDn, rdnValue } f
 import { domainInfo, entrySid, findBySamAccountName, findBySid } from "../ldap/domain";
 import { registerSecret } from "../secrets";
 import { dateFromFiletime, parseFiletime } from "../ldap/filetime";
-import { encodeUnicodePwd, generatePassword } from "../ldap/unicodePwd";
+import { encodeUnicodePwd, generatePassword } from "../ldap/unicode-pwd";
 import { OWNER_ATTRIBUTE, ownerInput, ownerMark, dynamicResourceUrn } from "../owner";
 import { Entry } from "ldapts";
 

@@ -20,7 +20,7 @@ import { readState, seedServers, standinExecutable } from "../fixtures/exchange-
 import { findSecrets, SecretsScan } from "../fixtures/secrets-scan";
 import { configFromMap, configureFromStack } from "../../provider/settings";
 import { directoryFor, closeLdapConnections } from "../../provider/ldap/connection";
-import { encodeUnicodePwd } from "../../provider/ldap/unicodePwd";
+import { encodeUnicodePwd } from "../../provider/ldap/unicode-pwd";
 
 const NS = "exchange-kerberos";
 const CONCURRENCY = 4;

@@ -3,7 +3,7 @@
 import { strict as assert } from "node:assert";
 import { AccessDeniedError, InvalidInputError, UnreachableError } from "../../../provider/errors";
 import { closeLdapConnections, directory, directoryFor, dropLdapConnectionsForTest, globalCatalogUrl, ldapStats } from "../../../provider/ldap/connection";
-import { encodeUnicodePwd } from "../../../provider/ldap/unicodePwd";
+import { encodeUnicodePwd } from "../../../provider/ldap/unicode-pwd";
 import { asaComputerAccountImpl as asa, AsaOutputs } from "../../../provider/resources/asa-computer-account";
 import { dnsRecordImpl as dns, DnsRecordOutputs } from "../../../provider/resources/dns-record";
 import { spnImpl, SpnOutputs } from "../../../provider/resources/spn";

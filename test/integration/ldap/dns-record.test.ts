@@ -4,9 +4,9 @@
 import { strict as assert } from "node:assert";
 import { AlreadyExistsError } from "../../../provider/errors";
 import { directoryFor } from "../../../provider/ldap/connection";
-import { DnsType } from "../../../provider/ldap/dnsRecord";
+import { DnsType } from "../../../provider/ldap/dns-record-codec";
 import { tombstoneTime } from "../../fixtures/ldap-readers";
-import { findZone, readNode } from "../../../provider/ldap/dnsZone";
+import { findZone, readNode } from "../../../provider/ldap/dns-zone";
 import { dnsRecordImpl as dns, DnsRecordOutputs } from "../../../provider/resources/dns-record";
 import { Lab, sambaTool } from "../../fixtures/lab";
 import { dig, soaSerial } from "../../fixtures/admin-tools";

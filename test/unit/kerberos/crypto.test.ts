@@ -1,7 +1,7 @@
 // RFC 3961 / RFC 3962 known-answer tests: n-fold, AES-CTS, string-to-key, key derivation, and the
 // simplified-profile encryption round trip with its integrity check.
 import assert from "node:assert/strict";
-import { ctsDecrypt, ctsEncrypt } from "../../../provider/kerberos/aesCts";
+import { ctsDecrypt, ctsEncrypt } from "../../../provider/kerberos/aes-cts";
 import { decrypt, deriveKey, encrypt, stringToKey, usageKeys } from "../../../provider/kerberos/crypto";
 import { ETYPE } from "../../../provider/kerberos/etype";
 import { IntegrityError, UnsupportedEtypeError } from "../../../provider/kerberos/errors";

@@ -1,10 +1,10 @@
 import { strict as assert } from "node:assert";
-import { encodeUnicodePwd, generatePassword, GENERATED_PASSWORD_LENGTH } from "../../../provider/ldap/unicodePwd";
+import { encodeUnicodePwd, generatePassword, GENERATED_PASSWORD_LENGTH } from "../../../provider/ldap/unicode-pwd";
 import { decodeUnicodePwd } from "../../fixtures/ldap-readers";
 import { sidFromString, sidToString } from "../../../provider/ldap/sid";
 import { dateFromFiletime, filetimeFromBytes, filetimeFromDate, filetimeToBytes, FILETIME_NEVER, parseFiletime } from "../../../provider/ldap/filetime";
 
-describe("ldap/unicodePwd", () => {
+describe("ldap/unicode-pwd", () => {
   it("wraps the password in double quotes and encodes UTF-16LE", () => {
     assert.deepEqual(encodeUnicodePwd("Ab1!"), Buffer.from([0x22, 0, 0x41, 0, 0x62, 0, 0x31, 0, 0x21, 0, 0x22, 0]));
     assert.equal(decodeUnicodePwd(encodeUnicodePwd('pa"ss€')), 'pa"ss€');

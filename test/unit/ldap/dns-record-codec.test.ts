@@ -14,13 +14,13 @@ import {
   nextSerial,
   recordText,
   tombstoneRecord,
-} from "../../../provider/ldap/dnsRecord";
+} from "../../../provider/ldap/dns-record-codec";
 import { tombstoneTime } from "../../fixtures/ldap-readers";
 import { filetimeFromDate } from "../../../provider/ldap/filetime";
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ""), "hex");
 
-describe("ldap/dnsRecord: the dnsRecord attribute ([MS-DNSP] §2.3.2.2)", () => {
+describe("ldap/dns-record-codec: the dnsRecord attribute ([MS-DNSP] §2.3.2.2)", () => {
   it("lays out an A record field by field: LE header, big-endian TTL, 4 data bytes", () => {
     const b = encodeDnsRecord({ type: DnsType.A, data: encodeA("10.0.0.1"), ttl: 600, serial: 7 });
     assert.deepEqual(

@@ -16,7 +16,7 @@ import {
   encodeSoa,
   nextSerial,
   tombstoneRecord,
-} from "./dnsRecord";
+} from "./dns-record-codec";
 import { filetimeFromDate } from "./filetime";
 import { OWNER_ATTRIBUTE } from "../owner";
 
