@@ -2,7 +2,6 @@
 // connection override), and the comparison of declared and found Exchange settings that `read`
 // (drift) and `diff` both use.
 import { InvalidInputError } from "../errors";
-import type { ExchangeOverride } from "../settings";
 import { fqdn } from "../validate";
 
 const NETBIOS = /^[A-Za-z0-9]([A-Za-z0-9-]{0,13}[A-Za-z0-9])?$/;
@@ -14,29 +13,6 @@ export function exchangeServerName(field: string, value: unknown): string {
   throw new InvalidInputError(field, `${JSON.stringify(value)} is not an Exchange server name`, "give the server's name as Get-ExchangeServer shows it (EX1, at most 15 letters, digits or hyphens) or its FQDN");
 }
 
-/** The per-resource `exchange` override: only non-secret connection settings. */
-export function exchangeOverride(field: string, value: unknown): ExchangeOverride | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== "object" || Array.isArray(value)) {
-    throw new InvalidInputError(field, "must be an object", "give { endpoint?, connection?, shell? }");
-  }
-  const out: ExchangeOverride = {};
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    if (v === undefined || v === null) continue;
-    if (k === "connection") {
-      if (v !== "remote" && v !== "local") throw new InvalidInputError(`${field}.connection`, `${JSON.stringify(v)} is not remote or local`, "use remote (a session to http://<server>/PowerShell/) or local (on an Exchange server)");
-      out.connection = v;
-    } else if (k === "endpoint") {
-      out.endpoint = exchangeServerName(`${field}.endpoint`, v);
-    } else if (k === "shell") {
-      if (typeof v !== "string" || v === "") throw new InvalidInputError(`${field}.shell`, "is empty", "give pwsh, powershell.exe or a full path");
-      out.shell = v;
-    } else {
-      throw new InvalidInputError(`${field}.${k}`, "is not a per-resource Exchange setting", "use endpoint, connection or shell; credentials come from stack config (exchange-kerberos:exchangeUser, exchangePassword)");
-    }
-  }
-  return out;
-}
 
 // ---- declared vs found ---------------------------------------------------------------------------
 

@@ -296,44 +296,6 @@ export class LdapConnection {
   }
 }
 
-function ldapUrlInput(field: string, value: unknown): string {
-  let u: URL | undefined;
-  try {
-    u = new URL(String(value));
-  } catch {
-    u = undefined;
-  }
-  if (typeof value !== "string" || !u || !/^ldaps?:$/.test(u.protocol) || !u.hostname || (u.pathname !== "" && u.pathname !== "/") || u.username || u.password) {
-    throw new InvalidInputError(field, `${JSON.stringify(value)} is not an ldaps:// or ldap:// server URL`, "give ldaps://dc1.corp.example (or ldap://dc1.corp.example with StartTLS), without a path or credentials");
-  }
-  return value;
-}
-
-/** Validates a resource's `ldap` input (the per-resource override of the stack's settings). */
-export function ldapOverrideInput(field: string, value: unknown): LdapOverride | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== "object" || Array.isArray(value)) {
-    throw new InvalidInputError(field, "is not an object", "give { url, startTls, caFile, gcUrl } (each optional), or omit it to use the stack's settings");
-  }
-  const v = value as Record<string, unknown>;
-  const unknownKeys = Object.keys(v).filter((k) => !["url", "startTls", "caFile", "gcUrl"].includes(k));
-  if (unknownKeys.length) {
-    throw new InvalidInputError(`${field}.${unknownKeys[0]}`, "is not a per-resource LDAP setting", `use url, startTls, caFile or gcUrl; the bind user and password come from the stack config (${CONFIG_NAMESPACE}:ldapBindUser, ${CONFIG_NAMESPACE}:ldapBindPassword)`);
-  }
-  const o: LdapOverride = {};
-  if (v.url !== undefined) o.url = ldapUrlInput(`${field}.url`, v.url);
-  if (v.gcUrl !== undefined) o.gcUrl = ldapUrlInput(`${field}.gcUrl`, v.gcUrl);
-  if (v.startTls !== undefined) {
-    if (typeof v.startTls !== "boolean") throw new InvalidInputError(`${field}.startTls`, `${JSON.stringify(v.startTls)} is not true or false`, "set a boolean");
-    o.startTls = v.startTls;
-  }
-  if (v.caFile !== undefined) {
-    if (typeof v.caFile !== "string" || v.caFile === "") throw new InvalidInputError(`${field}.caFile`, "is not a file path", "give the path of the PEM file of the CA that issued the DC's certificate");
-    o.caFile = v.caFile;
-  }
-  return o;
-}
-
 function poolKey(s: LdapSettings, url: string): string {
   const pw = createHash("sha256").update(s.bindPassword).digest("hex").slice(0, 16);
   return [url.toLowerCase(), s.bindUser.toLowerCase(), s.startTls, s.caFile ?? "", s.verifyCertificate, s.allowPlainText, pw].join("|");

@@ -14,8 +14,9 @@ import { AlreadyExistsError, ConflictError, InvalidInputError } from "../errors"
 import type { ExchangeOverride } from "../settings";
 import { bool } from "../validate";
 import { CheckFailures, ResourceImpl, thinProvider, checkInputs } from "./dynamic";
-import { exchangeOverride, exchangeServerName, resourceUrnInput } from "../exchange/inputs";
+import { exchangeServerName, resourceUrnInput } from "../exchange/inputs";
 import { exchangeServer, getAsaCredentials, removeAsaCredentials, setAsaCredentials, type AsaCredentialStatus, serverExists, deleteOnServer, readOnServer } from "../exchange/operations";
+import { exchangeOverride } from "../overrides";
 
 export interface AsaBindingArgs {
   /** The Exchange server (EX1 or its FQDN). Changing it replaces the binding. */

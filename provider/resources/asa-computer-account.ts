@@ -7,7 +7,7 @@ import { LdapOverride, ldapSettings } from "../settings";
 import { askDirectory, baseEntry, lowerValues, within } from "./preflight";
 import { bool } from "../validate";
 import { CheckFailures, ResourceImpl, thinProvider, checkInputs, containsUnknown } from "./dynamic";
-import { directoryFor, LdapConnection, ldapOverrideInput, Modification, str, strs } from "../ldap/connection";
+import { directoryFor, LdapConnection, Modification, str, strs } from "../ldap/connection";
 import { childDn, containerDn, dnEquals, dnKey, domainNc, parentDn, rdnValue } from "../ldap/dn";
 import { domainInfo, entrySid, findBySamAccountName, findBySid } from "../ldap/domain";
 import { registerSecret } from "../secrets";
@@ -17,6 +17,7 @@ import { OWNER_ATTRIBUTE, ownerInput, ownerMark, dynamicResourceUrn } from "../o
 import { Entry } from "ldapts";
 
 import { DEFAULT_ENCRYPTION_TYPES, EncryptionTypes, UAC_ACCOUNTDISABLE, UAC_WORKSTATION_TRUST_ACCOUNT } from "../ldap/account-bits";
+import { ldapOverrideInput } from "../overrides";
 
 export { DEFAULT_ENCRYPTION_TYPES, EncryptionTypes } from "../ldap/account-bits";
 

@@ -9,10 +9,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { dynamicResourceUrn } from "../owner";
 import { InvalidInputError, NotFoundError } from "../errors";
-import { ldapOverrideInput } from "../ldap/connection";
 import { LdapOverride } from "../settings";
 import { readAsaPasswordState, setAsaPassword } from "./asa-computer-account";
 import { CheckFailures, ResourceImpl, thinProvider, checkInputs } from "./dynamic";
+import { ldapOverrideInput } from "../overrides";
 
 export interface AsaPasswordArgs {
   /** The ASA's objectSid (AsaComputerAccount's `sid` output): stable across renames and moves. */

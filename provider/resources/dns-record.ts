@@ -6,13 +6,14 @@ import { AlreadyExistsError, ConflictError, InvalidInputError } from "../errors"
 import { LdapOverride } from "../settings";
 import { bool, dnsLabel, fqdn, ipv4, ipv6, oneOf } from "../validate";
 import { CheckFailures, ResourceImpl, thinProvider, checkInputs } from "./dynamic";
-import { directoryFor, LdapConnection, ldapOverrideInput } from "../ldap/connection";
+import { directoryFor, LdapConnection } from "../ldap/connection";
 import { canonicalAddress, DnsType, encodeA, encodeAAAA, encodeCountName, recordText, typeName } from "../ldap/dns-record-codec";
 import { findZone, liveRecords, nodeDn, readNode, setRecords } from "../ldap/dns-zone";
 import { parentDn } from "../ldap/dn";
 import { ldapSettings } from "../settings";
 import { askDirectory, lowerValues } from "./preflight";
 import { ownerInput, ownerMark, dynamicResourceUrn } from "../owner";
+import { ldapOverrideInput } from "../overrides";
 
 export type DnsRecordType = "A" | "AAAA" | "CNAME";
 const TYPES: readonly DnsRecordType[] = ["A", "AAAA", "CNAME"];

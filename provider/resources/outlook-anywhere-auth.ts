@@ -10,8 +10,9 @@ import { InvalidInputError } from "../errors";
 import type { ExchangeOverride } from "../settings";
 import { oneOf } from "../validate";
 import { CheckFailures, ResourceImpl, thinProvider, checkInputs, partialCreate } from "./dynamic";
-import { changedKeys, describeDrift, exchangeOverride, exchangeServerName, pick, type SettingsMap, resourceUrnInput } from "../exchange/inputs";
+import { changedKeys, describeDrift, exchangeServerName, pick, type SettingsMap, resourceUrnInput } from "../exchange/inputs";
 import { exchangeServer, getOutlookAuth, setOutlookAuth, type OutlookAuthChange, type OutlookAuthState, serverExists, deleteOnServer, readOnServer } from "../exchange/operations";
+import { exchangeOverride } from "../overrides";
 
 /** Set-OutlookAnywhere's client authentication methods (Microsoft's cmdlet reference). */
 export const CLIENT_AUTH_METHODS = ["Basic", "Ntlm", "Negotiate"] as const;

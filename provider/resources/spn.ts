@@ -7,12 +7,13 @@ import { AlreadyExistsError, ConflictError, InvalidInputError, NotFoundError } f
 import { LdapOverride, ldapSettings } from "../settings";
 import { bool } from "../validate";
 import { CheckFailures, ResourceImpl, thinProvider, checkInputs } from "./dynamic";
-import { directory, globalCatalog, LdapConnection, ldapOverrideInput, str, strs } from "../ldap/connection";
+import { directory, globalCatalog, LdapConnection, str, strs } from "../ldap/connection";
 import { dnEquals, objectDn } from "../ldap/dn";
 import { domainInfo, entrySid, findBySamAccountName, findBySid, findSpnHolders } from "../ldap/domain";
 import { OWNER_ATTRIBUTE, ownerInput, dynamicResourceUrn } from "../owner";
 import { Entry } from "ldapts";
 import { askDirectory } from "./preflight";
+import { ldapOverrideInput } from "../overrides";
 
 export interface SpnArgs {
   /** `service/host[:port][/name]`, such as `HTTP/outlook.corp.example`. */
