@@ -67,3 +67,19 @@ export function pick(all: Partial<SettingsMap>, keys: readonly string[]): Settin
 export function resourceUrnInput(value: unknown): string | undefined {
   return typeof value === "string" && value.startsWith("urn:pulumi:") ? value : undefined;
 }
+
+/**
+ * What an update does with the settings it found before it first managed them (`originals`):
+ * those still declared are kept for destroy; those no longer declared are handed back now
+ * (`restore`); newly declared ones are recorded from what the server has (`current`).
+ */
+export function carryOriginals(old: SettingsMap | undefined, declared: SettingsMap, current: SettingsMap): { originals: SettingsMap; restore: SettingsMap } {
+  const originals: SettingsMap = {};
+  const restore: SettingsMap = {};
+  for (const [k, v] of Object.entries(old ?? {})) {
+    if (k in declared) originals[k] = v;
+    else restore[k] = v;
+  }
+  for (const k of Object.keys(declared)) if (!(k in originals)) originals[k] = current[k] ?? null;
+  return { originals, restore };
+}

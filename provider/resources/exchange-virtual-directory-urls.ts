@@ -9,7 +9,7 @@ import { InvalidInputError } from "../errors";
 import type { ExchangeOverride } from "../settings";
 import { bool, fqdn, httpsUrl } from "../validate";
 import { CheckFailures, ResourceImpl, thinProvider, checkInputs, partialCreate } from "./dynamic";
-import { changedKeys, describeDrift, exchangeServerName, pick, type SettingsMap, resourceUrnInput } from "../exchange/inputs";
+import { carryOriginals, changedKeys, describeDrift, exchangeServerName, pick, type SettingsMap, resourceUrnInput } from "../exchange/inputs";
 import { exchangeServer, getVdirUrls, setVdirUrls, VDIR_KINDS, type ServerHandle, type VdirKind, type VdirUrlsChange, type VdirUrlsState, serverExists, deleteOnServer, readOnServer } from "../exchange/operations";
 import { exchangeOverride } from "../overrides";
 
@@ -211,13 +211,7 @@ async function update(_id: string, olds: VdirUrlsOutputs, raw: Record<string, un
   const h = await exchangeServer(news.server, news.exchange, olds.version);
   const declared = declaredSettings(news);
   const current = flattenVdirUrls(await getVdirUrls(h));
-  const originals: SettingsMap = {};
-  const restore: SettingsMap = {};
-  for (const [k, v] of Object.entries(olds.originals ?? {})) {
-    if (k in declared) originals[k] = v;
-    else restore[k] = v; // no longer managed: give it back what it had before we managed it
-  }
-  for (const k of Object.keys(declared)) if (!(k in originals)) originals[k] = current[k] ?? null;
+  const { originals, restore } = carryOriginals(olds.originals, declared, current);
   if (Object.keys(restore).length > 0) await setVdirUrls(h, vdirChange(restore));
   const settings = await apply(h, declared, Object.keys(declared));
   return { outs: { ...news, version: h.version, settings, originals, drift: describeDrift(news.server, declared, settings) } };

@@ -10,7 +10,7 @@ import { InvalidInputError } from "../errors";
 import type { ExchangeOverride } from "../settings";
 import { oneOf } from "../validate";
 import { CheckFailures, ResourceImpl, thinProvider, checkInputs, partialCreate } from "./dynamic";
-import { changedKeys, describeDrift, exchangeServerName, pick, type SettingsMap, resourceUrnInput } from "../exchange/inputs";
+import { carryOriginals, changedKeys, describeDrift, exchangeServerName, pick, type SettingsMap, resourceUrnInput } from "../exchange/inputs";
 import { exchangeServer, getOutlookAuth, setOutlookAuth, type OutlookAuthChange, type OutlookAuthState, serverExists, deleteOnServer, readOnServer } from "../exchange/operations";
 import { exchangeOverride } from "../overrides";
 
@@ -167,13 +167,7 @@ async function update(_id: string, olds: OutlookAnywhereAuthOutputs, raw: Record
   const h = await exchangeServer(news.server, news.exchange, olds.version);
   const current = flattenOutlookAuth(await getOutlookAuth(h));
   const declared = declaredOutlookAuth(news, current);
-  const originals: SettingsMap = {};
-  const restore: SettingsMap = {};
-  for (const [k, v] of Object.entries(olds.originals ?? {})) {
-    if (k in declared) originals[k] = v;
-    else restore[k] = v;
-  }
-  for (const k of Object.keys(declared)) if (!(k in originals)) originals[k] = current[k] ?? null;
+  const { originals, restore } = carryOriginals(olds.originals, declared, current);
   if (Object.keys(restore).length > 0) await setOutlookAuth(h, outlookAuthChange(restore));
   const keys = Object.keys(declared);
   const settings = pick(flattenOutlookAuth(await setOutlookAuth(h, outlookAuthChange(declared))), keys);
