@@ -50,7 +50,7 @@ describe("faults converge (real pulumi CLI, lab DC behind a fault proxy, Exchang
   });
 
   before(async function () {
-    lab = await startLab(labAddr(14));
+    lab = await startLab(labAddr(13));
     proxy = await LdapFaultProxy.start(lab, PROXY_PORT);
     stateFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "standin-faults-")), "state.json");
     ccacheDir = fs.mkdtempSync(path.join(os.tmpdir(), "faults-cc-"));
