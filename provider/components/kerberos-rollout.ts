@@ -28,6 +28,7 @@ import { containerDn } from "../ldap/dn";
 import { InvalidProgramInputError } from "../program-error";
 import { ExchangeOverride, LdapOverride } from "../settings";
 import { fqdn, ipv4 } from "../validate";
+import { ownerMark } from "../owner";
 
 /** The ASA: AsaComputerAccount's inputs but the connection override (the site's applies). */
 export type KerberosRolloutAsaArgs = Pick<AsaComputerAccountArgs, "name" | "ou" | "password" | "supportedEncryptionTypes" | "description" | "adopt">;
@@ -271,7 +272,10 @@ export class KerberosRollout extends pulumi.ComponentResource {
         spn: `HTTP/${host}`,
         // By SID: the ASA keeps it when it moves to another OU, so its SPNs stay as they are.
         account: asa.sid,
-        accountOwner: asa.owner,
+        // The ASA's mark, derived here as the ASA derives it (owner.ts), not taken from its
+        // output: a stack written before the mark existed has no such output, and an output
+        // missing from state is unknown at every preview.
+        accountOwner: ownerMark("AsaComputerAccount", `${name}-asa`),
         adopt,
         ldap,
       }, { ...child, dependsOn: [adPassword], aliases }));

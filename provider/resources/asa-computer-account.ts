@@ -171,6 +171,10 @@ export function asaDiff(olds: Partial<AsaOutputs>, news: Inputs): pulumi.dynamic
   if (olds.supportedEncryptionTypes !== news.supportedEncryptionTypes) changes.push("supportedEncryptionTypes");
   if ((olds.description ?? undefined) !== news.description) changes.push("description");
   if (olds.enabled === false) changes.push("enabled");
+  // State written before the ASA recorded the password AD holds (an earlier release): record it
+  // now, so that the bindings that take it see a known value at every later preview (an output
+  // missing from state is unknown at preview, and would plan their update every time).
+  if (olds.adPassword === undefined) changes.push("adPassword");
   const all = [...new Set([...replaces, ...changes])];
   return { changes: all.length > 0, replaces, deleteBeforeReplace: false, stables: ["sid"] };
 }
