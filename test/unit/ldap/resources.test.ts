@@ -75,7 +75,7 @@ describe("AsaComputerAccount check (offline; the OU lookup is tested against the
   });
 
   it("diff: rename replaces; OU, password and encryption types update in place", () => {
-    const olds = { ...validateAsaInputs(ok), password: "p1", passwordLastSet: "t", passwordSetByUs: "t", dn: `CN=EXCH-ASA,${OU}` };
+    const olds = { ...validateAsaInputs(ok), password: "p1", passwordLastSet: "t", passwordSetByUs: "t", dn: `CN=EXCH-ASA,${OU}`, adPassword: "p1" };
     assert.deepEqual(asaDiff(olds, validateAsaInputs({ ...ok, name: "EXCH-ASA2" })).replaces, ["name"]);
     const move = asaDiff(olds, validateAsaInputs({ ...ok, ou: `OU=Other,${BASE}` }));
     assert.deepEqual([move.changes, move.replaces], [true, []]);
@@ -84,6 +84,8 @@ describe("AsaComputerAccount check (offline; the OU lookup is tested against the
     const enc = asaDiff(olds, validateAsaInputs({ ...ok, supportedEncryptionTypes: 0x10 }));
     assert.deepEqual([enc.changes, enc.replaces], [true, []]);
     assert.equal(asaDiff(olds, validateAsaInputs({ ...ok, ou: OU.toLowerCase() })).changes, false, "DNs compare case-insensitively");
+    const { adPassword: _recorded, ...older } = olds;
+    assert.equal(asaDiff(older, validateAsaInputs(ok)).changes, true, "state from before adPassword existed records it once");
     assert.equal(asaDiff({ ...olds, passwordLastSet: "later" }, validateAsaInputs(ok)).changes, true, "a password reset by someone else is put back");
     assert.equal(asaDiff({ ...olds, passwordLastSet: "later" }, validateAsaInputs({ ...ok, deferPasswordSet: true })).changes, true, "switching to deferred is a change");
     assert.equal(asaDiff({ ...olds, deferPasswordSet: true, passwordSetByUs: "", passwordLastSet: "later" }, validateAsaInputs({ ...ok, deferPasswordSet: true })).changes, false, "deferred: another step owns the AD password");
