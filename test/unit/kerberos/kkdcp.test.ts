@@ -1,11 +1,8 @@
-// MS-KKDCP framing (KDC-PROXY-MESSAGE, MS-KKDCP §2.2.2), the doctor's probe AS-REQ and the
-// krb5.conf that sends MIT's tools through the proxy only.
+// MS-KKDCP framing (KDC-PROXY-MESSAGE, MS-KKDCP §2.2.2) and the doctor's probe AS-REQ.
 import assert from "node:assert/strict";
 import { children, der, Fields, readElement, readInteger, readKerberosString, TagClass } from "../../../provider/kerberos/der";
 import { buildProbeAsReq, classifyKdcAnswer, decodeKdcProxyMessage, encodeKdcProxyMessage } from "../../../provider/kerberos/kkdcp";
-import { kdcProxyKrb5Conf, userPrincipalName } from "../../../provider/kerberos/tickets";
-import { parseKdcProxyUrl } from "../../../provider/doctor/kdc-proxy";
-import { parseDoctorArgs } from "../../../provider/cli";
+import { userPrincipalName } from "../../../provider/kerberos/tickets";
 
 describe("kerberos: MS-KKDCP framing", () => {
   it("wraps a KDC message with its 4-octet big-endian length in kerb-message [0] and the realm in target-domain [1]", () => {
@@ -56,33 +53,5 @@ describe("kerberos: MS-KKDCP framing", () => {
     assert.deepEqual(userPrincipalName("CORP\\svc", "corp.example"), { name: "svc", enterprise: false });
     assert.deepEqual(userPrincipalName("svc@corp.example", "CORP.EXAMPLE"), { name: "svc", enterprise: false });
     assert.deepEqual(userPrincipalName("svc@mail.example", "CORP.EXAMPLE"), { name: "svc@mail.example", enterprise: true });
-  });
-});
-
-describe("doctor: the KDC proxy setting", () => {
-  it("writes a krb5.conf whose realm has the proxy as its only KDC, with the CA as http_anchors, and no DNS lookups", () => {
-    const conf = kdcProxyKrb5Conf("corp.example", { url: "https://kdcproxy.corp.example/KdcProxy", caFile: "/etc/ca.pem" });
-    assert.match(conf, /\[realms\]\n\tCORP\.EXAMPLE = \{\n\t\tkdc = https:\/\/kdcproxy\.corp\.example\/KdcProxy\n\t\thttp_anchors = FILE:\/etc\/ca\.pem\n\t\}/);
-    assert.equal(conf.match(/^\t\tkdc = /gm)?.length, 1);
-    assert.match(conf, /dns_lookup_kdc = false/);
-    assert.doesNotMatch(kdcProxyKrb5Conf("CORP.EXAMPLE", { url: "https://p/KdcProxy" }), /http_anchors/);
-  });
-
-  it("refuses a URL or CA path that could add relations to the krb5.conf", () => {
-    assert.throws(() => kdcProxyKrb5Conf("CORP.EXAMPLE", { url: "https://p/KdcProxy\n\t\tkdc = evil" }), /kdcProxyUrl.*cannot be written into a krb5.conf/s);
-    assert.throws(() => kdcProxyKrb5Conf("CORP.EXAMPLE", { url: "https://p/KdcProxy", caFile: "/a b}" }), /kdcProxyCaFile/);
-    assert.throws(() => kdcProxyKrb5Conf("CORP EXAMPLE", { url: "https://p/KdcProxy" }), /not a realm name/);
-  });
-
-  it("accepts only https URLs without user, query or fragment", () => {
-    assert.ok(!("invalid" in parseKdcProxyUrl("https://kdcproxy.corp.example/KdcProxy")));
-    assert.match((parseKdcProxyUrl("http://kdcproxy/KdcProxy") as { invalid: string }).invalid, /not an https:\/\/ URL/);
-    assert.match((parseKdcProxyUrl("kdcproxy") as { invalid: string }).invalid, /not a URL/);
-    assert.match((parseKdcProxyUrl("https://u:p@kdcproxy/KdcProxy") as { invalid: string }).invalid, /user, query or fragment/);
-  });
-
-  it("--kdc-proxy sets kdcProxyUrl; --kdc-proxy-ca-file and --kdc-proxy-timeout-ms their keys", () => {
-    const p = parseDoctorArgs(["--kdc-proxy", "https://p/KdcProxy", "--kdc-proxy-ca-file", "ca.pem", "--kdc-proxy-timeout-ms", "5000"]);
-    assert.deepEqual(p.config, { kdcProxyUrl: "https://p/KdcProxy", kdcProxyCaFile: "ca.pem", kdcProxyTimeoutMs: "5000" });
   });
 });
