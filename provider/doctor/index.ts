@@ -185,12 +185,15 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
         r.add("ticket", spn, "skip", "NOT_CHECKED", "no ticket can be had through the KDC proxy (see its finding)", "fix the KDC proxy first");
         r.add("decrypt", spn, "skip", "NO_TICKET", "no ticket to decrypt", "make check 4 pass first");
       }
-    } else try {
-      const via = o.kdcProxy ? { kdcProxy: { url: o.kdcProxy.url, caFile: projectPath(o.kdcProxy.caFile) } } : {};
-      outcomes = await getServiceTickets({ user: o.kerberos.user, password: o.kerberos.password, realm, krb5Config: o.kerberos.krb5Config, ...via }, spns, { sessionKeys: endpoints });
-    } catch (e) {
-      endpointTicket = { unavailable: `no ticket could be requested as ${o.kerberos.user}: ${message(e)}` };
-      for (const spn of spns) r.add("ticket", spn, "fail", "KERBEROS_LOGON_FAILED", `no ticket could be requested as ${o.kerberos.user}: ${message(e)}`, fixOf(e, `check ${CONFIG_NAMESPACE}:kerberosUser/kerberosPassword and ${CONFIG_NAMESPACE}:krb5Config`));
+    } else {
+      try {
+        const via = o.kdcProxy ? { kdcProxy: { url: o.kdcProxy.url, caFile: projectPath(o.kdcProxy.caFile) } } : {};
+        outcomes = await getServiceTickets({ user: o.kerberos.user, password: o.kerberos.password, realm, krb5Config: o.kerberos.krb5Config, ...via }, spns, { sessionKeys: endpoints });
+      } catch (e) {
+        const where = o.kdcProxy ? `${CONFIG_NAMESPACE}:kdcProxyUrl` : `${CONFIG_NAMESPACE}:krb5Config`;
+        endpointTicket = { unavailable: `no ticket could be requested as ${o.kerberos.user}: ${message(e)}` };
+        for (const spn of spns) r.add("ticket", spn, "fail", "KERBEROS_LOGON_FAILED", `no ticket could be requested as ${o.kerberos.user}: ${message(e)}`, fixOf(e, `check ${CONFIG_NAMESPACE}:kerberosUser/kerberosPassword and ${where}`));
+      }
     }
     for (const t of outcomes) {
       // Only the namespace's session key is kept (for check 8); the others are wiped at once.
