@@ -39,7 +39,7 @@ export function parseKdcProxyUrl(text: string): URL | { invalid: string } {
   return u;
 }
 
-type Outcome = { ok: true; detail: string } | { ok: false; code: string; cause: string; fix: string };
+export type Outcome = { ok: true; detail: string } | { ok: false; code: string; cause: string; fix: string };
 
 class Timeout extends Error {}
 
@@ -88,6 +88,47 @@ function post(u: URL, ca: Buffer | undefined, body: Buffer, signal: AbortSignal)
     req.once("error", (e) => reject(signal.aborted ? new Timeout() : e));
     req.end(body);
   });
+}
+
+/** What the proxy's HTTP answer to the probe says (pure: the unit tests feed it answers). The
+ * 503 wording that tells a refused realm from a KDC out of reach ("Can't find remote" against
+ * "Remote unavailable") is FreeIPA kdcproxy's; any other proxy's 503 counts as no KDC behind it. */
+export function judgeProxyAnswer(where: string, realm: string, answer: { status: number; type: string; body: Buffer }, certNames?: string): Outcome {
+  const text = answer.body.toString("utf8").trim().slice(0, 200);
+  if (answer.status === 503 && /can't find remote/i.test(text)) {
+    return {
+      ok: false,
+      code: "KDC_PROXY_REALM_REFUSED",
+      cause: `${where} does not serve the realm ${realm} (HTTP 503: "${text}")`,
+      fix: `configure the proxy for ${realm} (kdcproxy: a [${realm}] section; KPSSVC serves the domains of its own forest and their trusts)`,
+    };
+  }
+  if (answer.status === 503) {
+    return {
+      ok: false,
+      code: "KDC_PROXY_KDC_UNREACHABLE",
+      cause: `${where} took the request for ${realm} but reached no KDC behind it (HTTP 503: "${text}")`,
+      fix: `let the proxy server reach a domain controller of ${realm} on TCP 88 (firewall, DNS SRV records _kerberos._tcp.${realm.toLowerCase()}), or fix the proxy's KDC list`,
+    };
+  }
+  if (answer.status !== 200) {
+    return {
+      ok: false,
+      code: answer.status === 404 ? "KDC_PROXY_NOT_FOUND" : "KDC_PROXY_ERROR",
+      cause: `${where} answered HTTP ${answer.status}${text ? ` ("${text}")` : ""} to a KDC proxy request`,
+      fix: answer.status === 404 ? `check the path: the KDC proxy is published at https://<name>/KdcProxy (the URL reservation https://+:443/KdcProxy)` : "check the proxy server's logs for this request",
+    };
+  }
+  let kdc;
+  try {
+    kdc = classifyKdcAnswer(decodeKdcProxyMessage(answer.body).kdcMessage);
+  } catch (e) {
+    return { ok: false, code: "KDC_PROXY_ERROR", cause: `${where} answered HTTP 200 (${answer.type || "no Content-Type"}) with no KDC answer in it: ${message(e)}`, fix: `check that ${where} is a KDC proxy (MS-KKDCP), not another web application` };
+  }
+  if (kdc.kind === "krb-error" && kdc.code === 68) {
+    return { ok: false, code: "KDC_PROXY_REALM_REFUSED", cause: `the KDC behind ${where} is not a KDC of ${realm} (${kdc.name}${kdc.realm ? `, realm ${kdc.realm}` : ""})`, fix: `point the proxy's KDC list for ${realm} at that realm's domain controllers` };
+  }
+  return { ok: true, detail: `${where} relays MS-KKDCP to a KDC of ${realm} (it answered ${kdc.kind === "as-rep" ? "an AS-REP" : kdc.name}), certificate ${certNames ?? ""} trusted` };
 }
 
 /** Walks the proxy path once; the first thing that breaks, with its cause and fix. */
@@ -158,41 +199,7 @@ export async function probeKdcProxy(p: KdcProxyOptions, realm: string, user: str
       if (e instanceof Timeout || controller.signal.aborted) return timeout;
       return { ok: false, code: "KDC_PROXY_UNREACHABLE", cause: `${where} dropped the request: ${message(e)}`, fix: "check the proxy server's web service (HTTP.sys / KPSSVC) and its logs" };
     }
-    const text = answer.body.toString("utf8").trim().slice(0, 200);
-    if (answer.status === 503 && /can't find remote/i.test(text)) {
-      return {
-        ok: false,
-        code: "KDC_PROXY_REALM_REFUSED",
-        cause: `${where} does not serve the realm ${realm} (HTTP 503: "${text}")`,
-        fix: `configure the proxy for ${realm} (kdcproxy: a [${realm}] section; KPSSVC serves the domains of its own forest and their trusts)`,
-      };
-    }
-    if (answer.status === 503) {
-      return {
-        ok: false,
-        code: "KDC_PROXY_KDC_UNREACHABLE",
-        cause: `${where} took the request for ${realm} but reached no KDC behind it (HTTP 503: "${text}")`,
-        fix: `let the proxy server reach a domain controller of ${realm} on TCP 88 (firewall, DNS SRV records _kerberos._tcp.${realm.toLowerCase()}), or fix the proxy's KDC list`,
-      };
-    }
-    if (answer.status !== 200) {
-      return {
-        ok: false,
-        code: answer.status === 404 ? "KDC_PROXY_NOT_FOUND" : "KDC_PROXY_ERROR",
-        cause: `${where} answered HTTP ${answer.status}${text ? ` ("${text}")` : ""} to a KDC proxy request`,
-        fix: answer.status === 404 ? `check the path: the KDC proxy is published at https://<name>/KdcProxy (the URL reservation https://+:443/KdcProxy)` : "check the proxy server's logs for this request",
-      };
-    }
-    let kdc;
-    try {
-      kdc = classifyKdcAnswer(decodeKdcProxyMessage(answer.body).kdcMessage);
-    } catch (e) {
-      return { ok: false, code: "KDC_PROXY_ERROR", cause: `${where} answered HTTP 200 (${answer.type || "no Content-Type"}) with no KDC answer in it: ${message(e)}`, fix: `check that ${where} is a KDC proxy (MS-KKDCP), not another web application` };
-    }
-    if (kdc.kind === "krb-error" && kdc.code === 68) {
-      return { ok: false, code: "KDC_PROXY_REALM_REFUSED", cause: `the KDC behind ${where} is not a KDC of ${realm} (${kdc.name}${kdc.realm ? `, realm ${kdc.realm}` : ""})`, fix: `point the proxy's KDC list for ${realm} at that realm's domain controllers` };
-    }
-    return { ok: true, detail: `${where} relays MS-KKDCP to a KDC of ${realm} (it answered ${kdc.kind === "as-rep" ? "an AS-REP" : kdc.name}), certificate ${tls.cert.subjectaltname ?? ""} trusted` };
+    return judgeProxyAnswer(where, realm, answer, tls.cert.subjectaltname);
   } finally {
     clearTimeout(timer);
   }
