@@ -26,6 +26,8 @@ flags (each sets the stack config key ${CONFIG_NAMESPACE}:<camelCase of the flag
   --kerberos-user USER      --krb5-config PATH              --exchange-shell PATH
   --exchange-connection remote|local                        --exchange-endpoint HOST
   --https-ca-file PEM       CA of the Exchange certificate  --https-check false (skip check 8)
+  --kdc-proxy URL           every ticket only through this KDC proxy (MS-KKDCP), as from outside
+  --kdc-proxy-ca-file PEM   CA of the proxy's certificate   --kdc-proxy-timeout-ms N (default 30000)
   --no-stack                use the flags and environment only
   --asa-password-stdin      read the ASA password from standard input
 secrets from the environment: EXCHANGE_KERBEROS_LDAP_BIND_PASSWORD, EXCHANGE_KERBEROS_ASA_PASSWORD,
@@ -58,7 +60,12 @@ const FLAG_KEYS = new Set([
   "exchangeUser",
   "httpsCaFile",
   "httpsCheck",
+  "kdcProxyUrl",
+  "kdcProxyCaFile",
+  "kdcProxyTimeoutMs",
 ]);
+/** Flags whose config key is not their camelCase: --kdc-proxy sets kdcProxyUrl. */
+const FLAG_ALIASES: Record<string, string> = { kdcProxy: "kdcProxyUrl" };
 const LIST_FLAGS: Record<string, string> = { server: "servers", dnsAddress: "dnsAddresses", extraSpnName: "extraSpnNames" };
 const SECRET_KEYS = ["ldapBindPassword", "asaPassword", "kerberosPassword", "exchangePassword"];
 
@@ -93,7 +100,7 @@ export function parseDoctorArgs(argv: string[]): Parsed {
     else if (flag === "--stack" || flag === "-s") p.stack = value();
     else if (flag === "--cwd" || flag === "-C") p.cwd = value();
     else if (flag.startsWith("--")) {
-      const key = camel(flag.slice(2));
+      const key = FLAG_ALIASES[camel(flag.slice(2))] ?? camel(flag.slice(2));
       if (SECRET_KEYS.includes(key)) throw new UsageError(`${flag}: a secret is never taken as a flag (it would show in the process list); set ${envName(key)} or keep it in the stack`);
       if (LIST_FLAGS[key]) (lists[LIST_FLAGS[key]] ??= []).push(value());
       else if (FLAG_KEYS.has(key)) p.config[key] = value();

@@ -10,7 +10,7 @@ import { InvalidInputError } from "../errors";
 import { closeLdapConnections, directory, globalCatalog } from "../ldap/connection";
 import { domainInfo, DomainInfo } from "../ldap/domain";
 import { registerSecret } from "../secrets";
-import { CONFIG_NAMESPACE, ConfigSource, configFromMap, configureFromStack, exchangeSettings, ExchangeSettings, ldapSettings } from "../settings";
+import { CONFIG_NAMESPACE, ConfigSource, configFromMap, configureFromStack, exchangeSettings, ExchangeSettings, ldapSettings, projectPath } from "../settings";
 import { getServiceTickets, TicketOutcome } from "../kerberos/tickets";
 import { verifyTicketBytes } from "../kerberos/verify";
 import { AsaAccountFacts, readAsaAccount, spnHolders, SpnHolder } from "./directory";
@@ -18,6 +18,7 @@ import { closeExchangeSessions } from "../exchange/session";
 import { checkDns } from "./dns";
 import { checkServer } from "./exchange";
 import { checkEndpoints, EndpointTicket } from "./endpoint";
+import { checkKdcProxy, parseKdcProxyUrl } from "./kdc-proxy";
 import { AES_TYPES, EncryptionTypes } from "../ldap/account-bits";
 import { DoctorFinding, DoctorReport, fixOf, message, Report, summarize } from "./report";
 
@@ -176,11 +177,23 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
     for (const spn of spns) r.add("ticket", spn, "skip", "NOT_CHECKED", "the realm is unknown (the directory could not be read)", "fix the directory connection first");
   } else {
     let outcomes: TicketOutcome[] = [];
-    try {
-      outcomes = await getServiceTickets({ user: o.kerberos.user, password: o.kerberos.password, realm, krb5Config: o.kerberos.krb5Config }, spns, { sessionKeys: endpoints });
-    } catch (e) {
-      endpointTicket = { unavailable: `no ticket could be requested as ${o.kerberos.user}: ${message(e)}` };
-      for (const spn of spns) r.add("ticket", spn, "fail", "KERBEROS_LOGON_FAILED", `no ticket could be requested as ${o.kerberos.user}: ${message(e)}`, fixOf(e, `check ${CONFIG_NAMESPACE}:kerberosUser/kerberosPassword and ${CONFIG_NAMESPACE}:krb5Config`));
+    // Outside the network: the proxy path first; without it there is no ticket to ask for.
+    const proxyOk = o.kdcProxy ? await checkKdcProxy(o.kdcProxy, realm, o.kerberos.user, r) : true;
+    if (!proxyOk) {
+      endpointTicket = { unavailable: "no ticket could be had through the KDC proxy (check 4)" };
+      for (const spn of spns) {
+        r.add("ticket", spn, "skip", "NOT_CHECKED", "no ticket can be had through the KDC proxy (see its finding)", "fix the KDC proxy first");
+        r.add("decrypt", spn, "skip", "NO_TICKET", "no ticket to decrypt", "make check 4 pass first");
+      }
+    } else {
+      try {
+        const via = o.kdcProxy ? { kdcProxy: { url: o.kdcProxy.url, caFile: projectPath(o.kdcProxy.caFile) } } : {};
+        outcomes = await getServiceTickets({ user: o.kerberos.user, password: o.kerberos.password, realm, krb5Config: o.kerberos.krb5Config, ...via }, spns, { sessionKeys: endpoints });
+      } catch (e) {
+        const where = o.kdcProxy ? `${CONFIG_NAMESPACE}:kdcProxyUrl` : `${CONFIG_NAMESPACE}:krb5Config`;
+        endpointTicket = { unavailable: `no ticket could be requested as ${o.kerberos.user}: ${message(e)}` };
+        for (const spn of spns) r.add("ticket", spn, "fail", "KERBEROS_LOGON_FAILED", `no ticket could be requested as ${o.kerberos.user}: ${message(e)}`, fixOf(e, `check ${CONFIG_NAMESPACE}:kerberosUser/kerberosPassword and ${where}`));
+      }
     }
     for (const t of outcomes) {
       // Only the namespace's session key is kept (for check 8); the others are wiped at once.
@@ -192,7 +205,7 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
         r.add("decrypt", t.spn, "skip", "NO_TICKET", "no ticket to decrypt", "make check 4 pass first");
         continue;
       }
-      r.pass("ticket", t.spn, `the KDC issued a ${t.etypeName} ticket (key version ${t.kvno ?? "?"}) to ${o.kerberos.user}`);
+      r.pass("ticket", t.spn, `the KDC issued a ${t.etypeName} ticket (key version ${t.kvno ?? "?"}) to ${o.kerberos.user}${o.kdcProxy ? ` through the KDC proxy ${o.kdcProxy.url} only` : ""}`);
       if (!o.asaPassword) {
         r.add("decrypt", t.spn, "skip", "NO_ASA_PASSWORD", "the ASA password was not given, so the ticket cannot be decrypted as the servers would", `give it: the stack output asaPassword, ${CONFIG_NAMESPACE}:asaPassword, or --asa-password-stdin`);
         continue;
@@ -263,7 +276,8 @@ function spnNamesFromOutput(spns: unknown): string[] | undefined {
  * DoctorOptions from a stack's config (keys `exchange-kerberos:…`) and, when given, its outputs
  * (asaPassword, asaQualifiedName, namespace, spns; asaPasswordInAd: the AsaPassword resource's
  * password from the state, the one AD holds, which wins). Keys: namespace, servers, dnsAddresses, dnsServer, extraSpnNames,
- * asaName, asaPassword, kerberosUser, kerberosPassword, krb5Config, httpsCheck, httpsCaFile, and the connection keys of
+ * asaName, asaPassword, kerberosUser, kerberosPassword, krb5Config, httpsCheck, httpsCaFile, kdcProxyUrl, kdcProxyCaFile,
+ * kdcProxyTimeoutMs, and the connection keys of
  * settings.ts. Note: this points the process-wide settings (settings.ts) at `config`.
  */
 export function doctorOptionsFromConfig(values: Record<string, string | undefined>, outputs: Record<string, unknown> = {}): DoctorOptions {
@@ -282,6 +296,15 @@ export function doctorOptionsFromConfig(values: Record<string, string | undefine
   const servers = jsonList("servers", get("servers")) ?? [];
   let exchange: ExchangeSettings | undefined;
   if (servers.length) exchange = exchangeSettings();
+  const kdcProxyUrl = get("kdcProxyUrl");
+  let kdcProxy: DoctorOptions["kdcProxy"];
+  if (kdcProxyUrl) {
+    const parsed = parseKdcProxyUrl(kdcProxyUrl);
+    if ("invalid" in parsed) throw new InvalidInputError(`${CONFIG_NAMESPACE}:kdcProxyUrl`, parsed.invalid, `set it to the proxy's URL, such as https://kdcproxy.corp.example/KdcProxy`);
+    const t = get("kdcProxyTimeoutMs");
+    if (t !== undefined && !/^[1-9][0-9]{2,6}$/.test(t)) throw new InvalidInputError(`${CONFIG_NAMESPACE}:kdcProxyTimeoutMs`, `"${t}" is not a whole number of milliseconds from 100 to 9999999`, "write it in decimal, such as 30000");
+    kdcProxy = { url: kdcProxyUrl, caFile: get("kdcProxyCaFile"), ...(t !== undefined ? { timeoutMs: Number(t) } : {}) };
+  }
   return {
     namespace,
     extraSpnNames: jsonList("extraSpnNames", get("extraSpnNames")) ?? spnNamesFromOutput(outputs.spns),
@@ -289,6 +312,7 @@ export function doctorOptionsFromConfig(values: Record<string, string | undefine
     dnsServer: get("dnsServer"),
     checkEndpoints: get("httpsCheck") === undefined ? undefined : get("httpsCheck") !== "false",
     httpsCaFile: get("httpsCaFile"),
+    ...(kdcProxy ? { kdcProxy } : {}),
     asaName,
     asaPassword: outStr("asaPasswordInAd") ?? outStr("asaPassword") ?? get("asaPassword"),
     servers,

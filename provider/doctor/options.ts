@@ -30,4 +30,7 @@ export interface DoctorOptions {
   checkEndpoints?: boolean;
   /** PEM of the CA that issued the Exchange (or front end) certificate; default: Node's trust store. */
   httpsCaFile?: string;
+  /** Outlook outside the network: get every ticket only through this KDC proxy (MS-KKDCP), as a
+   * client that reaches no domain controller does; check 4 first proves the proxy path. */
+  kdcProxy?: { url: string; caFile?: string; timeoutMs?: number };
 }

@@ -5,7 +5,7 @@ import { KerberosRolloutError } from "../errors";
 export type CheckStatus = "pass" | "warn" | "fail" | "skip";
 
 /** The eight checks, in order. */
-export type CheckId = "dns" | "spn" | "asa" | "ticket" | "decrypt" | "binding" | "negotiate" | "endpoint";
+export type CheckId = "dns" | "spn" | "asa" | "kdcProxy" | "ticket" | "decrypt" | "binding" | "negotiate" | "endpoint";
 
 export interface DoctorFinding {
   check: CheckId;
@@ -63,6 +63,7 @@ const TITLES: Record<CheckId, string> = {
   dns: "1. namespace resolves to the declared addresses",
   spn: "2. HTTP SPNs on the ASA, unique in the forest",
   asa: "3. ASA account: enabled, AES keys",
+  kdcProxy: "4. the KDC proxy relays to a KDC of the realm (tickets only through it)",
   ticket: "4. service ticket from the KDC",
   decrypt: "5. ticket decrypts with the ASA password",
   binding: "6. ASA credential on every server",

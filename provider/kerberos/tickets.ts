@@ -2,9 +2,11 @@
 // configured user (password on stdin, never in argv) into a private FILE: ccache in a fresh 0700
 // temp dir, then `kvno <spn>` per SPN, then the cache is read with ccache.ts and deleted. Programs
 // are spawned with argument arrays, never through a shell. This is doctor check 4; the tickets it
-// returns feed check 5 (verify.ts).
+// returns feed check 5 (verify.ts). With `kdcProxy`, kinit and kvno get every ticket only through
+// that MS-KKDCP proxy: they are given a krb5.conf of our own naming the proxy as the realm's only
+// KDC (MIT's krb5-k5tls plugin speaks KKDCP for `kdc = https://…`), and nothing else.
 import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AccessDeniedError, InvalidInputError, NotFoundError, UnreachableError } from "../errors";
@@ -20,8 +22,11 @@ export interface TicketRequest {
   user: string;
   password: string;
   realm: string;
-  /** krb5.conf to use (KRB5_CONFIG); default: the system's. */
+  /** krb5.conf to use (KRB5_CONFIG); default: the system's. Not read when `kdcProxy` is given. */
   krb5Config?: string;
+  /** Get every ticket through this KDC proxy only: its URL (https://host/KdcProxy) and the PEM of
+   * the CA its certificate must chain to (default: the system's trust store). */
+  kdcProxy?: { url: string; caFile?: string };
   /** Per program run; default 30 s. */
   timeoutMs?: number;
   /** Extra environment for the MIT programs (never KRB5CCNAME: the cache is always private). */
@@ -109,6 +114,14 @@ function userPrincipalArgs(user: string, realm: string): string[] {
   return args;
 }
 
+/** Who the doctor's user is as a principal name (for the KDC proxy probe, kkdcp.ts): a bare name
+ * in the realm, or an enterprise name (RFC 6806), as kinit is given it. */
+export function userPrincipalName(user: string, realm: string): { name: string; enterprise: boolean } {
+  const args = userPrincipalArgs(user, realm);
+  const last = args[args.length - 1];
+  return args[0] === "-E" ? { name: last, enterprise: true } : { name: last.slice(0, last.lastIndexOf("@")), enterprise: false };
+}
+
 function kinitError(user: string, realm: string, stderr: string): Error {
   const msg = lastLine(stderr);
   if (/Client .*not found|Client not found/i.test(stderr)) {
@@ -150,6 +163,34 @@ function kvnoFailure(spn: string, stderr: string, realm: string): TicketOutcome 
   return out("KVNO_FAILED", `kvno ${spn} failed`, "run kvno by hand with KRB5_TRACE=/dev/stderr to see the KDC's answer");
 }
 
+/** A URL or path written into the krb5.conf MIT parses: refused if it could end the value or the
+ * relation, or start a comment. */
+function krb5ConfValue(field: string, v: string): string {
+  if (/[\s{}"#;]/.test(v) || v === "") throw new InvalidInputError(field, `"${v}" cannot be written into a krb5.conf (space, brace, quote, # or ;)`, "give a URL or path without those characters");
+  return v;
+}
+
+/** A krb5.conf naming `kdcProxy` as the only KDC of `realm`: no DNS lookups, no other file. */
+export function kdcProxyKrb5Conf(realm: string, kdcProxy: { url: string; caFile?: string }): string {
+  const r = realm.toUpperCase();
+  if (!/^[A-Z0-9.-]+$/.test(r)) throw new InvalidInputError("realm", `"${realm}" is not a realm name`, "give the AD domain's DNS name in capitals");
+  return [
+    "# pulumi-exchange-kerberos doctor: every ticket through the KDC proxy, nothing else.",
+    "[libdefaults]",
+    `\tdefault_realm = ${r}`,
+    "\tdns_lookup_kdc = false",
+    "\tdns_lookup_realm = false",
+    "\trdns = false",
+    "\tdns_canonicalize_hostname = false",
+    "[realms]",
+    `\t${r} = {`,
+    `\t\tkdc = ${krb5ConfValue("kdcProxyUrl", kdcProxy.url)}`,
+    ...(kdcProxy.caFile ? [`\t\thttp_anchors = FILE:${krb5ConfValue("kdcProxyCaFile", kdcProxy.caFile)}`] : []),
+    "\t}",
+    "",
+  ].join("\n");
+}
+
 /** Runs `fn` with a private FILE: ccache holding a TGT for `req.user`; the cache (and its temp dir)
  * is removed afterwards, whatever happens. `kvno(spn)` adds a service ticket to it. */
 export async function withTicketCache<T>(
@@ -166,6 +207,11 @@ export async function withTicketCache<T>(
   delete env.KRB5_CLIENT_KTNAME;
   if (req.krb5Config) env.KRB5_CONFIG = req.krb5Config;
   try {
+    if (req.kdcProxy) {
+      const conf = join(dir, "krb5.conf");
+      await writeFile(conf, kdcProxyKrb5Conf(req.realm, req.kdcProxy), { mode: 0o600 });
+      env.KRB5_CONFIG = conf;
+    }
     const kinit = await run(req.kinit ?? "kinit", principalArgs, env, `${req.password}\n`, timeoutMs);
     if (kinit.code !== 0) throw kinitError(principal, req.realm, kinit.stderr);
     return await fn({
