@@ -125,7 +125,7 @@ export function propose(facts: DiscoveredFacts): Proposal {
   // gives one out: the stack cannot know it, so taking over means setting a new one, in
   // Microsoft's order.
   plan.push(
-    `rotates the password of ${account.qualifiedName}: no tool can read its current one, so the stack sets a new one — first on the ${readable.length} server${readable.length === 1 ? "" : "s"} (${readable.map((s) => s.server).join(", ")}; each AsaBinding), then in AD (AsaPassword)`,
+    `rotates the password of ${account.qualifiedName}: no tool can read its current one, so the stack sets a new one — first on the ${readable.length} server${readable.length === 1 ? "" : "s"} (${readable.map((s) => s.server).join(", ")}; each AsaBinding), then in AD (AsaPassword); clients holding a ticket from the old key use NTLM until they get a new one (klist purge)`,
   );
   if (bound < readable.length) plan.push(...findings.filter((f) => f.code === "SERVER_NO_ASA" || f.code === "SERVER_WRONG_ASA").map((f) => `${f.subject}: ${f.upWill}`));
 
@@ -210,6 +210,6 @@ export function propose(facts: DiscoveredFacts): Proposal {
       upWill: "nothing: DNS is left out of the proposed config (set dnsZone and dnsAddresses to manage the record)",
     });
   }
-  unchanged.push(`the account ${asaQualified} (${account.dn}) but its password${enc !== account.encryptionTypes ? " and encryption types" : ""}`);
+  unchanged.push(`the account ${asaQualified} (${account.dn}), but for its password${enc !== account.encryptionTypes ? ", encryption types" : ""} and description (the component's), and the stack's mark`);
   return { site, findings, plan, unchanged };
 }
