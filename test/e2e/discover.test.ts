@@ -7,10 +7,11 @@
 //
 // A new stack plans every resource as a create (dynamic resources cannot be `pulumi import`ed), so
 // "nothing else" is asserted where it shows: the preview plans exactly the site's resources, no
-// update, replace or delete, and says that the ASA's password is rotated; `discover` lists what
-// up changes; and after `up`, AD and the stand-in changed exactly there — the password (on every
-// server, then AD) and the missing binding — while the record, the SOA serial, the SPNs, the URLs
-// and Negotiate are untouched (no Set- call reached the stand-in for them).
+// update, replace or delete; it says that the ASA's password is rotated and names what is missing
+// (an `adopt:` line per adopted resource whose create changes something) and nothing else;
+// `discover` lists the same; and after `up`, AD and the stand-in changed exactly there — the
+// password (on every server, then AD) and the missing binding — while the record, the SOA serial,
+// the SPNs, the URLs and Negotiate are untouched (no Set- call reached the stand-in for them).
 //
 // One lab, three manual rollouts side by side (each its own namespace, ASA and stand-in state, and
 // its own pulumi backend), run at once: fully done (only the rotation), partly done (no SPN yet:
@@ -177,6 +178,11 @@ describe("discover: a rollout done by hand becomes a site stack (real CLI, lab D
       return plan;
     }
 
+    /** What the preview says each adopted resource's create changes (besides the rotation). */
+    notes(warnings: string): string[] {
+      return [...new Set([...warnings.matchAll(/^adopt: (.*)$/gm)].map((m) => m[1]))].sort();
+    }
+
     /** The preview says that the ASA's password is rotated, servers first. */
     assertRotation(warnings: string): void {
       assert.match(warnings, new RegExp(`${this.m.asa}\\$ .*taken over \\(adopt\\): its current password cannot be read, so this up rotates it — every AsaBinding binds the new password on its server first, then AsaPassword sets it in AD`), `the preview says the ASA's password is rotated:\n${warnings}`);
@@ -235,6 +241,7 @@ describe("discover: a rollout done by hand becomes a site stack (real CLI, lab D
     const p = await site.preview();
     assert.deepStrictEqual(p.plan, site.creates([site.namespace, site.autodiscover]), "the preview's plan, per resource");
     site.assertRotation(p.warnings);
+    assert.deepStrictEqual(site.notes(p.warnings), [], "the preview names nothing else that changes");
   }
 
   async function partialCase(site: Site): Promise<void> {
@@ -249,6 +256,7 @@ describe("discover: a rollout done by hand becomes a site stack (real CLI, lab D
     const p = await site.preview();
     assert.deepStrictEqual(p.plan, site.creates([site.namespace]), "the preview's plan, per resource");
     site.assertRotation(p.warnings);
+    assert.deepStrictEqual(site.notes(p.warnings), [`no account holds HTTP/${site.namespace} (SPN_MISSING): this up adds it to the ASA`], "the preview names the SPN, and nothing else");
   }
 
   async function mainCase(site: Site): Promise<void> {
@@ -262,6 +270,7 @@ describe("discover: a rollout done by hand becomes a site stack (real CLI, lab D
     const p = await site.preview();
     assert.deepStrictEqual(p.plan, site.creates([site.namespace, site.autodiscover]), "the preview's plan, per resource");
     site.assertRotation(p.warnings);
+    assert.deepStrictEqual(site.notes(p.warnings), [`EX3 holds no ASA credential (SERVER_NO_ASA): this up binds ${lab.netbios}\\${site.m.asa}$ there`], "the preview names the missing binding, and nothing else");
 
     // What up may touch, read before it runs.
     const before = readState(site.stateFile);
@@ -295,8 +304,10 @@ describe("discover: a rollout done by hand becomes a site stack (real CLI, lab D
     assert.strictEqual(soaSerial(lab), serial, "the zone's serial is unchanged: no record changed");
     assert.deepStrictEqual(dig(lab, site.namespace, "A").answers, site.m.addresses, "the namespace resolves as before");
 
-    await site.cli.preview(["--expect-no-changes"]);
+    // Both read-only: at once.
+    const noChanges = site.cli.preview(["--expect-no-changes"]);
     const doctor = await run(process.execPath, [path.join(REPO_ROOT, "dist", "provider", "cli.js"), "doctor", "--stack", "main", "--cwd", site.cli.projectDir], { env: site.cli.environment(), timeoutMs: 120_000 });
+    await noChanges;
     assert.strictEqual(doctor.code, 0, `the doctor:\n${doctor.stdout}${doctor.stderr}`);
   }
 
