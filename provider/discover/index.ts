@@ -104,7 +104,7 @@ export async function runDiscover(a: DiscoverArgs): Promise<DiscoverResult> {
   configureFromStack(configFromMap(values));
   const facts = await readFacts({ ldap: ldapSettings(), exchange: exchangeSettings(), servers, namespace: a.config.namespace, asaName: a.config.asaName });
   const proposal = propose(facts);
-  const stackFile = renderStackFile(a.site ?? "site", proposal, a.config);
+  const stackFile = renderStackFile(a.site ?? "<site>", proposal, a.config);
   if (target) {
     fs.mkdirSync(path.dirname(target), { recursive: true });
     fs.writeFileSync(target, stackFile, { flag: a.force ? "w" : "wx" });

@@ -167,10 +167,13 @@ export function propose(facts: DiscoveredFacts): Proposal {
     const declared = declaredSettings(validateVdirUrlsInputs({ server: s.server, namespace }));
     const found = flattenVdirUrls(s.urls!);
     const differing = Object.keys(declared).filter((k) => !same(declared[k], found[k]));
+    // As the doctor judges them: the internal URLs, Autodiscover's and Outlook Anywhere's host.
+    const offNamespace = Object.keys(declared).filter((k) => /internalUrl$|^autodiscoverInternalUri$|^outlookAnywhere\.internalHostname$/.test(k) && differing.includes(k));
+    if (offNamespace.length > 0) {
+      const where = ns !== undefined && ns !== namespace ? `${s.server}'s URLs are on ${ns}, the majority's on ${namespace}` : `on ${s.server}, ${offNamespace.join(", ")} ${offNamespace.length === 1 ? "is" : "are"} not on ${namespace}`;
+      findings.push({ code: "URL_NOT_NAMESPACE", subject: s.server, cause: where, upWill: `sets ${offNamespace.length === 1 ? "it" : "them"} to ${namespace}` });
+    }
     if (differing.length > 0) {
-      if (ns !== undefined && ns !== namespace) {
-        findings.push({ code: "URL_NOT_NAMESPACE", subject: s.server, cause: `${s.server}'s URLs are on ${ns}, the majority's on ${namespace}`, upWill: `sets ${differing.length} setting${differing.length === 1 ? "" : "s"} on ${s.server} to ${namespace}` });
-      }
       plan.push(`${s.server}: sets ${differing.map((k) => `${k} (${show(found[k])} → ${show(declared[k])})`).join(", ")}`);
     } else {
       unchanged.push(`${s.server}'s URLs`);

@@ -87,6 +87,15 @@ describe("discover: the proposal", () => {
     assert.ok(p.plan.some((l) => /^EX4: sets outlookAnywhere\.internalClientAuthenticationMethod \(Ntlm → Negotiate\)/.test(l)), p.plan.join("\n"));
   });
 
+  it("a server with some URLs left on its own name: URL_NOT_NAMESPACE naming them, and up sets them", () => {
+    const ex2 = server("EX2");
+    ex2.urls!.owa.internalUrl = "https://ex2.corp.example/owa";
+    ex2.urls!.oab.internalUrl = "https://ex2.corp.example/OAB";
+    const p = propose(facts({ servers: [server("EX1"), ex2] }));
+    assert.deepStrictEqual(p.findings.map((f) => [f.code, f.subject, f.cause]), [["URL_NOT_NAMESPACE", "EX2", `on EX2, owa.internalUrl, oab.internalUrl are not on ${NS}`]]);
+    assert.deepStrictEqual(p.plan.slice(1), [`EX2: sets owa.internalUrl (https://ex2.corp.example/owa → https://${NS}/owa), oab.internalUrl (https://ex2.corp.example/OAB → https://${NS}/OAB)`]);
+  });
+
   it("every code discover reports is one of the doctor's (listed in the README's doctor section)", () => {
     const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
     const doctor = readme.slice(readme.indexOf("## doctor"), readme.indexOf("### keytab"));
