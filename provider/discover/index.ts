@@ -6,6 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { configFromMap, configureFromStack, CONFIG_NAMESPACE, exchangeSettings, ldapSettings } from "../settings";
+import { registerSecret } from "../secrets";
 import { propose, Proposal, DiscoverError } from "./propose";
 import { readFacts } from "./read";
 import { renderStackFile, stackFilePath } from "./stack-file";
@@ -100,6 +101,7 @@ export async function runDiscover(a: DiscoverArgs): Promise<DiscoverResult> {
   for (const key of ["ldapBindPassword", "exchangePassword"]) {
     const v = process.env[`EXCHANGE_KERBEROS_${key.replace(/([A-Z])/g, "_$1").toUpperCase()}`];
     if (v) values[`${CONFIG_NAMESPACE}:${key}`] = v;
+    registerSecret(v); // kept out of every message discover prints
   }
   configureFromStack(configFromMap(values));
   const facts = await readFacts({ ldap: ldapSettings(), exchange: exchangeSettings(), servers, namespace: a.config.namespace, asaName: a.config.asaName });
