@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // The package's command: `npx pulumi-exchange-kerberos doctor [--stack NAME] [--json] [flags]`, and
-// `npx pulumi-exchange-kerberos keytab [--stack NAME] -o FILE`: the ASA's keys for every SPN.
+// `npx pulumi-exchange-kerberos keytab [--stack NAME] -o FILE`: the ASA's keys for every SPN, and
+// `npx pulumi-exchange-kerberos discover --servers …|all --site NAME`: a stack file from a rollout
+// done by hand (provider/discover).
 // Settings come from the stack (its config through `pulumi config --json --show-secrets`, its
 // outputs through `pulumi stack output --json --show-secrets`; the selected stack unless --stack),
 // or from explicit flags, which also override the stack's values. Secrets are never flags (they
@@ -11,6 +13,7 @@ import { spawn } from "node:child_process";
 import { writeAsaKeytab } from "./asa-keytab";
 import { closeDoctorConnections, doctorOptionsFromConfig, DoctorOptions, formatDoctorReport, runDoctor } from "./doctor";
 import { KerberosRolloutError } from "./errors";
+import { DISCOVER_USAGE, DiscoverError, formatDiscoverReport, runDiscover, splitDiscoverArgs } from "./discover";
 import { redact, registerSecret } from "./secrets";
 import { CONFIG_NAMESPACE } from "./settings";
 
@@ -39,7 +42,9 @@ usage: pulumi-exchange-kerberos keytab [--stack NAME] [--cwd DIR] -o FILE [flags
 Writes FILE (mode 0600): the ASA's AES256 and AES128 keys for HTTP/<namespace> and every extra
 name, derived from the stack's ASA password with AD's salt and AD's current key version (read from
 the directory), for a Linux front end (Apache mod_auth_gssapi, nginx…) that accepts the same
-Kerberos tickets as the Exchange servers. exit code: 0 written, 2 not written`;
+Kerberos tickets as the Exchange servers. exit code: 0 written, 2 not written
+
+${DISCOVER_USAGE}`;
 
 /** Config keys a flag may set (camelCase of --kebab-case); list-valued ones repeat. */
 const FLAG_KEYS = new Set([
@@ -220,20 +225,40 @@ async function keytab(argv: string[]): Promise<number> {
   }
 }
 
+async function discover(argv: string[]): Promise<number> {
+  const { own, rest } = splitDiscoverArgs(argv);
+  const p = parseDoctorArgs(rest);
+  try {
+    const r = await runDiscover({ ...own, json: p.json, cwd: p.cwd, config: p.config });
+    const report = p.json ? JSON.stringify({ ...r.proposal, written: r.written }, null, 2) : formatDiscoverReport(r, own.site);
+    if (own.print) {
+      process.stdout.write(r.stackFile);
+      process.stderr.write(`${report}\n`);
+    } else process.stdout.write(`${report}\n`);
+    return 0;
+  } finally {
+    await closeDoctorConnections();
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === "discover" && (rest.includes("--help") || rest.includes("-h"))) {
+    process.stdout.write(`${DISCOVER_USAGE}\n`);
+    return 0;
+  }
   if (command === undefined || command === "--help" || command === "-h" || rest.includes("--help")) {
     process.stdout.write(`${USAGE}\n`);
     return command === undefined ? 2 : 0;
   }
-  if (command !== "doctor" && command !== "keytab") {
+  if (command !== "doctor" && command !== "keytab" && command !== "discover") {
     process.stderr.write(`unknown command ${command}\n${USAGE}\n`);
     return 2;
   }
   try {
-    return await (command === "keytab" ? keytab(rest) : doctor(rest));
+    return await (command === "keytab" ? keytab(rest) : command === "discover" ? discover(rest) : doctor(rest));
   } catch (e) {
-    const known = e instanceof UsageError || e instanceof KerberosRolloutError;
+    const known = e instanceof UsageError || e instanceof KerberosRolloutError || e instanceof DiscoverError;
     process.stderr.write(`pulumi-exchange-kerberos ${command}: ${redact(known ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e))}\n`);
     return 2;
   }

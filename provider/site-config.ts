@@ -9,14 +9,14 @@ import { CONFIG_NAMESPACE } from "./settings";
 import { KerberosRolloutArgs, rolloutArgProblems } from "./components/kerberos-rollout";
 
 /** The site keys, under exchange-kerberos: (the connection keys are settings.ts's). */
-export const SITE_KEYS = ["namespace", "servers", "dnsZone", "dnsAddresses", "asaName", "asaOu", "asaPassword", "asaEncryptionTypes", "extraSpnNames", "adopt"] as const;
+export const SITE_KEYS = ["namespace", "servers", "dnsZone", "dnsAddresses", "dnsTtl", "asaName", "asaOu", "asaPassword", "asaEncryptionTypes", "extraSpnNames", "adopt"] as const;
 export type SiteKey = (typeof SITE_KEYS)[number];
 
 /** What the site program hands to KerberosRollout, but the password (a secret the program reads itself). */
 export interface SiteSettings {
   namespace: string;
   servers: string[];
-  dns?: { zone: string; addresses: string[] };
+  dns?: { zone: string; addresses: string[]; ttl?: number };
   asa: { name: string; ou: string; supportedEncryptionTypes?: number };
   extraSpnNames: string[];
   adopt: boolean;
@@ -32,6 +32,7 @@ const EXAMPLES: Record<SiteKey, string> = {
   servers: '["EX1","EX2"]',
   dnsZone: "corp.example",
   dnsAddresses: '["10.0.0.11","10.0.0.12"]',
+  dnsTtl: "3600",
   asaName: "EXCH-ASA",
   asaOu: "OU=Service Accounts,DC=corp,DC=example",
   asaPassword: "<password>",
@@ -50,6 +51,7 @@ function keyOfArgument(field: string): string {
     extraSpnNames: "extraSpnNames",
     "dns.zone": "dnsZone",
     "dns.addresses": "dnsAddresses",
+    "dns.ttl": "dnsTtl",
     "asa.name": "asaName",
     "asa.ou": "asaOu",
     "asa.supportedEncryptionTypes": "asaEncryptionTypes",
@@ -98,6 +100,10 @@ export function readSiteSettings(get: (key: SiteKey) => string | undefined): Sit
   if (dnsZone === undefined && dnsAddresses !== undefined && get("dnsZone") === undefined) {
     problems.push(new InvalidInputError(siteKey("dnsZone"), `is not set, but ${siteKey("dnsAddresses")} is`, `${setCommand(siteKey("dnsZone"), EXAMPLES.dnsZone)}, or remove ${siteKey("dnsAddresses")} to leave DNS alone`));
   }
+  const dnsTtl = read(() => integerValue(siteKey("dnsTtl"), get("dnsTtl"), { min: 0, max: 2147483647, unit: "seconds", example: "3600" }));
+  if (dnsTtl !== undefined && dnsZone === undefined && get("dnsZone") === undefined) {
+    problems.push(new InvalidInputError(siteKey("dnsTtl"), `is set, but ${siteKey("dnsZone")} is not`, `remove ${siteKey("dnsTtl")}, or set ${siteKey("dnsZone")} and ${siteKey("dnsAddresses")} to manage the record`));
+  }
   const asaName = required("asaName");
   const asaOu = required("asaOu");
   const asaEncryptionTypes = read(() => integerValue(siteKey("asaEncryptionTypes"), get("asaEncryptionTypes"), { min: 1, max: 0x7fffffff, unit: "a msDS-SupportedEncryptionTypes bit mask", example: "24" }));
@@ -112,7 +118,7 @@ export function readSiteSettings(get: (key: SiteKey) => string | undefined): Sit
   const settings: SiteSettings = {
     namespace: namespace!,
     servers: servers!,
-    dns: dnsZone === undefined ? undefined : { zone: dnsZone, addresses: dnsAddresses! },
+    dns: dnsZone === undefined ? undefined : { zone: dnsZone, addresses: dnsAddresses!, ...(dnsTtl !== undefined ? { ttl: dnsTtl } : {}) },
     asa: { name: asaName!, ou: asaOu!, supportedEncryptionTypes: asaEncryptionTypes },
     extraSpnNames: extraSpnNames ?? [],
     adopt: adopt ?? false,

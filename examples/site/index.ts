@@ -7,6 +7,7 @@
 //   servers          ["EX1", "EX2"]                            (required: the Client Access servers)
 //   dnsZone          corp.example                              (omit both to leave DNS alone)
 //   dnsAddresses     ["10.0.0.11", "10.0.0.12"]
+//   dnsTtl           3600 (the default)
 //   asaName          EXCH-ASA                                  (required)
 //   asaOu            OU=Service Accounts,DC=corp,DC=example    (required)
 //   asaPassword      secret; generated and kept when absent; change it to rotate

@@ -151,7 +151,10 @@ export async function setRecords(c: LdapConnection, zoneDn: string, name: string
     if (add.length === 0 && remove.length === 0 && !tombstone && !revive && !remark) return { added: 0, removed: 0, tombstoned: false, revived: false };
     if (!n.exists && desired.length === 0) return { added: 0, removed: 0, tombstoned: false, revived: false };
     try {
-      const serial = await bumpSerial(c, zoneDn);
+      // Only a change of the records themselves is a new version of the zone: taking over a
+      // record (writing our mark beside it) leaves the SOA serial alone.
+      const recordsChange = !n.exists || add.length > 0 || remove.length > 0 || tombstone || revive;
+      const serial = recordsChange ? await bumpSerial(c, zoneDn) : 0;
       const blobs = add.map((data) => encodeDnsRecord({ type, data, ttl, serial }));
       if (!n.exists) {
         await c.add(dn, { objectClass: ["top", "dnsNode"], dnsRecord: blobs, ...(mark ? { [OWNER_ATTRIBUTE]: [mark] } : {}) });

@@ -13,7 +13,8 @@ import { dynamicResourceUrn } from "../owner";
 import { AlreadyExistsError, ConflictError, InvalidInputError } from "../errors";
 import type { ExchangeOverride } from "../settings";
 import { bool } from "../validate";
-import { CheckFailures, ResourceImpl, thinProvider, checkInputs } from "./dynamic";
+import { CheckFailures, ResourceImpl, thinProvider, checkInputs, containsUnknown } from "./dynamic";
+import { takeoverNote, takingOver } from "./takeover";
 import { exchangeServerName, resourceUrnInput } from "../exchange/inputs";
 import { exchangeServer, getAsaCredentials, removeAsaCredentials, setAsaCredentials, type AsaCredentialStatus, serverExists, deleteOnServer, readOnServer } from "../exchange/operations";
 import { exchangeOverride } from "../overrides";
@@ -180,10 +181,22 @@ async function del(_id: string, props: AsaBindingOutputs): Promise<void> {
   await deleteOnServer(props, "the server", async () => removeAsaCredentials(await exchangeServer(props.server, props.exchange, props.version)));
 }
 
+/** At preview of a takeover: what this binding's create changes on the server beyond the rotation
+ * the ASA announces (a server without the credential, or holding another account's). */
+async function noteTakeover(inputs: Inputs): Promise<void> {
+  const latest = (await getAsaCredentials(await exchangeServer(inputs.server, inputs.exchange)))[0];
+  const account = typeof inputs.account === "string" && !containsUnknown(inputs.account) ? inputs.account : "the ASA";
+  if (!latest) takeoverNote(`${inputs.server} holds no ASA credential (SERVER_NO_ASA): this up binds ${account} there`);
+  else if (latest.account.toLowerCase() !== account.toLowerCase()) takeoverNote(`${inputs.server} holds the credential of ${latest.account} (SERVER_WRONG_ASA): this up replaces it with ${account}'s`);
+}
+
 export const asaBindingImpl: ResourceImpl = {
   replaceKeys: ["server"],
-  async check(_olds, news) {
-    return checkInputs(news, validateAsaBindingInputs, serverExists);
+  async check(olds, news) {
+    const r = await checkInputs(news, validateAsaBindingInputs, serverExists);
+    // Only a note: a server that cannot be read here fails create with the cause.
+    if (!r.failures?.length && takingOver(news.adopt, olds)) await noteTakeover(validateAsaBindingInputs(r.inputs ?? news)).catch(() => undefined);
+    return r;
   },
   async diff(_id, olds, news) {
     return asaBindingDiff(olds, validateAsaBindingInputs(news));

@@ -2,7 +2,7 @@
 // Microsoft recommends a computer account; it has no password until one is set, and its AES keys
 // come from a password *set*, so every password or encryption-type change sets the password.
 import * as pulumi from "@pulumi/pulumi";
-import { AlreadyExistsError, ConflictError, InvalidInputError, KerberosRolloutError, NotFoundError } from "../errors";
+import { AlreadyExistsError, ConflictError, InvalidInputError, KerberosRolloutError, NotFoundError, warn } from "../errors";
 import { LdapOverride, ldapSettings } from "../settings";
 import { askDirectory, baseEntry, lowerValues, within } from "./preflight";
 import { bool } from "../validate";
@@ -513,6 +513,15 @@ async function knownAtPreview(olds: Record<string, unknown>, inputs: Inputs): Pr
   if (!e || !sid) return known;
   const sam = str(e, "sAMAccountName") ?? `${inputs.name}$`;
   const dn = dnEquals(parentDn(e.dn), inputs.ou) ? e.dn : childDn("CN", rdnValue(e.dn), inputs.ou);
+  if (!ours && (inputs.owner === undefined || str(e, OWNER_ATTRIBUTE) !== inputs.owner)) {
+    // Taking over an account whose password no tool can read: the plan is a create, so say here,
+    // at preview, that it changes the password (README, "Taking over an existing rollout").
+    warn(
+      inputs.deferPasswordSet
+        ? `${info.netbiosName}\\${sam} (${e.dn}) is taken over (adopt): its current password cannot be read, so this up rotates it — every AsaBinding binds the new password on its server first, then AsaPassword sets it in AD`
+        : `${info.netbiosName}\\${sam} (${e.dn}) is taken over (adopt): its current password cannot be read, so this up sets the declared one in AD`,
+    );
+  }
   // AD's password, known at preview (from the inputs check recorded last time, which lack the
   // pwdLastSet that update compares: update computes the exact value). A binding's diff does not
   // compare it, but an unknown one would plan every binding as changed where up changes nothing.

@@ -186,6 +186,11 @@ async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.Crea
   const keys = Object.keys(declared);
   const originals = pick(flattenVdirUrls(await getVdirUrls(h)), keys);
   const id = `${inputs.server.toLowerCase()}/virtual-directory-urls`;
+  // A server that already has every declared URL (a rollout done by hand, taken over) is left
+  // untouched: taking it over changes nothing on it.
+  if (keys.every((k) => JSON.stringify(originals[k] ?? null) === JSON.stringify(declared[k] ?? null))) {
+    return { id, outs: { ...inputs, version: h.version, settings: originals, originals, drift: [] } };
+  }
   let settings: SettingsMap;
   try {
     settings = await apply(h, declared, keys);

@@ -142,6 +142,11 @@ async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.Crea
   const declared = declaredOutlookAuth(inputs, before);
   const keys = Object.keys(declared);
   const id = `${inputs.server.toLowerCase()}/outlook-anywhere-auth`;
+  // A server that already offers what is declared (a rollout done by hand, taken over) is left
+  // untouched: taking it over changes nothing on it.
+  if (keys.every((k) => JSON.stringify(before[k] ?? null) === JSON.stringify(declared[k] ?? null))) {
+    return { id, outs: { ...inputs, version: h.version, settings: pick(before, keys), originals: pick(before, keys), drift: [] } };
+  }
   let settings: SettingsMap;
   try {
     settings = pick(flattenOutlookAuth(await setOutlookAuth(h, outlookAuthChange(declared))), keys);

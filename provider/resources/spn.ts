@@ -13,6 +13,7 @@ import { domainInfo, entrySid, findBySamAccountName, findBySid, findSpnHolders }
 import { OWNER_ATTRIBUTE, ownerInput, dynamicResourceUrn } from "../owner";
 import { Entry } from "ldapts";
 import { askDirectory } from "./preflight";
+import { takeoverNote, takingOver } from "./takeover";
 import { ldapOverrideInput } from "../overrides";
 
 export interface SpnArgs {
@@ -294,7 +295,16 @@ async function preflight(inputs: Inputs, f: CheckFailures, olds: Record<string, 
 export const spnImpl: ResourceImpl = {
   replaceKeys: ["spn", "account"],
   async check(olds, news) {
-    return checkInputs(news, validateSpnInputs, preflight, olds);
+    const r = await checkInputs(news, validateSpnInputs, preflight, olds);
+    if (!r.failures?.length && takingOver(news.adopt, olds)) {
+      // At preview of a takeover: an SPN nobody holds yet is what this create adds (one held by the
+      // adopted ASA is taken over as it is; one held elsewhere is refused above or by create).
+      // Only a note: a directory that cannot be read here fails create with the cause.
+      const inputs = validateSpnInputs(r.inputs ?? news);
+      const holders = await holderEntries(connections(inputs).gc, inputs.spn).catch(() => undefined);
+      if (holders?.length === 0) takeoverNote(`no account holds ${inputs.spn} (SPN_MISSING): this up adds it to the ASA`);
+    }
+    return r;
   },
   async diff(_id, olds, news) {
     return spnDiff(olds, validateSpnInputs(news));

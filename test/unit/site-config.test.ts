@@ -39,6 +39,12 @@ function refused(over: Partial<Record<SiteKey, string | undefined>>, ...lines: R
 }
 
 describe("site settings: strict parsing of every key", () => {
+  it("dnsTtl: the record's TTL, only beside dnsZone", () => {
+    assert.deepStrictEqual(read({ dnsTtl: "900" }).dns, { zone: "corp.example", addresses: ["192.0.2.11", "192.0.2.12"], ttl: 900 });
+    refused({ dnsTtl: "9e2" }, /^exchange-kerberos:dnsTtl: "9e2" is not a whole decimal or 0x-hex number/);
+    refused({ dnsTtl: "60", dnsZone: undefined, dnsAddresses: undefined }, /^exchange-kerberos:dnsTtl: is set, but exchange-kerberos:dnsZone is not/);
+  });
+
   it("reads a well-formed site", () => {
     const s = read({ asaEncryptionTypes: "0x18", adopt: "true" });
     assert.deepStrictEqual(s.servers, ["EX1", "EX2"]);

@@ -1,0 +1,120 @@
+// `discover`'s reads, all read-only, through the same connections and Exchange operations the
+// doctor uses (ldap/connection.ts, exchange/operations.ts): each server's ASA credentials, URLs and
+// authentication; the account behind the majority's credential, its OU, encryption types and
+// HTTP/ SPNs; the forest-wide holders of those SPNs; the namespace's A record.
+import { directory, globalCatalog, str, strs } from "../ldap/connection";
+import { domainInfo, findBySamAccountName } from "../ldap/domain";
+import { findZone, liveRecords, nodeDn, readNode } from "../ldap/dns-zone";
+import { DnsType, recordText } from "../ldap/dns-record-codec";
+import { parentDn } from "../ldap/dn";
+import { UAC_ACCOUNTDISABLE } from "../ldap/account-bits";
+import { NotFoundError } from "../errors";
+import { ExchangeSettings, LdapSettings } from "../settings";
+import { getAsaCredentials, getOutlookAuth, getVdirUrls, serverHandle } from "../exchange/operations";
+import { spnHolders } from "../doctor/directory";
+import { message } from "../doctor/report";
+import { AccountFacts, DiscoveredFacts, DnsFacts, ServerFacts } from "./facts";
+import { accountName, majority, serverNamespace } from "./propose";
+
+export interface DiscoverInputs {
+  ldap: LdapSettings;
+  exchange: ExchangeSettings;
+  /** Server names, or "all" (every Exchange server in the Configuration partition). */
+  servers: string[] | "all";
+  /** Overrides the namespace the URLs show. */
+  namespace?: string;
+  /** The ASA to use when no server holds one. */
+  asaName?: string;
+}
+
+/** Exchange's servers, from the Configuration partition (msExchExchangeServer objects), but Edge
+ * Transport servers (msExchCurrentServerRoles 64), which are not in the organisation's namespace. */
+export async function allExchangeServers(ldap: LdapSettings): Promise<string[]> {
+  const dc = directory(ldap);
+  const info = await domainInfo(dc);
+  let found;
+  try {
+    found = await dc.search(`CN=Microsoft Exchange,CN=Services,${info.configurationNamingContext}`, {
+      scope: "sub",
+      filter: "(objectClass=msExchExchangeServer)",
+      attributes: ["cn", "msExchCurrentServerRoles"],
+      paged: true,
+    });
+  } catch (e) {
+    if (e instanceof NotFoundError) return [];
+    throw e;
+  }
+  return found.filter((e) => Number(str(e, "msExchCurrentServerRoles") ?? "0") !== 64).map((e) => str(e, "cn") ?? "").filter(Boolean).sort();
+}
+
+async function readServer(exchange: ExchangeSettings, server: string): Promise<ServerFacts> {
+  try {
+    const h = await serverHandle(exchange, server);
+    return { server, credentials: await getAsaCredentials(h), urls: await getVdirUrls(h), auth: await getOutlookAuth(h) };
+  } catch (e) {
+    return { server, error: message(e), credentials: [] };
+  }
+}
+
+async function readDns(ldap: LdapSettings, namespace: string): Promise<DnsFacts> {
+  const dc = directory(ldap);
+  // The zone: the longest suffix of the namespace that is an AD-integrated zone.
+  const labels = namespace.split(".");
+  for (let i = 0; i < labels.length - 1; i++) {
+    const zone = labels.slice(i).join(".");
+    let zoneDn: string;
+    try {
+      zoneDn = await findZone(dc, zone);
+    } catch (e) {
+      if (e instanceof NotFoundError) continue;
+      return { addresses: [], error: `the zone of ${namespace} could not be read: ${message(e)}` };
+    }
+    const name = i === 0 ? "@" : labels.slice(0, i).join(".");
+    const records = liveRecords(await readNode(dc, nodeDn(zoneDn, name))).filter((r) => r.type === DnsType.A);
+    return { zone, addresses: records.map((r) => recordText(r) ?? "").filter(Boolean), ttl: records[0]?.ttl };
+  }
+  return { addresses: [] };
+}
+
+/** Everything discover needs, read-only. */
+export async function readFacts(i: DiscoverInputs): Promise<DiscoveredFacts> {
+  const names = i.servers === "all" ? await allExchangeServers(i.ldap) : i.servers;
+  if (names.length === 0) throw new NotFoundError("no Exchange servers were found in the Configuration partition", "give the Client Access servers with --servers EX1,EX2");
+  const servers: ServerFacts[] = [];
+  // One at a time: they share one session when exchangeEndpoint is set.
+  for (const s of names) servers.push(await readServer(i.exchange, s));
+  const namespace = i.namespace?.toLowerCase() ?? majority(servers.map(serverNamespace).filter((n): n is string => !!n));
+
+  const dc = directory(i.ldap);
+  const info = await domainInfo(dc);
+  const credentialOf = majority(servers.map((s) => s.credentials[0]?.account).filter((a): a is string => !!a), (a) => a.toLowerCase());
+  const name = credentialOf ? accountName(credentialOf) : i.asaName?.toUpperCase();
+  let account: AccountFacts | undefined;
+  let accountMissing: string | undefined;
+  if (name) {
+    const [e] = await findBySamAccountName(dc, info.defaultNamingContext, `${name}$`, ["sAMAccountName", "userAccountControl", "msDS-SupportedEncryptionTypes", "servicePrincipalName"]);
+    if (e) {
+      const enc = str(e, "msDS-SupportedEncryptionTypes");
+      const sam = str(e, "sAMAccountName") ?? `${name}$`;
+      account = {
+        qualifiedName: `${info.netbiosName}\\${sam}`,
+        name: sam.replace(/\$$/, "").toUpperCase(),
+        dn: e.dn,
+        ou: parentDn(e.dn),
+        enabled: (Number(str(e, "userAccountControl") ?? "0") & UAC_ACCOUNTDISABLE) === 0,
+        encryptionTypes: enc === undefined ? undefined : Number(enc),
+        httpSpns: strs(e, "servicePrincipalName").filter((v) => /^HTTP\/[^/:]+$/i.test(v)),
+      };
+    } else {
+      accountMissing = credentialOf ?? `${info.netbiosName}\\${name}$`;
+    }
+  }
+
+  const spns = [...new Set([...(namespace ? [`HTTP/${namespace}`] : []), ...(account?.httpSpns ?? [])].map((s) => `HTTP/${s.slice(5).toLowerCase()}`))];
+  const gc = globalCatalog(i.ldap);
+  const holders = [];
+  for (const spn of spns) holders.push({ spn, holders: await spnHolders(gc, spn) });
+  const dns = namespace ? await readDns(i.ldap, namespace) : { addresses: [] };
+  return { servers, namespace, netbiosName: info.netbiosName, defaultNamingContext: info.defaultNamingContext, account, accountMissing, spnHolders: holders, dns };
+}
+
