@@ -21,7 +21,7 @@ Checks whether anything was changed by hand since the last \`pulumi up\`, and wh
 still works. For each stack: \`pulumi preview --refresh --expect-no-changes --json\` (reads AD and
 the Exchange servers, changes nothing, writes no state), then the doctor. One line per finding:
 the stack, the resource, what changed (declared → found) and the doctor's codes about it.
-Secrets are never printed: a changed password shows as "changed". Repair with \`pulumi up\`.
+Secrets are never printed: a changed password shows as "changed". Repair with \`pulumi up --refresh\`.
 
   --stack NAME, -s NAME   the stack to check (repeatable)
   --all                   every stack of the project in the backend (\`pulumi stack ls\`)
@@ -215,7 +215,7 @@ export function formatDrift(r: DriftReport): string {
     for (const f of s.findings) {
       lines.push(`${s.stack}: DRIFT ${f.resource} (${f.type}): ${f.change}${f.doctor.length ? ` [${f.doctor.join(", ")}]` : ""}`);
     }
-    if (s.status === "drift") lines.push(`${s.stack}: ${s.findings.length} finding(s)${s.doctorOk === false ? ", Kerberos will NOT work" : ""}; repair: pulumi up --stack ${s.stack}`);
+    if (s.status === "drift") lines.push(`${s.stack}: ${s.findings.length} finding(s)${s.doctorOk === false ? ", Kerberos will NOT work" : ""}; repair: pulumi up --refresh --stack ${s.stack}`);
   }
   return lines.join("\n");
 }
