@@ -125,6 +125,7 @@ describe("teams: a PostgreSQL backend, two operators at once, and the drift chec
     console.log(`      wall time per step (s): ${JSON.stringify(times)}`);
     await cli?.dispose();
     await pg?.stop();
+    if (stateFile) fs.rmSync(path.dirname(stateFile), { recursive: true, force: true });
   });
 
   it("drift names every change made by hand (SPN removed and moved, ASA disabled, RC4-only, password reset, DNS, a URL, a server's credential, Negotiate) with its doctor code, changes nothing, prints no secret", async function () {
