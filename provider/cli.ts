@@ -2,7 +2,8 @@
 // The package's command: `npx pulumi-exchange-kerberos doctor [--stack NAME] [--json] [flags]`, and
 // `npx pulumi-exchange-kerberos keytab [--stack NAME] -o FILE`: the ASA's keys for every SPN, and
 // `npx pulumi-exchange-kerberos discover --servers …|all --site NAME`: a stack file from a rollout
-// done by hand (provider/discover).
+// done by hand (provider/discover), and `npx pulumi-exchange-kerberos drift --stack S | --all`: what
+// changed by hand and whether Kerberos still works (provider/drift).
 // Settings come from the stack (its config through `pulumi config --json --show-secrets`, its
 // outputs through `pulumi stack output --json --show-secrets`; the selected stack unless --stack),
 // or from explicit flags, which also override the stack's values. Secrets are never flags (they
@@ -12,12 +13,15 @@
 import { spawn } from "node:child_process";
 import { writeAsaKeytab } from "./asa-keytab";
 import { closeDoctorConnections, doctorOptionsFromConfig, DoctorOptions, formatDoctorReport, runDoctor } from "./doctor";
+import { driftCommand } from "./drift";
 import { KerberosRolloutError } from "./errors";
 import { DISCOVER_USAGE, DiscoverError, formatDiscoverReport, runDiscover, splitDiscoverArgs } from "./discover";
 import { redact, registerSecret } from "./secrets";
 import { CONFIG_NAMESPACE } from "./settings";
 
-const USAGE = `usage: pulumi-exchange-kerberos doctor [--stack NAME] [--cwd DIR] [--json] [flags]
+const USAGE = `usage: pulumi-exchange-kerberos drift (--stack NAME | --all) [--json]   (drift --help says more)
+
+usage: pulumi-exchange-kerberos doctor [--stack NAME] [--cwd DIR] [--json] [flags]
 
 Proves that Kerberos for the Outlook namespace works, and says why when it does not.
 Without flags it reads the selected Pulumi stack (or --stack NAME) in the current folder (or --cwd).
@@ -243,6 +247,7 @@ async function discover(argv: string[]): Promise<number> {
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === "drift") return driftCommand(rest); // its own usage, flags and exit codes: provider/drift
   if (command === "discover" && (rest.includes("--help") || rest.includes("-h"))) {
     process.stdout.write(`${DISCOVER_USAGE}\n`);
     return 0;

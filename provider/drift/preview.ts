@@ -1,0 +1,115 @@
+// What `pulumi preview --refresh --expect-no-changes --json` says drifted, as findings: one per thing
+// that differs (a resource's read can report several, e.g. the ASA both disabled and RC4-only).
+//
+// What the engine gives for our dynamic resources (pulumi 3.260, checked by hand and by
+// test/e2e/drift.test.ts): the JSON's `steps` carry no `diffReasons` or `detailedDiff` (the dynamic
+// provider's diff returns neither), so the declared → found pairs come from the resources
+// themselves: every `read` records what it found against what was declared in its `drift` output
+// ("EX1 owa.internalUrl: declared A, found B"), which the refresh step puts in the update step's
+// `oldState.outputs`. A resource the refresh found gone shows as a `create` step, one found but no
+// longer declared as a `delete`. Secret values are "[secret]" in this JSON; a finding never
+// carries a value of a secret property (a reset password reads "changed").
+export interface DriftChange {
+  /** The resource's name (last part of its URN), such as `berlin-asa`. */
+  resource: string;
+  /** Its type without the dynamic prefix: `AsaComputerAccount`, `Spn`… */
+  type: string;
+  /** What the next `pulumi up` would do about it. */
+  op: "create" | "update" | "replace" | "delete";
+  /** One line: what changed, declared → found. */
+  change: string;
+}
+
+export interface PreviewStep {
+  op?: unknown;
+  urn?: unknown;
+  oldState?: { type?: unknown; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> };
+  newState?: { type?: unknown; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> };
+}
+
+const OPS: Record<string, DriftChange["op"]> = {
+  create: "create",
+  update: "update",
+  replace: "replace",
+  "create-replacement": "replace",
+  delete: "delete",
+};
+
+/** Keys that never count as declared settings (bookkeeping of the dynamic provider). */
+const BOOKKEEPING = new Set(["__provider", "resourceUrn", "drift", "owner", "accountOwner", "adopt"]);
+
+function typeOf(step: PreviewStep, urn: string): string {
+  const t = String(step.newState?.type ?? step.oldState?.type ?? urn.split("::")[2] ?? "");
+  return t.replace(/^.*[:/]/, "");
+}
+
+const show = (v: unknown): string => (v === undefined ? "(none)" : typeof v === "string" ? v : JSON.stringify(v));
+const isSecret = (v: unknown): boolean => v === "[secret]" || (typeof v === "object" && v !== null && "4dabf18193072939515e22adb298388d" in v);
+
+/** A read's drift line as "what: declared → found" where its wording allows. */
+export function normalizeDrift(line: string): string {
+  let m = /^(.*?):? declared (.*?), found (.*)$/.exec(line);
+  if (m) return `${m[1]}: ${m[2]} → ${m[3]}`;
+  m = /^values are (.*?); declared (.*)$/.exec(line);
+  if (m) return `values: ${m[2]} → ${m[1]}`;
+  m = /^TTL is (.*?); declared (.*)$/.exec(line);
+  if (m) return `TTL: ${m[2]} → ${m[1]}`;
+  m = /^(.*) changed from (.*) to (.*)$/.exec(line);
+  if (m) return `${m[1]}: ${m[2]} → ${m[3]}`;
+  m = /^moved from (.*) to (.*)$/.exec(line);
+  if (m) return `DN: ${m[1]} → ${m[2]}`;
+  if (line === "account disabled") return "account: enabled → disabled";
+  m = /^(?:password reset by someone else|the ASA's password was set by someone else) at (\S+)/.exec(line);
+  if (m) return `password: changed (set by someone else at ${m[1]}; the Exchange servers hold the declared one)`;
+  return line;
+}
+
+/** Declared inputs that differ from what was found, for a step whose resource recorded no drift. */
+function inputDiff(step: PreviewStep): string[] {
+  const declared = step.newState?.inputs ?? {};
+  const found = step.oldState?.outputs ?? {};
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(declared)) {
+    if (BOOKKEEPING.has(k) || !(k in found)) continue;
+    const f = found[k];
+    if (isSecret(v) || isSecret(f)) continue; // cannot be compared here, and never shown
+    if (JSON.stringify(v) !== JSON.stringify(f)) out.push(`${k}: ${show(v)} → ${show(f)}`);
+  }
+  return out;
+}
+
+/** What the declared resource is, for a create (gone) or delete (not declared) step. */
+function identity(state: PreviewStep["newState"]): string {
+  const i = state?.inputs ?? {};
+  for (const k of ["spn", "server", "name", "fqdn"]) if (typeof i[k] === "string") return `${k} ${i[k] as string}`;
+  return "";
+}
+
+/** The findings of one preview's JSON (its parsed `steps`). */
+export function driftFromPreview(steps: PreviewStep[]): DriftChange[] {
+  const found: DriftChange[] = [];
+  for (const step of steps) {
+    const op = OPS[String(step.op)];
+    const urn = String(step.urn ?? "");
+    if (!op || urn === "" || typeOf(step, urn) === "Stack" || urn.includes("pulumi:providers:")) continue;
+    const resource = urn.split("::").pop() ?? urn;
+    const type = typeOf(step, urn);
+    const add = (change: string): void => void found.push({ resource, type, op, change });
+    if (op === "create") {
+      const what = identity(step.newState);
+      add(`${what ? `${what}: ` : ""}declared → not found (gone, or moved out of the stack's reach)`);
+      continue;
+    }
+    if (op === "delete") {
+      const what = identity(step.oldState);
+      add(`${what ? `${what}: ` : ""}not declared → found`);
+      continue;
+    }
+    const recorded = step.oldState?.outputs?.drift;
+    const lines = Array.isArray(recorded) ? recorded.filter((l): l is string => typeof l === "string") : [];
+    const changes = lines.length > 0 ? lines.map(normalizeDrift) : inputDiff(step);
+    if (changes.length === 0) changes.push("declared settings differ from what was found (a secret, or a setting read only at up)");
+    for (const c of changes) add(c);
+  }
+  return found;
+}
