@@ -12,7 +12,7 @@ import { readTranscript, seedServers, standinExecutable, STATE_ENV, type ServerS
 export interface Harness {
   dir: string;
   stateFile: string;
-  /** Every script line the stand-in received (node-powershell's delimiters included). */
+  /** Every script line the stand-in received (the framing's delimiter lines included). */
   scriptLines(): string[];
   done(): Promise<void>;
 }
