@@ -50,7 +50,7 @@ function ConvertTo-EkBase64 {
     return [System.Convert]::ToBase64String([System.Text.Encoding]::UTF8.GetBytes($Text))
 }
 
-# The inverse of sealSecret in session.ts (encrypt-then-MAC): the HMAC-SHA256 tag over IV and
+# The inverse of sealSecret in sealing.ts (encrypt-then-MAC): the HMAC-SHA256 tag over IV and
 # ciphertext is checked first, under the key's second half, in constant time; only then is the
 # ciphertext decrypted under its first half (.NET's Aes defaults: CBC, PKCS7 padding).
 function ConvertFrom-EkSealed {
