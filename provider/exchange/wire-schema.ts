@@ -24,8 +24,7 @@ export interface ParamSpec<Call, Wire = Call, Optional extends boolean = boolean
   readonly __types?: { call: Call; wire: Wire };
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyParam = ParamSpec<any, any, boolean>;
+export type AnyParam = ParamSpec<unknown, unknown, boolean>;
 export type ParamFields = Readonly<Record<string, AnyParam>>;
 
 type CallOf<S> = S extends ParamSpec<infer C, unknown, boolean> ? C : never;
