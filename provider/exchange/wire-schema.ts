@@ -129,12 +129,12 @@ export const result = {
       },
     };
   },
-  /** An object; fields not named here are ignored. */
-  record<const F extends ResultFields>(fields: F): ResultSpec<{ [K in keyof F]: ResultOfSpec<F[K]> }> {
+  /** An object; fields not named here are ignored. Its fields are mutable, as the answer is the caller's. */
+  record<const F extends ResultFields>(fields: F): ResultSpec<{ -readonly [K in keyof F]: ResultOfSpec<F[K]> }> {
     return {
       read: (x, at) => {
         const o = asObject(x, at);
-        return Object.fromEntries(Object.entries(fields).map(([k, spec]) => [k, spec.read(o[k], `${at} ${k}`)])) as { [K in keyof F]: ResultOfSpec<F[K]> };
+        return Object.fromEntries(Object.entries(fields).map(([k, spec]) => [k, spec.read(o[k], `${at} ${k}`)])) as { -readonly [K in keyof F]: ResultOfSpec<F[K]> };
       },
     };
   },
