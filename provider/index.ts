@@ -13,5 +13,7 @@ export { OutlookAnywhereAuth, OutlookAnywhereAuthArgs, ClientAuthMethod } from "
 export { ldapStats, closeLdapConnections } from "./ldap/connection";
 // What the serialized dynamic providers in every stack's state call (resources/dynamic.ts).
 export { providerCall, providerConfigure } from "./resources/dynamic";
-export { exchangeStats, closeExchangeSessions, ExchangeStats, ExchangeCommandError } from "./exchange/session";
+export { closeExchangeSessions } from "./exchange/session";
+export { exchangeStats, ExchangeStats } from "./exchange/session-stats";
+export { ExchangeCommandError } from "./exchange/error-mapping";
 export { runDoctor, closeDoctorConnections, doctorOptionsFromConfig, formatDoctorReport, judgeSpnHolders, DoctorOptions, DoctorReport, DoctorFinding, CheckId, CheckStatus } from "./doctor";

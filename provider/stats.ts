@@ -5,7 +5,7 @@
 // run: the benchmark sums their files. Unset (the normal case), this does nothing.
 import * as fs from "node:fs";
 import { ldapStats, LdapStats } from "./ldap/connection";
-import { exchangeStats, ExchangeStats } from "./exchange/session";
+import { exchangeStats, ExchangeStats } from "./exchange/session-stats";
 
 export const STATS_FILE_ENV = "EXCHANGE_KERBEROS_STATS_FILE";
 

@@ -1,25 +1,36 @@
 # ExchangeKerberos.psm1: the operations pulumi-exchange-kerberos runs inside its PowerShell session.
 #
-# The protocol (provider/exchange/session.ts is the other half):
+# The protocol (provider/exchange/channel.ts is the other half):
 #   * The session sends fixed script text only. Every value travels as base64 of UTF-8 JSON and is
 #     decoded here (ConvertFrom-EkBase64 + ConvertFrom-Json): nothing a user typed is ever parsed as
 #     PowerShell, so quotes (ASCII and typographic), $, backtick, ; and | need no escaping anywhere.
+#   * The operations are the functions named in the session's operation table
+#     (provider/exchange/operation-table.ts), whose names the bootstrap passes to Import-Module
+#     -ArgumentList; Invoke-EkOperation runs no other. Each operation's param block is the table's
+#     parameters: the JSON object's properties are bound to it by name (splatting), so a property the
+#     function does not declare fails as PowerShell's ParameterBindingException.
 #   * Invoke-EkOperation runs one operation and writes exactly one line to stdout:
 #     EK-RESULT-BEGIN <base64 of UTF-8 JSON> EK-RESULT-END, where the JSON is
 #     { ok: true, data: ... } or { ok: false, error: { category, reason, errorId, message } }.
 #     Base64 keeps the document intact whatever the console's output code page is (Windows
 #     PowerShell writes stdout in the OEM code page).
 #   * Exchange errors come back as data, never on stderr; the session maps them to typed errors.
-#   * A password arrives sealed ({ sealed: base64(iv + AES-256-CBC ciphertext) }) under the key the
+#   * A password arrives sealed ({ sealed: base64(iv + AES-256-CBC ciphertext + HMAC-SHA256 tag) }) under the key the
 #     session put in this process's environment (EK_SESSION_KEY), so not even its base64 is in the
 #     script text that script block logging records. It is unsealed here, becomes a PSCredential,
 #     and is never written to any stream.
 #
 # Conventions the static check (test/unit/exchange/module-static.test.ts) relies on: cmdlets are
-# called with named parameters written out in full (no splatting, no aliases), and every cmdlet and
-# parameter is in test/fixtures/exchange-cmdlets.json, which cites Microsoft's reference. The file
-# is ASCII: Windows PowerShell reads a BOM-less .psm1 in the ANSI code page.
+# called with named parameters written out in full (no splatting except Invoke-EkOperation's one
+# call of an operation, no aliases); every cmdlet and parameter is in
+# test/fixtures/exchange-cmdlets.json, which cites Microsoft's reference; each operation calls only
+# the cmdlets its table entry lists. The file is ASCII: Windows PowerShell reads a BOM-less .psm1 in
+# the ANSI code page.
 
+# The operations the session may run, comma-separated (Import-Module -ArgumentList).
+param([string] $Operations)
+
+$script:EkOperations = @($Operations -split ',' | Where-Object { $_ -ne '' })
 $script:EkRemoteSession = $null
 
 # Read once at import; the variable is then removed so that nothing this session starts inherits it.
@@ -39,7 +50,7 @@ function ConvertTo-EkBase64 {
     return [System.Convert]::ToBase64String([System.Text.Encoding]::UTF8.GetBytes($Text))
 }
 
-# The inverse of sealSecret in session.ts (encrypt-then-MAC): the HMAC-SHA256 tag over IV and
+# The inverse of sealSecret in sealing.ts (encrypt-then-MAC): the HMAC-SHA256 tag over IV and
 # ciphertext is checked first, under the key's second half, in constant time; only then is the
 # ciphertext decrypted under its first half (.NET's Aes defaults: CBC, PKCS7 padding).
 function ConvertFrom-EkSealed {
@@ -107,17 +118,17 @@ function Get-EkVdirIdentity {
 }
 
 function Connect-EkExchange {
-    param($P)
-    if ($P.Connection -eq 'local') {
+    param([string] $Connection, [string] $Endpoint, [string] $Authentication, [string] $User, $Password)
+    if ($Connection -eq 'local') {
         Add-PSSnapin -Name 'Microsoft.Exchange.Management.PowerShell.SnapIn'
         return @{ connection = 'local' }
     }
-    $uri = 'http://' + [string]$P.Endpoint + '/PowerShell/'
-    if (Test-EkProp $P 'User') {
-        $credential = New-EkCredential -User ([string]$P.User) -SealedPassword $P.Password
-        $session = New-PSSession -ConfigurationName Microsoft.Exchange -ConnectionUri $uri -Authentication ([string]$P.Authentication) -Credential $credential
+    $uri = 'http://' + $Endpoint + '/PowerShell/'
+    if ($PSBoundParameters.ContainsKey('User')) {
+        $credential = New-EkCredential -User $User -SealedPassword $Password
+        $session = New-PSSession -ConfigurationName Microsoft.Exchange -ConnectionUri $uri -Authentication $Authentication -Credential $credential
     } else {
-        $session = New-PSSession -ConfigurationName Microsoft.Exchange -ConnectionUri $uri -Authentication ([string]$P.Authentication)
+        $session = New-PSSession -ConfigurationName Microsoft.Exchange -ConnectionUri $uri -Authentication $Authentication
     }
     # Imported globally so that the functions of this module see Exchange's cmdlets.
     Import-Module -ModuleInfo (Import-PSSession -Session $session -DisableNameChecking -AllowClobber) -Global -DisableNameChecking | Out-Null
@@ -126,12 +137,13 @@ function Connect-EkExchange {
 }
 
 function Get-EkServerInfo {
-    param($P)
-    $server = Get-ExchangeServer -Identity ([string]$P.Server)
+    param([string] $Server)
+    # Not $server: PowerShell's variable names ignore case, and $Server is the [string] parameter.
+    $found = Get-ExchangeServer -Identity $Server
     return @{
-        name                = [string]$server.Name
-        fqdn                = [string]$server.Fqdn
-        adminDisplayVersion = [string]$server.AdminDisplayVersion
+        name                = [string]$found.Name
+        fqdn                = [string]$found.Fqdn
+        adminDisplayVersion = [string]$found.AdminDisplayVersion
     }
 }
 
@@ -151,8 +163,8 @@ function Get-EkClientAccess {
 }
 
 function Get-EkVdirUrls {
-    param($P)
-    $s = [string]$P.Server
+    param([string] $Server, [string] $Noun)
+    $s = $Server
     $result = @{}
     $vd = Get-OwaVirtualDirectory -Identity (Get-EkVdirIdentity $s 'owa') -ADPropertiesOnly
     $result.owa = @{ identity = [string]$vd.Identity; internalUrl = (ConvertTo-EkUrl $vd.InternalUrl); externalUrl = (ConvertTo-EkUrl $vd.ExternalUrl) }
@@ -168,13 +180,14 @@ function Get-EkVdirUrls {
     $result.mapi = @{ identity = [string]$vd.Identity; internalUrl = (ConvertTo-EkUrl $vd.InternalUrl); externalUrl = (ConvertTo-EkUrl $vd.ExternalUrl) }
     $oa = Get-OutlookAnywhere -Identity (Get-EkVdirIdentity $s 'Rpc') -ADPropertiesOnly
     $result.outlookAnywhere = @{ identity = [string]$oa.Identity; internalHostname = [string]$oa.InternalHostname; internalClientsRequireSsl = [bool]$oa.InternalClientsRequireSsl }
-    $cas = Get-EkClientAccess -Server $s -Noun ([string]$P.Noun) -WithAsaStatus $false
+    $cas = Get-EkClientAccess -Server $s -Noun $Noun -WithAsaStatus $false
     $result.autodiscoverInternalUri = (ConvertTo-EkUrl $cas.AutoDiscoverServiceInternalUri)
     return $result
 }
 
 # One virtual directory's URLs. A property present in $Values is set (null clears it); an absent
-# property is left alone.
+# property is left alone. The six cases are written out, not built from a cmdlet name in a string,
+# so that every call is a literal the static check can hold against the catalog and the table.
 function Set-EkVdirUrl {
     param([string] $Kind, [string] $Identity, $Values)
     $hasInternal = Test-EkProp $Values 'InternalUrl'
@@ -212,37 +225,39 @@ function Set-EkVdirUrl {
     }
 }
 
+# A parameter the session did not send is not bound ($PSBoundParameters); one sent as null is bound
+# to $null and clears the setting.
 function Set-EkVdirUrls {
-    param($P)
-    $s = [string]$P.Server
-    if (Test-EkProp $P 'Owa') { Set-EkVdirUrl -Kind 'owa' -Identity (Get-EkVdirIdentity $s 'owa') -Values $P.Owa }
-    if (Test-EkProp $P 'Ecp') { Set-EkVdirUrl -Kind 'ecp' -Identity (Get-EkVdirIdentity $s 'ecp') -Values $P.Ecp }
-    if (Test-EkProp $P 'Ews') { Set-EkVdirUrl -Kind 'ews' -Identity (Get-EkVdirIdentity $s 'EWS') -Values $P.Ews }
-    if (Test-EkProp $P 'Oab') { Set-EkVdirUrl -Kind 'oab' -Identity (Get-EkVdirIdentity $s 'OAB') -Values $P.Oab }
-    if (Test-EkProp $P 'ActiveSync') { Set-EkVdirUrl -Kind 'activeSync' -Identity (Get-EkVdirIdentity $s 'Microsoft-Server-ActiveSync') -Values $P.ActiveSync }
-    if (Test-EkProp $P 'Mapi') { Set-EkVdirUrl -Kind 'mapi' -Identity (Get-EkVdirIdentity $s 'mapi') -Values $P.Mapi }
-    if (Test-EkProp $P 'OutlookAnywhere') {
+    param([string] $Server, [string] $Noun, $Owa, $Ecp, $Ews, $Oab, $ActiveSync, $Mapi, $AutodiscoverInternalUri, $OutlookAnywhere)
+    $s = $Server
+    if ($PSBoundParameters.ContainsKey('Owa')) { Set-EkVdirUrl -Kind 'owa' -Identity (Get-EkVdirIdentity $s 'owa') -Values $Owa }
+    if ($PSBoundParameters.ContainsKey('Ecp')) { Set-EkVdirUrl -Kind 'ecp' -Identity (Get-EkVdirIdentity $s 'ecp') -Values $Ecp }
+    if ($PSBoundParameters.ContainsKey('Ews')) { Set-EkVdirUrl -Kind 'ews' -Identity (Get-EkVdirIdentity $s 'EWS') -Values $Ews }
+    if ($PSBoundParameters.ContainsKey('Oab')) { Set-EkVdirUrl -Kind 'oab' -Identity (Get-EkVdirIdentity $s 'OAB') -Values $Oab }
+    if ($PSBoundParameters.ContainsKey('ActiveSync')) { Set-EkVdirUrl -Kind 'activeSync' -Identity (Get-EkVdirIdentity $s 'Microsoft-Server-ActiveSync') -Values $ActiveSync }
+    if ($PSBoundParameters.ContainsKey('Mapi')) { Set-EkVdirUrl -Kind 'mapi' -Identity (Get-EkVdirIdentity $s 'mapi') -Values $Mapi }
+    if ($PSBoundParameters.ContainsKey('OutlookAnywhere')) {
         # InternalHostname and InternalClientsRequireSsl always travel together.
-        $oa = $P.OutlookAnywhere
+        $oa = $OutlookAnywhere
         Set-OutlookAnywhere -Identity (Get-EkVdirIdentity $s 'Rpc') -InternalHostname $oa.InternalHostname -InternalClientsRequireSsl ([bool]$oa.InternalClientsRequireSsl) -Confirm:$false
     }
-    if (Test-EkProp $P 'AutodiscoverInternalUri') {
+    if ($PSBoundParameters.ContainsKey('AutodiscoverInternalUri')) {
         # The Identity parameter set: never combined with the ASA parameters in one call.
-        $uri = $P.AutodiscoverInternalUri
-        if ($P.Noun -eq 'ClientAccessServer') {
+        $uri = $AutodiscoverInternalUri
+        if ($Noun -eq 'ClientAccessServer') {
             Set-ClientAccessServer -Identity $s -AutoDiscoverServiceInternalUri $uri -Confirm:$false
-        } elseif ($P.Noun -eq 'ClientAccessService') {
+        } elseif ($Noun -eq 'ClientAccessService') {
             Set-ClientAccessService -Identity $s -AutoDiscoverServiceInternalUri $uri -Confirm:$false
         } else {
-            throw ('unknown client access noun {0}' -f $P.Noun)
+            throw ('unknown client access noun {0}' -f $Noun)
         }
     }
-    return (Get-EkVdirUrls -P $P)
+    return (Get-EkVdirUrls -Server $Server -Noun $Noun)
 }
 
 function Get-EkAsaCredential {
-    param($P)
-    $cas = Get-EkClientAccess -Server ([string]$P.Server) -Noun ([string]$P.Noun) -WithAsaStatus $true
+    param([string] $Server, [string] $Noun)
+    $cas = Get-EkClientAccess -Server $Server -Noun $Noun -WithAsaStatus $true
     $config = $cas.AlternateServiceAccountConfiguration
     $credentials = @()
     $raw = ''
@@ -256,7 +271,7 @@ function Get-EkAsaCredential {
             }
         }
     }
-    return @{ server = [string]$P.Server; credentials = $credentials; raw = $raw }
+    return @{ server = $Server; credentials = $credentials; raw = $raw }
 }
 
 # Sets the server's ASA credentials to exactly the ones given, latest first: the new password and,
@@ -268,20 +283,20 @@ function Get-EkAsaCredential {
 # set "recent first" to a server. Repeating the call gives the same result, so a lost answer can be
 # retried.
 function Set-EkAsaCredential {
-    param($P)
-    $credentials = @(New-EkCredential -User ([string]$P.Account) -SealedPassword $P.Password)
-    if (Test-EkProp $P 'CurrentPassword') {
-        $credentials += (New-EkCredential -User ([string]$P.Account) -SealedPassword $P.CurrentPassword)
+    param([string] $Server, [string] $Noun, [string] $Account, $Password, $CurrentPassword)
+    $credentials = @(New-EkCredential -User $Account -SealedPassword $Password)
+    if ($PSBoundParameters.ContainsKey('CurrentPassword')) {
+        $credentials += (New-EkCredential -User $Account -SealedPassword $CurrentPassword)
     }
-    $s = [string]$P.Server
-    if ($P.Noun -eq 'ClientAccessServer') {
+    $s = $Server
+    if ($Noun -eq 'ClientAccessServer') {
         Set-ClientAccessServer -Identity $s -RemoveAlternateServiceAccountCredentials -AlternateServiceAccountCredential $credentials -Confirm:$false
-    } elseif ($P.Noun -eq 'ClientAccessService') {
+    } elseif ($Noun -eq 'ClientAccessService') {
         Set-ClientAccessService -Identity $s -RemoveAlternateServiceAccountCredentials -AlternateServiceAccountCredential $credentials -Confirm:$false
     } else {
-        throw ('unknown client access noun {0}' -f $P.Noun)
+        throw ('unknown client access noun {0}' -f $Noun)
     }
-    return (Get-EkAsaCredential -P $P)
+    return (Get-EkAsaCredential -Server $Server -Noun $Noun)
 }
 
 # Which of the server's ASA credentials hold a given password (the one AD holds, per the stack),
@@ -289,15 +304,15 @@ function Set-EkAsaCredential {
 # them (-IncludeAlternateServiceAccountCredentialPassword) and compared here, in the session: only
 # true or false per credential comes back, never a password.
 function Test-EkAsaCredential {
-    param($P)
-    $expected = (New-EkCredential -User 'expected' -SealedPassword $P.Password).GetNetworkCredential().Password
-    $s = [string]$P.Server
-    if ($P.Noun -eq 'ClientAccessServer') {
+    param([string] $Server, [string] $Noun, $Password)
+    $expected = (New-EkCredential -User 'expected' -SealedPassword $Password).GetNetworkCredential().Password
+    $s = $Server
+    if ($Noun -eq 'ClientAccessServer') {
         $cas = Get-ClientAccessServer -Identity $s -IncludeAlternateServiceAccountCredentialPassword
-    } elseif ($P.Noun -eq 'ClientAccessService') {
+    } elseif ($Noun -eq 'ClientAccessService') {
         $cas = Get-ClientAccessService -Identity $s -IncludeAlternateServiceAccountCredentialPassword
     } else {
-        throw ('unknown client access noun {0}' -f $P.Noun)
+        throw ('unknown client access noun {0}' -f $Noun)
     }
     $credentials = @()
     $config = $cas.AlternateServiceAccountConfiguration
@@ -316,21 +331,21 @@ function Test-EkAsaCredential {
 }
 
 function Remove-EkAsaCredential {
-    param($P)
-    $s = [string]$P.Server
-    if ($P.Noun -eq 'ClientAccessServer') {
+    param([string] $Server, [string] $Noun)
+    $s = $Server
+    if ($Noun -eq 'ClientAccessServer') {
         Set-ClientAccessServer -Identity $s -RemoveAlternateServiceAccountCredentials -Confirm:$false
-    } elseif ($P.Noun -eq 'ClientAccessService') {
+    } elseif ($Noun -eq 'ClientAccessService') {
         Set-ClientAccessService -Identity $s -RemoveAlternateServiceAccountCredentials -Confirm:$false
     } else {
-        throw ('unknown client access noun {0}' -f $P.Noun)
+        throw ('unknown client access noun {0}' -f $Noun)
     }
-    return (Get-EkAsaCredential -P $P)
+    return (Get-EkAsaCredential -Server $Server -Noun $Noun)
 }
 
 function Get-EkOutlookAuth {
-    param($P)
-    $s = [string]$P.Server
+    param([string] $Server)
+    $s = $Server
     $oa = Get-OutlookAnywhere -Identity (Get-EkVdirIdentity $s 'Rpc') -ADPropertiesOnly
     $mapi = Get-MapiVirtualDirectory -Identity (Get-EkVdirIdentity $s 'mapi') -ADPropertiesOnly
     return @{
@@ -350,10 +365,10 @@ function Get-EkOutlookAuth {
 # Each setting in its own call: -DefaultAuthenticationMethod is never used, and a property absent
 # from the parameters is left as it is.
 function Set-EkOutlookAuth {
-    param($P)
-    $s = [string]$P.Server
-    if (Test-EkProp $P 'OutlookAnywhere') {
-        $oa = $P.OutlookAnywhere
+    param([string] $Server, $OutlookAnywhere, $Mapi)
+    $s = $Server
+    if ($PSBoundParameters.ContainsKey('OutlookAnywhere')) {
+        $oa = $OutlookAnywhere
         $id = Get-EkVdirIdentity $s 'Rpc'
         if (Test-EkProp $oa 'InternalClientAuthenticationMethod') {
             Set-OutlookAnywhere -Identity $id -InternalClientAuthenticationMethod ([string]$oa.InternalClientAuthenticationMethod) -Confirm:$false
@@ -365,36 +380,29 @@ function Set-EkOutlookAuth {
             Set-OutlookAnywhere -Identity $id -IISAuthenticationMethods (ConvertTo-EkStrings $oa.IISAuthenticationMethods) -Confirm:$false
         }
     }
-    if (Test-EkProp $P 'Mapi') {
-        $mapi = $P.Mapi
-        if (Test-EkProp $mapi 'IISAuthenticationMethods') {
-            Set-MapiVirtualDirectory -Identity (Get-EkVdirIdentity $s 'mapi') -IISAuthenticationMethods (ConvertTo-EkStrings $mapi.IISAuthenticationMethods) -Confirm:$false
+    if ($PSBoundParameters.ContainsKey('Mapi')) {
+        if (Test-EkProp $Mapi 'IISAuthenticationMethods') {
+            Set-MapiVirtualDirectory -Identity (Get-EkVdirIdentity $s 'mapi') -IISAuthenticationMethods (ConvertTo-EkStrings $Mapi.IISAuthenticationMethods) -Confirm:$false
         }
     }
-    return (Get-EkOutlookAuth -P $P)
+    return (Get-EkOutlookAuth -Server $Server)
 }
 
-# The one entry point the session calls. The operation name is matched against a fixed list, the
-# parameters are decoded from base64 JSON, and the outcome is one marked line of base64 JSON.
+# The one entry point the session calls. The operation name must be one the session's table names
+# (case-sensitive) and a function of this module; the parameters are decoded from base64 JSON and
+# bound to its param block by name; the outcome is one marked line of base64 JSON.
 function Invoke-EkOperation {
     param([string] $Name, [string] $ParamsBase64)
     $result = $null
     try {
+        if ($script:EkOperations -cnotcontains $Name) { throw ('unknown operation {0}' -f $Name) }
         $p = ConvertFrom-Json -InputObject (ConvertFrom-EkBase64 $ParamsBase64)
-        $data = $null
-        switch -CaseSensitive ($Name) {
-            'Connect-EkExchange' { $data = Connect-EkExchange -P $p }
-            'Get-EkServerInfo' { $data = Get-EkServerInfo -P $p }
-            'Get-EkVdirUrls' { $data = Get-EkVdirUrls -P $p }
-            'Set-EkVdirUrls' { $data = Set-EkVdirUrls -P $p }
-            'Get-EkAsaCredential' { $data = Get-EkAsaCredential -P $p }
-            'Set-EkAsaCredential' { $data = Set-EkAsaCredential -P $p }
-            'Remove-EkAsaCredential' { $data = Remove-EkAsaCredential -P $p }
-            'Test-EkAsaCredential' { $data = Test-EkAsaCredential -P $p }
-            'Get-EkOutlookAuth' { $data = Get-EkOutlookAuth -P $p }
-            'Set-EkOutlookAuth' { $data = Set-EkOutlookAuth -P $p }
-            default { throw ('unknown operation {0}' -f $Name) }
+        $arguments = @{}
+        if ($null -ne $p) {
+            foreach ($property in $p.PSObject.Properties) { $arguments[$property.Name] = $property.Value }
         }
+        # Called by name from inside the module, so the name resolves to the module's function.
+        $data = & $Name @arguments
         $result = @{ ok = $true; data = $data }
     } catch {
         $e = $_

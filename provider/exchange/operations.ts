@@ -1,13 +1,17 @@
-// Typed calls to the operations of ExchangeKerberos.psm1, one function per operation, with the
-// answers narrowed from `unknown`. Version detection lives here: Exchange 2013 manages the Client
+// What the resources and the doctor ask of Exchange, in their terms, on top of the operations of
+// ExchangeKerberos.psm1 (whose parameters and result shapes are declared, and checked, by
+// operation-table.ts). Version detection lives here: Exchange 2013 manages the Client
 // Access settings with Set-ClientAccessServer, 2016/2019/SE with Set-ClientAccessService.
 import { KerberosRolloutError, NotFoundError, UnreachableError, warn } from "../errors";
 import type { CheckFailures } from "../resources/dynamic";
 import { exchangeSettings, type ExchangeOverride, type ExchangeSettings } from "../settings";
-import { ExchangeCommandError, Secret, sessionFor, type ExchangeSession } from "./session";
+import { ExchangeCommandError } from "./error-mapping";
+import type { ClientAccessNoun, OperationParams, OperationResult } from "./operation-table";
+import { Secret } from "./sealing";
+import { sessionFor, type ExchangeSession } from "./session";
 
 export type ExchangeVersion = "2013" | "2016" | "2019" | "SE";
-export type ClientAccessNoun = "ClientAccessServer" | "ClientAccessService";
+export type { ClientAccessNoun };
 
 // Exchange SE's RTM build is 15.2.2562; 2019 CUs stay below it.
 const SE_FIRST_BUILD = 2562;
@@ -27,25 +31,6 @@ export function versionFromAdminDisplayVersion(text: string): ExchangeVersion {
 /** 2013 has only *-ClientAccessServer; from 2016 on Microsoft says to use *-ClientAccessService. */
 export function clientAccessNoun(version: ExchangeVersion): ClientAccessNoun {
   return version === "2013" ? "ClientAccessServer" : "ClientAccessService";
-}
-
-// ---- narrowing ---------------------------------------------------------------------------------
-
-function obj(x: unknown, what: string): Record<string, unknown> {
-  if (typeof x !== "object" || x === null || Array.isArray(x)) throw new ExchangeCommandError(`${what}: expected an object from the operations module`);
-  return x as Record<string, unknown>;
-}
-function strOrNull(x: unknown): string | null {
-  if (x === null || x === undefined) return null;
-  const s = String(x);
-  return s === "" ? null : s;
-}
-function str(x: unknown): string {
-  return x === null || x === undefined ? "" : String(x);
-}
-function strings(x: unknown): string[] {
-  if (x === null || x === undefined) return [];
-  return (Array.isArray(x) ? x : [x]).filter((v) => v !== null && v !== undefined && v !== "").map(String);
 }
 
 // ---- the session for a server ------------------------------------------------------------------
@@ -70,9 +55,8 @@ export async function serverInfo(session: ExchangeSession, server: string): Prom
   const hit = session.memo.get(memoKey) as Promise<ServerInfo> | undefined;
   if (hit) return hit;
   const info = (async (): Promise<ServerInfo> => {
-    const d = obj(await session.call("Get-EkServerInfo", { Server: server }, { what: `server ${server}`, idempotent: true }), "Get-EkServerInfo");
-    const adminDisplayVersion = str(d.adminDisplayVersion);
-    return { name: str(d.name), fqdn: str(d.fqdn), adminDisplayVersion, version: versionFromAdminDisplayVersion(adminDisplayVersion) };
+    const d = await session.call("Get-EkServerInfo", { Server: server }, { what: `server ${server}`, idempotent: true });
+    return { ...d, version: versionFromAdminDisplayVersion(d.adminDisplayVersion) };
   })();
   session.memo.set(memoKey, info);
   info.catch(() => session.memo.delete(memoKey));
@@ -169,20 +153,10 @@ export async function deleteOnServer(ref: ServerRef, what: string, fn: () => Pro
 export const VDIR_KINDS = ["owa", "ecp", "ews", "oab", "activeSync", "mapi"] as const;
 export type VdirKind = (typeof VDIR_KINDS)[number];
 
-export interface VdirUrls {
-  internalUrl: string | null;
-  externalUrl: string | null;
-}
-
-export interface OutlookAnywhereHost {
-  internalHostname: string | null;
-  internalClientsRequireSsl: boolean;
-}
-
-export type VdirUrlsState = Record<VdirKind, VdirUrls> & {
-  autodiscoverInternalUri: string | null;
-  outlookAnywhere: OutlookAnywhereHost;
-};
+/** What Get-EkVdirUrls answers (its shape is the operation table's). */
+export type VdirUrlsState = OperationResult<"Get-EkVdirUrls">;
+export type VdirUrls = VdirUrlsState[VdirKind];
+export type OutlookAnywhereHost = VdirUrlsState["outlookAnywhere"];
 
 /** A change: a present property is set (null clears it), an absent one is left alone. */
 export type VdirUrlsChange = Partial<Record<VdirKind, Partial<VdirUrls>>> & {
@@ -190,31 +164,18 @@ export type VdirUrlsChange = Partial<Record<VdirKind, Partial<VdirUrls>>> & {
   outlookAnywhere?: OutlookAnywhereHost;
 };
 
-const PS_KEY: Record<VdirKind, string> = { owa: "Owa", ecp: "Ecp", ews: "Ews", oab: "Oab", activeSync: "ActiveSync", mapi: "Mapi" };
-
-function vdirState(x: unknown): VdirUrlsState {
-  const d = obj(x, "Get-EkVdirUrls");
-  const out = {} as VdirUrlsState;
-  for (const k of VDIR_KINDS) {
-    const v = obj(d[k], `Get-EkVdirUrls ${k}`);
-    out[k] = { internalUrl: strOrNull(v.internalUrl), externalUrl: strOrNull(v.externalUrl) };
-  }
-  const oa = obj(d.outlookAnywhere, "Get-EkVdirUrls outlookAnywhere");
-  out.outlookAnywhere = { internalHostname: strOrNull(oa.internalHostname), internalClientsRequireSsl: oa.internalClientsRequireSsl === true };
-  out.autodiscoverInternalUri = strOrNull(d.autodiscoverInternalUri);
-  return out;
-}
+const PS_KEY = { owa: "Owa", ecp: "Ecp", ews: "Ews", oab: "Oab", activeSync: "ActiveSync", mapi: "Mapi" } as const satisfies Record<VdirKind, keyof OperationParams<"Set-EkVdirUrls">>;
 
 export async function getVdirUrls(h: ServerHandle): Promise<VdirUrlsState> {
-  return vdirState(await h.session.call("Get-EkVdirUrls", { Server: h.server, Noun: h.noun }, { what: `server ${h.server}`, idempotent: true }));
+  return h.session.call("Get-EkVdirUrls", { Server: h.server, Noun: h.noun }, { what: `server ${h.server}`, idempotent: true });
 }
 
 export async function setVdirUrls(h: ServerHandle, change: VdirUrlsChange): Promise<VdirUrlsState> {
-  const params: Record<string, unknown> = { Server: h.server, Noun: h.noun };
+  const params: OperationParams<"Set-EkVdirUrls"> = { Server: h.server, Noun: h.noun };
   for (const k of VDIR_KINDS) {
     const c = change[k];
     if (!c) continue;
-    const v: Record<string, unknown> = {};
+    const v: { InternalUrl?: string | null; ExternalUrl?: string | null } = {};
     if ("internalUrl" in c) v.InternalUrl = c.internalUrl;
     if ("externalUrl" in c) v.ExternalUrl = c.externalUrl;
     if (Object.keys(v).length > 0) params[PS_KEY[k]] = v;
@@ -223,7 +184,7 @@ export async function setVdirUrls(h: ServerHandle, change: VdirUrlsChange): Prom
   if (change.outlookAnywhere) {
     params.OutlookAnywhere = { InternalHostname: change.outlookAnywhere.internalHostname, InternalClientsRequireSsl: change.outlookAnywhere.internalClientsRequireSsl };
   }
-  return vdirState(await h.session.call("Set-EkVdirUrls", params, { what: `server ${h.server}`, idempotent: true }));
+  return h.session.call("Set-EkVdirUrls", params, { what: `server ${h.server}`, idempotent: true });
 }
 
 // ---- ASA credential ----------------------------------------------------------------------------
@@ -249,16 +210,19 @@ export function parseAsaDisplay(raw: string): AsaCredentialStatus[] {
   return out;
 }
 
-function asaState(x: unknown): AsaCredentialStatus[] {
-  const d = obj(x, "Get-EkAsaCredential");
-  const list = d.credentials === null || d.credentials === undefined ? [] : Array.isArray(d.credentials) ? d.credentials : [d.credentials];
-  const creds = list.map((c) => {
-    const o = obj(c, "Get-EkAsaCredential credential");
-    const t = Date.parse(str(o.whenAddedUtc));
-    return { account: str(o.account), whenAddedUtc: Number.isNaN(t) ? str(o.whenAddedUtc) : new Date(t).toISOString() };
-  });
-  const all = creds.length > 0 ? creds : parseAsaDisplay(str(d.raw));
-  return all.sort((a, b) => (a.whenAddedUtc < b.whenAddedUtc ? 1 : a.whenAddedUtc > b.whenAddedUtc ? -1 : 0));
+/** An ISO 8601 UTC time when Date.parse can read it; else the text as given. */
+function isoTime(text: string): string {
+  const t = Date.parse(text);
+  return Number.isNaN(t) ? text : new Date(t).toISOString();
+}
+
+function latestFirst<T extends { whenAddedUtc: string }>(list: T[]): T[] {
+  return list.sort((a, b) => (a.whenAddedUtc < b.whenAddedUtc ? 1 : a.whenAddedUtc > b.whenAddedUtc ? -1 : 0));
+}
+
+function asaState(d: OperationResult<"Get-EkAsaCredential">): AsaCredentialStatus[] {
+  const creds = d.credentials.map((c) => ({ account: c.account, whenAddedUtc: isoTime(c.whenAddedUtc) }));
+  return latestFirst(creds.length > 0 ? creds : parseAsaDisplay(d.raw));
 }
 
 /** The credentials the server holds, latest first. */
@@ -274,15 +238,8 @@ export interface AsaCredentialProof extends AsaCredentialStatus {
 /** Which of the server's credentials hold `password`, latest first (doctor check 6). The password
  * travels sealed, and only true/false per credential comes back. */
 export async function testAsaCredentials(h: ServerHandle, password: string): Promise<AsaCredentialProof[]> {
-  const d = obj(await h.session.call("Test-EkAsaCredential", { Server: h.server, Noun: h.noun, Password: new Secret(password) }, { what: `server ${h.server}`, idempotent: true }), "Test-EkAsaCredential");
-  const list = d.credentials === null || d.credentials === undefined ? [] : Array.isArray(d.credentials) ? d.credentials : [d.credentials];
-  return list
-    .map((c) => {
-      const o = obj(c, "Test-EkAsaCredential credential");
-      const t = Date.parse(str(o.whenAddedUtc));
-      return { account: str(o.account), whenAddedUtc: Number.isNaN(t) ? str(o.whenAddedUtc) : new Date(t).toISOString(), holdsPassword: o.holdsPassword === true };
-    })
-    .sort((a, b) => (a.whenAddedUtc < b.whenAddedUtc ? 1 : a.whenAddedUtc > b.whenAddedUtc ? -1 : 0));
+  const d = await h.session.call("Test-EkAsaCredential", { Server: h.server, Noun: h.noun, Password: new Secret(password) }, { what: `server ${h.server}`, idempotent: true });
+  return latestFirst(d.credentials.map((c) => ({ ...c, whenAddedUtc: isoTime(c.whenAddedUtc) })));
 }
 
 /**
@@ -292,7 +249,7 @@ export async function testAsaCredentials(h: ServerHandle, password: string): Pro
  * session dies) and no sequence of failed rotations can leave a server without AD's password.
  */
 export async function setAsaCredentials(h: ServerHandle, account: string, password: string, currentPassword?: string): Promise<AsaCredentialStatus[]> {
-  const params: Record<string, unknown> = { Server: h.server, Noun: h.noun, Account: account, Password: new Secret(password) };
+  const params: OperationParams<"Set-EkAsaCredential"> = { Server: h.server, Noun: h.noun, Account: account, Password: new Secret(password) };
   if (currentPassword !== undefined && currentPassword !== password) params.CurrentPassword = new Secret(currentPassword);
   return asaState(
     await h.session.call("Set-EkAsaCredential", params, {
@@ -308,14 +265,8 @@ export async function removeAsaCredentials(h: ServerHandle): Promise<AsaCredenti
 
 // ---- Outlook Anywhere and MAPI authentication --------------------------------------------------
 
-export interface OutlookAuthState {
-  outlookAnywhere: {
-    internalClientAuthenticationMethod: string | null;
-    externalClientAuthenticationMethod: string | null;
-    iisAuthenticationMethods: string[];
-  };
-  mapi: { iisAuthenticationMethods: string[] };
-}
+/** What Get-EkOutlookAuth answers (its shape is the operation table's). */
+export type OutlookAuthState = OperationResult<"Get-EkOutlookAuth">;
 
 export interface OutlookAuthChange {
   outlookAnywhere?: {
@@ -326,34 +277,20 @@ export interface OutlookAuthChange {
   mapi?: { iisAuthenticationMethods?: string[] };
 }
 
-function authState(x: unknown): OutlookAuthState {
-  const d = obj(x, "Get-EkOutlookAuth");
-  const oa = obj(d.outlookAnywhere, "Get-EkOutlookAuth outlookAnywhere");
-  const mapi = obj(d.mapi, "Get-EkOutlookAuth mapi");
-  return {
-    outlookAnywhere: {
-      internalClientAuthenticationMethod: strOrNull(oa.internalClientAuthenticationMethod),
-      externalClientAuthenticationMethod: strOrNull(oa.externalClientAuthenticationMethod),
-      iisAuthenticationMethods: strings(oa.iisAuthenticationMethods),
-    },
-    mapi: { iisAuthenticationMethods: strings(mapi.iisAuthenticationMethods) },
-  };
-}
-
 export async function getOutlookAuth(h: ServerHandle): Promise<OutlookAuthState> {
-  return authState(await h.session.call("Get-EkOutlookAuth", { Server: h.server }, { what: `server ${h.server}`, idempotent: true }));
+  return h.session.call("Get-EkOutlookAuth", { Server: h.server }, { what: `server ${h.server}`, idempotent: true });
 }
 
 export async function setOutlookAuth(h: ServerHandle, change: OutlookAuthChange): Promise<OutlookAuthState> {
-  const params: Record<string, unknown> = { Server: h.server };
+  const params: OperationParams<"Set-EkOutlookAuth"> = { Server: h.server };
   const oa = change.outlookAnywhere;
   if (oa) {
-    const v: Record<string, unknown> = {};
+    const v: NonNullable<OperationParams<"Set-EkOutlookAuth">["OutlookAnywhere"]> = {};
     if (oa.internalClientAuthenticationMethod !== undefined) v.InternalClientAuthenticationMethod = oa.internalClientAuthenticationMethod;
     if (oa.externalClientAuthenticationMethod !== undefined) v.ExternalClientAuthenticationMethod = oa.externalClientAuthenticationMethod;
     if (oa.iisAuthenticationMethods !== undefined) v.IISAuthenticationMethods = oa.iisAuthenticationMethods;
     if (Object.keys(v).length > 0) params.OutlookAnywhere = v;
   }
   if (change.mapi?.iisAuthenticationMethods !== undefined) params.Mapi = { IISAuthenticationMethods: change.mapi.iisAuthenticationMethods };
-  return authState(await h.session.call("Set-EkOutlookAuth", params, { what: `server ${h.server}`, idempotent: true }));
+  return h.session.call("Set-EkOutlookAuth", params, { what: `server ${h.server}`, idempotent: true });
 }

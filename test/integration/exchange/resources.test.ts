@@ -12,7 +12,7 @@ import { AlreadyExistsError, NotFoundError, UnreachableError } from "../../../pr
 import { editServer, getServer, readTranscript } from "../../fixtures/exchange-standin/state";
 import { startStandin, type Harness } from "./standin-harness";
 import * as fs from "node:fs";
-import { modulePath } from "../../../provider/exchange/session";
+import { modulePath } from "../../../provider/exchange/channel";
 import { analyzeModule, callSignature, reachableCalls } from "../../unit/exchange/powershell-static";
 
 async function checked(impl: ResourceImpl, news: Record<string, unknown>, olds: Record<string, unknown> = {}): Promise<Record<string, unknown>> {

@@ -1,5 +1,5 @@
 // The PowerShell session layer against the Exchange stand-in (a TEST DOUBLE launched in place of
-// pwsh, speaking node-powershell's protocol): values travel as data, never as script text; one
+// pwsh, speaking the session's line protocol): values travel as data, never as script text; one
 // session per endpoint however many resources; a dead session is started again once; a call that
 // hangs times out with a clear error.
 import * as assert from "node:assert/strict";

@@ -5,13 +5,14 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { configFromMap, configureFromStack } from "../../../provider/settings";
-import { closeExchangeSessions, exchangeStats, type ExchangeStats } from "../../../provider/exchange/session";
+import { closeExchangeSessions } from "../../../provider/exchange/session";
+import { exchangeStats, type ExchangeStats } from "../../../provider/exchange/session-stats";
 import { readTranscript, seedServers, standinExecutable, STATE_ENV, type ServerSeed, type StandinState } from "../../fixtures/exchange-standin/state";
 
 export interface Harness {
   dir: string;
   stateFile: string;
-  /** Every script line the stand-in received (node-powershell's delimiters included). */
+  /** Every script line the stand-in received (the framing's delimiter lines included). */
   scriptLines(): string[];
   done(): Promise<void>;
 }

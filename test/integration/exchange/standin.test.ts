@@ -4,11 +4,11 @@ import * as assert from "node:assert/strict";
 import { InvalidInputError, NotFoundError } from "../../../provider/errors";
 import { exchangeServer, setOutlookAuth, setVdirUrls, setAsaCredentials, type ServerHandle } from "../../../provider/exchange/operations";
 import { bind, loadCatalog, PsError, type CmdletContext } from "../../fixtures/exchange-standin/exchange";
-import { emptyState, getServer } from "../../fixtures/exchange-standin/state";
+import { emptyState, getServer, readTranscript } from "../../fixtures/exchange-standin/state";
 import { startStandin, type Harness } from "./standin-harness";
-import { PowerShell } from "node-powershell";
 import { standinExecutable } from "../../fixtures/exchange-standin/state";
-import { operationScript } from "../../../provider/exchange/session";
+import { bootstrapScript, modulePath, operationScript, parseResult } from "../../../provider/exchange/channel";
+import { ShellProcess, ShellReportedError } from "../../../provider/exchange/shell-process";
 
 describe("the Exchange stand-in (test double) refuses what Exchange refuses", function () {
   this.timeout(60000);
@@ -18,14 +18,45 @@ describe("the Exchange stand-in (test double) refuses what Exchange refuses", fu
   });
   after(async () => h.done());
 
-  it("speaks node-powershell's protocol and refuses script text that is not one of our fixed forms, as PowerShell refuses an unknown command", async () => {
-    const shell = new PowerShell({ executable: standinExecutable(), executableOptions: { "-NoProfile": true, "-NonInteractive": true } });
+  it("speaks the session's framing and refuses script text that is not one of our fixed forms, as PowerShell refuses an unknown command", async () => {
+    const shell = new ShellProcess(standinExecutable(), process.env);
     try {
-      await assert.rejects(shell.invoke("Get-ExchangeServer -Identity 'EX16'"), /not recognized/);
-      await assert.rejects(shell.invoke(operationScript("Get-EkServerInfo", { Server: "EX16" })), /Invoke-EkOperation.*not recognized/, "the module must be loaded first");
+      await assert.rejects(shell.invoke("Get-ExchangeServer -Identity 'EX16'", 20000), (e: unknown) => e instanceof ShellReportedError && /not recognized/.test(e.message));
+      await assert.rejects(shell.invoke(operationScript("Get-EkServerInfo", { Server: "EX16" }), 20000), /Invoke-EkOperation.*not recognized/, "the module must be loaded first");
     } finally {
-      await shell.dispose();
+      shell.kill();
     }
+  });
+
+  it("refuses an operation the bootstrap did not name or the operation table does not hold, and parameters that do not fit the table", async () => {
+    const shell = new ShellProcess(standinExecutable(), process.env);
+    const answer = async (script: string) => parseResult(await shell.invoke(script, 20000));
+    try {
+      // Loaded with one operation only: the others are refused as the module refuses them.
+      assert.match(await shell.invoke(bootstrapScript(modulePath(), ["Connect-EkExchange", "Get-EkServerInfo", "Test-EkAsaCredential", "Remove-Mailbox"]), 20000), /EK-MODULE-LOADED/);
+      assert.deepEqual(await answer(operationScript("Connect-EkExchange", { Connection: "remote", Endpoint: "EX16", Authentication: "Kerberos" })), { ok: true, data: { connection: "remote", server: "EX16" } });
+      const refused = async (script: string, re: RegExp) => {
+        const r = await answer(script);
+        assert.ok(r && !r.ok && re.test(r.error.message), JSON.stringify(r));
+      };
+      await refused(operationScript("Get-EkVdirUrls", { Server: "EX16", Noun: "ClientAccessService" }), /unknown operation Get-EkVdirUrls/);
+      await refused("Invoke-EkOperation -Name 'Remove-Mailbox' -ParamsBase64 'e30='", /unknown operation Remove-Mailbox/);
+      await refused(operationScript("Get-EkServerInfo", { Server: "EX16", Identity: "EX16" }), /Identity is not a parameter/);
+      await refused(operationScript("Get-EkServerInfo", {}), /Server is missing/);
+      await refused(operationScript("Get-EkServerInfo", { Server: 16 }), /Server must be a string/);
+      await refused(operationScript("Test-EkAsaCredential", { Server: "EX16", Noun: "ClientAccessService", Password: "plain" }), /Password must arrive sealed/);
+      const ok = await answer(operationScript("Get-EkServerInfo", { Server: "EX16" }));
+      assert.ok(ok?.ok && (ok.data as { name: string }).name === "EX16");
+    } finally {
+      shell.kill();
+    }
+  });
+
+  it("(the session itself) refuses parameters that do not fit the table before anything is sent: a password not passed as a Secret", async () => {
+    const ex = await exchangeServer("EX16");
+    const before = readTranscript(h.stateFile).length;
+    await assert.rejects(ex.session.call("Test-EkAsaCredential", { Server: "EX16", Noun: "ClientAccessService", Password: "plain" as never }, { what: "test", idempotent: true }), /Password must arrive as a Secret/);
+    assert.ok(!readTranscript(h.stateFile).slice(before).some((e) => e.t === "script" && e.text.includes("Test-EkAsaCredential")), "nothing was sent");
   });
 
   it("an authentication method outside the enum, naming the valid ones", async () => {

@@ -5,8 +5,9 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { modulePath, OPERATIONS } from "../../../provider/exchange/session";
-import { analyzeModule, checkAgainstCatalog, parsePowerShell, PowerShellSyntaxError, type Catalog } from "./powershell-static";
+import { modulePath } from "../../../provider/exchange/channel";
+import { OPERATION_NAMES, OPERATION_TABLE } from "../../../provider/exchange/operation-table";
+import { analyzeModule, checkAgainstCatalog, checkAgainstOperationTable, parsePowerShell, PowerShellSyntaxError, type Catalog } from "./powershell-static";
 
 const ROOT = path.resolve(__dirname, "..", "..", "..", "..");
 const catalog = JSON.parse(fs.readFileSync(path.join(ROOT, "test", "fixtures", "exchange-cmdlets.json"), "utf8")) as Catalog;
@@ -51,11 +52,19 @@ describe("ExchangeKerberos.psm1, read statically", () => {
     }
   });
 
-  it("dispatches exactly the operations the session layer sends", async () => {
+  it("matches the operation table: each operation's function has the entry's parameters and calls exactly its cmdlets", async () => {
     const a = await analyzeModule(source);
-    const dispatched = a.calls.filter((c) => c.inFunction === "Invoke-EkOperation" && /-Ek/.test(c.name)).map((c) => c.name);
-    assert.deepEqual([...dispatched].sort(), [...OPERATIONS].sort());
-    for (const op of OPERATIONS) assert.ok(a.functions.has(op.toLowerCase()), `${op} is defined`);
+    assert.ok(OPERATION_NAMES.length >= 10 && OPERATION_NAMES.every((op) => a.functions.has(op.toLowerCase())));
+    assert.deepEqual(checkAgainstOperationTable(a, OPERATION_TABLE), []);
+  });
+
+  it("dispatches by the names the session hands it, and names no operation itself", async () => {
+    const a = await analyzeModule(source);
+    const named = a.calls.filter((c) => c.inFunction === "Invoke-EkOperation" && OPERATION_NAMES.some((op) => op.toLowerCase() === c.name.toLowerCase()));
+    assert.deepEqual(named, [], "Invoke-EkOperation keeps no list of its own");
+    const dispatch = /function Invoke-EkOperation \{[\s\S]*?\n\}/.exec(source)?.[0] ?? "";
+    assert.match(dispatch, /if \(\$script:EkOperations -cnotcontains \$Name\) \{ throw/, "an operation the session did not name is refused before anything runs");
+    assert.match(source, /^param\(\[string\] \$Operations\)$/m, "the module takes the names as its -ArgumentList");
   });
 
   it("never writes a password to a stream: the unsealed value only reaches ConvertTo-SecureString", async () => {
@@ -101,6 +110,16 @@ describe("the static check refuses broken PowerShell", () => {
   it("a call that mixes parameter sets", async () => {
     assert.match((await problemsOf("Set-ClientAccessService -Identity 'EX1' -AutoDiscoverServiceInternalUri $u -AlternateServiceAccountCredential $c\n")).join(), /different parameter sets/);
     assert.match((await problemsOf("Set-OutlookAnywhere -Identity 'x' -DefaultAuthenticationMethod Ntlm -IISAuthenticationMethods Ntlm\n")).join(), /different parameter sets/);
+  });
+
+  it("an operation whose param block or cmdlets differ from its operation table entry", async () => {
+    const table = { "Get-EkThing": { params: { Server: {}, Noun: {} }, cmdlets: ["Get-ExchangeServer", "Get-ClientAccessService"] } };
+    const problems = checkAgainstOperationTable(await analyzeModule("function Get-EkThing {\n param([string] $Server)\n Get-ExchangeServer -Identity $Server\n Set-OutlookAnywhere -Identity $Server\n}\n"), table);
+    assert.equal(problems.length, 3, problems.join("\n"));
+    assert.match(problems.join("\n"), /param block \(Server\) is not the table's parameters \(Server, Noun\)/);
+    assert.match(problems.join("\n"), /calls Set-OutlookAnywhere, which its table entry does not list/);
+    assert.match(problems.join("\n"), /lists Get-ClientAccessService, which the function never calls/);
+    assert.match(checkAgainstOperationTable(await analyzeModule("function Get-EkOther { }\n"), table).join(), /no such function/);
   });
 
   it("a call to a function of the module with a parameter its param block lacks", async () => {

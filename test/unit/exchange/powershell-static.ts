@@ -160,3 +160,41 @@ export function reachableCalls(a: ModuleAnalysis, fn: string): Set<string> {
 export function callSignature(cmdlet: string, params: readonly string[]): string {
   return `${cmdlet}|${params.map((p) => p.toLowerCase()).sort().join(",")}`;
 }
+
+/** The names of the commands a function of the module calls, directly or through its other functions. */
+export function reachableCmdlets(a: ModuleAnalysis, fn: string): Set<string> {
+  return new Set([...reachableCalls(a, fn)].map((sig) => sig.slice(0, sig.indexOf("|"))));
+}
+
+/** What the static check needs of an operation table entry (provider/exchange/operation-table.ts). */
+export interface OperationEntry {
+  params: Readonly<Record<string, unknown>>;
+  cmdlets: readonly string[];
+}
+
+/**
+ * Every difference between the module and the operation table: an operation with no function, a
+ * function whose param block is not the entry's parameters, an operation calling a cmdlet its
+ * entry does not list, or an entry listing one the function never calls.
+ */
+export function checkAgainstOperationTable(a: ModuleAnalysis, table: Readonly<Record<string, OperationEntry>>): string[] {
+  const problems: string[] = [];
+  const lower = (xs: Iterable<string>) => [...xs].map((x) => x.toLowerCase()).sort();
+  for (const [op, entry] of Object.entries(table)) {
+    const fn = a.functions.get(op.toLowerCase());
+    if (!fn) {
+      problems.push(`${op}: the table declares it, the module has no such function`);
+      continue;
+    }
+    const declared = Object.keys(entry.params);
+    if (lower(fn.params).join() !== lower(declared).join()) {
+      problems.push(`line ${fn.line}: ${op}'s param block (${fn.params.join(", ") || "none"}) is not the table's parameters (${declared.join(", ")})`);
+    }
+    const calls = reachableCmdlets(a, op);
+    const listed = new Set(lower(entry.cmdlets));
+    for (const c of calls) if (!listed.has(c.toLowerCase())) problems.push(`${op} calls ${c}, which its table entry does not list`);
+    const called = new Set(lower(calls));
+    for (const c of entry.cmdlets) if (!called.has(c.toLowerCase())) problems.push(`${op}: the table lists ${c}, which the function never calls`);
+  }
+  return problems;
+}

@@ -3,7 +3,12 @@
 import * as assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { AccessDeniedError, InvalidInputError, NotFoundError, UnreachableError } from "../../../provider/errors";
-import { assertScriptText, bootstrapScript, ExchangeCommandError, operationScript, parseResult, sealParams, Secret, typedError } from "../../../provider/exchange/session";
+import { assertScriptText, bootstrapScript, operationScript, parseResult } from "../../../provider/exchange/channel";
+import { ExchangeCommandError, typedError } from "../../../provider/exchange/error-mapping";
+import { sealParams, Secret } from "../../../provider/exchange/sealing";
+import { FrameReader, framedScript, newFrameId } from "../../../provider/exchange/framing";
+import { OPERATION_TABLE } from "../../../provider/exchange/operation-table";
+import { recordProblems } from "../../../provider/exchange/wire-schema";
 import { clientAccessNoun, parseAsaDisplay, versionFromAdminDisplayVersion } from "../../../provider/exchange/operations";
 import { unseal } from "../../fixtures/exchange-standin/module";
 
@@ -46,6 +51,44 @@ describe("Exchange session protocol", () => {
     }
     assert.ok(tried >= 2 * 64, `${tried} changed values tried`);
     assert.equal(unseal({ sealed }, key), "Rotated „quoted“ `n $x", "the untouched value still opens");
+  });
+
+  it("frames one line between fresh ids and reads its answer however the streams are chunked", () => {
+    const id = newFrameId();
+    assert.match(id, /^[0-9A-Za-z]{16}$/);
+    assert.notEqual(newFrameId(), id);
+    const lines = framedScript("Invoke-EkOperation -Name 'Get-EkServerInfo' -ParamsBase64 'e30='", id).trim().split(/\r?\n/);
+    assert.deepEqual(lines, [`[Console]::Error.WriteLine("${id}")`, `[Console]::Out.WriteLine("${id}")`, "Invoke-EkOperation -Name 'Get-EkServerInfo' -ParamsBase64 'e30='", `[Console]::Error.WriteLine("${id}")`, `[Console]::Out.WriteLine("${id}")`]);
+    const r = new FrameReader(id);
+    const out = `stale\n${id}\nWARNING: x\nEK-RESULT-BEGIN e30= EK-RESULT-END\n${id}\n`;
+    for (const ch of out.slice(0, -3)) r.push("stdout", ch);
+    r.push("stderr", `${id}\n${id}\n`);
+    assert.equal(r.answer(), undefined, "not complete until stdout shows the id twice");
+    r.push("stdout", out.slice(-3));
+    assert.deepEqual(r.answer(), { stdout: "WARNING: x\nEK-RESULT-BEGIN e30= EK-RESULT-END", stderr: "" });
+    const e = new FrameReader(id);
+    e.push("stdout", `${id}\n${id}\n`);
+    e.push("stderr", `${id}\nInvoke-EkOperation: The term is not recognized\n${id}\n`);
+    assert.deepEqual(e.answer(), { stdout: "", stderr: "Invoke-EkOperation: The term is not recognized" });
+  });
+
+  it("checks parameters against the operation table and narrows results by it", () => {
+    const set = OPERATION_TABLE["Set-EkAsaCredential"].params;
+    assert.deepEqual(recordProblems(set, { Server: "EX1", Noun: "ClientAccessService", Account: "C\\A$", Password: new Secret("p") }, "", "call"), []);
+    assert.deepEqual(recordProblems(set, { Server: "EX1", Noun: "ClientAccessService", Account: "C\\A$", Password: { sealed: "AAAA" } }, "", "wire"), []);
+    assert.deepEqual(recordProblems(set, { Server: "EX1", Noun: "Mailbox", Account: "C\\A$", Password: "p", Extra: 1 }, "", "call"), [
+      "Extra is not a parameter (Server, Noun, Account, Password, CurrentPassword)",
+      'Noun must be one of ClientAccessServer, ClientAccessService, not "Mailbox"',
+      "Password must arrive as a Secret",
+    ]);
+    assert.deepEqual(recordProblems(OPERATION_TABLE["Set-EkVdirUrls"].params, { Server: "EX1", Noun: "ClientAccessServer", Owa: { InternalUrl: null, Url: "x" } }, "", "wire"), ["Owa.Url is not a parameter (InternalUrl, ExternalUrl)"]);
+    const asa = OPERATION_TABLE["Get-EkAsaCredential"].result;
+    // ConvertTo-Json unwraps a one-element array; an absent list is empty.
+    assert.deepEqual(asa.read({ credentials: { account: "C\\A$", whenAddedUtc: "2026-01-02T10:00:00Z" }, raw: "" }, "Get-EkAsaCredential"), { credentials: [{ account: "C\\A$", whenAddedUtc: "2026-01-02T10:00:00Z" }], raw: "" });
+    assert.deepEqual(asa.read({ server: "EX1" }, "Get-EkAsaCredential"), { credentials: [], raw: "" });
+    assert.throws(() => asa.read("text", "Get-EkAsaCredential"), (e: unknown) => e instanceof ExchangeCommandError && /Get-EkAsaCredential: expected an object/.test(e.message));
+    const urls = OPERATION_TABLE["Get-EkVdirUrls"].result;
+    assert.throws(() => urls.read({ owa: {} }, "Get-EkVdirUrls"), /Get-EkVdirUrls ecp: expected an object/);
   });
 
   it("reads the one marked result line, whatever else stdout printed", () => {

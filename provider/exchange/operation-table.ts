@@ -1,0 +1,153 @@
+// The one place that declares each Exchange operation ExchangeKerberos.psm1 runs: its name, its
+// parameters (types, which are optional, which are secret and travel sealed), the shape of its
+// result (narrowed from `unknown` at the session's boundary) and the cmdlets its PowerShell
+// function may call. Everything else derives from this table:
+//   - the session's allow-list (channel.ts: which names may appear in script text), and the
+//     module's (the bootstrap hands it the names; Invoke-EkOperation refuses any other);
+//   - the TypeScript types of each call's parameters and result (OperationParams, OperationResult);
+//   - the stand-in's dispatch (test/fixtures/exchange-standin): it refuses a name not in the table
+//     and parameters that do not fit it, and its behaviours are typed by it;
+//   - the static check (test/unit/exchange/module-static.test.ts): each operation's function in the
+//     module has exactly these parameters in its param block and calls exactly these cmdlets.
+// How to add an operation: ARCHITECTURE.md, "Adding an Exchange operation".
+import { param, result, type CallRecord, type ParamFields, type ResultOfSpec, type ResultSpec, type WireRecord } from "./wire-schema";
+
+const { text, textOrNull, flag, texts, oneOf, secret, record, optional } = param;
+
+/** Exchange 2013 manages the Client Access settings with *-ClientAccessServer, 2016 on with *-ClientAccessService. */
+const noun = oneOf("ClientAccessServer", "ClientAccessService");
+
+const vdirChange = optional(record({ InternalUrl: optional(textOrNull), ExternalUrl: optional(textOrNull) }));
+const vdirUrls = result.record({ internalUrl: result.textOrNull, externalUrl: result.textOrNull });
+const vdirState = result.record({
+  owa: vdirUrls,
+  ecp: vdirUrls,
+  ews: vdirUrls,
+  oab: vdirUrls,
+  activeSync: vdirUrls,
+  mapi: vdirUrls,
+  outlookAnywhere: result.record({ internalHostname: result.textOrNull, internalClientsRequireSsl: result.flag }),
+  autodiscoverInternalUri: result.textOrNull,
+});
+const asaState = result.record({
+  credentials: result.list(result.record({ account: result.text, whenAddedUtc: result.text })),
+  /** AlternateServiceAccountConfiguration as display text (some remote sessions deliver only that). */
+  raw: result.text,
+});
+const outlookAuthState = result.record({
+  outlookAnywhere: result.record({
+    internalClientAuthenticationMethod: result.textOrNull,
+    externalClientAuthenticationMethod: result.textOrNull,
+    iisAuthenticationMethods: result.texts,
+  }),
+  mapi: result.record({ iisAuthenticationMethods: result.texts }),
+});
+
+const VDIR_GETS = ["Get-OwaVirtualDirectory", "Get-EcpVirtualDirectory", "Get-WebServicesVirtualDirectory", "Get-OabVirtualDirectory", "Get-ActiveSyncVirtualDirectory", "Get-MapiVirtualDirectory", "Get-OutlookAnywhere"] as const;
+const VDIR_SETS = ["Set-OwaVirtualDirectory", "Set-EcpVirtualDirectory", "Set-WebServicesVirtualDirectory", "Set-OabVirtualDirectory", "Set-ActiveSyncVirtualDirectory", "Set-MapiVirtualDirectory", "Set-OutlookAnywhere"] as const;
+const CAS_GETS = ["Get-ClientAccessServer", "Get-ClientAccessService"] as const;
+const CAS_SETS = ["Set-ClientAccessServer", "Set-ClientAccessService"] as const;
+/** What unsealing a secret into a PSCredential calls (New-EkCredential, ConvertFrom-EkSealed). */
+const UNSEAL = ["ConvertTo-SecureString", "New-Object"] as const;
+
+interface OperationSpec {
+  readonly params: ParamFields;
+  readonly result: ResultSpec<unknown>;
+  readonly cmdlets: readonly string[];
+}
+
+/** Keeps each entry's literal types while checking it is an OperationSpec. */
+function operations<const T extends Record<string, OperationSpec>>(table: T): T {
+  return table;
+}
+
+export const OPERATION_TABLE = operations({
+  /** Opens the Exchange session this PowerShell process works in (once per process). */
+  "Connect-EkExchange": {
+    params: { Connection: oneOf("remote", "local"), Endpoint: text, Authentication: text, User: optional(text), Password: optional(secret) },
+    result: result.record({ connection: result.text }),
+    cmdlets: ["Add-PSSnapin", "New-PSSession", "Import-PSSession", "Import-Module", "Out-Null", ...UNSEAL],
+  },
+  "Get-EkServerInfo": {
+    params: { Server: text },
+    result: result.record({ name: result.text, fqdn: result.text, adminDisplayVersion: result.text }),
+    cmdlets: ["Get-ExchangeServer"],
+  },
+  "Get-EkVdirUrls": {
+    params: { Server: text, Noun: noun },
+    result: vdirState,
+    cmdlets: [...VDIR_GETS, ...CAS_GETS],
+  },
+  /** A present property is set (null clears it), an absent one is left alone; answers as Get-EkVdirUrls. */
+  "Set-EkVdirUrls": {
+    params: {
+      Server: text,
+      Noun: noun,
+      Owa: vdirChange,
+      Ecp: vdirChange,
+      Ews: vdirChange,
+      Oab: vdirChange,
+      ActiveSync: vdirChange,
+      Mapi: vdirChange,
+      AutodiscoverInternalUri: optional(textOrNull),
+      OutlookAnywhere: optional(record({ InternalHostname: textOrNull, InternalClientsRequireSsl: flag })),
+    },
+    result: vdirState,
+    cmdlets: [...VDIR_SETS, ...CAS_SETS, ...VDIR_GETS, ...CAS_GETS],
+  },
+  "Get-EkAsaCredential": {
+    params: { Server: text, Noun: noun },
+    result: asaState,
+    cmdlets: [...CAS_GETS, "Sort-Object"],
+  },
+  /** Sets the credentials to exactly Password (latest) and CurrentPassword; answers as Get-EkAsaCredential. */
+  "Set-EkAsaCredential": {
+    params: { Server: text, Noun: noun, Account: text, Password: secret, CurrentPassword: optional(secret) },
+    result: asaState,
+    cmdlets: [...CAS_SETS, ...CAS_GETS, "Sort-Object", ...UNSEAL],
+  },
+  "Remove-EkAsaCredential": {
+    params: { Server: text, Noun: noun },
+    result: asaState,
+    cmdlets: [...CAS_SETS, ...CAS_GETS, "Sort-Object"],
+  },
+  /** Which credentials hold Password, compared on the server: only true/false comes back. */
+  "Test-EkAsaCredential": {
+    params: { Server: text, Noun: noun, Password: secret },
+    result: result.record({ credentials: result.list(result.record({ account: result.text, whenAddedUtc: result.text, holdsPassword: result.flag })) }),
+    cmdlets: [...CAS_GETS, ...UNSEAL],
+  },
+  "Get-EkOutlookAuth": {
+    params: { Server: text },
+    result: outlookAuthState,
+    cmdlets: ["Get-OutlookAnywhere", "Get-MapiVirtualDirectory"],
+  },
+  /** Each setting in its own call; answers as Get-EkOutlookAuth. */
+  "Set-EkOutlookAuth": {
+    params: {
+      Server: text,
+      OutlookAnywhere: optional(record({ InternalClientAuthenticationMethod: optional(text), ExternalClientAuthenticationMethod: optional(text), IISAuthenticationMethods: optional(texts) })),
+      Mapi: optional(record({ IISAuthenticationMethods: optional(texts) })),
+    },
+    result: outlookAuthState,
+    cmdlets: ["Set-OutlookAnywhere", "Set-MapiVirtualDirectory", "Get-OutlookAnywhere", "Get-MapiVirtualDirectory"],
+  },
+});
+
+type Table = typeof OPERATION_TABLE;
+export type OperationName = keyof Table;
+/** An operation's parameters as the provider passes them (secrets as Secret). */
+export type OperationParams<Op extends OperationName> = CallRecord<Table[Op]["params"]>;
+/** The same as they travel and the module (or the stand-in) receives them (secrets sealed). */
+export type OperationWireParams<Op extends OperationName> = WireRecord<Table[Op]["params"]>;
+/** An operation's result, narrowed by the table. */
+export type OperationResult<Op extends OperationName> = ResultOfSpec<Table[Op]["result"]>;
+
+export const OPERATION_NAMES = Object.keys(OPERATION_TABLE) as OperationName[];
+
+export function isOperationName(name: string): name is OperationName {
+  return Object.prototype.hasOwnProperty.call(OPERATION_TABLE, name);
+}
+
+/** The client-access noun the parameters take. */
+export type ClientAccessNoun = OperationParams<"Get-EkVdirUrls">["Noun"];

@@ -1,0 +1,102 @@
+// The PowerShell process: spawned by us with node:child_process (see ARCHITECTURE.md, "The
+// PowerShell process", for why not node-powershell), one framed line at a time (framing.ts).
+// The executable is taken exactly as configured (exchange-kerberos:exchangeShell); the arguments
+// are fixed; the environment carries the sealing key. An idle process never keeps the provider
+// alive (it is unref'd; a call in flight holds its timer).
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { FrameReader, framedScript, newFrameId } from "./framing";
+
+/** The process exited (or was killed) before or during a call. */
+export class ShellExited extends Error {}
+/** The process could not be started at all (no such executable, not executable). */
+export class ShellNotStarted extends Error {}
+/** The call did not complete within its timeout; the process has been killed. */
+export class ShellTimedOut extends Error {}
+/** The line wrote to stderr: PowerShell's own error (a parse error, an unknown command). */
+export class ShellReportedError extends Error {}
+
+/** `-Command -`: read statements from stdin; `-NoExit`: keep reading after the first. */
+export const SHELL_ARGUMENTS: readonly string[] = ["-NoLogo", "-NoProfile", "-NonInteractive", "-NoExit", "-Command", "-"];
+
+interface PendingCall {
+  reader: FrameReader;
+  resolve(stdout: string): void;
+  reject(e: Error): void;
+}
+
+export class ShellProcess {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private exitReason?: Error;
+  private pending?: PendingCall;
+
+  constructor(executable: string, env: NodeJS.ProcessEnv) {
+    this.child = spawn(executable, [...SHELL_ARGUMENTS], { env, stdio: "pipe", shell: false, windowsHide: true });
+    this.child.stdout.setEncoding("utf8");
+    this.child.stderr.setEncoding("utf8");
+    this.child.stdout.on("data", (chunk: string) => this.read("stdout", chunk));
+    this.child.stderr.on("data", (chunk: string) => this.read("stderr", chunk));
+    this.child.once("error", (e: NodeJS.ErrnoException) => {
+      this.ended(e.syscall === "spawn" || e.code === "ENOENT" || e.code === "EACCES" ? new ShellNotStarted(e.message) : new ShellExited(e.message));
+    });
+    // No new call after exit; a call in flight fails once the streams are drained ("close"), so an
+    // answer printed just before the exit is still read.
+    this.child.once("exit", (code, signal) => {
+      this.exitReason ??= new ShellExited(signal ? `the process was ended by ${signal}` : `the process exited with code ${code}`);
+    });
+    this.child.once("close", () => this.ended(this.exitReason ?? new ShellExited("the process closed its output")));
+    // Writing to a process that just exited: the exit event says what happened.
+    this.child.stdin.on("error", () => undefined);
+    this.child.unref();
+    for (const s of [this.child.stdin, this.child.stdout, this.child.stderr]) (s as unknown as { unref?(): void }).unref?.();
+  }
+
+  get exited(): boolean {
+    return this.exitReason !== undefined;
+  }
+
+  /** Sends one line and returns what it printed on stdout; one call at a time (the session queues). */
+  invoke(script: string, timeoutMs: number): Promise<string> {
+    if (this.exitReason) return Promise.reject(this.exitReason);
+    if (this.pending) return Promise.reject(new Error("a call is already in flight on this PowerShell process"));
+    const id = newFrameId();
+    return new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending = undefined;
+        this.kill();
+        reject(new ShellTimedOut(`no answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const settle = (fn: () => void) => {
+        clearTimeout(timer);
+        this.pending = undefined;
+        fn();
+      };
+      this.pending = {
+        reader: new FrameReader(id),
+        resolve: (stdout) => settle(() => resolve(stdout)),
+        reject: (e) => settle(() => reject(e)),
+      };
+      this.child.stdin.write(framedScript(script, id), "utf8");
+    });
+  }
+
+  /** Ends the process at once (a timed-out call, a dead session, the end of the run). */
+  kill(): void {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill("SIGKILL");
+  }
+
+  private read(stream: "stdout" | "stderr", chunk: string): void {
+    const call = this.pending;
+    if (!call) return;
+    call.reader.push(stream, chunk);
+    const answer = call.reader.answer();
+    if (!answer) return;
+    if (answer.stderr !== "") call.reject(new ShellReportedError(answer.stderr));
+    else call.resolve(answer.stdout);
+  }
+
+  private ended(reason: Error): void {
+    this.exitReason ??= reason;
+    this.pending?.reject(this.exitReason);
+  }
+}
