@@ -5,6 +5,7 @@ import type { DoctorOptions } from "./options";
 import { AsaCredentialProof, getAsaCredentials, getOutlookAuth, getVdirUrls, serverHandle, ServerHandle, testAsaCredentials, VDIR_KINDS } from "../exchange/operations";
 import { CONFIG_NAMESPACE } from "../settings";
 import { fixOf, message, Report } from "./report";
+import type { DoctorCode } from "./codes";
 
 /** Kerberos' default clock-skew allowance (MIT clockskew, AD's "Maximum tolerance for computer clock synchronization"). */
 const MAX_SKEW_SECONDS = 300;
@@ -98,7 +99,7 @@ export async function checkServer(
   try {
     const auth = await getOutlookAuth(h);
     const urls = await getVdirUrls(h);
-    const problems: { code: string; cause: string; fix: string; warn?: boolean }[] = [];
+    const problems: { code: DoctorCode; cause: string; fix: string; warn?: boolean }[] = [];
     const has = (list: string[]): boolean => list.some((m) => m.toLowerCase() === "negotiate");
     const oa = auth.outlookAnywhere;
     if ((oa.internalClientAuthenticationMethod ?? "").toLowerCase() !== "negotiate") {
