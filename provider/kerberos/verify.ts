@@ -5,7 +5,7 @@ import { readCcacheFile } from "./ccache";
 import { stringToKey } from "./crypto";
 import { ETYPE, etypeName, isAesSha1 } from "./etype";
 import { KerberosFormatError, UnsupportedEtypeError } from "./errors";
-import { causeOf } from "../errors";
+import { causeOf, KerberosRolloutError } from "../errors";
 import { formatPrincipal, parsePrincipal, samePrincipal } from "./principal";
 import { adAccountSalt } from "./salt";
 import { Ticket, decodeTicket, decryptTicket } from "./ticket";
@@ -126,7 +126,7 @@ export function verifyTicketBytes(bytes: Buffer, args: Omit<VerifyServiceTicketA
   try {
     salt = args.salt ?? adAccountSalt(args.realm, asa);
   } catch (e) {
-    return fail(base, "MALFORMED", e instanceof Error ? e.message : String(e), "give the ASA's sAMAccountName (NAME$) and the realm");
+    return fail(base, "MALFORMED", e instanceof KerberosRolloutError ? causeOf(e) : e instanceof Error ? e.message : String(e), "give the ASA's sAMAccountName (NAME$) and the realm");
   }
   let key: Buffer;
   try {
