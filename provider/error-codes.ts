@@ -70,6 +70,8 @@ export const ERROR_CODES = {
   INVALID_REALM: "not a Kerberos realm name",
   INVALID_USER_NAME: "not a user name",
   INVALID_KVNO: "not a key version number",
+  NOT_A_KRB5_CONF_VALUE: "a value that cannot be written into a krb5.conf (space, brace, quote, # or ;)",
+  NOT_A_KDC_PROXY_URL: "exchange-kerberos:kdcProxyUrl is not a KDC proxy URL (https://<name>/KdcProxy)",
 
   // Passwords and encryption types.
   PASSWORD_TOO_LONG: "a password longer than AD accepts (256 characters)",
@@ -134,6 +136,7 @@ export const ERROR_CODES = {
   RECORDS_BESIDE_CNAME: "records declared on a name that is a CNAME",
 
   // Exchange.
+  NO_EXCHANGE_SERVERS_FOUND: "discover found no Exchange servers in the Configuration partition",
   ASA_CREDENTIAL_NOT_LATEST: "a server accepted the ASA credential but another is its latest",
   FOREIGN_ASA_CREDENTIALS: "a server holds ASA credentials of another account and adopt is not set",
 

@@ -102,7 +102,7 @@ export function readSiteSettings(get: (key: SiteKey) => string | undefined): Sit
   }
   const dnsTtl = read(() => integerValue(siteKey("dnsTtl"), get("dnsTtl"), { min: 0, max: 2147483647, unit: "seconds", example: "3600" }));
   if (dnsTtl !== undefined && dnsZone === undefined && get("dnsZone") === undefined) {
-    problems.push(new InvalidInputError(siteKey("dnsTtl"), `is set, but ${siteKey("dnsZone")} is not`, `remove ${siteKey("dnsTtl")}, or set ${siteKey("dnsZone")} and ${siteKey("dnsAddresses")} to manage the record`));
+    problems.push(new InvalidInputError(siteKey("dnsTtl"), `is set, but ${siteKey("dnsZone")} is not`, `remove ${siteKey("dnsTtl")}, or set ${siteKey("dnsZone")} and ${siteKey("dnsAddresses")} to manage the record`, { code: "SETTINGS_INCOMPLETE" }));
   }
   const asaName = required("asaName");
   const asaOu = required("asaOu");

@@ -23,6 +23,18 @@ export const DOCTOR_CODES = {
   ASA_NO_AES: "msDS-SupportedEncryptionTypes of the ASA allows no AES",
   ASA_NO_PASSWORD: "the ASA has no password set",
   ASA_RC4_ALLOWED: "warn: the ASA still allows RC4",
+  // 4. with kdcProxyUrl: the KDC proxy (MS-KKDCP)
+  KDC_PROXY_UNREACHABLE: "the KDC proxy does not answer TLS, or dropped the request",
+  KDC_PROXY_TIMEOUT: "no answer came through the KDC proxy in time",
+  KDC_PROXY_CERT_EXPIRED: "the KDC proxy's certificate has expired",
+  KDC_PROXY_CERT_NAME_MISMATCH: "the KDC proxy's certificate does not name its host",
+  KDC_PROXY_CERT_UNTRUSTED: "the KDC proxy's certificate is not trusted",
+  KDC_PROXY_REALM_REFUSED: "the KDC proxy does not serve the realm, or its KDC is of another realm",
+  KDC_PROXY_KDC_UNREACHABLE: "the KDC proxy reached no KDC",
+  KDC_PROXY_NOT_FOUND: "nothing answers at the KDC proxy's path (HTTP 404)",
+  KDC_PROXY_ERROR: "the KDC proxy answered with another HTTP error, or with no KDC answer",
+  KDC_PROXY_URL_INVALID: "exchange-kerberos:kdcProxyUrl is not an https:// URL",
+  KDC_PROXY_CA_FILE_UNREADABLE: "exchange-kerberos:kdcProxyCaFile cannot be read",
   // 4. service tickets
   KERBEROS_LOGON_FAILED: "the doctor's user could not get a TGT",
   TICKET_SPN_UNKNOWN: "the KDC does not know the SPN",

@@ -301,9 +301,9 @@ export function doctorOptionsFromConfig(values: Record<string, string | undefine
   let kdcProxy: DoctorOptions["kdcProxy"];
   if (kdcProxyUrl) {
     const parsed = parseKdcProxyUrl(kdcProxyUrl);
-    if ("invalid" in parsed) throw new InvalidInputError(`${CONFIG_NAMESPACE}:kdcProxyUrl`, parsed.invalid, `set it to the proxy's URL, such as https://kdcproxy.corp.example/KdcProxy`);
+    if ("invalid" in parsed) throw new InvalidInputError(`${CONFIG_NAMESPACE}:kdcProxyUrl`, parsed.invalid, `set it to the proxy's URL, such as https://kdcproxy.corp.example/KdcProxy`, { code: "NOT_A_KDC_PROXY_URL" });
     const t = get("kdcProxyTimeoutMs");
-    if (t !== undefined && !/^[1-9][0-9]{2,6}$/.test(t)) throw new InvalidInputError(`${CONFIG_NAMESPACE}:kdcProxyTimeoutMs`, `"${t}" is not a whole number of milliseconds from 100 to 9999999`, "write it in decimal, such as 30000");
+    if (t !== undefined && !/^[1-9][0-9]{2,6}$/.test(t)) throw new InvalidInputError(`${CONFIG_NAMESPACE}:kdcProxyTimeoutMs`, `"${t}" is not a whole number of milliseconds from 100 to 9999999`, "write it in decimal, such as 30000", { code: "NUMBER_OUT_OF_RANGE" });
     kdcProxy = { url: kdcProxyUrl, caFile: get("kdcProxyCaFile"), ...(t !== undefined ? { timeoutMs: Number(t) } : {}) };
   }
   return {

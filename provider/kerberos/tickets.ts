@@ -166,14 +166,14 @@ function kvnoFailure(spn: string, stderr: string, realm: string): TicketOutcome 
 /** A URL or path written into the krb5.conf MIT parses: refused if it could end the value or the
  * relation, or start a comment. */
 function krb5ConfValue(field: string, v: string): string {
-  if (/[\s{}"#;]/.test(v) || v === "") throw new InvalidInputError(field, `"${v}" cannot be written into a krb5.conf (space, brace, quote, # or ;)`, "give a URL or path without those characters");
+  if (/[\s{}"#;]/.test(v) || v === "") throw new InvalidInputError(field, `"${v}" cannot be written into a krb5.conf (space, brace, quote, # or ;)`, "give a URL or path without those characters", { code: "NOT_A_KRB5_CONF_VALUE" });
   return v;
 }
 
 /** A krb5.conf naming `kdcProxy` as the only KDC of `realm`: no DNS lookups, no other file. */
 export function kdcProxyKrb5Conf(realm: string, kdcProxy: { url: string; caFile?: string }): string {
   const r = realm.toUpperCase();
-  if (!/^[A-Z0-9.-]+$/.test(r)) throw new InvalidInputError("realm", `"${realm}" is not a realm name`, "give the AD domain's DNS name in capitals");
+  if (!/^[A-Z0-9.-]+$/.test(r)) throw new InvalidInputError("realm", `"${realm}" is not a realm name`, "give the AD domain's DNS name in capitals", { code: "INVALID_REALM" });
   return [
     "# pulumi-exchange-kerberos doctor: every ticket through the KDC proxy, nothing else.",
     "[libdefaults]",

@@ -23,6 +23,10 @@ describe("doctor: stable codes", () => {
     for (const c of ["SPN_MISSING", "SERVER_ASA_STALE", "TOKEN_REJECTED", "CERT_NAME_MISMATCH"]) assert.ok(codes.includes(c as DoctorCode), c);
     const missing = codes.filter((c) => c !== "OK" && !section.includes(`\`${c}\``)).sort();
     assert.deepEqual(missing, []);
+    // And the table names no code the registry lacks (one the type of Report.add would refuse).
+    const tabled = new Set([...section.matchAll(/^\|.*$/gm)].flatMap((row) => [...row[0].matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1])));
+    assert.ok(tabled.size > 40, `found only ${tabled.size} codes in the table: the scan is broken`);
+    assert.deepEqual([...tabled].filter((c) => !(c in DOCTOR_CODES)).sort(), []);
     assert.ok(!section.includes("ASA_KEYS_PREDATE_AES"));
   });
 
