@@ -38,11 +38,11 @@ function samOf(asaName: string): string {
 
 /** The keytab's entries: per name, AES256 then AES128 (the order AD prefers them). */
 export function asaKeytabEntries(req: AsaKeytabRequest): KeytabEntry[] {
-  if (!Number.isInteger(req.kvno) || req.kvno < 1) throw new InvalidInputError("kvno", `${req.kvno} is not a key version`, "read msDS-KeyVersionNumber of the ASA");
+  if (!Number.isInteger(req.kvno) || req.kvno < 1) throw new InvalidInputError("kvno", `${req.kvno} is not a key version`, "read msDS-KeyVersionNumber of the ASA", { code: "INVALID_KVNO" });
   const realm = req.realm.toUpperCase();
   const salt = adAccountSalt(realm, samOf(req.asaName));
   const names = [...new Set(req.names.map((n) => n.toLowerCase().replace(/\.$/, "")))];
-  if (names.length === 0) throw new InvalidInputError(`${CONFIG_NAMESPACE}:namespace`, "no host name to write keys for", "set the namespace");
+  if (names.length === 0) throw new InvalidInputError(`${CONFIG_NAMESPACE}:namespace`, "no host name to write keys for", "set the namespace", { code: "SETTING_MISSING" });
   const keys = [ETYPE.AES256_CTS_HMAC_SHA1_96, ETYPE.AES128_CTS_HMAC_SHA1_96].map((etype) => ({ etype, value: stringToKey(etype, req.asaPassword, salt) }));
   const entries: KeytabEntry[] = [];
   for (const name of names) {
@@ -69,15 +69,15 @@ export interface WrittenKeytab {
  */
 export async function writeAsaKeytab(o: { path: string; names: string[]; asaName: string; asaPassword: string | undefined; ldap: LdapSettings }): Promise<WrittenKeytab> {
   if (!o.asaPassword) {
-    throw new InvalidInputError(`${CONFIG_NAMESPACE}:asaPassword`, "the ASA password is not known (no stack output asaPassword, no config)", "run it against the stack that rolled out the ASA (--stack), or give --asa-password-stdin");
+    throw new InvalidInputError(`${CONFIG_NAMESPACE}:asaPassword`, "the ASA password is not known (no stack output asaPassword, no config)", "run it against the stack that rolled out the ASA (--stack), or give --asa-password-stdin", { code: "ASA_PASSWORD_UNKNOWN" });
   }
   registerSecret(o.asaPassword);
   const dc = directory(o.ldap);
   const info = await domainInfo(dc);
   const sam = samOf(o.asaName);
   const asa = await readAsaAccount(dc, info.defaultNamingContext, sam);
-  if (!asa) throw new NotFoundError(`the ASA ${info.netbiosName}\\${sam} does not exist in ${info.dnsDomain}`, "pulumi up the stack first (it creates the ASA)");
-  if (asa.keyVersion === undefined) throw new NotFoundError(`${asa.dn} has no msDS-KeyVersionNumber`, "set the ASA's password (pulumi up) so that it has keys");
+  if (!asa) throw new NotFoundError(`the ASA ${info.netbiosName}\\${sam} does not exist in ${info.dnsDomain}`, "pulumi up the stack first (it creates the ASA)", { code: "ASA_NOT_FOUND" });
+  if (asa.keyVersion === undefined) throw new NotFoundError(`${asa.dn} has no msDS-KeyVersionNumber`, "set the ASA's password (pulumi up) so that it has keys", { code: "ASA_NO_KEY_VERSION" });
   const entries = asaKeytabEntries({ names: o.names, asaName: sam, asaPassword: o.asaPassword, realm: info.realm, kvno: asa.keyVersion });
   const tmp = join(dirname(o.path), `.${basename(o.path)}.${process.pid}.tmp`);
   try {

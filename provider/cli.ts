@@ -14,6 +14,7 @@ import { spawn } from "node:child_process";
 import { writeAsaKeytab } from "./asa-keytab";
 import { closeDoctorConnections, doctorOptionsFromConfig, DoctorOptions, formatDoctorReport, runDoctor } from "./doctor";
 import { driftCommand } from "./drift";
+import { readArgs } from "./cli-args";
 import { KerberosRolloutError } from "./errors";
 import { DISCOVER_USAGE, DiscoverError, formatDiscoverReport, runDiscover, splitDiscoverArgs } from "./discover";
 import { redact, registerSecret } from "./secrets";
@@ -95,14 +96,7 @@ const envName = (key: string): string => `EXCHANGE_KERBEROS_${key.replace(/([A-Z
 export function parseDoctorArgs(argv: string[]): Parsed {
   const p: Parsed = { json: false, noStack: false, asaPasswordStdin: false, config: {} };
   const lists: Record<string, string[]> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const [flag, inline] = a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
-    const value = (): string => {
-      const v = inline ?? argv[++i];
-      if (v === undefined) throw new UsageError(`${flag} needs a value`);
-      return v;
-    };
+  for (const { arg: a, flag, value } of readArgs(argv, (flag) => new UsageError(`${flag} needs a value`))) {
     if (flag === "--json") p.json = true;
     else if (flag === "--no-stack") p.noStack = true;
     else if (flag === "--asa-password-stdin") p.asaPasswordStdin = true;
@@ -208,13 +202,9 @@ async function doctor(argv: string[]): Promise<number> {
 async function keytab(argv: string[]): Promise<number> {
   let output: string | undefined;
   const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === "-o" || a === "--output") {
-      output = argv[++i];
-      if (output === undefined) throw new UsageError(`${a} needs a file name`);
-    } else if (a.startsWith("--output=")) output = a.slice("--output=".length);
-    else rest.push(a);
+  for (const { arg, flag, value } of readArgs(argv, (flag) => new UsageError(`${flag} needs a file name`))) {
+    if (flag === "-o" || flag === "--output") output = value();
+    else rest.push(arg);
   }
   if (!output) throw new UsageError("keytab: give the file to write with -o FILE");
   const p = parseDoctorArgs(rest);

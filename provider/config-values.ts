@@ -34,11 +34,11 @@ export interface IntegerRange {
 export function integerValue(key: string, raw: string | undefined, range: IntegerRange): number | undefined {
   if (raw === undefined) return undefined;
   const fix = `write a whole number in decimal or 0x-hex (${range.unit}, ${range.min} to ${range.max}), such as ${setCommand(key, range.example)}`;
-  if (raw === "") throw new InvalidInputError(key, "is empty", `${fix}, or remove it with pulumi config rm ${key}`);
-  if (!DECIMAL.test(raw) && !HEX.test(raw)) throw new InvalidInputError(key, `${shown(raw)} is not a whole decimal or 0x-hex number`, fix);
+  if (raw === "") throw new InvalidInputError(key, "is empty", `${fix}, or remove it with pulumi config rm ${key}`, { code: "VALUE_EMPTY" });
+  if (!DECIMAL.test(raw) && !HEX.test(raw)) throw new InvalidInputError(key, `${shown(raw)} is not a whole decimal or 0x-hex number`, fix, { code: "NOT_A_NUMBER" });
   const n = HEX.test(raw) ? parseInt(raw.slice(2), 16) : Number(raw);
   if (!Number.isSafeInteger(n) || n < range.min || n > range.max) {
-    throw new InvalidInputError(key, `${raw} is outside ${range.min} to ${range.max}`, fix);
+    throw new InvalidInputError(key, `${raw} is outside ${range.min} to ${range.max}`, fix, { code: "NUMBER_OUT_OF_RANGE" });
   }
   return n;
 }
@@ -49,8 +49,8 @@ export function booleanValue(key: string, raw: string | undefined): boolean | un
   if (raw === "true") return true;
   if (raw === "false") return false;
   const fix = `set true or false, such as ${setCommand(key, "false")}`;
-  if (raw === "") throw new InvalidInputError(key, "is empty", `${fix}, or remove it with pulumi config rm ${key}`);
-  throw new InvalidInputError(key, `${shown(raw)} is not true or false`, fix);
+  if (raw === "") throw new InvalidInputError(key, "is empty", `${fix}, or remove it with pulumi config rm ${key}`, { code: "VALUE_EMPTY" });
+  throw new InvalidInputError(key, `${shown(raw)} is not true or false`, fix, { code: "NOT_A_BOOLEAN" });
 }
 
 /** A JSON array of strings (`["EX1","EX2"]`); `undefined` when the key is absent. Elements are
@@ -62,15 +62,15 @@ export function stringListValue(key: string, raw: string | undefined, example: s
   try {
     parsed = JSON.parse(raw);
   } catch {
-    throw new InvalidInputError(key, raw === "" ? "is empty" : `${shown(raw)} is not JSON`, fix);
+    throw new InvalidInputError(key, raw === "" ? "is empty" : `${shown(raw)} is not JSON`, fix, { code: raw === "" ? "VALUE_EMPTY" : "NOT_JSON" });
   }
   if (!Array.isArray(parsed)) {
     const what = parsed === null ? "null" : typeof parsed === "object" ? "a JSON object" : `a JSON ${typeof parsed}`;
-    throw new InvalidInputError(key, `${shown(raw)} is ${what}, not a list`, fix);
+    throw new InvalidInputError(key, `${shown(raw)} is ${what}, not a list`, fix, { code: "NOT_A_LIST" });
   }
   parsed.forEach((v, i) => {
     if (typeof v !== "string") {
-      throw new InvalidInputError(`${key}[${i}]`, `${v === null ? "null" : JSON.stringify(v)} is not a string`, fix);
+      throw new InvalidInputError(`${key}[${i}]`, `${v === null ? "null" : JSON.stringify(v)} is not a string`, fix, { code: "NOT_A_STRING" });
     }
   });
   return parsed as string[];
@@ -79,6 +79,6 @@ export function stringListValue(key: string, raw: string | undefined, example: s
 /** A text value that must not be empty when present; `undefined` when the key is absent. */
 export function textValue(key: string, raw: string | undefined, example: string): string | undefined {
   if (raw === undefined) return undefined;
-  if (raw.trim() === "") throw new InvalidInputError(key, "is empty", `${setCommand(key, example)}, or remove it with pulumi config rm ${key}`);
+  if (raw.trim() === "") throw new InvalidInputError(key, "is empty", `${setCommand(key, example)}, or remove it with pulumi config rm ${key}`, { code: "VALUE_EMPTY" });
   return raw;
 }

@@ -4,14 +4,14 @@
 // RunError, whose message alone it logs (@pulumi/pulumi cmd/run/run.js): so ours is one, and its
 // message is one line per problem, each naming the field, the cause and the fix.
 import * as pulumi from "@pulumi/pulumi";
-import { InvalidInputError } from "./errors";
+import { formatProblem, InvalidInputError } from "./errors";
 
 export class InvalidProgramInputError extends pulumi.RunError {
   /** Each problem, its field named as the user wrote it (a config key, or a component argument). */
   readonly problems: InvalidInputError[];
 
   constructor(problems: InvalidInputError[]) {
-    super(problems.map((p) => p.message.replace(/\s*\n\s*/g, " ")).join("\n"));
+    super(problems.map((p) => formatProblem(p)).join("\n"));
     this.name = "InvalidProgramInputError";
     this.problems = problems;
   }

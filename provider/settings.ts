@@ -4,7 +4,7 @@
 // LDAP connection and the PowerShell session.
 import * as fs from "fs";
 import * as path from "path";
-import { InvalidInputError } from "./errors";
+import { formatProblem, InvalidInputError } from "./errors";
 import { booleanValue, integerValue } from "./config-values";
 
 /** The config namespace: `pulumi config set exchange-kerberos:ldapUrl ldaps://dc1.corp.example`. */
@@ -86,7 +86,7 @@ function required(name: string, what: string, secret = false): string {
   const v = key(name);
   if (v === undefined || v === "") {
     const set = secret ? "pulumi config set --secret" : "pulumi config set";
-    throw new InvalidInputError(`${CONFIG_NAMESPACE}:${name}`, `${what} is not configured`, `${set} ${CONFIG_NAMESPACE}:${name} <value>`);
+    throw new InvalidInputError(`${CONFIG_NAMESPACE}:${name}`, `${what} is not configured`, `${set} ${CONFIG_NAMESPACE}:${name} <value>`, { code: "SETTING_MISSING" });
   }
   return v;
 }
@@ -113,13 +113,15 @@ function plainTextRefusal(setting: string, url: string, s: Pick<LdapSettings, "s
     `${CONFIG_NAMESPACE}:${setting}`,
     `${url} with ${CONFIG_NAMESPACE}:ldapStartTls false would send the password in clear text`,
     `use ldaps:// (the Global Catalog's TLS port is 3269), or remove ${CONFIG_NAMESPACE}:ldapStartTls so that StartTLS protects ldap://; only a throwaway lab may set ${CONFIG_NAMESPACE}:ldapAllowPlainText true`,
+    { code: "PLAIN_TEXT_LDAP" },
   );
 }
 
 const warned = new Set<string>();
 
 /** One warning line per provider process (the engine shows a provider's stderr under the stack). */
-function warnOnce(text: string): void {
+function warnOnce(reason: string, fix: string): void {
+  const text = formatProblem({ reason, fix });
   if (warned.has(text)) return;
   warned.add(text);
   process.stderr.write(`warning: ${text}\n`);
@@ -143,11 +145,11 @@ export function ldapSettings(override: LdapOverride = {}): LdapSettings {
   plainTextRefusal(override.url ? "ldapUrl (the resource's ldap.url)" : "ldapUrl", s.url, s);
   if (s.gcUrl) plainTextRefusal(override.gcUrl ? "gcUrl (the resource's ldap.gcUrl)" : "gcUrl", s.gcUrl, s);
   if (!s.verifyCertificate) {
-    warnOnce(`${CONFIG_NAMESPACE}:ldapVerifyCertificate is false: the domain controller's certificate is not checked, so anyone on the path can pose as it and read the bind password. Fix: set ${CONFIG_NAMESPACE}:ldapCaFile to the CA's PEM and remove ${CONFIG_NAMESPACE}:ldapVerifyCertificate`);
+    warnOnce(`${CONFIG_NAMESPACE}:ldapVerifyCertificate is false: the domain controller's certificate is not checked, so anyone on the path can pose as it and read the bind password`, `set ${CONFIG_NAMESPACE}:ldapCaFile to the CA's PEM and remove ${CONFIG_NAMESPACE}:ldapVerifyCertificate`);
   }
   for (const [setting, u] of [["ldapUrl", s.url], ["gcUrl", s.gcUrl]] as const) {
     if (u && u.toLowerCase().startsWith("ldap://") && !s.startTls && s.allowPlainText) {
-      warnOnce(`${CONFIG_NAMESPACE}:${setting} ${u} is used without TLS (${CONFIG_NAMESPACE}:ldapAllowPlainText true): the bind password crosses the network in clear text. Fix: use ldaps:// on any real network`);
+      warnOnce(`${CONFIG_NAMESPACE}:${setting} ${u} is used without TLS (${CONFIG_NAMESPACE}:ldapAllowPlainText true): the bind password crosses the network in clear text`, "use ldaps:// on any real network");
     }
   }
   return s;
@@ -156,16 +158,16 @@ export function ldapSettings(override: LdapOverride = {}): LdapSettings {
 export function exchangeSettings(override: ExchangeOverride = {}): ExchangeSettings {
   const connection = override.connection ?? (key("exchangeConnection") as ExchangeSettings["connection"] | undefined) ?? "remote";
   if (connection !== "remote" && connection !== "local") {
-    throw new InvalidInputError(`${CONFIG_NAMESPACE}:exchangeConnection`, `"${connection}" is not remote or local`, "set remote (a session to http://<server>/PowerShell/) or local (on an Exchange server)");
+    throw new InvalidInputError(`${CONFIG_NAMESPACE}:exchangeConnection`, `"${connection}" is not remote or local`, "set remote (a session to http://<server>/PowerShell/) or local (on an Exchange server)", { code: "VALUE_NOT_ALLOWED" });
   }
   const authentication = (key("exchangeAuthentication") ?? "Kerberos") as ExchangeSettings["authentication"];
   if (!["Kerberos", "Negotiate", "Basic"].includes(authentication)) {
-    throw new InvalidInputError(`${CONFIG_NAMESPACE}:exchangeAuthentication`, `"${authentication}" is not Kerberos, Negotiate or Basic`, "set Kerberos (default) or Negotiate");
+    throw new InvalidInputError(`${CONFIG_NAMESPACE}:exchangeAuthentication`, `"${authentication}" is not Kerberos, Negotiate or Basic`, "set Kerberos (default) or Negotiate", { code: "VALUE_NOT_ALLOWED" });
   }
   const user = key("exchangeUser");
   const password = key("exchangePassword");
   if ((user === undefined) !== (password === undefined)) {
-    throw new InvalidInputError(`${CONFIG_NAMESPACE}:exchangeUser`, "exchangeUser and exchangePassword must be set together", `pulumi config set ${CONFIG_NAMESPACE}:exchangeUser DOMAIN\\admin and pulumi config set --secret ${CONFIG_NAMESPACE}:exchangePassword`);
+    throw new InvalidInputError(`${CONFIG_NAMESPACE}:exchangeUser`, "exchangeUser and exchangePassword must be set together", `pulumi config set ${CONFIG_NAMESPACE}:exchangeUser DOMAIN\\admin and pulumi config set --secret ${CONFIG_NAMESPACE}:exchangePassword`, { code: "SETTINGS_INCOMPLETE" });
   }
   return {
     shell: projectPath(override.shell ?? key("exchangeShell")) ?? (process.platform === "win32" ? "powershell.exe" : "pwsh"),

@@ -82,7 +82,7 @@ export function readSiteSettings(get: (key: SiteKey) => string | undefined): Sit
   };
   const required = (k: SiteKey): string | undefined => read(() => {
     const v = textValue(siteKey(k), get(k), EXAMPLES[k]);
-    if (v === undefined) throw new InvalidInputError(siteKey(k), "is not set (required)", setCommand(siteKey(k), EXAMPLES[k]));
+    if (v === undefined) throw new InvalidInputError(siteKey(k), "is not set (required)", setCommand(siteKey(k), EXAMPLES[k]), { code: "SETTING_MISSING" });
     return v;
   });
   const list = (k: SiteKey): string[] | undefined => read(() => stringListValue(siteKey(k), get(k), JSON.parse(EXAMPLES[k]) as string[]));
@@ -90,19 +90,19 @@ export function readSiteSettings(get: (key: SiteKey) => string | undefined): Sit
   const namespace = required("namespace");
   const serversRaw = get("servers");
   const servers = serversRaw === undefined
-    ? read(() => { throw new InvalidInputError(siteKey("servers"), "is not set (required)", setCommand(siteKey("servers"), EXAMPLES.servers)); })
+    ? read(() => { throw new InvalidInputError(siteKey("servers"), "is not set (required)", setCommand(siteKey("servers"), EXAMPLES.servers), { code: "SETTING_MISSING" }); })
     : list("servers");
   const dnsZone = read(() => textValue(siteKey("dnsZone"), get("dnsZone"), EXAMPLES.dnsZone));
   const dnsAddresses = list("dnsAddresses");
   if (dnsZone !== undefined && dnsAddresses === undefined && get("dnsAddresses") === undefined) {
-    problems.push(new InvalidInputError(siteKey("dnsAddresses"), `is not set, but ${siteKey("dnsZone")} is`, `${setCommand(siteKey("dnsAddresses"), EXAMPLES.dnsAddresses)}, or remove ${siteKey("dnsZone")} to leave DNS alone`));
+    problems.push(new InvalidInputError(siteKey("dnsAddresses"), `is not set, but ${siteKey("dnsZone")} is`, `${setCommand(siteKey("dnsAddresses"), EXAMPLES.dnsAddresses)}, or remove ${siteKey("dnsZone")} to leave DNS alone`, { code: "SETTINGS_INCOMPLETE" }));
   }
   if (dnsZone === undefined && dnsAddresses !== undefined && get("dnsZone") === undefined) {
-    problems.push(new InvalidInputError(siteKey("dnsZone"), `is not set, but ${siteKey("dnsAddresses")} is`, `${setCommand(siteKey("dnsZone"), EXAMPLES.dnsZone)}, or remove ${siteKey("dnsAddresses")} to leave DNS alone`));
+    problems.push(new InvalidInputError(siteKey("dnsZone"), `is not set, but ${siteKey("dnsAddresses")} is`, `${setCommand(siteKey("dnsZone"), EXAMPLES.dnsZone)}, or remove ${siteKey("dnsAddresses")} to leave DNS alone`, { code: "SETTINGS_INCOMPLETE" }));
   }
   const dnsTtl = read(() => integerValue(siteKey("dnsTtl"), get("dnsTtl"), { min: 0, max: 2147483647, unit: "seconds", example: "3600" }));
   if (dnsTtl !== undefined && dnsZone === undefined && get("dnsZone") === undefined) {
-    problems.push(new InvalidInputError(siteKey("dnsTtl"), `is set, but ${siteKey("dnsZone")} is not`, `remove ${siteKey("dnsTtl")}, or set ${siteKey("dnsZone")} and ${siteKey("dnsAddresses")} to manage the record`));
+    problems.push(new InvalidInputError(siteKey("dnsTtl"), `is set, but ${siteKey("dnsZone")} is not`, `remove ${siteKey("dnsTtl")}, or set ${siteKey("dnsZone")} and ${siteKey("dnsAddresses")} to manage the record`, { code: "SETTINGS_INCOMPLETE" }));
   }
   const asaName = required("asaName");
   const asaOu = required("asaOu");
@@ -111,7 +111,7 @@ export function readSiteSettings(get: (key: SiteKey) => string | undefined): Sit
   const adopt = read(() => booleanValue(siteKey("adopt"), get("adopt")));
   // The password is a secret the program reads itself; here only whether it is set but empty.
   read(() => {
-    if (get("asaPassword") === "") throw new InvalidInputError(siteKey("asaPassword"), "is empty", `${setCommand(siteKey("asaPassword"), "<password>", true)}, or remove it with pulumi config rm ${siteKey("asaPassword")} to have one generated`);
+    if (get("asaPassword") === "") throw new InvalidInputError(siteKey("asaPassword"), "is empty", `${setCommand(siteKey("asaPassword"), "<password>", true)}, or remove it with pulumi config rm ${siteKey("asaPassword")} to have one generated`, { code: "VALUE_EMPTY" });
   });
   if (problems.length) throw new InvalidProgramInputError(problems);
 

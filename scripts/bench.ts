@@ -5,7 +5,7 @@
 // same-shaped stack of no-op dynamic resources (test/fixtures/bench-baseline-stack). Per step:
 // wall time, LDAP connections and operations, PowerShell sessions and operations, provider calls,
 // from the provider processes' own counters (provider/stats.ts) and, for PowerShell, the stand-in's.
-// Writes <out>/bench.md, bench.json and bench.png.
+// Writes <out>/bench.md, bench.json and bench.svg.
 //
 //   scripts/bench [--sizes 1,5,20,50] [--lab 127.0.0.2] [--out bench/out] [--exchange-endpoint shared|per-server]
 //     shared (default): exchange-kerberos:exchangeEndpoint names EX1, whose session manages every
@@ -20,7 +20,7 @@ import { Lab, startLab, stopLab } from "../test/fixtures/lab";
 import { CliResult, PulumiCli, REPO_ROOT } from "../test/fixtures/pulumi-cli";
 import { readState, seedServers, standinExecutable } from "../test/fixtures/exchange-standin/state";
 import { ProviderProcessStats, STATS_FILE_ENV } from "../provider/stats";
-import { plotPng } from "./bench-png";
+import { plotSvg } from "./bench-svg";
 
 export const STEPS = ["preview (new stack)", "up (from empty)", "preview (no changes)", "refresh", "destroy"] as const;
 export type Step = (typeof STEPS)[number];
@@ -419,9 +419,9 @@ async function main(): Promise<void> {
     ours: rows.filter((r) => r.step === step).map((r) => [r.n, r.ours.seconds] as [number, number]),
     baseline: rows.filter((r) => r.step === step).map((r) => [r.n, r.baseline.seconds] as [number, number]),
   }));
-  fs.writeFileSync(path.join(o.out, "bench.png"), plotPng("PULUMI-EXCHANGE-KERBEROS: WALL TIME AGAINST N", panels, `${mach.nproc} CPU ${mach.cpuModel}, LOAD AT START ${mach.loadAverageAtStart[0].toFixed(2)}. EXCHANGE: STAND-IN (TEST DOUBLE)`));
+  fs.writeFileSync(path.join(o.out, "bench.svg"), plotSvg("pulumi-exchange-kerberos: wall time against N", panels, `${mach.nproc} CPU ${mach.cpuModel}, load at start ${mach.loadAverageAtStart[0].toFixed(2)}. Exchange: the stand-in (a TEST DOUBLE)`));
   process.stdout.write(markdown(result));
-  log(`wrote ${path.join(o.out, "bench.md")}, bench.json, bench.png`);
+  log(`wrote ${path.join(o.out, "bench.md")}, bench.json, bench.svg`);
 }
 
 if (require.main === module) {

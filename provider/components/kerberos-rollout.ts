@@ -70,7 +70,7 @@ export function recordName(namespace: string, zone: string): string {
   const z = fqdn("dns.zone", zone);
   if (ns === z) return "@";
   if (!ns.endsWith(`.${z}`)) {
-    throw new InvalidInputError("dns.zone", `the namespace ${ns} is not in the zone ${z}`, "set the zone that holds the namespace, such as corp.example for outlook.corp.example");
+    throw new InvalidInputError("dns.zone", `the namespace ${ns} is not in the zone ${z}`, "set the zone that holds the namespace, such as corp.example for outlook.corp.example", { code: "NAMESPACE_NOT_IN_ZONE" });
   }
   return ns.slice(0, -(z.length + 1));
 }
@@ -95,7 +95,7 @@ function collect(problems: InvalidInputError[], fn: () => unknown): void {
 function namespaceName(field: string, value: unknown): string {
   const ns = fqdn(field, value);
   if (typeof value === "string" && value.endsWith(".")) {
-    throw new InvalidInputError(field, `${JSON.stringify(value)} ends with a dot`, `write it without the trailing dot (${ns}), as Outlook and the SPN name it`);
+    throw new InvalidInputError(field, `${JSON.stringify(value)} ends with a dot`, `write it without the trailing dot (${ns}), as Outlook and the SPN name it`, { code: "NAME_TRAILING_DOT" });
   }
   return ns;
 }
@@ -113,24 +113,24 @@ export function rolloutArgProblems(args: KerberosRolloutArgs): InvalidInputError
   const namespaceOk = problems.length === before;
   const extra: unknown = args.extraSpnNames ?? [];
   if (!Array.isArray(extra)) {
-    problems.push(new InvalidInputError("extraSpnNames", `${JSON.stringify(extra) ?? typeof extra} is not a list`, "give a list of host names, such as [\"autodiscover.corp.example\"]"));
+    problems.push(new InvalidInputError("extraSpnNames", `${JSON.stringify(extra) ?? typeof extra} is not a list`, "give a list of host names, such as [\"autodiscover.corp.example\"]", { code: "NOT_A_LIST" }));
   } else {
     extra.forEach((n, i) => collect(problems, () => namespaceName(`extraSpnNames[${i}]`, n)));
   }
   const servers: unknown = args.servers;
   const serversFix = "list the Client Access servers that answer for the namespace, such as [\"EX1\", \"EX2\"]";
   if (!Array.isArray(servers)) {
-    problems.push(new InvalidInputError("servers", `${JSON.stringify(servers) ?? typeof servers} is not a list`, serversFix));
+    problems.push(new InvalidInputError("servers", `${JSON.stringify(servers) ?? typeof servers} is not a list`, serversFix, { code: "NOT_A_LIST" }));
   } else if (servers.length === 0) {
-    problems.push(new InvalidInputError("servers", "is empty", serversFix));
+    problems.push(new InvalidInputError("servers", "is empty", serversFix, { code: "VALUE_EMPTY" }));
   } else {
     const seen = new Set<string>();
     servers.forEach((s: unknown, i) => collect(problems, () => {
       const field = `servers[${i}]`;
-      if (typeof s !== "string") throw new InvalidInputError(field, `${s === null ? "null" : JSON.stringify(s) ?? typeof s} is not a string`, "give each server's name as Get-ExchangeServer lists it, such as \"EX1\"");
-      if (s.trim() === "") throw new InvalidInputError(field, "is empty", "give each server's name as Get-ExchangeServer lists it, such as \"EX1\"");
+      if (typeof s !== "string") throw new InvalidInputError(field, `${s === null ? "null" : JSON.stringify(s) ?? typeof s} is not a string`, "give each server's name as Get-ExchangeServer lists it, such as \"EX1\"", { code: "NOT_A_STRING" });
+      if (s.trim() === "") throw new InvalidInputError(field, "is empty", "give each server's name as Get-ExchangeServer lists it, such as \"EX1\"", { code: "VALUE_EMPTY" });
       const name = exchangeServerName(field, s);
-      if (seen.has(name.toLowerCase())) throw new InvalidInputError(field, `lists ${s} a second time`, "list each server once");
+      if (seen.has(name.toLowerCase())) throw new InvalidInputError(field, `lists ${s} a second time`, "list each server once", { code: "DUPLICATE_VALUE" });
       seen.add(name.toLowerCase());
     }));
   }
@@ -140,7 +140,7 @@ export function rolloutArgProblems(args: KerberosRolloutArgs): InvalidInputError
     const addresses: unknown = args.dns.addresses;
     if (plainValue(addresses)) {
       if (!Array.isArray(addresses) || addresses.length === 0) {
-        problems.push(new InvalidInputError("dns.addresses", Array.isArray(addresses) ? "is empty" : `${JSON.stringify(addresses) ?? typeof addresses} is not a list`, "give the addresses the namespace resolves to, such as [\"10.0.0.11\", \"10.0.0.12\"]"));
+        problems.push(new InvalidInputError("dns.addresses", Array.isArray(addresses) ? "is empty" : `${JSON.stringify(addresses) ?? typeof addresses} is not a list`, "give the addresses the namespace resolves to, such as [\"10.0.0.11\", \"10.0.0.12\"]", { code: Array.isArray(addresses) ? "VALUE_EMPTY" : "NOT_A_LIST" }));
       } else {
         addresses.forEach((a: unknown, i) => plainValue(a) && collect(problems, () => ipv4(`dns.addresses[${i}]`, a)));
       }

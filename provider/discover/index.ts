@@ -6,6 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { configFromMap, configureFromStack, CONFIG_NAMESPACE, exchangeSettings, ldapSettings } from "../settings";
+import { readArgs } from "../cli-args";
 import { registerSecret } from "../secrets";
 import { propose, Proposal, DiscoverError } from "./propose";
 import { readFacts } from "./read";
@@ -57,14 +58,7 @@ export interface DiscoverArgs {
 export function splitDiscoverArgs(argv: string[]): { own: Omit<DiscoverArgs, "config" | "json" | "cwd">; rest: string[] } {
   const own: Omit<DiscoverArgs, "config" | "json" | "cwd"> = { servers: [], print: false, force: false };
   const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const [flag, inline] = a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
-    const value = (): string => {
-      const v = inline ?? argv[++i];
-      if (v === undefined) throw new DiscoverError(`${flag} needs a value`);
-      return v;
-    };
+  for (const { arg: a, flag, value } of readArgs(argv, (flag) => new DiscoverError(`${flag} needs a value`))) {
     if (flag === "--servers") {
       const v = value();
       own.servers = v.trim().toLowerCase() === "all" ? "all" : v.split(",").map((s) => s.trim()).filter(Boolean);

@@ -6,10 +6,11 @@ import { declaredSettings, flattenVdirUrls, validateVdirUrlsInputs } from "../re
 import { declaredOutlookAuth, flattenOutlookAuth, validateOutlookAuthInputs } from "../resources/outlook-anywhere-auth";
 import { AES_TYPES, DEFAULT_ENCRYPTION_TYPES } from "../ldap/account-bits";
 import { DiscoveredFacts, ServerFacts } from "./facts";
+import type { DoctorCode } from "../doctor/codes";
 
 export interface DiscoverFinding {
-  /** The doctor's stable code (SERVER_NO_ASA, SERVER_WRONG_ASA, SPN_WRONG_ACCOUNT, URL_NOT_NAMESPACE…). */
-  code: string;
+  /** The doctor's stable code (SERVER_NO_ASA, SERVER_WRONG_ASA, SPN_WRONG_ACCOUNT, URL_NOT_NAMESPACE…): doctor/codes.ts. */
+  code: DoctorCode;
   /** A server, an SPN, the ASA or the namespace. */
   subject: string;
   cause: string;

@@ -79,7 +79,7 @@ async function readDns(ldap: LdapSettings, namespace: string): Promise<DnsFacts>
 /** Everything discover needs, read-only. */
 export async function readFacts(i: DiscoverInputs): Promise<DiscoveredFacts> {
   const names = i.servers === "all" ? await allExchangeServers(i.ldap) : i.servers;
-  if (names.length === 0) throw new NotFoundError("no Exchange servers were found in the Configuration partition", "give the Client Access servers with --servers EX1,EX2");
+  if (names.length === 0) throw new NotFoundError("no Exchange servers were found in the Configuration partition", "give the Client Access servers with --servers EX1,EX2", { code: "NO_EXCHANGE_SERVERS_FOUND" });
   const servers: ServerFacts[] = [];
   // One at a time: they share one session when exchangeEndpoint is set.
   for (const s of names) servers.push(await readServer(i.exchange, s));

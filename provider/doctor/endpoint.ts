@@ -13,6 +13,7 @@ import { Principal } from "../kerberos/principal";
 import { buildApReq, negotiateToken, verifyMutual } from "../kerberos/spnego";
 import { CONFIG_NAMESPACE, projectPath } from "../settings";
 import { message, Report } from "./report";
+import type { DoctorCode } from "./codes";
 
 /** The paths Outlook uses on the namespace (MAPI over HTTP, Outlook Anywhere, EWS, OAB, Autodiscover). */
 export const OUTLOOK_PATHS = ["/mapi/", "/rpc/rpcproxy.dll", "/EWS/Exchange.asmx", "/OAB/", "/Autodiscover/Autodiscover.xml"];
@@ -107,7 +108,7 @@ function sanOf(cert: PeerCertificate): string {
 }
 
 /** Judges the certificate: one failure line, or undefined when it is good. */
-function judgeTls(host: string, addr: string, t: TlsFacts): { code: string; cause: string; fix: string } | undefined {
+function judgeTls(host: string, addr: string, t: TlsFacts): { code: DoctorCode; cause: string; fix: string } | undefined {
   const now = Date.now();
   const from = Date.parse(t.cert.valid_from);
   const to = Date.parse(t.cert.valid_to);
@@ -156,8 +157,8 @@ export async function checkEndpoints(o: DoctorOptions, ctx: EndpointContext, r: 
       continue;
     }
     // Per path, failures are gathered and reported once per code for the address: one line each.
-    const failed = new Map<string, { paths: string[]; cause: string; fix: string }>();
-    const fail = (path: string, code: string, cause: string, fix: string): void => {
+    const failed = new Map<DoctorCode, { paths: string[]; cause: string; fix: string }>();
+    const fail = (path: string, code: DoctorCode, cause: string, fix: string): void => {
       const f = failed.get(code);
       if (f) f.paths.push(path);
       else failed.set(code, { paths: [path], cause, fix });

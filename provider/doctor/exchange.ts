@@ -5,6 +5,7 @@ import type { DoctorOptions } from "./options";
 import { AsaCredentialProof, getAsaCredentials, getOutlookAuth, getVdirUrls, serverHandle, ServerHandle, testAsaCredentials, VDIR_KINDS } from "../exchange/operations";
 import { CONFIG_NAMESPACE } from "../settings";
 import { fixOf, message, Report } from "./report";
+import type { DoctorCode } from "./codes";
 
 /** Kerberos' default clock-skew allowance (MIT clockskew, AD's "Maximum tolerance for computer clock synchronization"). */
 const MAX_SKEW_SECONDS = 300;
@@ -16,6 +17,18 @@ function hostOf(url: string | null): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** SERVER_ASA_STALE, whichever way it was found (the server's own word, or the timestamps). */
+function stale(r: Report, server: string, why: string): void {
+  r.add(
+    "binding",
+    server,
+    "fail",
+    "SERVER_ASA_STALE",
+    `${why}, so fresh tickets fail there ("Key version is not available" / KRB_AP_ERR_MODIFIED) and Outlook silently falls back to NTLM`,
+    `bind the current password on ${server} and every other server that lacks it (pulumi up, or RollAlternateServiceAccountPassword.ps1 -CopyFrom a server that works), then klist purge on clients`,
+  );
 }
 
 export async function checkServer(
@@ -58,14 +71,7 @@ export async function checkServer(
       if (held) {
         r.pass("binding", server, `holds AD's current password of ${ctx.qualifiedName} (the credential added ${held.whenAddedUtc}${held === proof[0] ? ", its latest" : ", its previous"}; compared on the server with the password AD holds per the stack)`);
       } else {
-        r.add(
-          "binding",
-          server,
-          "fail",
-          "SERVER_ASA_STALE",
-          `${server} does not hold AD's current password of ${ctx.qualifiedName} (set ${ctx.passwordLastSet?.toISOString() ?? "?"}): none of its credentials (${list}) is the password AD holds per the stack, so fresh tickets fail there ("Key version is not available" / KRB_AP_ERR_MODIFIED) and Outlook silently falls back to NTLM`,
-          `bind the current password on ${server} (pulumi up, or RollAlternateServiceAccountPassword.ps1 -CopyFrom a server that works), then klist purge on clients`,
-        );
+        stale(r, server, `${server} does not hold AD's current password of ${ctx.qualifiedName} (set ${ctx.passwordLastSet?.toISOString() ?? "?"}): none of its credentials (${list}) is the password AD holds per the stack`);
       }
     } else {
       // Without the server's word (no password from the stack, or check 5 did not prove it is
@@ -81,14 +87,7 @@ export async function checkServer(
       } else if (setAt - added <= skewMs && ctx.stackPasswordMatchesAd === true) {
         r.pass("binding", server, `holds ${latest.account}, added ${latest.whenAddedUtc}, ${(setAt - added) / 1000} s before AD's password set (${ctx.passwordLastSet!.toISOString()}), within Kerberos' ${skewMs / 1000} s skew: the servers-first order of a rollout, and the ticket decrypts with the stack's password`);
       } else {
-        r.add(
-          "binding",
-          server,
-          "fail",
-          "SERVER_ASA_STALE",
-          `KRB_AP_ERR_MODIFIED: AD's password of ${ctx.qualifiedName} was set at ${ctx.passwordLastSet!.toISOString()}, ${Math.round((setAt - added) / 1000)} s after ${server} got its latest credential (${latest.whenAddedUtc})${ctx.stackPasswordMatchesAd === true ? "" : ", and the stack's password is not AD's"}: the server does not hold AD's current password, so fresh tickets fail there ("Key version is not available") and Outlook silently falls back to NTLM`,
-          `bind the current password on ${server} and every other server (pulumi up, or RollAlternateServiceAccountPassword.ps1), then klist purge on clients`,
-        );
+        stale(r, server, `KRB_AP_ERR_MODIFIED: AD's password of ${ctx.qualifiedName} was set at ${ctx.passwordLastSet!.toISOString()}, ${Math.round((setAt - added) / 1000)} s after ${server} got its latest credential (${latest.whenAddedUtc})${ctx.stackPasswordMatchesAd === true ? "" : ", and the stack's password is not AD's"}: the server does not hold AD's current password`);
       }
     }
   } catch (e) {
@@ -98,7 +97,7 @@ export async function checkServer(
   try {
     const auth = await getOutlookAuth(h);
     const urls = await getVdirUrls(h);
-    const problems: { code: string; cause: string; fix: string; warn?: boolean }[] = [];
+    const problems: { code: DoctorCode; cause: string; fix: string; warn?: boolean }[] = [];
     const has = (list: string[]): boolean => list.some((m) => m.toLowerCase() === "negotiate");
     const oa = auth.outlookAnywhere;
     if ((oa.internalClientAuthenticationMethod ?? "").toLowerCase() !== "negotiate") {

@@ -24,6 +24,7 @@ import { DoctorFinding, DoctorReport, fixOf, message, Report, summarize } from "
 
 export { CheckId, CheckStatus, DoctorFinding, DoctorReport, formatDoctorReport } from "./report";
 import type { DoctorOptions } from "./options";
+import type { DoctorCode } from "./codes";
 export type { DoctorOptions } from "./options";
 
 
@@ -119,7 +120,7 @@ function checkAsa(asa: AsaAccountFacts | undefined, qualifiedName: string, r: Re
 
 /** A kvno failure as a finding. The KDC answers "Server not found" both when nobody holds the SPN
  * and when several accounts do (it refuses to choose); check 2's finding tells which. */
-function ticketFinding(t: Extract<TicketOutcome, { ok: false }>, spnCode: string | undefined): { code: string; cause: string; fix: string } {
+function ticketFinding(t: Extract<TicketOutcome, { ok: false }>, spnCode: string | undefined): { code: DoctorCode; cause: string; fix: string } {
   if (t.code === "SPN_UNKNOWN" && spnCode === "SPN_DUPLICATE") {
     return {
       code: "TICKET_SPN_NOT_UNIQUE",
@@ -260,7 +261,7 @@ function jsonList(field: string, value: string | undefined): string[] | undefine
   }
   if (typeof v === "string") v = [v];
   if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) {
-    throw new InvalidInputError(`${CONFIG_NAMESPACE}:${field}`, "is not a list of names", `set it to a JSON list, such as ["EX1","EX2"]`);
+    throw new InvalidInputError(`${CONFIG_NAMESPACE}:${field}`, "is not a list of names", `set it to a JSON list, such as ["EX1","EX2"]`, { code: "NOT_A_LIST" });
   }
   return v as string[];
 }
@@ -290,9 +291,9 @@ export function doctorOptionsFromConfig(values: Record<string, string | undefine
   configureFromStack(config);
   const ldap = ldapSettings();
   const namespace = get("namespace") ?? outStr("namespace");
-  if (!namespace) throw new InvalidInputError(`${CONFIG_NAMESPACE}:namespace`, "the Outlook namespace is not configured", `pulumi config set ${CONFIG_NAMESPACE}:namespace outlook.corp.example (or --namespace)`);
+  if (!namespace) throw new InvalidInputError(`${CONFIG_NAMESPACE}:namespace`, "the Outlook namespace is not configured", `pulumi config set ${CONFIG_NAMESPACE}:namespace outlook.corp.example (or --namespace)`, { code: "SETTING_MISSING" });
   const asaName = get("asaName") ?? outStr("asaQualifiedName");
-  if (!asaName) throw new InvalidInputError(`${CONFIG_NAMESPACE}:asaName`, "the ASA's name is not configured", `pulumi config set ${CONFIG_NAMESPACE}:asaName EXCH-ASA (or --asa-name)`);
+  if (!asaName) throw new InvalidInputError(`${CONFIG_NAMESPACE}:asaName`, "the ASA's name is not configured", `pulumi config set ${CONFIG_NAMESPACE}:asaName EXCH-ASA (or --asa-name)`, { code: "SETTING_MISSING" });
   const servers = jsonList("servers", get("servers")) ?? [];
   let exchange: ExchangeSettings | undefined;
   if (servers.length) exchange = exchangeSettings();
@@ -300,9 +301,9 @@ export function doctorOptionsFromConfig(values: Record<string, string | undefine
   let kdcProxy: DoctorOptions["kdcProxy"];
   if (kdcProxyUrl) {
     const parsed = parseKdcProxyUrl(kdcProxyUrl);
-    if ("invalid" in parsed) throw new InvalidInputError(`${CONFIG_NAMESPACE}:kdcProxyUrl`, parsed.invalid, `set it to the proxy's URL, such as https://kdcproxy.corp.example/KdcProxy`);
+    if ("invalid" in parsed) throw new InvalidInputError(`${CONFIG_NAMESPACE}:kdcProxyUrl`, parsed.invalid, `set it to the proxy's URL, such as https://kdcproxy.corp.example/KdcProxy`, { code: "NOT_A_KDC_PROXY_URL" });
     const t = get("kdcProxyTimeoutMs");
-    if (t !== undefined && !/^[1-9][0-9]{2,6}$/.test(t)) throw new InvalidInputError(`${CONFIG_NAMESPACE}:kdcProxyTimeoutMs`, `"${t}" is not a whole number of milliseconds from 100 to 9999999`, "write it in decimal, such as 30000");
+    if (t !== undefined && !/^[1-9][0-9]{2,6}$/.test(t)) throw new InvalidInputError(`${CONFIG_NAMESPACE}:kdcProxyTimeoutMs`, `"${t}" is not a whole number of milliseconds from 100 to 9999999`, "write it in decimal, such as 30000", { code: "NUMBER_OUT_OF_RANGE" });
     kdcProxy = { url: kdcProxyUrl, caFile: get("kdcProxyCaFile"), ...(t !== undefined ? { timeoutMs: Number(t) } : {}) };
   }
   return {

@@ -14,6 +14,7 @@ import { buildProbeAsReq, classifyKdcAnswer, decodeKdcProxyMessage, encodeKdcPro
 import { userPrincipalName } from "../kerberos/tickets";
 import { CONFIG_NAMESPACE, projectPath } from "../settings";
 import { message, Report } from "./report";
+import type { DoctorCode } from "./codes";
 
 export interface KdcProxyOptions {
   /** https://host[:port]/KdcProxy */
@@ -39,7 +40,7 @@ export function parseKdcProxyUrl(text: string): URL | { invalid: string } {
   return u;
 }
 
-export type Outcome = { ok: true; detail: string } | { ok: false; code: string; cause: string; fix: string };
+export type Outcome = { ok: true; detail: string } | { ok: false; code: DoctorCode; cause: string; fix: string };
 
 class Timeout extends Error {}
 

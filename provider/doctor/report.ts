@@ -1,6 +1,7 @@
 // The doctor's report: findings (one per check and subject, with a stable code, the cause and the
 // fix on one line each), the verdict, and the text form. No password or key ever enters it.
-import { KerberosRolloutError } from "../errors";
+import { causeOf, KerberosRolloutError } from "../errors";
+import type { DoctorCode } from "./codes";
 
 export type CheckStatus = "pass" | "warn" | "fail" | "skip";
 
@@ -12,8 +13,8 @@ export interface DoctorFinding {
   /** What was checked: a name, an SPN, an account, a server. */
   subject: string;
   status: CheckStatus;
-  /** Stable code for scripts and tests ("OK", "SPN_MISSING", "KRB_AP_ERR_MODIFIED"…). */
-  code: string;
+  /** Stable code for scripts and tests ("OK", "SPN_MISSING", "KRB_AP_ERR_MODIFIED"…): codes.ts. */
+  code: DoctorCode;
   /** One line: what is the case (for pass) or what is wrong (for warn/fail/skip). */
   cause: string;
   /** One line: what to do (warn/fail/skip). */
@@ -33,7 +34,7 @@ export interface DoctorReport {
 export class Report {
   readonly findings: DoctorFinding[] = [];
 
-  add(check: CheckId, subject: string, status: CheckStatus, code: string, cause: string, fix?: string): DoctorFinding {
+  add(check: CheckId, subject: string, status: CheckStatus, code: DoctorCode, cause: string, fix?: string): DoctorFinding {
     const f: DoctorFinding = { check, subject, status, code, cause, ...(fix ? { fix } : {}) };
     this.findings.push(f);
     return f;
@@ -44,8 +45,9 @@ export class Report {
   }
 }
 
+/** The cause of an error a check ran into, without its fix (which goes to the finding's `fix`). */
 export function message(e: unknown): string {
-  if (e instanceof KerberosRolloutError && e.fix) return e.message.slice(0, e.message.length - ` Fix: ${e.fix}`.length - 1);
+  if (e instanceof KerberosRolloutError) return causeOf(e);
   return e instanceof Error ? e.message : String(e);
 }
 

@@ -14,6 +14,7 @@ import * as path from "node:path";
 import { redact } from "../secrets";
 import type { DoctorFinding, DoctorReport } from "../doctor/report";
 import { driftFromPreview, PreviewStep } from "./preview";
+import { readArgs } from "../cli-args";
 
 export const DRIFT_USAGE = `usage: pulumi-exchange-kerberos drift (--stack NAME | --all) [--cwd DIR] [--json]
 
@@ -73,12 +74,10 @@ interface Args {
 
 export function parseDriftArgs(argv: string[]): Args {
   const a: Args = { stacks: [], all: false, json: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const [flag, inline] = arg.startsWith("--") && arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
+  for (const { arg, flag, value: next } of readArgs(argv, (flag) => new DriftUsageError(`${flag} needs a value`))) {
     const value = (): string => {
-      const v = inline ?? argv[++i];
-      if (v === undefined || v === "") throw new DriftUsageError(`${flag} needs a value`);
+      const v = next();
+      if (v === "") throw new DriftUsageError(`${flag} needs a value`);
       return v;
     };
     if (flag === "--json") a.json = true;

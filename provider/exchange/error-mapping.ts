@@ -11,7 +11,9 @@ import {
 import { redact, registerSecret } from "../secrets";
 
 /** An Exchange (or PowerShell) error that fits none of the typed categories; carries Exchange's message. */
-export class ExchangeCommandError extends KerberosRolloutError {}
+export class ExchangeCommandError extends KerberosRolloutError {
+  static readonly defaultCode = "EXCHANGE_COMMAND_FAILED";
+}
 
 /** An error as the module returns it: PowerShell's ErrorRecord, flattened. */
 export interface OperationError {

@@ -2,7 +2,7 @@
 // ExchangeKerberos.psm1 (whose parameters and result shapes are declared, and checked, by
 // operation-table.ts). Version detection lives here: Exchange 2013 manages the Client
 // Access settings with Set-ClientAccessServer, 2016/2019/SE with Set-ClientAccessService.
-import { KerberosRolloutError, NotFoundError, UnreachableError, warn } from "../errors";
+import { causeOf, KerberosRolloutError, NotFoundError, UnreachableError, warn } from "../errors";
 import type { CheckFailures } from "../resources/dynamic";
 import { exchangeSettings, type ExchangeOverride, type ExchangeSettings } from "../settings";
 import { ExchangeCommandError } from "./error-mapping";
@@ -93,7 +93,7 @@ export async function serverExists(inputs: { server: string; exchange?: Exchange
   try {
     await exchangeServer(inputs.server, inputs.exchange);
   } catch (e) {
-    if (e instanceof KerberosRolloutError) f.add("server", `cannot manage Exchange server ${JSON.stringify(inputs.server)}: ${e.message}`);
+    if (e instanceof KerberosRolloutError) f.addError("server", e, `cannot manage Exchange server ${JSON.stringify(inputs.server)}`);
     else throw e;
   }
 }
@@ -113,8 +113,7 @@ function stateDeleteFix(ref: ServerRef): string {
 
 /** An unreachable server still fails read and delete, with the way out named. */
 function unreachable(e: UnreachableError, ref: ServerRef): UnreachableError {
-  const cause = e.fix ? e.message.slice(0, -`. Fix: ${e.fix}`.length) : e.message;
-  return new UnreachableError(cause, `${e.fix ? `${e.fix}; ` : ""}${stateDeleteFix(ref)}`, { cause: e });
+  return new UnreachableError(causeOf(e), `${e.fix ? `${e.fix}; ` : ""}${stateDeleteFix(ref)}`, { code: e.code, cause: e });
 }
 
 /**
@@ -140,7 +139,7 @@ export async function deleteOnServer(ref: ServerRef, what: string, fn: () => Pro
     await fn();
   } catch (e) {
     if (e instanceof NotFoundError) {
-      warn(`${ref.server}: ${what} is already gone (${e.message.replace(/\. Fix: .*$/, "")}); nothing to undo there`);
+      warn(`${ref.server}: ${what} is already gone (${causeOf(e)}); nothing to undo there`);
       return;
     }
     if (e instanceof UnreachableError) throw unreachable(e, ref);

@@ -139,7 +139,7 @@ export class ExchangeSession {
       if (!outcome.ok) {
         const err = typedError(outcome.error, `connecting to Exchange at ${this.endpoint}`, secrets);
         throw err instanceof ExchangeCommandError || err instanceof NotFoundError
-          ? new UnreachableError(err.message, "check exchange-kerberos:exchangeEndpoint, exchangeConnection and exchangeAuthentication")
+          ? new UnreachableError(err.reason, "check exchange-kerberos:exchangeEndpoint, exchangeConnection and exchangeAuthentication")
           : err;
       }
     } catch (e) {

@@ -125,7 +125,7 @@ export function parseCcache(bytes: Buffer): Ccache {
   const version = c.u16("file format version");
   if (version !== 0x0503 && version !== 0x0504) {
     const hex = version.toString(16).padStart(4, "0");
-    throw new KerberosFormatError("ccache", `file format version 0x${hex} is not supported (0x0503 or 0x0504 expected)`, "obtain the ticket with a current MIT kinit/kvno, or check that the file is a FILE: ccache");
+    throw new KerberosFormatError("ccache", `file format version 0x${hex} is not supported (0x0503 or 0x0504 expected)`, "obtain the ticket with a current MIT kinit/kvno, or check that the file is a FILE: ccache", { code: "CCACHE_VERSION_UNSUPPORTED" });
   }
   let kdcTimeOffset: Ccache["kdcTimeOffset"];
   if (version === 0x0504) {
@@ -187,7 +187,7 @@ export function parseCcache(bytes: Buffer): Ccache {
 export async function readCcacheFile(name: string): Promise<Ccache> {
   const m = /^([A-Z]+):(.*)$/.exec(name);
   if (m && m[1] !== "FILE") {
-    throw new KerberosFormatError("ccache", `${m[1]}: credential caches are not files and cannot be read here`, "point KRB5CCNAME at a FILE: cache");
+    throw new KerberosFormatError("ccache", `${m[1]}: credential caches are not files and cannot be read here`, "point KRB5CCNAME at a FILE: cache", { code: "CCACHE_NOT_A_FILE" });
   }
   return parseCcache(await readFile(m ? m[2] : name));
 }

@@ -55,7 +55,7 @@ export function parsePrincipal(text: string, defaultRealm?: string): Principal {
   else realm = current;
   realm = realm || defaultRealm;
   if (components.some((c) => c === "") || realm === undefined || realm === "") {
-    throw new InvalidInputError("principal", `"${text}" is not a principal name`, "write it as service/host@REALM or user@REALM");
+    throw new InvalidInputError("principal", `"${text}" is not a principal name`, "write it as service/host@REALM or user@REALM", { code: "INVALID_PRINCIPAL" });
   }
   return { nameType: components.length > 1 ? NAME_TYPE.SRV_HST : NAME_TYPE.PRINCIPAL, components, realm };
 }

@@ -14,11 +14,11 @@ export function isComputerAccount(samAccountName: string): boolean {
 /** The AES salt of an AD account, computer (NAME$) or user. */
 export function adAccountSalt(realm: string, samAccountName: string): string {
   if (!realm || /[\s@/\\]/.test(realm)) {
-    throw new InvalidInputError("realm", `"${realm}" is not a realm name`, "give the AD DNS domain in upper case, e.g. CORP.EXAMPLE");
+    throw new InvalidInputError("realm", `"${realm}" is not a realm name`, "give the AD DNS domain in upper case, e.g. CORP.EXAMPLE", { code: "INVALID_REALM" });
   }
   const name = samAccountName.replace(/^[^\\]*\\/, ""); // DOMAIN\NAME$ → NAME$
   if (!name || /[@/]/.test(name)) {
-    throw new InvalidInputError("samAccountName", `"${samAccountName}" is not a sAMAccountName`, "give NAME$ (computer) or the user's logon name");
+    throw new InvalidInputError("samAccountName", `"${samAccountName}" is not a sAMAccountName`, "give NAME$ (computer) or the user's logon name", { code: "INVALID_SAM_ACCOUNT_NAME" });
   }
   const upper = realm.toUpperCase();
   if (isComputerAccount(name)) {

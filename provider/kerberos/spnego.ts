@@ -20,6 +20,7 @@ import { randomBytes, randomInt } from "node:crypto";
 import { decrypt, encrypt, EncryptionKey } from "./crypto";
 import { Fields, TagClass, UniversalTag, children, der, encodeElement, expectTag, readElement, readInteger, readKerberosTime, readOnly, unwrapApplication } from "./der";
 import { KerberosFormatError, IntegrityError } from "./errors";
+import { causeOf } from "../errors";
 import { Principal } from "./principal";
 
 /** RFC 4120 §7.5.1 key usages. */
@@ -151,7 +152,7 @@ export function verifyMutual(token: Buffer, ctx: ApRequestContext): MutualResult
     return { ok: true, negState };
   } catch (e) {
     if (e instanceof IntegrityError) return { ok: false, reason: "the AP-REP does not decrypt with the session key: the answer did not come from the holder of the service key" };
-    if (e instanceof KerberosFormatError || e instanceof RangeError) return { ok: false, reason: `the server's answer token does not parse: ${e.message}` };
+    if (e instanceof KerberosFormatError || e instanceof RangeError) return { ok: false, reason: `the server's answer token does not parse: ${e instanceof KerberosFormatError ? causeOf(e) : e.message}` };
     throw e;
   }
 }

@@ -80,8 +80,8 @@ function run(program: string, args: string[], env: NodeJS.ProcessEnv, input: str
       clearTimeout(timer);
       reject(
         e.code === "ENOENT"
-          ? new KerberosToolError(`${program} is not installed or not on PATH`, "install the MIT Kerberos client tools (Debian/Ubuntu: apt install krb5-user; RHEL: dnf install krb5-workstation)", { cause: e })
-          : new KerberosToolError(`${program} could not be started: ${e.message}`, undefined, { cause: e }),
+          ? new KerberosToolError(`${program} is not installed or not on PATH`, "install the MIT Kerberos client tools (Debian/Ubuntu: apt install krb5-user; RHEL: dnf install krb5-workstation)", { code: "KERBEROS_TOOL_MISSING", cause: e })
+          : new KerberosToolError(`${program} could not be started: ${e.message}`, undefined, { code: "KERBEROS_TOOL_FAILED", cause: e }),
       );
     });
     child.on("close", (code, signal) => {
@@ -110,7 +110,7 @@ function userPrincipalArgs(user: string, realm: string): string[] {
   else if (at < 0) args = [`${user}@${upper}`];
   else if (user.slice(at + 1).toUpperCase() === upper) args = [`${user.slice(0, at)}@${upper}`];
   else args = ["-E", user];
-  if (args[args.length - 1].startsWith("-")) throw new InvalidInputError("user", `"${user}" is not a user name`, "give user@REALM or DOMAIN\\user");
+  if (args[args.length - 1].startsWith("-")) throw new InvalidInputError("user", `"${user}" is not a user name`, "give user@REALM or DOMAIN\\user", { code: "INVALID_USER_NAME" });
   return args;
 }
 
@@ -125,21 +125,21 @@ export function userPrincipalName(user: string, realm: string): { name: string; 
 function kinitError(user: string, realm: string, stderr: string): Error {
   const msg = lastLine(stderr);
   if (/Client .*not found|Client not found/i.test(stderr)) {
-    return new NotFoundError(`kinit ${user}: the KDC does not know this user (${msg})`, `check the user name and the realm ${realm}`);
+    return new NotFoundError(`kinit ${user}: the KDC does not know this user (${msg})`, `check the user name and the realm ${realm}`, { code: "KDC_UNKNOWN_USER" });
   }
   if (/Password incorrect|Preauthentication failed/i.test(stderr)) {
-    return new AccessDeniedError(`kinit ${user}: the password was refused (${msg})`, "set the right password for the doctor's user in the stack config");
+    return new AccessDeniedError(`kinit ${user}: the password was refused (${msg})`, "set the right password for the doctor's user in the stack config", { code: "KDC_PASSWORD_REFUSED" });
   }
   if (/revoked|expired|locked/i.test(stderr)) {
-    return new AccessDeniedError(`kinit ${user}: the account cannot log on (${msg})`, "enable/unlock the account or renew its password in AD");
+    return new AccessDeniedError(`kinit ${user}: the account cannot log on (${msg})`, "enable/unlock the account or renew its password in AD", { code: "KDC_LOGON_DENIED" });
   }
   if (/Cannot (contact|find) (any )?KDC|Cannot resolve network address|KDC unreachable/i.test(stderr)) {
-    return new UnreachableError(`kinit ${user}: no KDC for ${realm} answered (${msg})`, `check that krb5.conf (KRB5_CONFIG) names a reachable DC for ${realm}, or that DNS has _kerberos._udp/_tcp SRV records`);
+    return new UnreachableError(`kinit ${user}: no KDC for ${realm} answered (${msg})`, `check that krb5.conf (KRB5_CONFIG) names a reachable DC for ${realm}, or that DNS has _kerberos._udp/_tcp SRV records`, { code: "KDC_UNREACHABLE" });
   }
   if (/Clock skew/i.test(stderr)) {
-    return new UnreachableError(`kinit ${user}: the clocks differ by more than 5 minutes (${msg})`, "synchronise this machine's clock with the domain controller (NTP)");
+    return new UnreachableError(`kinit ${user}: the clocks differ by more than 5 minutes (${msg})`, "synchronise this machine's clock with the domain controller (NTP)", { code: "CLOCK_SKEW" });
   }
-  return new KerberosToolError(`kinit ${user} failed: ${msg}`);
+  return new KerberosToolError(`kinit ${user} failed: ${msg}`, undefined, { code: "KERBEROS_TOOL_FAILED" });
 }
 
 function kvnoFailure(spn: string, stderr: string, realm: string): TicketOutcome {
@@ -166,14 +166,14 @@ function kvnoFailure(spn: string, stderr: string, realm: string): TicketOutcome 
 /** A URL or path written into the krb5.conf MIT parses: refused if it could end the value or the
  * relation, or start a comment. */
 function krb5ConfValue(field: string, v: string): string {
-  if (/[\s{}"#;]/.test(v) || v === "") throw new InvalidInputError(field, `"${v}" cannot be written into a krb5.conf (space, brace, quote, # or ;)`, "give a URL or path without those characters");
+  if (/[\s{}"#;]/.test(v) || v === "") throw new InvalidInputError(field, `"${v}" cannot be written into a krb5.conf (space, brace, quote, # or ;)`, "give a URL or path without those characters", { code: "NOT_A_KRB5_CONF_VALUE" });
   return v;
 }
 
 /** A krb5.conf naming `kdcProxy` as the only KDC of `realm`: no DNS lookups, no other file. */
 export function kdcProxyKrb5Conf(realm: string, kdcProxy: { url: string; caFile?: string }): string {
   const r = realm.toUpperCase();
-  if (!/^[A-Z0-9.-]+$/.test(r)) throw new InvalidInputError("realm", `"${realm}" is not a realm name`, "give the AD domain's DNS name in capitals");
+  if (!/^[A-Z0-9.-]+$/.test(r)) throw new InvalidInputError("realm", `"${realm}" is not a realm name`, "give the AD domain's DNS name in capitals", { code: "INVALID_REALM" });
   return [
     "# pulumi-exchange-kerberos doctor: every ticket through the KDC proxy, nothing else.",
     "[libdefaults]",
@@ -218,7 +218,7 @@ export async function withTicketCache<T>(
       path,
       env,
       kvno: (spn: string) => {
-        if (spn.startsWith("-")) throw new InvalidInputError("spn", `"${spn}" is not an SPN`, "write it as HTTP/host");
+        if (spn.startsWith("-")) throw new InvalidInputError("spn", `"${spn}" is not an SPN`, "write it as HTTP/host", { code: "INVALID_SPN" });
         return run(req.kvno ?? "kvno", [spn], env, undefined, timeoutMs);
       },
       read: () => readCcacheFile(path),

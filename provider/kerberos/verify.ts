@@ -5,6 +5,7 @@ import { readCcacheFile } from "./ccache";
 import { stringToKey } from "./crypto";
 import { ETYPE, etypeName, isAesSha1 } from "./etype";
 import { KerberosFormatError, UnsupportedEtypeError } from "./errors";
+import { causeOf, KerberosRolloutError } from "../errors";
 import { formatPrincipal, parsePrincipal, samePrincipal } from "./principal";
 import { adAccountSalt } from "./salt";
 import { Ticket, decodeTicket, decryptTicket } from "./ticket";
@@ -82,7 +83,7 @@ export async function verifyServiceTicket(args: VerifyServiceTicketArgs): Promis
     try {
       found = await ticketFromCcache(args.ccachePath, args.spn, args.realm);
     } catch (e) {
-      if (e instanceof KerberosFormatError) return fail(base, "MALFORMED", e.message, "obtain a fresh ticket with kvno into a FILE: cache");
+      if (e instanceof KerberosFormatError) return fail(base, "MALFORMED", causeOf(e), "obtain a fresh ticket with kvno into a FILE: cache");
       throw e;
     }
     if (typeof found === "string") return fail(base, "NO_TICKET", found, `obtain one: kvno ${args.spn}`);
@@ -100,7 +101,7 @@ export function verifyTicketBytes(bytes: Buffer, args: Omit<VerifyServiceTicketA
   try {
     ticket = decodeTicket(bytes);
   } catch (e) {
-    if (e instanceof KerberosFormatError) return fail({ spn: args.spn }, "MALFORMED", `the ticket for ${args.spn} does not decode: ${e.message}`, "obtain a fresh ticket with kvno");
+    if (e instanceof KerberosFormatError) return fail({ spn: args.spn }, "MALFORMED", `the ticket for ${args.spn} does not decode: ${causeOf(e)}`, "obtain a fresh ticket with kvno");
     throw e;
   }
   const { etype, kvno } = ticket.encPart;
@@ -125,7 +126,7 @@ export function verifyTicketBytes(bytes: Buffer, args: Omit<VerifyServiceTicketA
   try {
     salt = args.salt ?? adAccountSalt(args.realm, asa);
   } catch (e) {
-    return fail(base, "MALFORMED", e instanceof Error ? e.message : String(e), "give the ASA's sAMAccountName (NAME$) and the realm");
+    return fail(base, "MALFORMED", e instanceof KerberosRolloutError ? causeOf(e) : e instanceof Error ? e.message : String(e), "give the ASA's sAMAccountName (NAME$) and the realm");
   }
   let key: Buffer;
   try {

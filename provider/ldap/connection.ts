@@ -152,7 +152,7 @@ export class LdapConnection {
 
   private requireEncryption(op: string, dn: string): void {
     if (!this.encrypted) {
-      throw new InvalidInputError(`${CONFIG_NAMESPACE}:ldapUrl`, `refusing to ${op} a password on ${dn} over the unencrypted connection ${this.url}`, "use an ldaps:// URL or StartTLS; AD only accepts passwords over an encrypted connection anyway");
+      throw new InvalidInputError(`${CONFIG_NAMESPACE}:ldapUrl`, `refusing to ${op} a password on ${dn} over the unencrypted connection ${this.url}`, "use an ldaps:// URL or StartTLS; AD only accepts passwords over an encrypted connection anyway", { code: "PLAIN_TEXT_LDAP" });
     }
   }
 
@@ -205,10 +205,10 @@ export class LdapConnection {
     const parsed = new URL(this.url);
     const secure = parsed.protocol === "ldaps:";
     if (!secure && parsed.protocol !== "ldap:") {
-      throw new InvalidInputError(`${CONFIG_NAMESPACE}:ldapUrl`, `${JSON.stringify(this.url)} is not an ldap:// or ldaps:// URL`, "use ldaps://dc1.corp.example (or ldap:// with StartTLS)");
+      throw new InvalidInputError(`${CONFIG_NAMESPACE}:ldapUrl`, `${JSON.stringify(this.url)} is not an ldap:// or ldaps:// URL`, "use ldaps://dc1.corp.example (or ldap:// with StartTLS)", { code: "NOT_AN_LDAP_URL" });
     }
     if (!secure && !s.startTls && !s.allowPlainText) {
-      throw new InvalidInputError(`${CONFIG_NAMESPACE}:ldapStartTls`, `a simple bind over ${this.url} without TLS would send the password in clear text`, `use ldaps://, or keep StartTLS on (${CONFIG_NAMESPACE}:ldapStartTls true); only a throwaway lab may set ${CONFIG_NAMESPACE}:ldapAllowPlainText true`);
+      throw new InvalidInputError(`${CONFIG_NAMESPACE}:ldapStartTls`, `a simple bind over ${this.url} without TLS would send the password in clear text`, `use ldaps://, or keep StartTLS on (${CONFIG_NAMESPACE}:ldapStartTls true); only a throwaway lab may set ${CONFIG_NAMESPACE}:ldapAllowPlainText true`, { code: "PLAIN_TEXT_LDAP" });
     }
     const host = parsed.hostname.replace(/^\[|\]$/g, "");
     let ca: Buffer | undefined;
@@ -216,7 +216,7 @@ export class LdapConnection {
       try {
         ca = readFileSync(s.caFile);
       } catch (e) {
-        throw new InvalidInputError(`${CONFIG_NAMESPACE}:ldapCaFile`, `cannot read ${s.caFile} (${(e as NodeJS.ErrnoException).code ?? e})`, "point it at the PEM file of the CA that issued the DC's certificate");
+        throw new InvalidInputError(`${CONFIG_NAMESPACE}:ldapCaFile`, `cannot read ${s.caFile} (${(e as NodeJS.ErrnoException).code ?? e})`, "point it at the PEM file of the CA that issued the DC's certificate", { code: "LDAP_CA_FILE_UNREADABLE" });
       }
     }
     const tlsOptions: tls.ConnectionOptions = {

@@ -17,10 +17,10 @@ const SPECIAL = '"+,;<>\\=# ';
 /** Parses a DN string; throws InvalidInputError naming `field` on anything malformed. */
 export function parseDn(field: string, dn: unknown): Rdn[] {
   if (typeof dn !== "string" || dn.trim() === "") {
-    throw new InvalidInputError(field, "is empty", "give a distinguished name such as OU=Service Accounts,DC=corp,DC=example");
+    throw new InvalidInputError(field, "is empty", "give a distinguished name such as OU=Service Accounts,DC=corp,DC=example", { code: "VALUE_EMPTY" });
   }
   const bad = (why: string): never => {
-    throw new InvalidInputError(field, `${JSON.stringify(dn)} is not a valid distinguished name: ${why}`, "write it as TYPE=value pairs separated by commas, such as OU=Service Accounts,DC=corp,DC=example, with \\ before any , + \" \\ < > ; = in a value");
+    throw new InvalidInputError(field, `${JSON.stringify(dn)} is not a valid distinguished name: ${why}`, "write it as TYPE=value pairs separated by commas, such as OU=Service Accounts,DC=corp,DC=example, with \\ before any , + \" \\ < > ; = in a value", { code: "INVALID_DN" });
   };
   const rdns: Rdn[] = [];
   let rdn: Rdn = [];
@@ -117,10 +117,10 @@ export function containerDn(field: string, value: unknown): string {
   const rdns = parseDn(field, value);
   for (const r of rdns) {
     if (r.length !== 1) {
-      throw new InvalidInputError(field, `${JSON.stringify(value)} has a multi-valued RDN`, "name a container with one OU=, CN= or DC= per component");
+      throw new InvalidInputError(field, `${JSON.stringify(value)} has a multi-valued RDN`, "name a container with one OU=, CN= or DC= per component", { code: "DN_MULTI_VALUED_RDN" });
     }
     if (!/^(ou|cn|dc|o)$/i.test(r[0].type)) {
-      throw new InvalidInputError(field, `${JSON.stringify(value)} contains ${r[0].type}=, which is not a container`, "use OU=, CN= and DC= components, such as OU=Service Accounts,DC=corp,DC=example");
+      throw new InvalidInputError(field, `${JSON.stringify(value)} contains ${r[0].type}=, which is not a container`, "use OU=, CN= and DC= components, such as OU=Service Accounts,DC=corp,DC=example", { code: "DN_NOT_A_CONTAINER" });
     }
   }
   requireDomainSuffix(field, value, rdns);
@@ -130,11 +130,11 @@ export function containerDn(field: string, value: unknown): string {
 /** The DN ends in the domain's DC= components, each a DNS label. */
 function requireDomainSuffix(field: string, value: unknown, rdns: Rdn[]): void {
   if (!/^dc$/i.test(rdns[rdns.length - 1][0].type)) {
-    throw new InvalidInputError(field, `${JSON.stringify(value)} does not end in the domain's DC= components`, "give the full DN, such as OU=Service Accounts,DC=corp,DC=example");
+    throw new InvalidInputError(field, `${JSON.stringify(value)} does not end in the domain's DC= components`, "give the full DN, such as OU=Service Accounts,DC=corp,DC=example", { code: "DN_NOT_IN_DOMAIN" });
   }
   for (const r of rdns) {
     if (r.length === 1 && /^dc$/i.test(r[0].type) && !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i.test(r[0].value)) {
-      throw new InvalidInputError(field, `${JSON.stringify(value)} has DC=${r[0].value}, which is not a DNS label`, "the DC= components spell the domain's DNS name, such as DC=corp,DC=example");
+      throw new InvalidInputError(field, `${JSON.stringify(value)} has DC=${r[0].value}, which is not a DNS label`, "the DC= components spell the domain's DNS name, such as DC=corp,DC=example", { code: "DN_BAD_DC_LABEL" });
     }
   }
 }
@@ -143,7 +143,7 @@ function requireDomainSuffix(field: string, value: unknown, rdns: Rdn[]): void {
 export function objectDn(field: string, value: unknown): string {
   const rdns = parseDn(field, value);
   if (rdns.length < 2) {
-    throw new InvalidInputError(field, `${JSON.stringify(value)} names no object inside a domain`, "give the full DN, such as CN=EXCH-ASA,OU=Service Accounts,DC=corp,DC=example");
+    throw new InvalidInputError(field, `${JSON.stringify(value)} names no object inside a domain`, "give the full DN, such as CN=EXCH-ASA,OU=Service Accounts,DC=corp,DC=example", { code: "DN_NAMES_NO_OBJECT" });
   }
   requireDomainSuffix(field, value, rdns);
   return formatDn(rdns);
@@ -167,7 +167,7 @@ export function domainNc(dn: string): string {
   const rdns = parseDn("dn", dn);
   let i = rdns.length;
   while (i > 0 && /^dc$/i.test(rdns[i - 1][0].type)) i--;
-  if (i === rdns.length) throw new InvalidInputError("dn", `${JSON.stringify(dn)} has no DC= components`, "give a DN inside a domain, such as CN=x,DC=corp,DC=example");
+  if (i === rdns.length) throw new InvalidInputError("dn", `${JSON.stringify(dn)} has no DC= components`, "give a DN inside a domain, such as CN=x,DC=corp,DC=example", { code: "DN_NO_DOMAIN_COMPONENTS" });
   return formatDn(rdns.slice(i));
 }
 

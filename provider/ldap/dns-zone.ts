@@ -57,10 +57,10 @@ async function locateZone(c: LdapConnection, zone: string): Promise<string> {
     }
   }
   if (hits.length === 0) {
-    throw new NotFoundError(`the DNS zone ${zone} is not in the directory (searched ${bases.join("; ")})`, "check the zone name, or create it as an AD-integrated zone (DNS Manager, or samba-tool dns zonecreate)");
+    throw new NotFoundError(`the DNS zone ${zone} is not in the directory (searched ${bases.join("; ")})`, "check the zone name, or create it as an AD-integrated zone (DNS Manager, or samba-tool dns zonecreate)", { code: "DNS_ZONE_NOT_FOUND" });
   }
   if (hits.length > 1) {
-    throw new ConflictError(`the DNS zone ${zone} exists more than once: ${hits.join("; ")}`, "delete the duplicate zone (Windows DNS logs event 4515 for this) so that only one partition holds it");
+    throw new ConflictError(`the DNS zone ${zone} exists more than once: ${hits.join("; ")}`, "delete the duplicate zone (Windows DNS logs event 4515 for this) so that only one partition holds it", { code: "DNS_ZONE_DUPLICATE" });
   }
   return hits[0];
 }
@@ -102,7 +102,7 @@ export async function bumpSerial(c: LdapConnection, zoneDn: string): Promise<num
   for (let attempt = 0; ; attempt++) {
     const n = await readNode(c, apex);
     const soa = n.values.find((v) => v.rec.type === DnsType.SOA);
-    if (!soa) throw new NotFoundError(`the zone apex ${apex} has no SOA record`, "repair the zone (its @ node must hold an SOA record)");
+    if (!soa) throw new NotFoundError(`the zone apex ${apex} has no SOA record`, "repair the zone (its @ node must hold an SOA record)", { code: "DNS_ZONE_NO_SOA" });
     const data = decodeSoa(soa.rec.data);
     const serial = nextSerial(data.serial);
     const raw = encodeDnsRecord({ ...soa.rec, serial, data: encodeSoa({ ...data, serial }) });

@@ -39,7 +39,7 @@ async function readDomainInfo(conn: LdapConnection): Promise<DomainInfo> {
   const defaultNc = root && str(root, "defaultNamingContext");
   const configNc = root && str(root, "configurationNamingContext");
   if (!root || !defaultNc || !configNc) {
-    throw new NotFoundError(`${conn.url} did not return the RootDSE naming contexts`, "point exchange-kerberos:ldapUrl at an Active Directory domain controller");
+    throw new NotFoundError(`${conn.url} did not return the RootDSE naming contexts`, "point exchange-kerberos:ldapUrl at an Active Directory domain controller", { code: "NOT_A_DOMAIN_CONTROLLER" });
   }
   const [xref] = await conn.search(`CN=Partitions,${configNc}`, {
     scope: "one",
@@ -48,7 +48,7 @@ async function readDomainInfo(conn: LdapConnection): Promise<DomainInfo> {
   });
   const netbios = xref && str(xref, "nETBIOSName");
   if (!netbios) {
-    throw new NotFoundError(`no crossRef with a nETBIOSName for ${defaultNc} under CN=Partitions,${configNc}`, "check that the bind user can read the Configuration partition");
+    throw new NotFoundError(`no crossRef with a nETBIOSName for ${defaultNc} under CN=Partitions,${configNc}`, "check that the bind user can read the Configuration partition", { code: "NETBIOS_NAME_UNREADABLE" });
   }
   const dnsDomain = (str(xref, "dnsRoot") ?? dnToDomain(defaultNc)).toLowerCase();
   return {

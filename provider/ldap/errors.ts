@@ -62,44 +62,44 @@ export function mapLdapError(e: unknown, ctx: ErrorContext): KerberosRolloutErro
       code === "ERR_TLS_CERT_ALTNAME_INVALID"
         ? "use the host name the DC's certificate was issued to in ldapUrl, not an IP address or alias"
         : "set exchange-kerberos:ldapCaFile to the PEM file of the CA that issued the DC's certificate",
-      opts,
+      { ...opts, code: "LDAP_CERT_UNTRUSTED" },
     );
   }
   if (code !== undefined && NET.has(code)) {
-    return new UnreachableError(`cannot reach ${where} (${code})`, "check exchange-kerberos:ldapUrl, that the DC is running and that the LDAPS port (636, or 389 for StartTLS) is open from here", opts);
+    return new UnreachableError(`cannot reach ${where} (${code})`, "check exchange-kerberos:ldapUrl, that the DC is running and that the LDAPS port (636, or 389 for StartTLS) is open from here", { ...opts, code: "LDAP_UNREACHABLE" });
   }
   if (e instanceof Error && /EPROTO|wrong version number|TLS|SSL/i.test(`${code} ${e.message}`) && !(e instanceof ldapts.ResultCodeError)) {
-    return new UnreachableError(`TLS with ${where} failed (${detail})`, "ldaps:// URLs need the LDAPS port (636); for port 389 use ldap:// with StartTLS", opts);
+    return new UnreachableError(`TLS with ${where} failed (${detail})`, "ldaps:// URLs need the LDAPS port (636); for port 389 use ldap:// with StartTLS", { ...opts, code: "LDAP_TLS_FAILED" });
   }
   if (isConnectionError(e)) {
-    return new UnreachableError(`the connection to ${where} failed during ${ctx.op} of ${ctx.object} (${detail})`, "check that the DC is running; the operation can be retried", opts);
+    return new UnreachableError(`the connection to ${where} failed during ${ctx.op} of ${ctx.object} (${detail})`, "check that the DC is running; the operation can be retried", { ...opts, code: "LDAP_CONNECTION_LOST" });
   }
   if (e instanceof ldapts.InvalidCredentialsError) {
-    return new AccessDeniedError(`${where} refused the bind as ${ctx.bindUser ?? "the configured user"}: wrong user name or password, or the account is locked or disabled`, "check exchange-kerberos:ldapBindUser (a DN, user@domain or DOMAIN\\user) and set the password with pulumi config set --secret exchange-kerberos:ldapBindPassword", opts);
+    return new AccessDeniedError(`${where} refused the bind as ${ctx.bindUser ?? "the configured user"}: wrong user name or password, or the account is locked or disabled`, "check exchange-kerberos:ldapBindUser (a DN, user@domain or DOMAIN\\user) and set the password with pulumi config set --secret exchange-kerberos:ldapBindPassword", { ...opts, code: "LDAP_BIND_REFUSED" });
   }
   if (e instanceof ldapts.InsufficientAccessError) {
-    return new AccessDeniedError(`${ctx.bindUser ?? "the bind user"} may not ${ctx.op} ${ctx.object} (${detail})`, "delegate the right on that object or its container to the bind user, or bind as an account that has it", opts);
+    return new AccessDeniedError(`${ctx.bindUser ?? "the bind user"} may not ${ctx.op} ${ctx.object} (${detail})`, "delegate the right on that object or its container to the bind user, or bind as an account that has it", { ...opts, code: "LDAP_ACCESS_DENIED" });
   }
   if (e instanceof ldapts.StrongAuthRequiredError || e instanceof ldapts.ConfidentialityRequiredError) {
-    return new AccessDeniedError(`${where} requires an encrypted, signed connection for ${ctx.op} of ${ctx.object} (${detail})`, "use an ldaps:// URL or StartTLS (exchange-kerberos:ldapStartTls true)", opts);
+    return new AccessDeniedError(`${where} requires an encrypted, signed connection for ${ctx.op} of ${ctx.object} (${detail})`, "use an ldaps:// URL or StartTLS (exchange-kerberos:ldapStartTls true)", { ...opts, code: "LDAP_SIGNING_REQUIRED" });
   }
   if (e instanceof ldapts.NoSuchObjectError) {
-    return new NotFoundError(`${ctx.object} does not exist (${ctx.op})`, ctx.fix ?? "check the DN; if it was deleted by hand, run pulumi refresh", opts);
+    return new NotFoundError(`${ctx.object} does not exist (${ctx.op})`, ctx.fix ?? "check the DN; if it was deleted by hand, run pulumi refresh", { ...opts, code: "LDAP_NO_SUCH_OBJECT" });
   }
   if (e instanceof ldapts.AlreadyExistsError) {
-    return new AlreadyExistsError(`${ctx.object} already exists`, ctx.fix ?? "set adopt: true to take it over, or choose another name", opts);
+    return new AlreadyExistsError(`${ctx.object} already exists`, ctx.fix ?? "set adopt: true to take it over, or choose another name", { ...opts, code: "LDAP_ALREADY_EXISTS" });
   }
   if (e instanceof ldapts.ConstraintViolationError || e instanceof ldapts.TypeOrValueExistsError || e instanceof ldapts.NoSuchAttributeError) {
-    return new ConflictError(`${ctx.op} of ${ctx.object} conflicts with what the directory holds (${detail})`, ctx.fix ?? "run pulumi refresh and try again; if it persists, compare the object with the declared state", opts);
+    return new ConflictError(`${ctx.op} of ${ctx.object} conflicts with what the directory holds (${detail})`, ctx.fix ?? "run pulumi refresh and try again; if it persists, compare the object with the declared state", { ...opts, code: "LDAP_CONSTRAINT_VIOLATION" });
   }
   if (e instanceof ldapts.UnwillingToPerformError) {
-    return new ConflictError(`${where} is unwilling to ${ctx.op} ${ctx.object} (${detail})`, ctx.fix ?? "check the domain's password policy and that the connection is encrypted", opts);
+    return new ConflictError(`${where} is unwilling to ${ctx.op} ${ctx.object} (${detail})`, ctx.fix ?? "check the domain's password policy and that the connection is encrypted", { ...opts, code: "LDAP_UNWILLING_TO_PERFORM" });
   }
   if (e instanceof ldapts.InvalidDNSyntaxError || e instanceof ldapts.NamingViolationError || e instanceof ldapts.InvalidSyntaxError || e instanceof ldapts.ObjectClassViolationError) {
-    return new InvalidInputError(ctx.object, `the directory rejected ${ctx.op} (${detail})`, ctx.fix ?? "check the DN and the values against the schema");
+    return new InvalidInputError(ctx.object, `the directory rejected ${ctx.op} (${detail})`, ctx.fix ?? "check the DN and the values against the schema", { code: "LDAP_VALUE_REJECTED" });
   }
   if (e instanceof ldapts.ResultCodeError) {
-    return new ConflictError(`${ctx.op} of ${ctx.object} failed with LDAP result ${e.code} (${detail})`, ctx.fix ?? "see the server's message above", opts);
+    return new ConflictError(`${ctx.op} of ${ctx.object} failed with LDAP result ${e.code} (${detail})`, ctx.fix ?? "see the server's message above", { ...opts, code: "LDAP_RESULT_ERROR" });
   }
-  return new UnreachableError(`${ctx.op} of ${ctx.object} on ${where} failed (${detail})`, "check the DC and the connection settings", opts);
+  return new UnreachableError(`${ctx.op} of ${ctx.object} on ${where} failed (${detail})`, "check the DC and the connection settings", { ...opts, code: "LDAP_OPERATION_FAILED" });
 }

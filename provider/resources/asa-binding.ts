@@ -65,7 +65,7 @@ export interface AsaBindingOutputs extends Inputs {
 export function asaAccountName(field: string, value: unknown): string {
   const m = typeof value === "string" ? /^([A-Za-z0-9][A-Za-z0-9.-]{0,14})\\([A-Za-z0-9][A-Za-z0-9-]{0,14})\$$/.exec(value) : null;
   if (!m) {
-    throw new InvalidInputError(field, `${JSON.stringify(value)} is not DOMAIN\\NAME$`, "give the NetBIOS domain, a backslash and the computer account's sAMAccountName with its $, such as CORP\\EXCH-ASA$ (AsaComputerAccount's qualifiedName output)");
+    throw new InvalidInputError(field, `${JSON.stringify(value)} is not DOMAIN\\NAME$`, "give the NetBIOS domain, a backslash and the computer account's sAMAccountName with its $, such as CORP\\EXCH-ASA$ (AsaComputerAccount's qualifiedName output)", { code: "NOT_A_DOMAIN_ACCOUNT_NAME" });
   }
   return value as string;
 }
@@ -76,12 +76,12 @@ export function validateAsaBindingInputs(news: Record<string, unknown>, failures
   f.guard("server", () => (out.server = exchangeServerName("server", news.server)));
   f.guard("account", () => (out.account = asaAccountName("account", news.account)));
   f.guard("password", () => {
-    if (typeof news.password !== "string" || news.password === "") throw new InvalidInputError("password", "is empty", "pass the ASA's password (AsaComputerAccount's password output)");
+    if (typeof news.password !== "string" || news.password === "") throw new InvalidInputError("password", "is empty", "pass the ASA's password (AsaComputerAccount's password output)", { code: "VALUE_EMPTY" });
     out.password = news.password;
   });
   f.guard("adPassword", () => {
     if (news.adPassword !== undefined && news.adPassword !== null && typeof news.adPassword !== "string") {
-      throw new InvalidInputError("adPassword", "is not a string", "pass AsaComputerAccount's adPassword output, or leave it out");
+      throw new InvalidInputError("adPassword", "is not a string", "pass AsaComputerAccount's adPassword output, or leave it out", { code: "NOT_A_STRING" });
     }
     out.adPassword = typeof news.adPassword === "string" ? news.adPassword : "";
   });
@@ -131,7 +131,7 @@ async function bind(inputs: Inputs): Promise<AsaBindingOutputs> {
   const creds = await setAsaCredentials(h, inputs.account, inputs.password, inputs.adPassword || undefined);
   const latest = creds[0];
   if (!latest || latest.account.toLowerCase() !== inputs.account.toLowerCase()) {
-    throw new ConflictError(`${inputs.server} accepted the ASA credential of ${inputs.account}, but its latest credential is ${latest?.account ?? "none"}`, "run Get-ClientAccessService -IncludeAlternateServiceAccountCredentialStatus on the server to see what it holds");
+    throw new ConflictError(`${inputs.server} accepted the ASA credential of ${inputs.account}, but its latest credential is ${latest?.account ?? "none"}`, "run Get-ClientAccessService -IncludeAlternateServiceAccountCredentialStatus on the server to see what it holds", { code: "ASA_CREDENTIAL_NOT_LATEST" });
   }
   return outputs(inputs, h.version, latest.whenAddedUtc, creds);
 }
@@ -154,6 +154,7 @@ async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.Crea
     throw new AlreadyExistsError(
       `${inputs.server} already holds ASA credentials of another account (${foreign.map((c) => `${c.account}, added ${c.whenAddedUtc}`).join("; ")})`,
       "set adopt: true on this AsaBinding to bind over them (they are replaced by ours; destroy then removes all ASA credentials from the server)",
+      { code: "FOREIGN_ASA_CREDENTIALS" },
     );
   }
   return { id: `${inputs.server.toLowerCase()}/asa`, outs: await bind(inputs) };

@@ -88,19 +88,19 @@ export interface AsaOutputs extends Inputs {
 /** NetBIOS computer name rules ([MS-NRBF]/KB 909264): ≤ 15 characters; we allow the DNS-safe subset. */
 export function netbiosName(field: string, value: unknown): string {
   if (typeof value !== "string" || value === "") {
-    throw new InvalidInputError(field, "is empty", "give a computer name such as EXCH-ASA");
+    throw new InvalidInputError(field, "is empty", "give a computer name such as EXCH-ASA", { code: "VALUE_EMPTY" });
   }
   if (value.endsWith("$")) {
-    throw new InvalidInputError(field, `${JSON.stringify(value)} ends with $`, `give the name without the trailing $ (${value.replace(/\$+$/, "")}); the account's sAMAccountName gets it automatically`);
+    throw new InvalidInputError(field, `${JSON.stringify(value)} ends with $`, `give the name without the trailing $ (${value.replace(/\$+$/, "")}); the account's sAMAccountName gets it automatically`, { code: "COMPUTER_NAME_TRAILING_DOLLAR" });
   }
   if (value.length > 15) {
-    throw new InvalidInputError(field, `${JSON.stringify(value)} is ${value.length} characters; a NetBIOS computer name has at most 15`, "shorten it, such as EXCH-ASA");
+    throw new InvalidInputError(field, `${JSON.stringify(value)} is ${value.length} characters; a NetBIOS computer name has at most 15`, "shorten it, such as EXCH-ASA", { code: "COMPUTER_NAME_TOO_LONG" });
   }
   if (!/^[A-Za-z0-9-]+$/.test(value) || value.startsWith("-") || value.endsWith("-")) {
-    throw new InvalidInputError(field, `${JSON.stringify(value)} is not a valid computer name`, "use letters, digits and inner hyphens only (no spaces, dots, underscores or symbols)");
+    throw new InvalidInputError(field, `${JSON.stringify(value)} is not a valid computer name`, "use letters, digits and inner hyphens only (no spaces, dots, underscores or symbols)", { code: "INVALID_COMPUTER_NAME" });
   }
   if (/^\d+$/.test(value)) {
-    throw new InvalidInputError(field, `${JSON.stringify(value)} is all digits`, "include at least one letter");
+    throw new InvalidInputError(field, `${JSON.stringify(value)} is all digits`, "include at least one letter", { code: "COMPUTER_NAME_ALL_DIGITS" });
   }
   return value.toUpperCase();
 }
@@ -108,16 +108,17 @@ export function netbiosName(field: string, value: unknown): string {
 export function encryptionTypes(field: string, value: unknown): number {
   if (value === undefined || value === null) return DEFAULT_ENCRYPTION_TYPES;
   if (typeof value !== "number" || !Number.isInteger(value) || value <= 0 || value > 0x7fffffff) {
-    throw new InvalidInputError(field, `${JSON.stringify(value)} is not a msDS-SupportedEncryptionTypes bit mask`, "use 24 (0x18, AES128+AES256), or 56 (0x38) to add AES session keys");
+    throw new InvalidInputError(field, `${JSON.stringify(value)} is not a msDS-SupportedEncryptionTypes bit mask`, "use 24 (0x18, AES128+AES256), or 56 (0x38) to add AES session keys", { code: "NOT_AN_ETYPE_MASK" });
   }
   if (value & (EncryptionTypes.DES_CBC_CRC | EncryptionTypes.DES_CBC_MD5)) {
-    throw new InvalidInputError(field, `${value} (0x${value.toString(16)}) enables DES, which Windows has disabled since Windows 7 / Server 2008 R2`, "remove the DES bits (0x1, 0x2); use 24 (0x18, AES128+AES256)");
+    throw new InvalidInputError(field, `${value} (0x${value.toString(16)}) enables DES, which Windows has disabled since Windows 7 / Server 2008 R2`, "remove the DES bits (0x1, 0x2); use 24 (0x18, AES128+AES256)", { code: "ETYPES_ALLOW_DES" });
   }
   if (!(value & (EncryptionTypes.AES128 | EncryptionTypes.AES256))) {
     throw new InvalidInputError(
       field,
       `${value} (0x${value.toString(16)}) allows no AES type${value & EncryptionTypes.RC4_HMAC ? " (RC4 only)" : ""}. Microsoft is retiring RC4 for Kerberos (CVE-2026-20833, KB5073381): DCs audit RC4 use from January 2026 and default to AES-only from April 2026, after which an RC4-only service account gets no tickets and Outlook silently falls back to NTLM`,
       "use 24 (0x18, AES128+AES256), the default; 28 (0x1C) adds RC4 only for clients that cannot do AES",
+      { code: "ETYPES_WITHOUT_AES" },
     );
   }
   return value;
@@ -127,16 +128,16 @@ function password(field: string, value: unknown): string | undefined {
   // "" is what the resource class sends for "none declared" (see its constructor).
   if (value === undefined || value === null || value === "") return undefined;
   // Never echo the value: it is a password.
-  if (typeof value !== "string" || value.length === 0) throw new InvalidInputError(field, "is empty", "omit it to have a 73-character password generated, or give one");
-  if (value.length > 256) throw new InvalidInputError(field, `is ${value.length} characters; AD accepts at most 256`, "use a shorter password, or omit it to have one generated");
-  if (/[\u0000-\u001f\u007f]/.test(value)) throw new InvalidInputError(field, "contains a control character (such as a newline)", "remove it; keytab tools and Exchange cannot take it");
+  if (typeof value !== "string" || value.length === 0) throw new InvalidInputError(field, "is empty", "omit it to have a 73-character password generated, or give one", { code: "VALUE_EMPTY" });
+  if (value.length > 256) throw new InvalidInputError(field, `is ${value.length} characters; AD accepts at most 256`, "use a shorter password, or omit it to have one generated", { code: "PASSWORD_TOO_LONG" });
+  if (/[\u0000-\u001f\u007f]/.test(value)) throw new InvalidInputError(field, "contains a control character (such as a newline)", "remove it; keytab tools and Exchange cannot take it", { code: "PASSWORD_CONTROL_CHARACTER" });
   return value;
 }
 
 function description(field: string, value: unknown): string | undefined {
   if (value === undefined || value === null || value === "") return undefined;
   if (typeof value !== "string" || value.length > 1024 || /[\u0000-\u001f\u007f]/.test(value)) {
-    throw new InvalidInputError(field, "is not a single line of at most 1024 characters", "remove line breaks and control characters");
+    throw new InvalidInputError(field, "is not a single line of at most 1024 characters", "remove line breaks and control characters", { code: "TEXT_NOT_ONE_LINE" });
   }
   return value;
 }
@@ -235,7 +236,7 @@ async function setPassword(c: LdapConnection, dn: string, pw: string): Promise<v
   try {
     await c.modify(dn, [{ operation: "replace", type: "unicodePwd", values: [encodeUnicodePwd(pw)] }], true);
   } catch (e) {
-    if (e instanceof ConflictError) throw new ConflictError(`the directory refused the new password for ${dn}`, passwordFix, { cause: e });
+    if (e instanceof ConflictError) throw new ConflictError(`the directory refused the new password for ${dn}`, passwordFix, { code: "PASSWORD_REFUSED", cause: e });
     throw e;
   }
 }
@@ -271,6 +272,27 @@ async function converge(c: LdapConnection, e: Entry, inputs: Inputs, pw: string 
   return dn;
 }
 
+// The refusals `check` (at preview) and `create` share, so that both say the same.
+function samAccountNameTaken(sam: string, holder: string): ConflictError {
+  return new ConflictError(`the sAMAccountName ${sam} is taken by ${holder}, which is not a computer account`, "choose another name for the ASA", { code: "SAM_ACCOUNT_NAME_TAKEN" });
+}
+
+function asaExists(qualifiedName: string, dn: string): AlreadyExistsError {
+  return new AlreadyExistsError(
+    `the computer account ${qualifiedName} already exists at ${dn}`,
+    "set adopt: true on this AsaComputerAccount to take it over (its OU, attributes and password are then set to the declared ones, and destroy deletes it), or choose another name",
+    { code: "ASA_EXISTS" },
+  );
+}
+
+function ouMissing(ou: string, cause?: unknown): NotFoundError {
+  return new NotFoundError(`the OU ${ou} does not exist in the directory`, "create it first, or correct ou", { code: "OU_NOT_FOUND", cause });
+}
+
+function nameTaken(dn: string, sam: string, cause?: unknown): AlreadyExistsError {
+  return new AlreadyExistsError(`${dn} already exists and is not the computer ${sam}`, "choose another name, or remove that object", { code: "NAME_TAKEN", cause });
+}
+
 async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
   const inputs = validateAsaInputs(raw);
   const c = directoryFor(inputs.ldap);
@@ -288,13 +310,13 @@ async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.Crea
     const e = existing[0];
     const classes = (Array.isArray(e.objectClass) ? e.objectClass : [e.objectClass]).map((x) => String(x).toLowerCase());
     if (!classes.includes("computer")) {
-      throw new ConflictError(`the sAMAccountName ${sam} is taken by ${e.dn}, which is not a computer account`, "choose another name for the ASA");
+      throw samAccountNameTaken(sam, e.dn);
     }
     // Our own mark: an earlier create of this resource wrote it and its answer was lost. Carry on
     // as if the add had just succeeded (its throwaway password is unknown: set a new one).
     const ours = inputs.owner !== undefined && str(e, OWNER_ATTRIBUTE) === inputs.owner;
     if (!ours && !inputs.adopt) {
-      throw new AlreadyExistsError(`the computer account ${info.netbiosName}\\${sam} already exists at ${e.dn}`, "set adopt: true on this AsaComputerAccount to take it over (its OU, attributes and password are then set to the declared ones, and destroy deletes it), or choose another name");
+      throw asaExists(`${info.netbiosName}\\${sam}`, e.dn);
     }
     dn = await converge(c, e, inputs, ours ? initial : inputs.deferPasswordSet ? undefined : pw);
   } else {
@@ -312,9 +334,9 @@ async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.Crea
     try {
       await c.add(dn, attrs, true);
     } catch (e) {
-      if (e instanceof NotFoundError) throw new NotFoundError(`the OU ${inputs.ou} does not exist`, "create the OU first, or correct ou", { cause: e });
-      if (e instanceof AlreadyExistsError) throw new AlreadyExistsError(`${dn} already exists (an object named ${inputs.name} that is not the computer ${sam})`, "choose another name, or remove that object", { cause: e });
-      if (e instanceof ConflictError) throw new ConflictError(`the directory refused to create ${dn} with the given password`, passwordFix, { cause: e });
+      if (e instanceof NotFoundError) throw ouMissing(inputs.ou, e);
+      if (e instanceof AlreadyExistsError) throw nameTaken(dn, sam, e);
+      if (e instanceof ConflictError) throw new ConflictError(`the directory refused to create ${dn} with the given password`, passwordFix, { code: "PASSWORD_REFUSED", cause: e });
       throw e;
     }
   }
@@ -323,7 +345,7 @@ async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.Crea
     if (err instanceof NotFoundError) return [];
     throw err;
   });
-  if (!e) throw new NotFoundError(`${dn} vanished right after it was written`, "check for replication or a concurrent delete, then run pulumi up again");
+  if (!e) throw new NotFoundError(`${dn} vanished right after it was written`, "check for replication or a concurrent delete, then run pulumi up again", { code: "OBJECT_VANISHED" });
   const setAt = inputs.deferPasswordSet ? "" : isoPwdLastSet(e);
   // AD's password now: the one this create set, unless an adopted account kept its own (unknown).
   const adopted = existing.length > 0 && !(inputs.owner !== undefined && str(existing[0], OWNER_ATTRIBUTE) === inputs.owner);
@@ -360,7 +382,7 @@ async function update(id: string, olds: Partial<AsaOutputs>, raw: Record<string,
   const news = validateAsaInputs(raw);
   const c = directoryFor(news.ldap);
   const e = await readBySid(c, id);
-  if (!e) throw new NotFoundError(`the ASA account ${olds.qualifiedName ?? id} (${olds.dn ?? id}) no longer exists`, "run pulumi refresh, then pulumi up to create it again");
+  if (!e) throw new NotFoundError(`the ASA account ${olds.qualifiedName ?? id} (${olds.dn ?? id}) no longer exists`, "run pulumi refresh, then pulumi up to create it again", { code: "OBJECT_GONE" });
   // The password is never regenerated: an explicit one wins, else the one we hold.
   const pw = news.password ?? olds.password ?? generatePassword(undefined, news.name);
   const mustSet =
@@ -373,7 +395,7 @@ async function update(id: string, olds: Partial<AsaOutputs>, raw: Record<string,
   const adBefore = adPasswordNow(e, olds, olds.password);
   await converge(c, e, news, mustSet ? pw : undefined);
   const after = await readBySid(c, id);
-  if (!after) throw new NotFoundError(`${olds.dn ?? id} vanished during the update`, "run pulumi refresh");
+  if (!after) throw new NotFoundError(`${olds.dn ?? id} vanished during the update`, "run pulumi refresh", { code: "OBJECT_VANISHED" });
   const setAt = news.deferPasswordSet ? "" : mustSet ? isoPwdLastSet(after) : (olds.passwordSetByUs ?? isoPwdLastSet(after));
   const ad = mustSet ? { adPassword: pw, adPasswordSetAt: isoPwdLastSet(after) } : { adPassword: adBefore.adPassword, adPasswordSetAt: isoPwdLastSet(after) };
   return { outs: await outputsFrom(c, after, news, pw, setAt, ad) };
@@ -395,7 +417,7 @@ export interface AsaPasswordState {
 
 async function passwordState(c: LdapConnection, sid: string, dnHint?: string): Promise<AsaPasswordState> {
   const e = await readBySid(c, sid, dnHint);
-  if (!e) throw new NotFoundError(`the ASA account with SID ${sid} does not exist`, "create it first (AsaComputerAccount) and pass its sid output; run pulumi refresh if it was deleted by hand");
+  if (!e) throw new NotFoundError(`the ASA account with SID ${sid} does not exist`, "create it first (AsaComputerAccount) and pass its sid output; run pulumi refresh if it was deleted by hand", { code: "ACCOUNT_NOT_FOUND" });
   return { dn: e.dn, passwordLastSet: isoPwdLastSet(e), keyVersion: Number(str(e, "msDS-KeyVersionNumber") ?? "0") };
 }
 
@@ -437,22 +459,22 @@ async function preflight(inputs: Inputs, f: CheckFailures, olds: Record<string, 
     await askDirectory(f, "ou", `the OU ${inputs.ou}`, async () => {
       const ou = await baseEntry(c, inputs.ou, ["objectClass", "allowedChildClassesEffective"]);
       if (!ou) {
-        f.add("ou", `the OU ${inputs.ou} does not exist in the directory. Fix: create it first, or correct ou`);
+        f.addError("ou", ouMissing(inputs.ou));
         return;
       }
       const other = domain.namingContexts.find((nc) => !dnEquals(nc, domain.defaultNamingContext) && within(inputs.ou, nc));
       if (!within(inputs.ou, domain.defaultNamingContext) || other) {
-        f.add("ou", `${inputs.ou} is in the naming context ${other ?? domainNc(inputs.ou)}, not in the domain's (${domain.defaultNamingContext}), where computer accounts live. Fix: give an OU or container of the domain, such as OU=Service Accounts,${domain.defaultNamingContext}`);
+        f.add("ou", "OU_OUTSIDE_DOMAIN", `${inputs.ou} is in the naming context ${other ?? domainNc(inputs.ou)}, not in the domain's (${domain.defaultNamingContext}), where computer accounts live`, `give an OU or container of the domain, such as OU=Service Accounts,${domain.defaultNamingContext}`);
         return;
       }
       const classes = lowerValues(ou, "objectClass");
       if (!classes.includes("organizationalunit") && !classes.includes("container")) {
         const kind = strs(ou, "objectClass").pop() ?? "unknown";
-        f.add("ou", `${inputs.ou} is a ${kind} object, not an OU or container. Fix: give an OU or container that holds computer accounts, such as OU=Service Accounts,${domain.defaultNamingContext}`);
+        f.add("ou", "OU_NOT_A_CONTAINER", `${inputs.ou} is a ${kind} object, not an OU or container`, `give an OU or container that holds computer accounts, such as OU=Service Accounts,${domain.defaultNamingContext}`);
         return;
       }
       if (!lowerValues(ou, "allowedChildClassesEffective").includes("computer")) {
-        f.add("ou", `the bind user ${ldapSettings(inputs.ldap ?? {}).bindUser} may not create computer objects in ${inputs.ou} (allowedChildClassesEffective lacks computer). Fix: delegate "Create Computer objects" on that OU to the bind user, or choose an OU where it has that right`);
+        f.add("ou", "NO_RIGHT_TO_CREATE_COMPUTERS", `the bind user ${ldapSettings(inputs.ldap ?? {}).bindUser} may not create computer objects in ${inputs.ou} (allowedChildClassesEffective lacks computer)`, `delegate "Create Computer objects" on that OU to the bind user, or choose an OU where it has that right`);
       }
     });
   }
@@ -463,7 +485,7 @@ async function preflight(inputs: Inputs, f: CheckFailures, olds: Record<string, 
       if (e) {
         const classes = lowerValues(e, "objectClass");
         if (!classes.includes("computer")) {
-          f.add("name", `the sAMAccountName ${sam} is taken by ${e.dn}, which is not a computer account. Fix: choose another name for the ASA`);
+          f.addError("name", samAccountNameTaken(sam, e.dn));
           return;
         }
         // Ours: the account state recorded (by SID when check carries it, else by name).
@@ -472,13 +494,13 @@ async function preflight(inputs: Inputs, f: CheckFailures, olds: Record<string, 
         const recorded = typeof olds.sid === "string" && olds.sid !== "" ? entrySid(e) === olds.sid : typeof olds.name === "string" && olds.name.toUpperCase() === inputs.name.toUpperCase();
         const marked = inputs.owner !== undefined && str(e, OWNER_ATTRIBUTE) === inputs.owner;
         if (!recorded && !marked && !inputs.adopt) {
-          f.add("name", `the computer account ${domain.netbiosName}\\${sam} already exists at ${e.dn}. Fix: set adopt: true to take it over (its OU, attributes and password are then set to the declared ones, and destroy deletes it), or choose another name`);
+          f.addError("name", asaExists(`${domain.netbiosName}\\${sam}`, e.dn));
         }
         return;
       }
       if (inputs.ou === undefined) return;
       const cn = await baseEntry(c, childDn("CN", inputs.name, inputs.ou), ["objectClass"]);
-      if (cn) f.add("name", `${cn.dn} already exists and is not the computer ${sam}. Fix: choose another name, or remove that object`);
+      if (cn) f.addError("name", nameTaken(cn.dn, sam));
     });
   }
 }

@@ -45,14 +45,14 @@ function validate(news: Record<string, unknown>, failures?: CheckFailures): Inpu
   const out: Partial<Inputs> = {};
   f.guard("accountSid", () => {
     if (typeof news.accountSid !== "string" || !SID.test(news.accountSid)) {
-      throw new InvalidInputError("accountSid", `${JSON.stringify(news.accountSid)} is not a domain account SID`, "pass the sid output of the AsaComputerAccount");
+      throw new InvalidInputError("accountSid", `${JSON.stringify(news.accountSid)} is not a domain account SID`, "pass the sid output of the AsaComputerAccount", { code: "NOT_A_SID" });
     }
     out.accountSid = news.accountSid;
   });
   f.guard("password", () => {
     // Never echo the value.
     if (typeof news.password !== "string" || news.password === "") {
-      throw new InvalidInputError("password", "is empty", "pass the password output of the AsaComputerAccount");
+      throw new InvalidInputError("password", "is empty", "pass the password output of the AsaComputerAccount", { code: "VALUE_EMPTY" });
     }
     out.password = news.password;
   });

@@ -63,7 +63,7 @@ export function validateDnsInputs(news: Record<string, unknown>, failures?: Chec
   f.guard("name", () => {
     const name = dnsLabel("name", news.name);
     if (out.zone && (name === out.zone || name.endsWith(`.${out.zone}`))) {
-      throw new InvalidInputError("name", `${JSON.stringify(news.name)} includes the zone ${out.zone}`, `give the name relative to the zone: ${name === out.zone ? "@" : name.slice(0, -out.zone.length - 1)}`);
+      throw new InvalidInputError("name", `${JSON.stringify(news.name)} includes the zone ${out.zone}`, `give the name relative to the zone: ${name === out.zone ? "@" : name.slice(0, -out.zone.length - 1)}`, { code: "NAME_INCLUDES_ZONE" });
     }
     out.name = name;
   });
@@ -71,7 +71,7 @@ export function validateDnsInputs(news: Record<string, unknown>, failures?: Chec
   f.guard("values", () => {
     const v = news.values;
     if (!Array.isArray(v) || v.length === 0) {
-      throw new InvalidInputError("values", "is empty", "give at least one value; to remove the records, delete the resource");
+      throw new InvalidInputError("values", "is empty", "give at least one value; to remove the records, delete the resource", { code: "VALUE_EMPTY" });
     }
     const t = out.type ?? oneOf("type", news.type, TYPES);
     const vals = v.map((x, i) => {
@@ -81,23 +81,23 @@ export function validateDnsInputs(news: Record<string, unknown>, failures?: Chec
       return fqdn(field, x);
     });
     if (t === "CNAME" && vals.length !== 1) {
-      throw new InvalidInputError("values", `a CNAME has exactly one target, got ${vals.length}`, "give one target name, or use A records for round robin");
+      throw new InvalidInputError("values", `a CNAME has exactly one target, got ${vals.length}`, "give one target name, or use A records for round robin", { code: "CNAME_MULTIPLE_TARGETS" });
     }
     const dup = vals.find((x, i) => vals.indexOf(x) !== i);
-    if (dup !== undefined) throw new InvalidInputError("values", `${dup} is listed twice`, "list each value once");
+    if (dup !== undefined) throw new InvalidInputError("values", `${dup} is listed twice`, "list each value once", { code: "DUPLICATE_VALUE" });
     out.values = vals;
   });
   f.guard("ttl", () => {
     const ttl = news.ttl ?? DEFAULT_TTL;
     if (typeof ttl !== "number" || !Number.isInteger(ttl) || ttl < 0 || ttl > MAX_TTL) {
-      throw new InvalidInputError("ttl", `${JSON.stringify(ttl)} is not a TTL`, `give whole seconds from 0 to ${MAX_TTL} (default ${DEFAULT_TTL})`);
+      throw new InvalidInputError("ttl", `${JSON.stringify(ttl)} is not a TTL`, `give whole seconds from 0 to ${MAX_TTL} (default ${DEFAULT_TTL})`, { code: "NOT_A_TTL" });
     }
     out.ttl = ttl;
   });
   f.guard("adopt", () => (out.adopt = bool("adopt", news.adopt, false)));
   f.guard("ldap", () => (out.ldap = ldapOverrideInput("ldap", news.ldap)));
   out.owner = ownerInput(news.owner);
-  if (out.type === "CNAME" && out.name === "@") f.add("name", "a CNAME cannot be at the zone apex (@), which holds the SOA and NS records (RFC 1034 §3.6.2). Fix: use an A record at the apex");
+  if (out.type === "CNAME" && out.name === "@") f.add("name", "CNAME_AT_APEX", "a CNAME cannot be at the zone apex (@), which holds the SOA and NS records (RFC 1034 §3.6.2)", "use an A record at the apex");
   if (!failures) f.throwFirst();
   return out as Inputs;
 }
@@ -148,11 +148,20 @@ function outputs(i: Inputs, dn: string, others: number[], drift: string[] = []):
 /** CNAME exclusivity (RFC 1034 §3.6.2): no CNAME beside other data, no data beside a CNAME. */
 function checkCoexistence(i: Inputs, others: { type: number }[]): void {
   if (i.type === "CNAME" && others.length > 0) {
-    throw new ConflictError(`${display(i)} already has ${[...new Set(others.map((r) => typeName(r.type)))].join(", ")} records; a CNAME cannot coexist with other records`, "remove those records, or pick another name for the CNAME");
+    throw new ConflictError(`${display(i)} already has ${[...new Set(others.map((r) => typeName(r.type)))].join(", ")} records; a CNAME cannot coexist with other records`, "remove those records, or pick another name for the CNAME", { code: "CNAME_BESIDE_RECORDS" });
   }
   if (i.type !== "CNAME" && others.some((r) => r.type === DnsType.CNAME)) {
-    throw new ConflictError(`${display(i)} is a CNAME; ${i.type} records cannot be added beside it`, "delete the CNAME first, or manage it with a DnsRecord of type CNAME");
+    throw new ConflictError(`${display(i)} is a CNAME; ${i.type} records cannot be added beside it`, "delete the CNAME first, or manage it with a DnsRecord of type CNAME", { code: "RECORDS_BESIDE_CNAME" });
   }
+}
+
+/** Records of the declared type already on the name, not ours: refused at check and at create. */
+function recordsExist(i: Inputs, ours: Parameters<typeof recordText>[0][]): AlreadyExistsError {
+  return new AlreadyExistsError(
+    `${display(i)} already has ${i.type} records (${ours.map((r) => recordText(r)).join(", ")})`,
+    "set adopt: true on this DnsRecord to take them over (the declared values then replace them), or choose another name",
+    { code: "DNS_RECORDS_EXIST" },
+  );
 }
 
 async function write(c: LdapConnection, zoneDn: string, i: Inputs): Promise<void> {
@@ -166,8 +175,7 @@ async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.Crea
   checkCoexistence(i, s.others);
   // Records on a node carrying our mark are ours: an earlier create wrote them and its answer was lost.
   if (s.ours.length > 0 && !i.adopt && !s.marked) {
-    const have = s.ours.map((r) => recordText(r)).join(", ");
-    throw new AlreadyExistsError(`${display(i)} already has ${i.type} records (${have})`, "set adopt: true on this DnsRecord to take them over (the declared values then replace them), or choose another name");
+    throw recordsExist(i, s.ours);
   }
   await write(c, s.zoneDn, i);
   return { id: `${i.zone}/${i.name}/${i.type}`, outs: outputs(i, s.dn, s.others.map((r) => r.type)) };
@@ -229,7 +237,7 @@ async function preflight(i: Inputs, f: CheckFailures, olds: Record<string, unkno
     try {
       checkCoexistence(i, others);
     } catch (e) {
-      if (e instanceof ConflictError) f.add("type", e.message);
+      if (e instanceof ConflictError) f.addError("type", e);
       else throw e;
     }
     const recorded = olds.zone === i.zone && olds.name === i.name && olds.type === i.type;
@@ -237,18 +245,18 @@ async function preflight(i: Inputs, f: CheckFailures, olds: Record<string, unkno
     // lost: create carries on with them (owner.ts), so preview must not refuse them.
     const marked = i.owner !== undefined && node.mark === i.owner;
     if (ours.length > 0 && !i.adopt && !recorded && !marked) {
-      f.add("name", `${display(i)} already has ${i.type} records (${ours.map((r) => recordText(r)).join(", ")}). Fix: set adopt: true on this DnsRecord to take them over (the declared values then replace them), or choose another name`);
+      f.addError("name", recordsExist(i, ours));
     }
     const user = ldapSettings(i.ldap ?? {}).bindUser;
     if (node.exists) {
       const [e] = await c.search(node.dn, { scope: "base", attributes: ["allowedAttributesEffective"] });
       if (e && !lowerValues(e, "allowedAttributesEffective").includes("dnsrecord")) {
-        f.add("name", `the bind user ${user} may not write the records of ${node.dn} (allowedAttributesEffective lacks dnsRecord). Fix: add the bind user to DnsAdmins, or delegate write access on the zone ${i.zone}`);
+        f.add("name", "NO_RIGHT_TO_WRITE_RECORDS", `the bind user ${user} may not write the records of ${node.dn} (allowedAttributesEffective lacks dnsRecord)`, `add the bind user to DnsAdmins, or delegate write access on the zone ${i.zone}`);
       }
     } else {
       const [z] = await c.search(zone, { scope: "base", attributes: ["allowedChildClassesEffective"] });
       if (z && !lowerValues(z, "allowedChildClassesEffective").includes("dnsnode")) {
-        f.add("zone", `the bind user ${user} may not create names in the zone ${i.zone} (allowedChildClassesEffective of ${zone} lacks dnsNode). Fix: add the bind user to DnsAdmins, or delegate "Create dnsNode objects" on the zone`);
+        f.add("zone", "NO_RIGHT_TO_CREATE_NAMES", `the bind user ${user} may not create names in the zone ${i.zone} (allowedChildClassesEffective of ${zone} lacks dnsNode)`, `add the bind user to DnsAdmins, or delegate "Create dnsNode objects" on the zone`);
       }
     }
   });

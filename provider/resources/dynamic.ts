@@ -6,7 +6,8 @@
 // time: upgrading the package then upgrades what old state runs. Each method below captures only
 // the resource's type token and hands over to `providerCall`.
 import * as pulumi from "@pulumi/pulumi";
-import { InvalidInputError } from "../errors";
+import { causeOf, formatProblem, InvalidInputError, KerberosRolloutError } from "../errors";
+import type { ErrorCode } from "../error-codes";
 import { configureFromStack, ConfigSource } from "../settings";
 import { recordProviderCall } from "../stats";
 import { noteProgramRuns, useCurrentConfig } from "../current-config";
@@ -237,14 +238,29 @@ export function partialCreate(cause: unknown, id: string, properties: object): E
   return Object.assign(new Error(message), { id, properties: plain(properties), reasons: [message] });
 }
 
-/** `check` result helper: collects failures as { property, reason } with the fix in the reason. */
+/**
+ * `check` result helper: collects failures as { property, reason }, the reason built from the
+ * cause and the fix by `formatProblem` (the engine prints "property: reason").
+ */
 export class CheckFailures {
   readonly failures: pulumi.dynamic.CheckFailure[] = [];
   private firstError?: Error;
 
-  add(property: string, reason: string): void {
-    this.failures.push({ property, reason });
-    this.firstError ??= new InvalidInputError(property, reason);
+  /** A refusal of `property`: its stable code, the cause alone and the fix. */
+  add(property: string, code: ErrorCode, reason: string, fix?: string): void {
+    this.failures.push({ property, reason: formatProblem({ reason, fix }) });
+    this.firstError ??= new InvalidInputError(property, reason, fix, { code });
+  }
+
+  /**
+   * A refusal of `property` because of `e`, which the directory or Exchange raised while `check`
+   * asked it something: `context` says what could not be done ("cannot check the OU"), `e`'s
+   * cause and fix follow, and `e`'s code is kept.
+   */
+  addError(property: string, e: KerberosRolloutError, context?: string): void {
+    const reason = context === undefined ? e.reason : `${context}: ${causeOf(e)}`;
+    this.failures.push({ property, reason: formatProblem({ field: context === undefined && e.field !== property ? e.field : undefined, reason, fix: e.fix }) });
+    this.firstError ??= e;
   }
 
   /** Runs `fn`, turning an InvalidInputError (or any Error) into a failure on `property`. */
@@ -252,11 +268,14 @@ export class CheckFailures {
     try {
       fn();
     } catch (e) {
+      if (e instanceof KerberosRolloutError) {
+        // The engine prints "<property>: <reason>": a reason that named the field again would
+        // name it twice.
+        this.addError(property, e);
+        return;
+      }
       const error = e instanceof Error ? e : new Error(String(e));
-      // The engine prints "<property>: <reason>": a reason that already names the field would
-      // name it twice.
-      const reason = e instanceof InvalidInputError && e.field === property ? error.message.slice(property.length + 2) : error.message;
-      this.failures.push({ property, reason });
+      this.failures.push({ property, reason: error.message });
       this.firstError ??= error;
     }
   }

@@ -75,14 +75,14 @@ const AUTODISCOVER_PATH = "/Autodiscover/Autodiscover.xml";
 function serviceUrls(field: string, value: unknown, f: CheckFailures): ServiceUrls {
   if (value === undefined || value === null) return {};
   if (typeof value !== "object" || Array.isArray(value)) {
-    f.add(field, new InvalidInputError(field, "must be an object keyed by service", `use keys ${VDIR_KINDS.join(", ")}`).message);
+    f.add(field, "NOT_AN_OBJECT", "must be an object keyed by service", `use keys ${VDIR_KINDS.join(", ")}`);
     return {};
   }
   const out: ServiceUrls = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
     if (v === undefined || v === null) continue;
     if (!(VDIR_KINDS as readonly string[]).includes(k)) {
-      f.add(`${field}.${k}`, new InvalidInputError(`${field}.${k}`, "is not a virtual directory this resource manages", `use ${VDIR_KINDS.join(", ")}`).message);
+      f.add(`${field}.${k}`, "UNKNOWN_SETTING", "is not a virtual directory this resource manages", `use ${VDIR_KINDS.join(", ")}`);
       continue;
     }
     f.guard(`${field}.${k}`, () => (out[k as VdirKind] = httpsUrl(`${field}.${k}`, v)));
@@ -112,7 +112,7 @@ export function validateVdirUrlsInputs(news: Record<string, unknown>, failures?:
       ...(out.outlookAnywhereInternalHostname === undefined && news.outlookAnywhereInternalHostname === undefined ? ["outlookAnywhereInternalHostname"] : []),
     ];
     if (missing.length > 0) {
-      f.add("namespace", new InvalidInputError("namespace", `is not set, so nothing gives ${missing.join(", ")}`, "set namespace (such as outlook.corp.example), or give each of those explicitly").message);
+      f.add("namespace", "SETTING_MISSING", `is not set, so nothing gives ${missing.join(", ")}`, "set namespace (such as outlook.corp.example), or give each of those explicitly");
     }
   }
   if (!failures) f.throwFirst();

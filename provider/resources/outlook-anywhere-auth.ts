@@ -64,11 +64,11 @@ const K = {
 function methodList(field: string, value: unknown, allowed: readonly string[]): string[] | undefined {
   if (value === undefined || value === null) return undefined;
   if (!Array.isArray(value) || value.length === 0) {
-    throw new InvalidInputError(field, "must be a non-empty list", `list the methods from ${allowed.join(", ")}, or leave it out to add Negotiate to what the server has`);
+    throw new InvalidInputError(field, "must be a non-empty list", `list the methods from ${allowed.join(", ")}, or leave it out to add Negotiate to what the server has`, { code: "VALUE_EMPTY" });
   }
   const out = value.map((v, i) => oneOf(`${field}[${i}]`, v, allowed));
   const dup = out.find((v, i) => out.indexOf(v) !== i);
-  if (dup) throw new InvalidInputError(field, `lists ${dup} twice`, "list each method once");
+  if (dup) throw new InvalidInputError(field, `lists ${dup} twice`, "list each method once", { code: "DUPLICATE_VALUE" });
   return out;
 }
 

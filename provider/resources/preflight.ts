@@ -1,7 +1,7 @@
 // The read-only questions `check` asks the directory at preview, for AsaComputerAccount, Spn and
 // DnsRecord: whatever `up` would otherwise find only after DNS, URLs and bindings had changed.
 // Each answer becomes a check failure on the field it is about; nothing here writes.
-import { InvalidInputError, KerberosRolloutError } from "../errors";
+import { InvalidInputError, KerberosRolloutError, NotFoundError } from "../errors";
 import { CONFIG_NAMESPACE } from "../settings";
 import { CheckFailures } from "./dynamic";
 import { LdapConnection, strs } from "../ldap/connection";
@@ -17,8 +17,8 @@ export async function askDirectory(f: CheckFailures, field: string, what: string
   try {
     await fn();
   } catch (e) {
-    if (e instanceof InvalidInputError && e.field.startsWith(`${CONFIG_NAMESPACE}:`)) f.add("", e.message);
-    else if (e instanceof KerberosRolloutError) f.add(field, `cannot check ${what}: ${e.message}`);
+    if (e instanceof InvalidInputError && e.field.startsWith(`${CONFIG_NAMESPACE}:`)) f.addError("", e);
+    else if (e instanceof KerberosRolloutError) f.addError(field, e, `cannot check ${what}`);
     else throw e;
   }
 }
@@ -41,7 +41,7 @@ export async function baseEntry(c: LdapConnection, dn: string, attributes: strin
     const [e] = await c.search(dn, { scope: "base", attributes });
     return e;
   } catch (e) {
-    if (e instanceof KerberosRolloutError && e.name === "NotFoundError") return undefined;
+    if (e instanceof NotFoundError) return undefined;
     throw e;
   }
 }

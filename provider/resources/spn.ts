@@ -58,14 +58,14 @@ function hostName(v: string): boolean {
 /** `service/host[:port][/name]` ([MS-ADTS] §5.1.1.4 / RFC 4120 principal form); returned as given. */
 export function spnSyntax(field: string, value: unknown): string {
   const fix = "write it as service/host[:port][/name] with a DNS host name, such as HTTP/outlook.corp.example";
-  if (typeof value !== "string" || value === "") throw new InvalidInputError(field, "is empty", fix);
+  if (typeof value !== "string" || value === "") throw new InvalidInputError(field, "is empty", fix, { code: "VALUE_EMPTY" });
   const m = /^([^/]+)\/([^/:]+)(?::(\d{1,5}))?(?:\/([^/]+))?$/.exec(value);
-  if (!m) throw new InvalidInputError(field, `${JSON.stringify(value)} is not an SPN`, fix);
+  if (!m) throw new InvalidInputError(field, `${JSON.stringify(value)} is not an SPN`, fix, { code: "INVALID_SPN" });
   const [, service, host, port, name] = m;
-  if (!SERVICE.test(service)) throw new InvalidInputError(field, `${JSON.stringify(service)} is not a service class`, "use letters, digits and hyphens, such as HTTP");
-  if (!hostName(host)) throw new InvalidInputError(field, `${JSON.stringify(host)} is not a host name`, fix);
-  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) throw new InvalidInputError(field, `port ${port} is out of range`, "use a port from 1 to 65535, or none");
-  if (name !== undefined && !hostName(name)) throw new InvalidInputError(field, `${JSON.stringify(name)} is not a service name`, "use a DNS-style name (letters, digits, hyphens, dots)");
+  if (!SERVICE.test(service)) throw new InvalidInputError(field, `${JSON.stringify(service)} is not a service class`, "use letters, digits and hyphens, such as HTTP", { code: "INVALID_SPN" });
+  if (!hostName(host)) throw new InvalidInputError(field, `${JSON.stringify(host)} is not a host name`, fix, { code: "INVALID_SPN" });
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) throw new InvalidInputError(field, `port ${port} is out of range`, "use a port from 1 to 65535, or none", { code: "INVALID_SPN" });
+  if (name !== undefined && !hostName(name)) throw new InvalidInputError(field, `${JSON.stringify(name)} is not a service name`, "use a DNS-style name (letters, digits, hyphens, dots)", { code: "INVALID_SPN" });
   return value;
 }
 
@@ -74,14 +74,14 @@ const ACCOUNT_SID = /^S-1-5-21-\d+-\d+-\d+-\d+$/;
 
 /** A SID, a DN, or a sAMAccountName with an optional `DOMAIN\` prefix. */
 export function accountRef(field: string, value: unknown): string {
-  if (typeof value !== "string" || value === "") throw new InvalidInputError(field, "is empty", "give the account's SID, DN or sAMAccountName, such as EXCH-ASA$");
+  if (typeof value !== "string" || value === "") throw new InvalidInputError(field, "is empty", "give the account's SID, DN or sAMAccountName, such as EXCH-ASA$", { code: "VALUE_EMPTY" });
   if (ACCOUNT_SID.test(value)) return value;
   if (value.includes("=")) return objectDn(field, value);
   const m = /^(?:([A-Za-z0-9][A-Za-z0-9.-]{0,14})\\)?([^\\]+)$/.exec(value);
   const sam = m?.[2] ?? "";
   // sAMAccountName may not contain " / \ [ ] : ; | = , + * ? < > @ or control characters ([MS-ADTS] §3.1.1.5.2.4).
   if (!m || sam.length > 20 || /["/\\[\]:;|=,+*?<>@\u0000-\u001f\u007f]/.test(sam) || sam.trim() !== sam) {
-    throw new InvalidInputError(field, `${JSON.stringify(value)} is neither a DN nor a sAMAccountName`, "give the DN (CN=EXCH-ASA,OU=Service Accounts,DC=corp,DC=example) or the sAMAccountName (EXCH-ASA$, or CORP\\EXCH-ASA$)");
+    throw new InvalidInputError(field, `${JSON.stringify(value)} is neither a DN nor a sAMAccountName`, "give the DN (CN=EXCH-ASA,OU=Service Accounts,DC=corp,DC=example) or the sAMAccountName (EXCH-ASA$, or CORP\\EXCH-ASA$)", { code: "INVALID_ACCOUNT_REFERENCE" });
   }
   return value;
 }
@@ -126,7 +126,7 @@ async function resolveAccount(c: LdapConnection, account: string): Promise<Entry
   const info = await domainInfo(c);
   if (ACCOUNT_SID.test(account)) {
     const e = await findBySid(c, info.defaultNamingContext, account, ACCOUNT_ATTRS);
-    if (!e) throw new NotFoundError(`no account with SID ${account} in ${info.netbiosName}`, "create the account first (AsaComputerAccount) and pass its sid output");
+    if (!e) throw new NotFoundError(`no account with SID ${account} in ${info.netbiosName}`, "create the account first (AsaComputerAccount) and pass its sid output", { code: "ACCOUNT_NOT_FOUND" });
     return e;
   }
   if (account.includes("=")) {
@@ -136,15 +136,15 @@ async function resolveAccount(c: LdapConnection, account: string): Promise<Entry
     } catch (err) {
       if (!(err instanceof NotFoundError)) throw err;
     }
-    throw new NotFoundError(`the account ${account} does not exist`, "create the account first (AsaComputerAccount) and pass its dn output");
+    throw new NotFoundError(`the account ${account} does not exist`, "create the account first (AsaComputerAccount) and pass its dn output", { code: "ACCOUNT_NOT_FOUND" });
   }
   const [domain, sam] = account.includes("\\") ? account.split("\\") : [undefined, account];
   if (domain !== undefined && domain.toUpperCase() !== info.netbiosName && domain.toLowerCase() !== info.dnsDomain) {
-    throw new NotFoundError(`the account ${account} is in domain ${domain}, but ${c.url} is a DC of ${info.netbiosName}`, "point the resource's ldap.url at a DC of that domain, or pass the account's DN");
+    throw new NotFoundError(`the account ${account} is in domain ${domain}, but ${c.url} is a DC of ${info.netbiosName}`, "point the resource's ldap.url at a DC of that domain, or pass the account's DN", { code: "ACCOUNT_IN_OTHER_DOMAIN" });
   }
   const found = await findBySamAccountName(c, info.defaultNamingContext, sam, ACCOUNT_ATTRS);
-  if (found.length === 0) throw new NotFoundError(`no account with sAMAccountName ${sam} in ${info.netbiosName}`, "check the name (computer accounts end in $), or pass the account's DN");
-  if (found.length > 1) throw new ConflictError(`${found.length} accounts have sAMAccountName ${sam}: ${found.map((e) => e.dn).join("; ")}`, "resolve the duplicate, or pass the account's DN");
+  if (found.length === 0) throw new NotFoundError(`no account with sAMAccountName ${sam} in ${info.netbiosName}`, "check the name (computer accounts end in $), or pass the account's DN", { code: "ACCOUNT_NOT_FOUND" });
+  if (found.length > 1) throw new ConflictError(`${found.length} accounts have sAMAccountName ${sam}: ${found.map((e) => e.dn).join("; ")}`, "resolve the duplicate, or pass the account's DN", { code: "SAM_ACCOUNT_NAME_DUPLICATE" });
   return found[0];
 }
 
@@ -177,12 +177,13 @@ async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.Crea
     throw new ConflictError(
       `the SPN ${inputs.spn} is already held by ${others.join("; ")}; refusing to add it to ${account.dn} (a duplicate SPN makes Kerberos fail and Outlook fall back to NTLM) and refusing to move it (that would break the service that holds it)`,
       `if that account no longer serves ${inputs.spn}, remove it there first (setspn -D ${inputs.spn} <account>), then run pulumi up again`,
+      { code: "SPN_HELD_ELSEWHERE" },
     );
   }
   if (holds(account, inputs.spn)) {
     const ours = inputs.accountOwner !== undefined && str(account, OWNER_ATTRIBUTE) === inputs.accountOwner;
     if (!inputs.adopt && !ours) {
-      throw new AlreadyExistsError(`${account.dn} already holds the SPN ${inputs.spn}`, "set adopt: true on this Spn to take the value over (destroy then removes it)");
+      throw new AlreadyExistsError(`${account.dn} already holds the SPN ${inputs.spn}`, "set adopt: true on this Spn to take the value over (destroy then removes it)", { code: "SPN_ALREADY_HELD" });
     }
   } else {
     try {
@@ -190,7 +191,7 @@ async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.Crea
     } catch (e) {
       if (e instanceof ConflictError) {
         const now = (await holders(gc, inputs.spn)).filter((dn) => !dnEquals(dn, account.dn));
-        throw new ConflictError(`the directory refused ${inputs.spn} on ${account.dn}${now.length ? `: it is held by ${now.join("; ")}` : ""}`, "remove the SPN from its current holder first (setspn -D), then run pulumi up again", { cause: e });
+        throw new ConflictError(`the directory refused ${inputs.spn} on ${account.dn}${now.length ? `: it is held by ${now.join("; ")}` : ""}`, "remove the SPN from its current holder first (setspn -D), then run pulumi up again", { code: "SPN_REFUSED", cause: e });
       }
       throw e;
     }
@@ -226,9 +227,9 @@ async function read(id: string, props: Partial<SpnOutputs>): Promise<pulumi.dyna
 async function update(id: string, olds: Partial<SpnOutputs>, raw: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
   const news = validateSpnInputs(raw);
   const { account, others } = await readState({ ...olds, ...news, accountSid: olds.accountSid });
-  if (!account) throw new NotFoundError(`the account ${olds.accountDn ?? news.account} no longer exists`, "run pulumi refresh");
+  if (!account) throw new NotFoundError(`the account ${olds.accountDn ?? news.account} no longer exists`, "run pulumi refresh", { code: "OBJECT_GONE" });
   if (others.length) {
-    throw new ConflictError(`the SPN ${news.spn} is held by ${account.dn} and also by ${others.join("; ")}: a duplicate SPN makes Kerberos fail`, `remove it from the other account (setspn -D ${news.spn} <account>) if that one no longer serves it; we never remove or move another account's SPN`);
+    throw new ConflictError(`the SPN ${news.spn} is held by ${account.dn} and also by ${others.join("; ")}: a duplicate SPN makes Kerberos fail`, `remove it from the other account (setspn -D ${news.spn} <account>) if that one no longer serves it; we never remove or move another account's SPN`, { code: "SPN_HELD_TWICE" });
   }
   return { outs: { ...olds, ...news, accountDn: account.dn, duplicates: [], drift: [] } };
 }
@@ -288,7 +289,7 @@ async function preflight(inputs: Inputs, f: CheckFailures, olds: Record<string, 
     const others = found.filter((e) => !isOurs(e)).map((e) => e.dn);
     if (others.length === 0) return;
     if (inputs.account === undefined && inputs.adopt && !oldAccount) return; // may be the account being adopted: create decides
-    f.add("spn", `${spn} is already held by ${others.join("; ")} (a duplicate SPN makes Kerberos fail and Outlook fall back to NTLM; we never move another account's SPN). Fix: if that account no longer serves ${spn}, remove it there first (setspn -D ${spn} <account>)${inputs.account === undefined ? ", or, if it is the ASA this stack takes over, set adopt: true" : ""}`);
+    f.add("spn", "SPN_HELD_ELSEWHERE", `${spn} is already held by ${others.join("; ")} (a duplicate SPN makes Kerberos fail and Outlook fall back to NTLM; we never move another account's SPN)`, `if that account no longer serves ${spn}, remove it there first (setspn -D ${spn} <account>)${inputs.account === undefined ? ", or, if it is the ASA this stack takes over, set adopt: true" : ""}`);
   });
 }
 

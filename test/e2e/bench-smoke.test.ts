@@ -1,6 +1,6 @@
 // The benchmark still works: `scripts/bench --smoke` (N = 1; up, refresh, destroy of the site stack
 // against a lab DC and the Exchange stand-in — a TEST DOUBLE — beside the no-op baseline) writes a
-// Markdown table, a JSON file and a PNG plot, and their figures are the ones a real run needs:
+// Markdown table, a JSON file and an SVG plot, and their figures are the ones a real run needs:
 // provider counters arrived from the provider processes, both stacks have the same shape, and the
 // stand-in's own count of sessions and operations agrees with ours. The full benchmark is
 // `npm run bench`, never part of `npm test`.
@@ -8,34 +8,33 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { crc32, inflateSync } from "zlib";
+import { spawnSync } from "child_process";
 import { labAddr, run, startLab } from "../fixtures/lab";
 import { REPO_ROOT } from "../fixtures/pulumi-cli";
 import type { BenchResult, Measure } from "../../scripts/bench";
 
 const LAB_ADDR = labAddr(6);
 
-/** The PNG's chunks, each CRC checked; its size from IHDR; its pixels inflated. */
-function readPng(file: string): { width: number; height: number; pixels: Buffer } {
-  const png = fs.readFileSync(file);
-  assert.deepStrictEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], "PNG signature");
-  const chunks: { type: string; data: Buffer }[] = [];
-  for (let at = 8; at < png.length; ) {
-    const len = png.readUInt32BE(at);
-    const type = png.toString("ascii", at + 4, at + 8);
-    const data = png.subarray(at + 8, at + 8 + len);
-    assert.strictEqual(png.readUInt32BE(at + 8 + len), crc32(png.subarray(at + 4, at + 8 + len)), `CRC of ${type}`);
-    chunks.push({ type, data });
-    at += 12 + len;
+/**
+ * The SVG, well-formed as xmllint (libxml2, a real XML parser) reads it, with each step's panel
+ * and the two series in it: one polyline each, and the figures they plot.
+ */
+function readSvg(file: string): { width: number; height: number; panels: Map<string, Record<string, { lines: number; values: string }>> } {
+  const lint = spawnSync("xmllint", ["--noout", file], { encoding: "utf8" });
+  assert.strictEqual(lint.status, 0, `xmllint: the SVG is not well-formed XML:\n${lint.stderr}`);
+  const svg = fs.readFileSync(file, "utf8");
+  const root = /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg" width="(\d+)" height="(\d+)"/.exec(svg);
+  assert.ok(root, "an <svg> root in the SVG namespace, with its size");
+  const panels = new Map<string, Record<string, { lines: number; values: string }>>();
+  for (const p of svg.split('<g class="panel" ').slice(1)) {
+    const step = /^data-step="([^"]*)"/.exec(p)![1];
+    const series: Record<string, { lines: number; values: string }> = {};
+    for (const m of p.matchAll(/<g data-series="(\w+)" data-values="([^"]*)">([\s\S]*?)<\/g>/g)) {
+      series[m[1]] = { lines: (m[3].match(/<polyline /g) ?? []).length, values: m[2] };
+    }
+    panels.set(step, series);
   }
-  assert.deepStrictEqual([chunks[0].type, chunks[chunks.length - 1].type], ["IHDR", "IEND"]);
-  const ihdr = chunks[0].data;
-  const width = ihdr.readUInt32BE(0);
-  const height = ihdr.readUInt32BE(4);
-  assert.deepStrictEqual([ihdr[8], ihdr[9]], [8, 2], "8-bit RGB");
-  const pixels = inflateSync(Buffer.concat(chunks.filter((c) => c.type === "IDAT").map((c) => c.data)));
-  assert.strictEqual(pixels.length, (width * 3 + 1) * height, "one filter byte and width RGB pixels per row");
-  return { width, height, pixels };
+  return { width: Number(root[1]), height: Number(root[2]), panels };
 }
 
 describe("benchmark smoke run (scripts/bench --smoke: N = 1, lab DC + Exchange stand-in)", function () {
@@ -93,7 +92,7 @@ describe("benchmark smoke run (scripts/bench --smoke: N = 1, lab DC + Exchange s
     assert.ok(result.targets.some((t) => /LDAP connection per directory/.test(t.target)));
   });
 
-  it("writes the Markdown table (also on stdout) and a PNG plot", function () {
+  it("writes the Markdown table (also on stdout) and an SVG plot", function () {
     const md = fs.readFileSync(path.join(out, "bench.md"), "utf8");
     assert.strictEqual(stdout, md);
     assert.match(md, /TEST DOUBLE/);
@@ -101,15 +100,15 @@ describe("benchmark smoke run (scripts/bench --smoke: N = 1, lab DC + Exchange s
     for (const r of result.rows) {
       assert.match(md, new RegExp(`\\| 1 \\| 8 \\| ${r.step.replace(/[()]/g, "\\$&")} \\| ${r.ours.seconds.toFixed(2)} \\| ${r.baseline.seconds.toFixed(2)} \\| \\d+\\.\\d\\d× \\|`), md);
     }
-    const png = readPng(path.join(out, "bench.png"));
-    assert.ok(png.width >= 600 && png.height >= 300, `${png.width}×${png.height}`);
-    const colours = new Set<string>();
-    for (let y = 0; y < png.height; y++) {
-      for (let x = 0; x < png.width; x++) {
-        const at = y * (png.width * 3 + 1) + 1 + x * 3;
-        colours.add(png.pixels.subarray(at, at + 3).toString("hex"));
-      }
+    const svg = readSvg(path.join(out, "bench.svg"));
+    assert.ok(svg.width >= 600 && svg.height >= 300, `${svg.width}×${svg.height}`);
+    assert.deepStrictEqual([...svg.panels.keys()], result.rows.map((r) => r.step), "one panel per step");
+    for (const r of result.rows) {
+      assert.deepStrictEqual(
+        svg.panels.get(r.step),
+        { baseline: { lines: 1, values: `1:${r.baseline.seconds}` }, ours: { lines: 1, values: `1:${r.ours.seconds}` } },
+        `${r.step}: one line per series, plotting the measured seconds`,
+      );
     }
-    assert.ok(colours.has("c82828") && colours.has("2850c8"), "both series are drawn (ours red, baseline blue)");
   });
 });

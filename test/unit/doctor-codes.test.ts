@@ -1,45 +1,50 @@
-// The doctor's failure codes are an interface (scripts read `doctor --json`): every code the
-// source can emit must be listed in the README's doctor section, so none appears or changes
-// unannounced.
+// The doctor's failure codes are an interface (scripts read `doctor --json`), under the same
+// convention as the errors' codes (test/unit/error-codes.test.ts): one registry
+// (provider/doctor/codes.ts), which the type of `Report.add` holds every finding to; every code
+// in it is listed in the README's doctor section and is reported somewhere, so none appears,
+// disappears or changes unannounced. Their form (UPPER_SNAKE, one line each) is checked with the
+// errors' codes.
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "../fixtures/pulumi-cli";
+import { DOCTOR_CODES, DoctorCode } from "../../provider/doctor/codes";
 
 function source(rel: string): string {
   return readFileSync(join(REPO_ROOT, rel), "utf8");
 }
 
-/** Codes in r.add(…, "fail"|"warn"|"skip", "CODE", …), `code: "CODE"` and fail(path, "CODE", …). */
-function emittedCodes(): Set<string> {
-  const files = readdirSync(join(REPO_ROOT, "provider", "doctor")).map((f) => `provider/doctor/${f}`);
-  const codes = new Set<string>();
-  const patterns = [/"(?:fail|warn|skip)",\s*"([A-Z][A-Z0-9_]+)"/g, /code: "([A-Z][A-Z0-9_]+)"/g, /fail\(\s*path,\s*"([A-Z][A-Z0-9_]+)"/g, /\? "([A-Z][A-Z0-9_]+)" : "([A-Z][A-Z0-9_]+)"/g];
-  for (const f of files) {
-    const text = source(f);
-    for (const p of patterns) for (const m of text.matchAll(p)) for (const c of m.slice(1)) if (c) codes.add(c);
-  }
-  // Check 4 prefixes the ticket layer's codes; check 5 carries the verifier's.
-  const union = (file: string, type: string): string[] => {
-    const m = new RegExp(`export type ${type} =([^;]+);`).exec(source(file));
-    assert.ok(m, `${type} in ${file}`);
-    return [...m[1].matchAll(/"([A-Z_0-9]+)"/g)].map((x) => x[1]);
-  };
-  for (const c of union("provider/kerberos/tickets.ts", "TicketFailureCode")) codes.add(`TICKET_${c}`);
-  for (const c of union("provider/kerberos/verify.ts", "VerifyCode")) codes.add(c);
-  codes.delete("OK");
-  return codes;
-}
+const codes = Object.keys(DOCTOR_CODES) as DoctorCode[];
 
 describe("doctor: stable codes", () => {
   it("the README's doctor section lists every code the doctor can report", () => {
     const readme = source("README.md");
     const section = readme.slice(readme.indexOf("## doctor"), readme.indexOf("### keytab"));
-    const codes = emittedCodes();
-    assert.ok(codes.size > 40, `found only ${codes.size} codes: the scan is broken`);
-    for (const c of ["SPN_MISSING", "SERVER_ASA_STALE", "TOKEN_REJECTED", "CERT_NAME_MISMATCH"]) assert.ok(codes.has(c), c);
-    const missing = [...codes].filter((c) => !section.includes(`\`${c}\``)).sort();
+    for (const c of ["SPN_MISSING", "SERVER_ASA_STALE", "TOKEN_REJECTED", "CERT_NAME_MISMATCH"]) assert.ok(codes.includes(c as DoctorCode), c);
+    const missing = codes.filter((c) => c !== "OK" && !section.includes(`\`${c}\``)).sort();
     assert.deepEqual(missing, []);
+    // And the table names no code the registry lacks (one the type of Report.add would refuse).
+    const tabled = new Set([...section.matchAll(/^\|.*$/gm)].flatMap((row) => [...row[0].matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1])));
+    assert.ok(tabled.size > 40, `found only ${tabled.size} codes in the table: the scan is broken`);
+    assert.deepEqual([...tabled].filter((c) => !(c in DOCTOR_CODES)).sort(), []);
     assert.ok(!section.includes("ASA_KEYS_PREDATE_AES"));
+  });
+
+  it("every code is reported somewhere (none is dead)", () => {
+    const doctor = readdirSync(join(REPO_ROOT, "provider", "doctor"))
+      .filter((f) => f !== "codes.ts")
+      .map((f) => source(`provider/doctor/${f}`))
+      .join("\n");
+    // Check 4 prefixes the ticket layer's codes; check 5 carries the verifier's.
+    const union = (file: string, type: string): string[] => {
+      const m = new RegExp(`export type ${type} =([^;]+);`).exec(source(file));
+      assert.ok(m, `${type} in ${file}`);
+      return [...m[1].matchAll(/"([A-Z_0-9]+)"/g)].map((x) => x[1]);
+    };
+    const reported = new Set([
+      ...union("provider/kerberos/tickets.ts", "TicketFailureCode").map((c) => `TICKET_${c}`),
+      ...union("provider/kerberos/verify.ts", "VerifyCode"),
+    ]);
+    assert.deepEqual(codes.filter((c) => !reported.has(c) && !doctor.includes(`"${c}"`)), []);
   });
 });

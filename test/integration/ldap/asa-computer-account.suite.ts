@@ -223,7 +223,9 @@ describe("AsaComputerAccount (lab DC, MIT Kerberos tools)", function () {
     const password = "Never-In-Errors-9f3k!";
     await assert.rejects(asa.create({ name: "ASA-NOOU", ou: `OU=Missing,${lab.baseDn}`, password }), (e: unknown) => {
       assert.ok(e instanceof NotFoundError, String(e));
-      assert.match(e.message, /the OU OU=Missing,DC=corp,DC=example does not exist\. Fix: create the OU first/);
+      // The same refusal check makes at preview (one builder for both).
+      assert.equal(e.code, "OU_NOT_FOUND");
+      assert.match(e.message, /the OU OU=Missing,DC=corp,DC=example does not exist in the directory\. Fix: create it first/);
       for (let c: unknown = e; c instanceof Error; c = c.cause) assert.ok(!c.message.includes(password) && !String(c.stack).includes(password), c.message);
       return true;
     });
