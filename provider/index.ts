@@ -10,6 +10,7 @@ export { Spn, SpnArgs } from "./resources/spn";
 export { ExchangeVirtualDirectoryUrls, ExchangeVirtualDirectoryUrlsArgs, ServiceUrls } from "./resources/exchange-virtual-directory-urls";
 export { AsaBinding, AsaBindingArgs } from "./resources/asa-binding";
 export { OutlookAnywhereAuth, OutlookAnywhereAuthArgs, ClientAuthMethod } from "./resources/outlook-anywhere-auth";
+export { KdcProxyServer, KdcProxyServerArgs, KdcProxyStartType, KdcProxyServiceState } from "./resources/kdc-proxy-server";
 export { ldapStats, closeLdapConnections } from "./ldap/connection";
 // What the serialized dynamic providers in every stack's state call (resources/dynamic.ts).
 export { providerCall, providerConfigure } from "./resources/dynamic";

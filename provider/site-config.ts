@@ -9,7 +9,7 @@ import { CONFIG_NAMESPACE } from "./settings";
 import { KerberosRolloutArgs, rolloutArgProblems } from "./components/kerberos-rollout";
 
 /** The site keys, under exchange-kerberos: (the connection keys are settings.ts's). */
-export const SITE_KEYS = ["namespace", "servers", "dnsZone", "dnsAddresses", "dnsTtl", "asaName", "asaOu", "asaPassword", "asaEncryptionTypes", "extraSpnNames", "adopt"] as const;
+export const SITE_KEYS = ["namespace", "servers", "dnsZone", "dnsAddresses", "dnsTtl", "asaName", "asaOu", "asaPassword", "asaEncryptionTypes", "extraSpnNames", "adopt", "kdcProxyServers", "kdcProxyThumbprint"] as const;
 export type SiteKey = (typeof SITE_KEYS)[number];
 
 /** What the site program hands to KerberosRollout, but the password (a secret the program reads itself). */
@@ -20,6 +20,8 @@ export interface SiteSettings {
   asa: { name: string; ou: string; supportedEncryptionTypes?: number };
   extraSpnNames: string[];
   adopt: boolean;
+  /** The KDC proxy's servers and certificate (kdcProxyServers, kdcProxyThumbprint), when set. */
+  kdcProxy?: { servers: string[]; certificateThumbprint: string };
 }
 
 /** `exchange-kerberos:servers`. */
@@ -39,6 +41,8 @@ const EXAMPLES: Record<SiteKey, string> = {
   asaEncryptionTypes: "24",
   extraSpnNames: '["autodiscover.corp.example"]',
   adopt: "false",
+  kdcProxyServers: '["GW1"]',
+  kdcProxyThumbprint: "0123456789ABCDEF0123456789ABCDEF01234567",
 };
 
 /** KerberosRollout's argument names → the config keys the site program fills them from. */
@@ -57,6 +61,8 @@ function keyOfArgument(field: string): string {
     "asa.supportedEncryptionTypes": "asaEncryptionTypes",
     "asa.password": "asaPassword",
     adopt: "adopt",
+    "kdcProxy.servers": "kdcProxyServers",
+    "kdcProxy.certificateThumbprint": "kdcProxyThumbprint",
   };
   const k = map[base];
   return k ? `${siteKey(k)}${index}${rest}` : field;
@@ -109,6 +115,15 @@ export function readSiteSettings(get: (key: SiteKey) => string | undefined): Sit
   const asaEncryptionTypes = read(() => integerValue(siteKey("asaEncryptionTypes"), get("asaEncryptionTypes"), { min: 1, max: 0x7fffffff, unit: "a msDS-SupportedEncryptionTypes bit mask", example: "24" }));
   const extraSpnNames = list("extraSpnNames");
   const adopt = read(() => booleanValue(siteKey("adopt"), get("adopt")));
+  const kdcProxyServers = get("kdcProxyServers") === undefined ? undefined : list("kdcProxyServers");
+  const kdcProxyThumbprint = read(() => textValue(siteKey("kdcProxyThumbprint"), get("kdcProxyThumbprint"), EXAMPLES.kdcProxyThumbprint));
+  // The KDC proxy needs both: its servers and the certificate they bind.
+  if (get("kdcProxyServers") !== undefined && kdcProxyThumbprint === undefined && get("kdcProxyThumbprint") === undefined) {
+    problems.push(new InvalidInputError(siteKey("kdcProxyThumbprint"), `is not set, but ${siteKey("kdcProxyServers")} is`, `${setCommand(siteKey("kdcProxyThumbprint"), EXAMPLES.kdcProxyThumbprint)} (the thumbprint of the proxy's certificate on those servers), or remove ${siteKey("kdcProxyServers")}`));
+  }
+  if (get("kdcProxyServers") === undefined && get("kdcProxyThumbprint") !== undefined) {
+    problems.push(new InvalidInputError(siteKey("kdcProxyServers"), `is not set, but ${siteKey("kdcProxyThumbprint")} is`, `${setCommand(siteKey("kdcProxyServers"), EXAMPLES.kdcProxyServers)}, or remove ${siteKey("kdcProxyThumbprint")}`));
+  }
   // The password is a secret the program reads itself; here only whether it is set but empty.
   read(() => {
     if (get("asaPassword") === "") throw new InvalidInputError(siteKey("asaPassword"), "is empty", `${setCommand(siteKey("asaPassword"), "<password>", true)}, or remove it with pulumi config rm ${siteKey("asaPassword")} to have one generated`, { code: "VALUE_EMPTY" });
@@ -122,9 +137,10 @@ export function readSiteSettings(get: (key: SiteKey) => string | undefined): Sit
     asa: { name: asaName!, ou: asaOu!, supportedEncryptionTypes: asaEncryptionTypes },
     extraSpnNames: extraSpnNames ?? [],
     adopt: adopt ?? false,
+    kdcProxy: kdcProxyServers !== undefined && kdcProxyThumbprint !== undefined ? { servers: kdcProxyServers, certificateThumbprint: kdcProxyThumbprint } : undefined,
   };
   // What KerberosRollout would refuse, named by the config key the value came from.
-  const args: KerberosRolloutArgs = { ...settings, asa: { ...settings.asa } };
+  const args: KerberosRolloutArgs = { ...settings, asa: { ...settings.asa }, kdcProxy: settings.kdcProxy && { ...settings.kdcProxy } };
   const contentProblems = rolloutArgProblems(args);
   if (contentProblems.length) throw new InvalidProgramInputError(contentProblems.map((p) => p.renamed(keyOfArgument(p.field))));
   return settings;

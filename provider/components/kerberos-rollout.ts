@@ -6,6 +6,7 @@
 //   4. AD's password for the ASA (only once every server holds it)
 //   5. the SPNs (a ticket no server can decrypt is worse than no SPN)
 //   6. Negotiate on Outlook Anywhere and MAPI
+//   7. (optional) the KDC proxy on the servers that publish it, for Outlook outside the network
 // Each step `dependsOn` the whole previous one, so Pulumi runs them in that order and destroys in
 // the reverse: Negotiate goes first, the SPNs next, and NTLM keeps working at every step.
 //
@@ -22,6 +23,7 @@ import { DnsRecord } from "../resources/dns-record";
 import { ExchangeVirtualDirectoryUrls, ExchangeVirtualDirectoryUrlsArgs } from "../resources/exchange-virtual-directory-urls";
 import { OutlookAnywhereAuth, OutlookAnywhereAuthArgs } from "../resources/outlook-anywhere-auth";
 import { Spn } from "../resources/spn";
+import { KdcProxyServer, KdcProxyServerArgs, kdcProxyUrl, thumbprint, windowsServerName } from "../resources/kdc-proxy-server";
 import { InvalidInputError } from "../errors";
 import { exchangeServerName } from "../exchange/inputs";
 import { containerDn } from "../ldap/dn";
@@ -42,6 +44,12 @@ export interface KerberosRolloutDnsArgs {
   adopt?: pulumi.Input<boolean>;
 }
 
+/** The KDC proxy (KPSSVC) on the servers that publish it: KdcProxyServer's inputs but the server. */
+export interface KerberosRolloutKdcProxyArgs extends Omit<KdcProxyServerArgs, "server" | "via" | "exchange"> {
+  /** The Windows servers that publish https://<name>/KdcProxy (often those that publish Exchange). */
+  servers: string[];
+}
+
 export interface KerberosRolloutArgs {
   /** The Outlook namespace, such as outlook.corp.example. */
   namespace: string;
@@ -59,6 +67,8 @@ export interface KerberosRolloutArgs {
   /** Take over objects that already exist: the DNS record, the ASA, its SPNs and the servers' ASA
    * credentials (URLs and auth are always taken over and restored on destroy). */
   adopt?: boolean;
+  /** Kerberos from outside the network: the KDC proxy, configured after Negotiate. */
+  kdcProxy?: KerberosRolloutKdcProxyArgs;
   /** Connection overrides for this site (a site with its own DC or Exchange endpoint). */
   ldap?: pulumi.Input<LdapOverride>;
   exchange?: pulumi.Input<ExchangeOverride>;
@@ -146,10 +156,30 @@ export function rolloutArgProblems(args: KerberosRolloutArgs): InvalidInputError
       }
     }
   }
+  if (args.kdcProxy !== undefined) kdcProxyProblems(args.kdcProxy, problems);
   if (plainValue(args.asa.name)) collect(problems, () => netbiosName("asa.name", args.asa.name));
   if (plainValue(args.asa.ou)) collect(problems, () => containerDn("asa.ou", args.asa.ou));
   if (plainValue(args.asa.supportedEncryptionTypes)) collect(problems, () => encryptionTypes("asa.supportedEncryptionTypes", args.asa.supportedEncryptionTypes));
   return problems;
+}
+
+function kdcProxyProblems(k: KerberosRolloutKdcProxyArgs, problems: InvalidInputError[]): void {
+  const servers: unknown = k.servers;
+  const fix = "list the Windows servers that publish the KDC proxy, such as [\"GW1\"]";
+  if (!Array.isArray(servers)) {
+    problems.push(new InvalidInputError("kdcProxy.servers", `${JSON.stringify(servers) ?? typeof servers} is not a list`, fix));
+  } else if (servers.length === 0) {
+    problems.push(new InvalidInputError("kdcProxy.servers", "is empty", `${fix}, or leave kdcProxy out`));
+  } else {
+    const seen = new Set<string>();
+    servers.forEach((s: unknown, i) => collect(problems, () => {
+      const name = windowsServerName(`kdcProxy.servers[${i}]`, s);
+      if (seen.has(name.toLowerCase())) throw new InvalidInputError(`kdcProxy.servers[${i}]`, `lists ${name} a second time`, "list each server once");
+      seen.add(name.toLowerCase());
+    }));
+  }
+  if (plainValue(k.certificateThumbprint)) collect(problems, () => thumbprint("kdcProxy.certificateThumbprint", k.certificateThumbprint));
+  if (plainValue(k.url)) collect(problems, () => kdcProxyUrl("kdcProxy.url", k.url));
 }
 
 /** Throws every problem rolloutArgProblems finds, one line each, as a program error (no stack). */
@@ -281,12 +311,25 @@ export class KerberosRollout extends pulumi.ComponentResource {
       }, { ...child, dependsOn: [adPassword], aliases }));
 
     // 6. Negotiate.
-    for (const { host: server, name: childName, aliases } of childNames(`${name}-auth-`, args.servers)) {
-      new OutlookAnywhereAuth(childName, {
-        ...args.auth,
-        server,
-        exchange,
-      }, { ...child, dependsOn: spns, aliases });
+    const negotiate = childNames(`${name}-auth-`, args.servers).map(({ host: server, name: childName, aliases }) => new OutlookAnywhereAuth(childName, {
+      ...args.auth,
+      server,
+      exchange,
+    }, { ...child, dependsOn: spns, aliases }));
+
+    // 7. The KDC proxy, once Kerberos works inside: its commands run through the session of the
+    // server itself when it is one of the Exchange servers, else of the first one.
+    if (args.kdcProxy) {
+      const { servers: proxyServers, ...proxy } = args.kdcProxy;
+      for (const { host: server, name: childName } of childNames(`${name}-kdcproxy-`, proxyServers)) {
+        const isExchange = args.servers.some((s) => s.toLowerCase() === server.toLowerCase());
+        new KdcProxyServer(childName, {
+          ...proxy,
+          server,
+          via: isExchange ? undefined : args.servers[0],
+          exchange,
+        }, { ...child, dependsOn: negotiate });
+      }
     }
 
     this.namespace = pulumi.output(args.namespace);

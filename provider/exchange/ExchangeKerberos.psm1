@@ -32,6 +32,9 @@ param([string] $Operations)
 
 $script:EkOperations = @($Operations -split ',' | Where-Object { $_ -ne '' })
 $script:EkRemoteSession = $null
+# The credential Connect-EkExchange opened the Exchange session with (absent: the current user's
+# ticket); the KDC proxy operations reach their server with the same one.
+$script:EkCredential = $null
 
 # Read once at import; the variable is then removed so that nothing this session starts inherits it.
 $script:EkSealKey = $null
@@ -127,6 +130,7 @@ function Connect-EkExchange {
     if ($PSBoundParameters.ContainsKey('User')) {
         $credential = New-EkCredential -User $User -SealedPassword $Password
         $session = New-PSSession -ConfigurationName Microsoft.Exchange -ConnectionUri $uri -Authentication $Authentication -Credential $credential
+        $script:EkCredential = $credential
     } else {
         $session = New-PSSession -ConfigurationName Microsoft.Exchange -ConnectionUri $uri -Authentication $Authentication
     }
@@ -386,6 +390,168 @@ function Set-EkOutlookAuth {
         }
     }
     return (Get-EkOutlookAuth -Server $Server)
+}
+
+# ---- the KDC Proxy Server service (KPSSVC) on a named Windows server ----------------------------
+#
+# Exchange's remote session exposes only Exchange cmdlets, and the KDC proxy often runs on a server
+# that is not an Exchange server. So these two operations reach that server from this process with
+# Invoke-Command (WinRM, the credential of the Exchange session when one was given), and run a fixed
+# script block there. Every value travels in -ArgumentList, as data: nothing is spliced into script
+# text, and the block checks each value's form again before a native command (netsh) sees it.
+# Sources (Microsoft): "SMB over QUIC", manual KDC proxy method (netsh http add urlacl, the KPSSVC
+# Settings values HttpsClientAuth and DisallowUnprotectedPasswordAuth with Set-ItemProperty,
+# Set-Service/Start-Service kpssvc); "Netsh http commands" (add/delete/show urlacl and sslcert).
+
+function Invoke-EkOnServer {
+    param([string] $Server, [scriptblock] $Block, [object[]] $Arguments)
+    if ($null -ne $script:EkCredential) {
+        return Invoke-Command -ComputerName $Server -Credential $script:EkCredential -ScriptBlock $Block -ArgumentList $Arguments
+    }
+    return Invoke-Command -ComputerName $Server -ScriptBlock $Block -ArgumentList $Arguments
+}
+
+# What the server has: the service, the two Settings values (null: absent), whether the URL is
+# reserved, the certificate bound to the IP:port ('<thumbprint> {<appid>}', null: none), whether the certificate is in the
+# machine's store. netsh's text is read for what does not depend on the display language: the URL
+# itself, a 40-hex-digit hash and a {GUID}.
+function Get-EkKdcProxy {
+    param([string] $Server, [string] $Url, [string] $IpPort, [string] $Thumbprint)
+    $read = {
+        param([string] $Url, [string] $IpPort, [string] $Thumbprint)
+        $ErrorActionPreference = 'Stop'
+        if ($Url -cnotmatch '^https://\+:[0-9]{1,5}/KdcProxy$') { throw ('not a KDC proxy URL: {0}' -f $Url) }
+        if ($IpPort -cnotmatch '^0\.0\.0\.0:[0-9]{1,5}$') { throw ('not an IP:port: {0}' -f $IpPort) }
+        if ($Thumbprint -cnotmatch '^([0-9A-F]{40})?$') { throw 'not a certificate thumbprint' }
+        $key = 'HKLM:\SYSTEM\CurrentControlSet\Services\KPSSVC\Settings'
+        $service = Get-Service -Name 'kpssvc'
+        $values = @{ HttpsClientAuth = $null; DisallowUnprotectedPasswordAuth = $null }
+        if (Test-Path -Path $key) {
+            $found = Get-ItemProperty -Path $key
+            foreach ($name in @('HttpsClientAuth', 'DisallowUnprotectedPasswordAuth')) {
+                if ($null -ne $found.PSObject.Properties[$name]) { $values[$name] = [string][int]$found.$name }
+            }
+        }
+        $acl = (netsh http show urlacl "url=$Url") -join "`n"
+        $reserved = ($LASTEXITCODE -eq 0) -and ($acl.IndexOf($Url, [System.StringComparison]::OrdinalIgnoreCase) -ge 0)
+        $ssl = (netsh http show sslcert "ipport=$IpPort") -join "`n"
+        $binding = $null
+        if ($LASTEXITCODE -eq 0) {
+            $hash = [regex]::Match($ssl, '\b[0-9a-fA-F]{40}\b')
+            $app = [regex]::Match($ssl, '\{[0-9a-fA-F-]{36}\}')
+            if ($hash.Success) { $binding = ('{0} {1}' -f $hash.Value.ToUpperInvariant(), $app.Value.ToLowerInvariant()) }
+        }
+        $certificateFound = $false
+        if ($Thumbprint -ne '') { $certificateFound = Test-Path -Path ('Cert:\LocalMachine\My\' + $Thumbprint) }
+        return @{
+            status                          = [string]$service.Status
+            startType                       = [string]$service.StartType
+            httpsClientAuth                 = $values.HttpsClientAuth
+            disallowUnprotectedPasswordAuth = $values.DisallowUnprotectedPasswordAuth
+            urlReserved                     = [bool]$reserved
+            sslBinding                      = $binding
+            certificateFound                = [bool]$certificateFound
+        }
+    }
+    $r = Invoke-EkOnServer -Server $Server -Block $read -Arguments @($Url, $IpPort, $Thumbprint)
+    return @{
+        server                          = $Server
+        status                          = [string]$r.status
+        startType                       = [string]$r.startType
+        httpsClientAuth                 = $r.httpsClientAuth
+        disallowUnprotectedPasswordAuth = $r.disallowUnprotectedPasswordAuth
+        urlReserved                     = [bool]$r.urlReserved
+        sslBinding                      = $r.sslBinding
+        certificateFound                = [bool]$r.certificateFound
+    }
+}
+
+# Sets what is given and leaves the rest: a Settings value ('0' or '1'; null removes it), the URL
+# reservation (true adds it for Network Service, false deletes it), the certificate binding of the
+# IP:port ('<thumbprint> {<appid>}'; null deletes it), the start type, then the state. A running service
+# whose settings or binding changed is restarted, so that it reads them. Each step first looks at
+# what is there, so repeating the call changes nothing more (a lost answer can be retried).
+function Set-EkKdcProxy {
+    param([string] $Server, [string] $Url, [string] $IpPort, $HttpsClientAuth, $DisallowUnprotectedPasswordAuth, $UrlReserved, $SslBinding, $StartType, $Status)
+    $change = @{}
+    foreach ($name in @('HttpsClientAuth', 'DisallowUnprotectedPasswordAuth', 'UrlReserved', 'StartType', 'Status')) {
+        if ($PSBoundParameters.ContainsKey($name)) { $change[$name] = $PSBoundParameters[$name] }
+    }
+    if ($PSBoundParameters.ContainsKey('SslBinding')) {
+        if ($null -eq $SslBinding) { $change.SslBinding = 'none' } else { $change.SslBinding = [string]$SslBinding }
+    }
+    $write = {
+        param([string] $Url, [string] $IpPort, [hashtable] $Change)
+        $ErrorActionPreference = 'Stop'
+        if ($Url -cnotmatch '^https://\+:[0-9]{1,5}/KdcProxy$') { throw ('not a KDC proxy URL: {0}' -f $Url) }
+        if ($IpPort -cnotmatch '^0\.0\.0\.0:[0-9]{1,5}$') { throw ('not an IP:port: {0}' -f $IpPort) }
+        $key = 'HKLM:\SYSTEM\CurrentControlSet\Services\KPSSVC\Settings'
+        $restart = $false
+        foreach ($name in @('HttpsClientAuth', 'DisallowUnprotectedPasswordAuth')) {
+            if (-not $Change.ContainsKey($name)) { continue }
+            $want = $Change[$name]
+            if ($null -ne $want -and [string]$want -cnotmatch '^[01]$') { throw ('{0} must be 0 or 1' -f $name) }
+            if (-not (Test-Path -Path $key)) { New-Item -Path $key -Force | Out-Null }
+            $found = Get-ItemProperty -Path $key
+            $has = $null -ne $found.PSObject.Properties[$name]
+            if ($null -eq $want) {
+                if ($has) {
+                    Remove-ItemProperty -Path $key -Name $name
+                    $restart = $true
+                }
+            } elseif (-not $has -or [string][int]$found.$name -ne [string]$want) {
+                Set-ItemProperty -Path $key -Name $name -Value ([int]$want) -Type DWord -Force
+                $restart = $true
+            }
+        }
+        if ($Change.ContainsKey('UrlReserved')) {
+            $acl = (netsh http show urlacl "url=$Url") -join "`n"
+            $reserved = ($LASTEXITCODE -eq 0) -and ($acl.IndexOf($Url, [System.StringComparison]::OrdinalIgnoreCase) -ge 0)
+            if ([bool]$Change.UrlReserved -and -not $reserved) {
+                $out = netsh http add urlacl "url=$Url" "user=NT AUTHORITY\NETWORK SERVICE"
+                if ($LASTEXITCODE -ne 0) { throw ('netsh http add urlacl: {0}' -f ($out -join ' ')) }
+            } elseif (-not [bool]$Change.UrlReserved -and $reserved) {
+                $out = netsh http delete urlacl "url=$Url"
+                if ($LASTEXITCODE -ne 0) { throw ('netsh http delete urlacl: {0}' -f ($out -join ' ')) }
+            }
+        }
+        if ($Change.ContainsKey('SslBinding')) {
+            $want = [string]$Change.SslBinding
+            $ssl = (netsh http show sslcert "ipport=$IpPort") -join "`n"
+            $current = 'none'
+            if ($LASTEXITCODE -eq 0) {
+                $hash = [regex]::Match($ssl, '\b[0-9a-fA-F]{40}\b')
+                $app = [regex]::Match($ssl, '\{[0-9a-fA-F-]{36}\}')
+                if ($hash.Success) { $current = ('{0} {1}' -f $hash.Value.ToUpperInvariant(), $app.Value.ToLowerInvariant()) }
+            }
+            if ($want -ne 'none' -and $want -cnotmatch '^[0-9A-F]{40} \{[0-9a-f-]{36}\}$') { throw 'the certificate binding is not a thumbprint and an {application id}' }
+            if ($current -ne $want) {
+                if ($current -ne 'none') {
+                    $out = netsh http delete sslcert "ipport=$IpPort"
+                    if ($LASTEXITCODE -ne 0) { throw ('netsh http delete sslcert: {0}' -f ($out -join ' ')) }
+                }
+                if ($want -ne 'none') {
+                    $parts = $want -split ' '
+                    $certHash = $parts[0]
+                    $appId = $parts[1]
+                    $out = netsh http add sslcert "ipport=$IpPort" "certhash=$certHash" "appid=$appId" "certstorename=MY"
+                    if ($LASTEXITCODE -ne 0) { throw ('netsh http add sslcert: {0}' -f ($out -join ' ')) }
+                }
+                $restart = $true
+            }
+        }
+        if ($Change.ContainsKey('StartType')) { Set-Service -Name 'kpssvc' -StartupType ([string]$Change.StartType) }
+        $status = [string](Get-Service -Name 'kpssvc').Status
+        if ($Change.ContainsKey('Status') -and [string]$Change.Status -eq 'Stopped') {
+            if ($status -ne 'Stopped') { Stop-Service -Name 'kpssvc' }
+        } elseif ($Change.ContainsKey('Status') -and [string]$Change.Status -eq 'Running' -and $status -ne 'Running') {
+            Start-Service -Name 'kpssvc'
+        } elseif ($restart -and $status -eq 'Running') {
+            Restart-Service -Name 'kpssvc'
+        }
+    }
+    Invoke-EkOnServer -Server $Server -Block $write -Arguments @($Url, $IpPort, $change) | Out-Null
+    return (Get-EkKdcProxy -Server $Server -Url $Url -IpPort $IpPort -Thumbprint '')
 }
 
 # The one entry point the session calls. The operation name must be one the session's table names

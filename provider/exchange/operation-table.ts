@@ -50,6 +50,23 @@ const CAS_SETS = ["Set-ClientAccessServer", "Set-ClientAccessService"] as const;
 /** What unsealing a secret into a PSCredential calls (New-EkCredential, ConvertFrom-EkSealed). */
 const UNSEAL = ["ConvertTo-SecureString", "New-Object"] as const;
 
+/** The KDC proxy operations run their commands on another server (Invoke-EkOnServer). */
+const ON_SERVER = ["Invoke-Command"] as const;
+/** What both KDC proxy operations read there; native commands by their netsh subcommand. */
+const KDC_PROXY_READS = ["Get-Service", "Test-Path", "Get-ItemProperty", "netsh http show urlacl", "netsh http show sslcert"] as const;
+const kdcProxyState = result.record({
+  server: result.text,
+  status: result.text,
+  startType: result.text,
+  /** "0", "1", or null when the value is absent. */
+  httpsClientAuth: result.textOrNull,
+  disallowUnprotectedPasswordAuth: result.textOrNull,
+  urlReserved: result.flag,
+  /** "<thumbprint> {<appid>}", or null when nothing is bound. */
+  sslBinding: result.textOrNull,
+  certificateFound: result.flag,
+});
+
 interface OperationSpec {
   readonly params: ParamFields;
   readonly result: ResultSpec<unknown>;
@@ -131,6 +148,47 @@ export const OPERATION_TABLE = operations({
     },
     result: outlookAuthState,
     cmdlets: ["Set-OutlookAnywhere", "Set-MapiVirtualDirectory", "Get-OutlookAnywhere", "Get-MapiVirtualDirectory"],
+  },
+  /**
+   * The KDC Proxy Server service on a Windows server (not Exchange), reached with Invoke-Command
+   * from this process. Thumbprint: "" or the certificate to look for in Cert:\LocalMachine\My.
+   */
+  "Get-EkKdcProxy": {
+    params: { Server: text, Url: text, IpPort: text, Thumbprint: text },
+    result: kdcProxyState,
+    cmdlets: [...ON_SERVER, ...KDC_PROXY_READS],
+  },
+  /** Sets what is given (a null Settings value removes it, a null binding deletes it); answers as Get-EkKdcProxy. */
+  "Set-EkKdcProxy": {
+    params: {
+      Server: text,
+      Url: text,
+      IpPort: text,
+      HttpsClientAuth: optional(textOrNull),
+      DisallowUnprotectedPasswordAuth: optional(textOrNull),
+      UrlReserved: optional(flag),
+      /** "<thumbprint> {<appid>}", or null for no binding. */
+      SslBinding: optional(textOrNull),
+      StartType: optional(oneOf("Automatic", "Manual", "Disabled")),
+      Status: optional(oneOf("Running", "Stopped")),
+    },
+    result: kdcProxyState,
+    cmdlets: [
+      ...ON_SERVER,
+      ...KDC_PROXY_READS,
+      "New-Item",
+      "Out-Null",
+      "Set-ItemProperty",
+      "Remove-ItemProperty",
+      "Set-Service",
+      "Start-Service",
+      "Stop-Service",
+      "Restart-Service",
+      "netsh http add urlacl",
+      "netsh http delete urlacl",
+      "netsh http add sslcert",
+      "netsh http delete sslcert",
+    ],
   },
 });
 

@@ -12,6 +12,7 @@ const IMPLEMENTATIONS: Record<string, () => ResourceImpl> = {
   "exchange-kerberos:ExchangeVirtualDirectoryUrls": () => require("./exchange-virtual-directory-urls").exchangeVirtualDirectoryUrlsImpl,
   "exchange-kerberos:AsaBinding": () => require("./asa-binding").asaBindingImpl,
   "exchange-kerberos:OutlookAnywhereAuth": () => require("./outlook-anywhere-auth").outlookAnywhereAuthImpl,
+  "exchange-kerberos:KdcProxyServer": () => require("./kdc-proxy-server").kdcProxyServerImpl,
 };
 
 /**

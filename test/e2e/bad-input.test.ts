@@ -16,7 +16,7 @@ import * as path from "path";
 import { execFileSync } from "child_process";
 import { Lab, labAddr, run, startLab } from "../fixtures/lab";
 import { CliResult, PulumiCli, REPO_ROOT, resourcesOf } from "../fixtures/pulumi-cli";
-import { readState, seedServers, standinExecutable } from "../fixtures/exchange-standin/state";
+import { readState, seedServers, seedWindowsHosts, standinExecutable } from "../fixtures/exchange-standin/state";
 import { findSecrets, SecretsScan } from "../fixtures/secrets-scan";
 import { configFromMap, configureFromStack } from "../../provider/settings";
 import { directoryFor, closeLdapConnections } from "../../provider/ldap/connection";
@@ -46,6 +46,9 @@ function site(key: string, value: Value, names: RegExp = new RegExp(`${NS}:${key
 }
 
 const ALICE_PASSWORD = `Alice-Corpus-${process.pid}-Xy9!`;
+/** The KDC proxy certificate in the stand-in's GW1 (a Windows server it emulates), and one that is not there. */
+const KDC_CERT = "A1B2C3D4E5F60718293A4B5C6D7E8F9001122334";
+const NOT_THERE_CERT = "FFFFEEEEDDDDCCCCBBBBAAAA9999888877776666";
 
 export function corpus(lab: Lab): Case[] {
   const k = (key: string) => new RegExp(`${NS}:${key}`);
@@ -79,6 +82,12 @@ export function corpus(lab: Lab): Case[] {
   for (const v of ['{"a":"b"}', '"autodiscover.corp.example"', "[1]", '["bad name"]', '["autodiscover.corp.example."]']) cases.push(site("extraSpnNames", v, k("extraSpnNames")));
   cases.push(site("extraSpnNames", '["legacy.corp.example"]', /property spn .*HTTP\/legacy\.corp\.example is already held by CN=LEGACYWEB/));
   for (const v of ["yes", "True"]) cases.push(site("adopt", v, k("adopt")));
+  // the KDC proxy: both keys or neither, each value by its key, and a certificate GW1 does not hold
+  cases.push(site("kdcProxyServers", '["GW1"]', k("kdcProxyThumbprint")));
+  cases.push(site("kdcProxyThumbprint", KDC_CERT, k("kdcProxyServers")));
+  cases.push(site("kdcProxyThumbprint", "A1:B2", k("kdcProxyThumbprint"), { kdcProxyServers: '["GW1"]' }));
+  cases.push(site("kdcProxyServers", '["GW1","gw1"]', k("kdcProxyServers"), { kdcProxyThumbprint: KDC_CERT }));
+  cases.push(site("kdcProxyThumbprint", NOT_THERE_CERT, /property certificateThumbprint .*no certificate FFFF.* on GW1/, { kdcProxyServers: '["GW1"]' }));
   cases.push(site("asaPassword", "", k("asaPassword")));
   cases.push(site("asaPassword", { secret: "line\nbreak-Passw0rd" }, /password.*control character/));
   cases.push(site("asaPassword", { secret: `Long-${"x".repeat(300)}` }, /password.*at most 256/));
@@ -126,6 +135,11 @@ export function corpus(lab: Lab): Case[] {
   cases.push(res("OutlookAnywhereAuth", { server: "EX9" }, /property server .*EX9/));
   cases.push(res("OutlookAnywhereAuth", { server: "EX1", internalClientAuthenticationMethod: "Kerberoast" }, /property internalClientAuthenticationMethod/));
   cases.push(res("OutlookAnywhereAuth", { server: "EX1", iisAuthenticationMethods: "Negotiate" }, /property iisAuthenticationMethods/));
+  const proxy = { server: "GW1", certificateThumbprint: KDC_CERT, via: "EX1" };
+  for (const [over, names] of [
+    [{ server: "GW9" }, /property server .*GW9/], [{ url: "https://+:8443/KdcProxy" }, /property url .*HttpsUrlGroup/],
+    [{ startType: "Disabled" }, /property state .*disabled service cannot run/], [{ appId: "{not-a-guid}" }, /property appId/],
+  ] as const) cases.push(res("KdcProxyServer", { ...proxy, ...over }, names));
   return cases;
 }
 
@@ -209,6 +223,7 @@ describe("bad input: a corpus of hostile settings and resource inputs, each refu
 
     stateFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "standin-")), "state.json");
     seedServers(stateFile, [{ name: "EX1", version: "2019" }, { name: "EX2", version: "2013" }]);
+    seedWindowsHosts(stateFile, [{ name: "GW1", certificates: [KDC_CERT] }]);
     const env = { EXCHANGE_STANDIN_STATE: stateFile };
     siteCli = await PulumiCli.create({ project: "test/fixtures/site-stack", env });
     // One backend for both projects.
@@ -268,7 +283,7 @@ describe("bad input: a corpus of hostile settings and resource inputs, each refu
     }
 
     const ldifBefore = await directorySnapshot(lab);
-    const standinBefore = JSON.stringify(readState(stateFile).servers);
+    const standinBefore = JSON.stringify([readState(stateFile).servers, readState(stateFile).windowsHosts]);
     const casesDir = fs.mkdtempSync(path.join(siteCli.workDir, "cases-"));
     const results: { c: Case; r: CliResult; ms: number }[] = [];
     const t0 = Date.now();
@@ -297,7 +312,7 @@ describe("bad input: a corpus of hostile settings and resource inputs, each refu
     const ldifAfter = await directorySnapshot(lab);
     if (ldifAfter !== ldifBefore) failures.push(`the directory changed (the OU, the zone, the SPN holders or the computer accounts):\n--- before\n${ldifBefore}\n--- after\n${ldifAfter}`);
     // The servers as Exchange would hold them (the file also counts the stand-in's sessions).
-    const serversAfter = JSON.stringify(readState(stateFile).servers);
+    const serversAfter = JSON.stringify([readState(stateFile).servers, readState(stateFile).windowsHosts]);
     if (serversAfter !== standinBefore) failures.push(`the stand-in's servers changed:\n--- before\n${standinBefore}\n--- after\n${serversAfter}`);
     for (const cli of [siteCli, resCli]) {
       const recorded = resourcesOf(await cli.exportStack());

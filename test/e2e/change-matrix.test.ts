@@ -16,11 +16,13 @@ import * as path from "node:path";
 import { dig, KerberosShell, ldapmodify } from "../fixtures/admin-tools";
 import { Lab, labAddr, run, sambaTool, startLab } from "../fixtures/lab";
 import { PulumiCli, PulumiCliError, REPO_ROOT, resourcesOf } from "../fixtures/pulumi-cli";
-import { editServer, readState, seedServers, standinExecutable, StandinServer } from "../fixtures/exchange-standin/state";
+import { editServer, readState, seedServers, seedWindowsHosts, standinExecutable, StandinServer, StandinWindowsHost } from "../fixtures/exchange-standin/state";
 
 const STACK = "m";
 const SERVICE_OU = "OU=Service Accounts";
 const OTHER_OU = "OU=Kerberos Accounts";
+/** The KDC proxy's certificate, in GW1's computer store (a stand-in Windows server). */
+const KDC_CERT = "A1B2C3D4E5F60718293A4B5C6D7E8F9001122334";
 
 /** The site as declared now; each row changes it, and the checks compare reality with it. */
 interface Site {
@@ -32,6 +34,8 @@ interface Site {
   encryptionTypes?: number;
   extraSpnNames: string[];
   adopt?: boolean;
+  kdcProxyServers?: string[];
+  kdcProxyThumbprint?: string;
 }
 
 type Op = "create" | "update" | "replace" | "delete";
@@ -63,6 +67,7 @@ function keyOf(type: string, inputs: Record<string, unknown>): string | undefine
     case "AsaBinding": return `bind:${server}`;
     case "OutlookAnywhereAuth": return `auth:${server}`;
     case "Spn": return `spn:${String(inputs.spn)}`;
+    case "KdcProxyServer": return `kdcproxy:${server}`;
     default: return undefined;
   }
 }
@@ -148,6 +153,7 @@ describe("change matrix: every change a user makes previews and applies (real CL
   const everHosts = new Set<string>();
   const everNamespaces = new Set<string>();
   const original = new Map<string, StandinServer>();
+  let originalGw1: StandinWindowsHost;
 
   async function declare(next: Partial<Site>): Promise<void> {
     const changed = { ...site, ...next };
@@ -160,6 +166,8 @@ describe("change matrix: every change a user makes previews and applies (real CL
       "exchange-kerberos:asaEncryptionTypes": changed.encryptionTypes === undefined ? undefined : String(changed.encryptionTypes),
       "exchange-kerberos:extraSpnNames": JSON.stringify(changed.extraSpnNames),
       "exchange-kerberos:adopt": changed.adopt === undefined ? undefined : String(changed.adopt),
+      "exchange-kerberos:kdcProxyServers": changed.kdcProxyServers === undefined ? undefined : JSON.stringify(changed.kdcProxyServers),
+      "exchange-kerberos:kdcProxyThumbprint": changed.kdcProxyThumbprint,
     };
     const old = site as Site | undefined;
     for (const [key, value] of Object.entries(values)) {
@@ -234,6 +242,16 @@ describe("change matrix: every change a user makes previews and applies (real CL
     for (const ns of everNamespaces) {
       if (ns !== site.namespace) assert.strictEqual(dig(lab, ns, "A").status, "NXDOMAIN", `the record of the earlier namespace ${ns} is gone`);
     }
+    // The stand-in's Windows server GW1: the KDC proxy as declared, or exactly as it was.
+    const gw1 = readState(stateFile).windowsHosts!.gw1;
+    if (site.kdcProxyServers?.includes("GW1")) {
+      assert.deepStrictEqual(gw1.kpssvc, { status: "Running", startType: "Automatic" }, "GW1's kpssvc");
+      assert.deepStrictEqual(gw1.kpssvcSettings, { HttpsClientAuth: 0, DisallowUnprotectedPasswordAuth: 0 }, "GW1's KPSSVC settings");
+      assert.deepStrictEqual(Object.keys(gw1.urlAcls), ["https://+:443/KdcProxy"], "GW1's URL reservation");
+      assert.strictEqual(gw1.sslCerts["0.0.0.0:443"]?.certHash, KDC_CERT, "GW1's certificate binding");
+    } else {
+      assert.deepStrictEqual({ ...gw1, serviceStarts: 0 }, { ...originalGw1, serviceStarts: 0 }, "GW1 is as it was before the KDC proxy");
+    }
     // The stand-in: declared servers hold AD's password for the ASA and no other account's
     // credential; the others are exactly as they were before the rollout touched them.
     const state = readState(stateFile);
@@ -295,6 +313,8 @@ describe("change matrix: every change a user makes previews and applies (real CL
     cli = await PulumiCli.create({ project: "test/fixtures/site-stack", env: { EXCHANGE_STANDIN_STATE: stateFile } });
     const seeded = seedServers(stateFile, [{ name: "EX1", version: "2019" }, { name: "EX2", version: "2016" }, { name: "EX3", version: "SE" }]);
     for (const s of Object.values(seeded.servers)) original.set(s.name, structuredClone(s));
+    seedWindowsHosts(stateFile, [{ name: "GW1", certificates: [KDC_CERT] }]);
+    originalGw1 = structuredClone(readState(stateFile).windowsHosts!.gw1);
     await sambaTool(lab, ["ou", "add", `${OTHER_OU},${lab.baseDn}`]).catch((e: Error) => {
       if (!/already exists/i.test(e.message)) throw e;
     });
@@ -344,6 +364,43 @@ describe("change matrix: every change a user makes previews and applies (real CL
       "urls:EX3": { op: "delete", props: [] },
       "bind:EX3": { op: "delete", props: [] },
       "auth:EX3": { op: "delete", props: [] },
+    });
+  });
+  // The KDC proxy touches only the stand-in's Windows server GW1: each step asserts the plan, that
+  // up does it, a clean preview and GW1 itself. The doctor and the directory checks of a full row
+  // (8 s or more each) would prove nothing new, since nothing else may change, and the plan says so.
+  it("adds kdcProxy (only its KdcProxyServer is created, after Negotiate), then removes it (what it found is back)", async function () {
+    const step = async (name: string, change: () => Promise<void>, expected: Plan, verify: () => Promise<void>) => {
+      const t0 = Date.now();
+      try {
+        await change();
+        assert.deepStrictEqual(planOf((await cli.preview(["--json"])).stdout), expected, `the preview's plan for "${name}"`);
+        const done = Object.values(doneOf((await cli.up()).stdout));
+        assert.deepStrictEqual(done, Object.values(expected).map((p) => ({ create: "created", delete: "deleted" })[p.op as "create" | "delete"]));
+        await cli.preview(["--expect-no-changes"]);
+        await verify();
+      } catch (e) {
+        if (e instanceof PulumiCliError) throw new Error(e.message);
+        throw e;
+      } finally {
+        times[name] = (Date.now() - t0) / 1000;
+      }
+    };
+    await step("add kdcProxy", () => declare({ kdcProxyServers: ["GW1"], kdcProxyThumbprint: KDC_CERT }), { "kdcproxy:GW1": { op: "create", props: [] } }, async () => {
+      const gw1 = readState(stateFile).windowsHosts!.gw1;
+      assert.deepStrictEqual(gw1.kpssvc, { status: "Running", startType: "Automatic" }, "GW1's kpssvc");
+      assert.deepStrictEqual(gw1.kpssvcSettings, { HttpsClientAuth: 0, DisallowUnprotectedPasswordAuth: 0 }, "GW1's KPSSVC settings");
+      assert.deepStrictEqual(Object.keys(gw1.urlAcls), ["https://+:443/KdcProxy"], "GW1's URL reservation");
+      assert.strictEqual(gw1.sslCerts["0.0.0.0:443"]?.certHash, KDC_CERT, "GW1's certificate binding");
+      const all = resourcesOf(await cli.exportStack());
+      const proxy = all.find((r) => r.type.endsWith("KdcProxyServer"))!;
+      const negotiate = all.filter((r) => r.type.endsWith("OutlookAnywhereAuth")).map((r) => r.urn);
+      assert.strictEqual(negotiate.length, site.servers.length);
+      assert.deepStrictEqual(negotiate.filter((u) => !(proxy.dependencies ?? []).includes(u)), [], "the KDC proxy depends on Negotiate on every server");
+    });
+    await step("remove kdcProxy", () => declare({ kdcProxyServers: undefined, kdcProxyThumbprint: undefined }), { "kdcproxy:GW1": { op: "delete", props: [] } }, async () => {
+      const gw1 = readState(stateFile).windowsHosts!.gw1;
+      assert.deepStrictEqual({ ...gw1, serviceStarts: 0 }, { ...originalGw1, serviceStarts: 0 }, "GW1 is as it was before the KDC proxy");
     });
   });
   it("changes dnsAddresses", async function () {

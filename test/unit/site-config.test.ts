@@ -100,6 +100,17 @@ describe("site settings: strict parsing of every key", () => {
     refused({ asaPassword: "" }, /^exchange-kerberos:asaPassword: is empty\. Fix: pulumi config set --secret/);
   });
 
+  it("the KDC proxy: both keys or neither, each value named by its key", () => {
+    const thumb = "0123456789abcdef0123456789abcdef01234567";
+    assert.deepStrictEqual(read({ kdcProxyServers: '["GW1","gw2.corp.example"]', kdcProxyThumbprint: thumb }).kdcProxy, { servers: ["GW1", "gw2.corp.example"], certificateThumbprint: thumb });
+    assert.strictEqual(read({}).kdcProxy, undefined);
+    refused({ kdcProxyServers: '["GW1"]' }, /^exchange-kerberos:kdcProxyThumbprint: is not set, but exchange-kerberos:kdcProxyServers is/);
+    refused({ kdcProxyThumbprint: thumb }, /^exchange-kerberos:kdcProxyServers: is not set, but exchange-kerberos:kdcProxyThumbprint is/);
+    refused({ kdcProxyServers: '["GW1"]', kdcProxyThumbprint: "abc" }, /^exchange-kerberos:kdcProxyThumbprint: "abc" is not a certificate thumbprint/);
+    refused({ kdcProxyServers: '["GW1","gw1"]', kdcProxyThumbprint: thumb }, /^exchange-kerberos:kdcProxyServers\[1\]: lists gw1 a second time/);
+    refused({ kdcProxyServers: "[]", kdcProxyThumbprint: thumb }, /^exchange-kerberos:kdcProxyServers: is empty/);
+  });
+
   it("reports every problem of one kind at once, one line each", () => {
     refused({ servers: '"EX1"', asaEncryptionTypes: "24abc", adopt: "yes" }, /exchange-kerberos:servers:/, /exchange-kerberos:asaEncryptionTypes:/, /exchange-kerberos:adopt:/);
   });

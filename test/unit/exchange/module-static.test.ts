@@ -74,6 +74,20 @@ describe("ExchangeKerberos.psm1, read statically", () => {
     assert.ok(!a.calls.some((c) => /^Write-(Host|Output|Verbose|Debug|Information|Warning)$/i.test(c.name)));
   });
 
+  it("reaches the KDC proxy server only with Invoke-Command, values in -ArgumentList, and runs only documented netsh http commands there", async () => {
+    const a = await analyzeModule(source);
+    const invoke = a.calls.filter((c) => c.name === "Invoke-Command");
+    assert.equal(invoke.length, 2, "with and without the session's credential");
+    for (const c of invoke) {
+      assert.equal(c.inFunction, "Invoke-EkOnServer");
+      assert.ok(c.params.includes("ArgumentList") && c.params.includes("ScriptBlock") && c.params.includes("ComputerName"));
+    }
+    const netsh = a.calls.filter((c) => c.name.startsWith("netsh "));
+    assert.deepEqual([...new Set(netsh.map((c) => c.name))].sort(), ["netsh http add sslcert", "netsh http add urlacl", "netsh http delete sslcert", "netsh http delete urlacl", "netsh http show sslcert", "netsh http show urlacl"]);
+    assert.ok(netsh.every((c) => ["Get-EkKdcProxy", "Set-EkKdcProxy"].includes(c.inFunction)));
+    assert.ok(catalog.native?.netsh.doc.startsWith("https://learn.microsoft.com/"));
+  });
+
   it("the catalog cites Microsoft's reference for every cmdlet", () => {
     for (const [name, def] of Object.entries({ ...catalog.exchange, ...catalog.powershell })) {
       assert.match(def.doc, /^https:\/\/learn\.microsoft\.com\/powershell\/module\//, name);
@@ -120,6 +134,13 @@ describe("the static check refuses broken PowerShell", () => {
     assert.match(problems.join("\n"), /calls Set-OutlookAnywhere, which its table entry does not list/);
     assert.match(problems.join("\n"), /lists Get-ClientAccessService, which the function never calls/);
     assert.match(checkAgainstOperationTable(await analyzeModule("function Get-EkOther { }\n"), table).join(), /no such function/);
+  });
+
+  it("a netsh command Microsoft does not document, a key it does not take, or an argument that is not one quoted key=value", async () => {
+    assert.match((await problemsOf('netsh http add iplisten "ipaddress=0.0.0.0"\n')).join(), /netsh http add iplisten is not a netsh command in exchange-cmdlets.json/);
+    assert.match((await problemsOf('netsh http add urlacl "url=$Url" "owner=x"\n')).join(), /has no parameter owner=/);
+    assert.match((await problemsOf("netsh http add sslcert ipport=$IpPort\n")).join(), /is given ipport=\$IpPort, not one quoted "key=value" argument/);
+    assert.deepEqual(await problemsOf('netsh http delete sslcert "ipport=$IpPort"\n'), []);
   });
 
   it("a call to a function of the module with a parameter its param block lacks", async () => {

@@ -69,6 +69,30 @@ function enclosingFunction(node: Node): string {
   return "";
 }
 
+/** The native commands the module may run, read by nativeCall and checked against the catalog's `native`. */
+export const NATIVE_COMMANDS = ["netsh"];
+
+/**
+ * A native command as a call: `netsh http add urlacl "url=$Url" "user=…"` is the command
+ * `netsh http add urlacl` with the parameters url and user. Its context words must be bare; each
+ * argument after them must be one "key=value" string (quoted, so PowerShell passes it whole and
+ * never reads braces or commas in it): anything else is reported as the parameter `?<text>`.
+ */
+function nativeCall(name: string, c: Node): { name: string; params: string[] } {
+  const args = (c.childForFieldName("command_elements")?.children ?? []).filter((e) => e && e.type !== "command_argument_sep") as Node[];
+  const words: string[] = [];
+  const params: string[] = [];
+  for (const a of args) {
+    if (params.length === 0 && a.type === "generic_token" && /^[a-z]+$/.test(a.text)) {
+      words.push(a.text);
+      continue;
+    }
+    const m = /^"([a-z]+)=[^"]*"$/.exec(a.text);
+    params.push(m ? m[1] : `?${a.text}`);
+  }
+  return { name: [name, ...words].join(" "), params };
+}
+
 /** Every function with its param() block, and every command invocation with its named parameters. */
 export async function analyzeModule(src: string): Promise<ModuleAnalysis> {
   const root = await parsePowerShell(src);
@@ -87,6 +111,10 @@ export async function analyzeModule(src: string): Promise<ModuleAnalysis> {
   for (const c of root.descendantsOfType("command")) {
     if (!c) continue;
     const name = c.childForFieldName("command_name")?.text;
+    if (name && NATIVE_COMMANDS.includes(name.toLowerCase())) {
+      calls.push({ ...nativeCall(name.toLowerCase(), c), line: c.startPosition.row + 1, inFunction: enclosingFunction(c) });
+      continue;
+    }
     // `& $block`, `. $script`: no name to check.
     if (!name || !/^[A-Za-z]+-[A-Za-z]+$/.test(name)) continue;
     const elements = c.childForFieldName("command_elements");
@@ -103,9 +131,16 @@ export interface CatalogCmdlet {
   versions?: string[];
   parameterSets: Record<string, string[]>;
 }
+/** A native command's documented subcommands (`http add urlacl`) and the keys each takes. */
+export interface CatalogNative {
+  doc: string;
+  commands: Record<string, string[]>;
+}
+
 export interface Catalog {
   exchange: Record<string, CatalogCmdlet>;
   powershell: Record<string, CatalogCmdlet>;
+  native?: Record<string, CatalogNative>;
 }
 
 /** Every problem with the module's commands: unknown cmdlets, unknown parameters, mixed parameter sets. */
@@ -116,6 +151,20 @@ export function checkAgainstCatalog(a: ModuleAnalysis, catalog: Catalog): string
     return hit ? (catalog.exchange[hit] ?? catalog.powershell[hit]) : undefined;
   };
   for (const c of a.calls) {
+    const [command, ...words] = c.name.split(" ");
+    if (NATIVE_COMMANDS.includes(command.toLowerCase())) {
+      const native = catalog.native?.[command.toLowerCase()];
+      const keys = native?.commands[words.join(" ")];
+      if (!native || !keys) {
+        problems.push(`line ${c.line}: ${c.name} is not a ${command} command in exchange-cmdlets.json`);
+        continue;
+      }
+      for (const p of c.params) {
+        if (p.startsWith("?")) problems.push(`line ${c.line}: ${c.name} is given ${p.slice(1)}, not one quoted "key=value" argument`);
+        else if (!keys.includes(p)) problems.push(`line ${c.line}: ${c.name} has no parameter ${p}= in the catalog (${native.doc})`);
+      }
+      continue;
+    }
     const own = a.functions.get(c.name.toLowerCase());
     if (own) {
       for (const p of c.params) {
