@@ -72,6 +72,8 @@ export const ERROR_CODES = {
   INVALID_KVNO: "not a key version number",
   NOT_A_KRB5_CONF_VALUE: "a value that cannot be written into a krb5.conf (space, brace, quote, # or ;)",
   NOT_A_KDC_PROXY_URL: "exchange-kerberos:kdcProxyUrl is not a KDC proxy URL (https://<name>/KdcProxy)",
+  KPSSVC_MISSING: "the server named for the KDC proxy has no KDC Proxy Server service (kpssvc)",
+  CERTIFICATE_NOT_IN_STORE: "the certificate named by its thumbprint is not in the server's computer Personal store",
 
   // Passwords and encryption types.
   PASSWORD_TOO_LONG: "a password longer than AD accepts (256 characters)",

@@ -13,7 +13,7 @@
 // (`originals`) and put back on delete: a binding of another certificate (IIS's, on an Exchange
 // server) comes back, a reservation that was not there goes.
 import * as pulumi from "@pulumi/pulumi";
-import { InvalidInputError, KerberosRolloutError, NotFoundError } from "../errors";
+import { InvalidInputError, KerberosRolloutError, NotFoundError, causeOf } from "../errors";
 import { dynamicResourceUrn } from "../owner";
 import type { ExchangeOverride } from "../settings";
 import { bool, fqdn, oneOf } from "../validate";
@@ -261,17 +261,17 @@ async function online(inputs: Inputs, f: CheckFailures): Promise<void> {
     found = await getKdcProxy(session(inputs), target(inputs), inputs.certificateThumbprint ?? "");
   } catch (e) {
     if (e instanceof NotFoundError) {
-      f.add("server", `${inputs.server} has no KDC Proxy Server service (kpssvc): ${e.message.replace(/\. Fix: .*$/, "")}. Fix: use a server running Windows Server 2012 or later, where KPSSVC is built in`);
+      f.add("server", "KPSSVC_MISSING", `${inputs.server} has no KDC Proxy Server service (kpssvc): ${causeOf(e)}`, "use a server running Windows Server 2012 or later, where KPSSVC is built in");
       return;
     }
     if (e instanceof KerberosRolloutError) {
-      f.add("server", `cannot configure the KDC proxy on ${JSON.stringify(inputs.server)}: ${e.message}`);
+      f.addError("server", e, `cannot configure the KDC proxy on ${JSON.stringify(inputs.server)}`);
       return;
     }
     throw e;
   }
   if (inputs.certificateThumbprint !== undefined && !found.certificateFound) {
-    f.add("certificateThumbprint", `no certificate ${inputs.certificateThumbprint} in Cert:\\LocalMachine\\My on ${inputs.server}. Fix: import the certificate for the proxy's public name, with its private key, into the computer's Personal store on ${inputs.server}, or give the thumbprint of one that is there`);
+    f.add("certificateThumbprint", "CERTIFICATE_NOT_IN_STORE", `no certificate ${inputs.certificateThumbprint} in Cert:\\LocalMachine\\My on ${inputs.server}`, `import the certificate for the proxy's public name, with its private key, into the computer's Personal store on ${inputs.server}, or give the thumbprint of one that is there`);
   }
 }
 
