@@ -9,11 +9,10 @@
 //   - AD (read with ldapsearch and MIT's kvno) and the stand-in hold exactly what is declared, and
 //     nothing else: no stray account, SPN, record or credential.
 import * as assert from "assert";
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { dig, KerberosShell, ldapmodify } from "../fixtures/admin-tools";
+import { dig, KerberosShell, ldapmodify, ldapsearch } from "../fixtures/admin-tools";
 import { Lab, labAddr, run, sambaTool, startLab } from "../fixtures/lab";
 import { PulumiCli, PulumiCliError, REPO_ROOT, resourcesOf } from "../fixtures/pulumi-cli";
 import { editServer, readState, seedServers, seedWindowsHosts, standinExecutable, StandinServer, StandinWindowsHost } from "../fixtures/exchange-standin/state";
@@ -118,27 +117,6 @@ function doneOf(stdout: string): Record<string, string> {
 
 /** Wall time of each row, printed at the end. */
 const times: Record<string, number> = {};
-
-function ldapsearch(lab: Lab, base: string, filter: string, attrs: string[]): Record<string, string[]>[] {
-  const r = spawnSync("ldapsearch", ["-LLL", "-o", "ldif-wrap=no", "-H", lab.ldapUrl, "-x", "-D", lab.adminUser, "-y", path.join(lab.dir, "admin-password"), "-b", base, filter, ...attrs], {
-    env: { ...process.env, LDAPTLS_CACERT: lab.caFile },
-    encoding: "utf8",
-    timeout: 60_000,
-  });
-  if (r.status !== 0 && r.status !== 32) throw new Error(`ldapsearch ${filter} failed: ${r.stderr}`);
-  const entries: Record<string, string[]>[] = [];
-  for (const block of (r.stdout ?? "").split(/\n\n+/)) {
-    const e: Record<string, string[]> = {};
-    for (const line of block.split("\n")) {
-      const m = /^([^:]+):(:?) (.*)$/.exec(line);
-      if (!m) continue;
-      const value = m[2] ? Buffer.from(m[3], "base64").toString("utf8") : m[3];
-      (e[m[1].toLowerCase()] ??= []).push(value);
-    }
-    if (e.dn) entries.push(e);
-  }
-  return entries;
-}
 
 describe("change matrix: every change a user makes previews and applies (real CLI, lab DC, Exchange stand-in)", function () {
   this.timeout(900_000);

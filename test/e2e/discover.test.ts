@@ -18,11 +18,10 @@
 // the rotation and the SPN), and one server without the credential (the rotation and that binding;
 // then up, no changes, the doctor).
 import * as assert from "assert";
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { dig, ldapmodify, soaSerial } from "../fixtures/admin-tools";
+import { dig, ldapmodify, ldapsearch, soaSerial } from "../fixtures/admin-tools";
 import { Lab, labAddr, run, sambaTool, startLab } from "../fixtures/lab";
 import { PulumiCli, PulumiCliError, REPO_ROOT } from "../fixtures/pulumi-cli";
 import { editServer, getServer, readState, seedServers, standinExecutable, StandinServer } from "../fixtures/exchange-standin/state";
@@ -60,25 +59,6 @@ function planOf(p: PreviewJson): Plan {
     if (key) plan[key] = s.op;
   }
   return plan;
-}
-
-function ldapsearch(lab: Lab, base: string, filter: string, attrs: string[]): Record<string, string[]>[] {
-  const r = spawnSync("ldapsearch", ["-LLL", "-o", "ldif-wrap=no", "-H", lab.ldapUrl, "-x", "-D", lab.adminUser, "-y", path.join(lab.dir, "admin-password"), "-b", base, filter, ...attrs], {
-    env: { ...process.env, LDAPTLS_CACERT: lab.caFile },
-    encoding: "utf8",
-    timeout: 60_000,
-  });
-  if (r.status !== 0 && r.status !== 32) throw new Error(`ldapsearch ${filter} failed: ${r.stderr}`);
-  const entries: Record<string, string[]>[] = [];
-  for (const block of (r.stdout ?? "").split(/\n\n+/)) {
-    const e: Record<string, string[]> = {};
-    for (const line of block.split("\n")) {
-      const m = /^([^:]+):(:?) (.*)$/.exec(line);
-      if (m) (e[m[1].toLowerCase()] ??= []).push(m[2] ? Buffer.from(m[3], "base64").toString("base64") : m[3]);
-    }
-    if (e.dn) entries.push(e);
-  }
-  return entries;
 }
 
 /** One manual rollout: its namespace's first label, ASA, addresses, and what was left undone. */
@@ -280,7 +260,7 @@ describe("discover: a rollout done by hand becomes a site stack (real CLI, lab D
     // What up may touch, read before it runs.
     const before = readState(site.stateFile);
     const serial = soaSerial(lab);
-    const records = (): string[] | undefined => ldapsearch(lab, site.recordDn(), "(objectClass=*)", ["dnsRecord"])[0]?.dnsrecord?.sort();
+    const records = (): string[] | undefined => ldapsearch(lab, site.recordDn(), "(objectClass=*)", ["dnsRecord"], { binary: "base64" })[0]?.dnsrecord?.sort();
     const recordsBefore = records();
     const asa = (): Record<string, string[]> => ldapsearch(lab, lab.baseDn, `(sAMAccountName=${site.m.asa}$)`, ["pwdLastSet", "servicePrincipalName", "msDS-SupportedEncryptionTypes"])[0];
     const asaBefore = asa();

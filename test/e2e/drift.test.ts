@@ -14,21 +14,15 @@ import { Postgres, startPostgres } from "../fixtures/postgres";
 import { CliResult, PulumiCli, REPO_ROOT, resourcesOf } from "../fixtures/pulumi-cli";
 import { editServer, readState, seedServers, standinExecutable, StandinState } from "../fixtures/exchange-standin/state";
 import type { DriftReport } from "../../provider/drift";
+import { stepTimes } from "../fixtures/step-times";
 
 const NS = "outlook.corp.example";
 const AUTODISCOVER = "autodiscover.corp.example";
 const STACK = "site01";
 const CLI_JS = path.join(REPO_ROOT, "dist", "provider", "cli.js");
 
-const times: Record<string, number> = {};
-async function timed<T>(step: string, fn: () => Promise<T>): Promise<T> {
-  const t0 = Date.now();
-  try {
-    return await fn();
-  } finally {
-    times[step] = (Date.now() - t0) / 1000;
-  }
-}
+/** Wall time of each step, printed at the end. */
+const { times, timed } = stepTimes();
 
 /** Runs a program in the project copy with the CLI's environment (backend, passphrase, PGPASSWORD). */
 function runIn(cli: PulumiCli, cmd: string, args: string[], env?: Record<string, string>): Promise<CliResult> {

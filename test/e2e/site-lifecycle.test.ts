@@ -12,22 +12,15 @@ import { Lab, labAddr, sambaTool, startLab } from "../fixtures/lab";
 import { CliResult, PulumiCli, PulumiCliError, resourcesOf } from "../fixtures/pulumi-cli";
 import { SecretsScan } from "../fixtures/secrets-scan";
 import { editServer, readState, seedServers, standinExecutable, StandinServer, transcriptPath } from "../fixtures/exchange-standin/state";
+import { stepTimes } from "../fixtures/step-times";
 
 const NAMESPACE = "outlook.corp.example";
 const AUTODISCOVER = "autodiscover.corp.example";
 const ADDRESSES = ["192.0.2.11", "192.0.2.12"];
 const SERVERS = ["EX1", "EX2"];
 
-/** Wall time of each lifecycle step, printed at the end (the closing note quotes them). */
-const times: Record<string, number> = {};
-async function timed<T>(step: string, fn: () => Promise<T>): Promise<T> {
-  const t0 = Date.now();
-  try {
-    return await fn();
-  } finally {
-    times[step] = (Date.now() - t0) / 1000;
-  }
-}
+/** Wall time of each step, printed at the end. */
+const { times, timed } = stepTimes();
 
 /** A stand-in state file in a folder of its own, and a CLI whose commands point at it. */
 async function siteCli(): Promise<{ cli: PulumiCli; stateFile: string }> {
