@@ -7,8 +7,10 @@
 #   * The operations are the functions named in the session's operation table
 #     (provider/exchange/operation-table.ts), whose names the bootstrap passes to Import-Module
 #     -ArgumentList; Invoke-EkOperation runs no other. Each operation's param block is the table's
-#     parameters: the JSON object's properties are bound to it by name (splatting), so a property the
-#     function does not declare fails as PowerShell's ParameterBindingException.
+#     parameters: the JSON object's properties are bound to it by name (splatting). Every operation
+#     is an advanced function ([CmdletBinding()]), so a property the function does not declare fails
+#     as PowerShell's ParameterBindingException; a simple function would instead take it silently
+#     into $args (about_Functions_CmdletBindingAttribute).
 #   * Invoke-EkOperation runs one operation and writes exactly one line to stdout:
 #     EK-RESULT-BEGIN <base64 of UTF-8 JSON> EK-RESULT-END, where the JSON is
 #     { ok: true, data: ... } or { ok: false, error: { category, reason, errorId, message } }.
@@ -121,6 +123,7 @@ function Get-EkVdirIdentity {
 }
 
 function Connect-EkExchange {
+    [CmdletBinding()]
     param([string] $Connection, [string] $Endpoint, [string] $Authentication, [string] $User, $Password)
     if ($Connection -eq 'local') {
         Add-PSSnapin -Name 'Microsoft.Exchange.Management.PowerShell.SnapIn'
@@ -141,6 +144,7 @@ function Connect-EkExchange {
 }
 
 function Get-EkServerInfo {
+    [CmdletBinding()]
     param([string] $Server)
     # Not $server: PowerShell's variable names ignore case, and $Server is the [string] parameter.
     $found = Get-ExchangeServer -Identity $Server
@@ -167,6 +171,7 @@ function Get-EkClientAccess {
 }
 
 function Get-EkVdirUrls {
+    [CmdletBinding()]
     param([string] $Server, [string] $Noun)
     $s = $Server
     $result = @{}
@@ -232,6 +237,7 @@ function Set-EkVdirUrl {
 # A parameter the session did not send is not bound ($PSBoundParameters); one sent as null is bound
 # to $null and clears the setting.
 function Set-EkVdirUrls {
+    [CmdletBinding()]
     param([string] $Server, [string] $Noun, $Owa, $Ecp, $Ews, $Oab, $ActiveSync, $Mapi, $AutodiscoverInternalUri, $OutlookAnywhere)
     $s = $Server
     if ($PSBoundParameters.ContainsKey('Owa')) { Set-EkVdirUrl -Kind 'owa' -Identity (Get-EkVdirIdentity $s 'owa') -Values $Owa }
@@ -260,6 +266,7 @@ function Set-EkVdirUrls {
 }
 
 function Get-EkAsaCredential {
+    [CmdletBinding()]
     param([string] $Server, [string] $Noun)
     $cas = Get-EkClientAccess -Server $Server -Noun $Noun -WithAsaStatus $true
     $config = $cas.AlternateServiceAccountConfiguration
@@ -287,6 +294,7 @@ function Get-EkAsaCredential {
 # set "recent first" to a server. Repeating the call gives the same result, so a lost answer can be
 # retried.
 function Set-EkAsaCredential {
+    [CmdletBinding()]
     param([string] $Server, [string] $Noun, [string] $Account, $Password, $CurrentPassword)
     $credentials = @(New-EkCredential -User $Account -SealedPassword $Password)
     if ($PSBoundParameters.ContainsKey('CurrentPassword')) {
@@ -308,6 +316,7 @@ function Set-EkAsaCredential {
 # them (-IncludeAlternateServiceAccountCredentialPassword) and compared here, in the session: only
 # true or false per credential comes back, never a password.
 function Test-EkAsaCredential {
+    [CmdletBinding()]
     param([string] $Server, [string] $Noun, $Password)
     $expected = (New-EkCredential -User 'expected' -SealedPassword $Password).GetNetworkCredential().Password
     $s = $Server
@@ -335,6 +344,7 @@ function Test-EkAsaCredential {
 }
 
 function Remove-EkAsaCredential {
+    [CmdletBinding()]
     param([string] $Server, [string] $Noun)
     $s = $Server
     if ($Noun -eq 'ClientAccessServer') {
@@ -348,6 +358,7 @@ function Remove-EkAsaCredential {
 }
 
 function Get-EkOutlookAuth {
+    [CmdletBinding()]
     param([string] $Server)
     $s = $Server
     $oa = Get-OutlookAnywhere -Identity (Get-EkVdirIdentity $s 'Rpc') -ADPropertiesOnly
@@ -369,6 +380,7 @@ function Get-EkOutlookAuth {
 # Each setting in its own call: -DefaultAuthenticationMethod is never used, and a property absent
 # from the parameters is left as it is.
 function Set-EkOutlookAuth {
+    [CmdletBinding()]
     param([string] $Server, $OutlookAnywhere, $Mapi)
     $s = $Server
     if ($PSBoundParameters.ContainsKey('OutlookAnywhere')) {
@@ -416,6 +428,7 @@ function Invoke-EkOnServer {
 # machine's store. netsh's text is read for what does not depend on the display language: the URL
 # itself, a 40-hex-digit hash and a {GUID}.
 function Get-EkKdcProxy {
+    [CmdletBinding()]
     param([string] $Server, [string] $Url, [string] $IpPort, [string] $Thumbprint)
     $read = {
         param([string] $Url, [string] $IpPort, [string] $Thumbprint)
@@ -472,6 +485,7 @@ function Get-EkKdcProxy {
 # whose settings or binding changed is restarted, so that it reads them. Each step first looks at
 # what is there, so repeating the call changes nothing more (a lost answer can be retried).
 function Set-EkKdcProxy {
+    [CmdletBinding()]
     param([string] $Server, [string] $Url, [string] $IpPort, $HttpsClientAuth, $DisallowUnprotectedPasswordAuth, $UrlReserved, $SslBinding, $StartType, $Status)
     $change = @{}
     foreach ($name in @('HttpsClientAuth', 'DisallowUnprotectedPasswordAuth', 'UrlReserved', 'StartType', 'Status')) {

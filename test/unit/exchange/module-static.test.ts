@@ -67,6 +67,16 @@ describe("ExchangeKerberos.psm1, read statically", () => {
     assert.match(source, /^param\(\[string\] \$Operations\)$/m, "the module takes the names as its -ArgumentList");
   });
 
+  it("binds each operation's parameters as a cmdlet does ([CmdletBinding()]): a parameter the function does not declare fails, instead of landing in $args", async () => {
+    // about_Functions_CmdletBindingAttribute: only with the attribute do unknown parameters make
+    // binding fail; a simple function takes them silently into $args.
+    const a = await analyzeModule(source);
+    const simple = OPERATION_NAMES.filter((op) => !a.functions.get(op.toLowerCase())?.attributes.includes("CmdletBinding"));
+    assert.deepEqual(simple, [], "operations that are simple functions");
+    const probe = await analyzeModule("function F {\n    [CmdletBinding()]\n    param([string] $A)\n}\nfunction G {\n    param($B)\n}\n");
+    assert.deepEqual([probe.functions.get("f")?.attributes, probe.functions.get("g")?.attributes], [["CmdletBinding"], []], "the analysis reads the attribute");
+  });
+
   it("never writes a password to a stream: the unsealed value only reaches ConvertTo-SecureString", async () => {
     const a = await analyzeModule(source);
     const unseal = a.calls.filter((c) => c.name === "ConvertFrom-EkSealed");
