@@ -58,14 +58,20 @@ function ConvertTo-EkBase64 {
 # The inverse of sealSecret in sealing.ts (encrypt-then-MAC): the HMAC-SHA256 tag over IV and
 # ciphertext is checked first, under the key's second half, in constant time; only then is the
 # ciphertext decrypted under its first half (.NET's Aes defaults: CBC, PKCS7 padding).
+# It answers a SecureString built with method calls, so the plain text is never a cmdlet's parameter
+# value nor a pipeline object: module logging ("Turn on Module Logging", about_Eventlogs) records
+# each cmdlet's parameter values, so ConvertTo-SecureString -String <password> -AsPlainText would
+# put the password in the event log wherever that policy covers Microsoft.PowerShell.Security.
 function ConvertFrom-EkSealed {
     param($Value)
     if ($null -eq $script:EkSealKey -or $script:EkSealKey.Length -ne 64) { throw 'no sealing key: the session must set EK_SESSION_KEY' }
     $bytes = [System.Convert]::FromBase64String([string]$Value.sealed)
     if ($bytes.Length -lt 64) { throw 'the sealed value does not authenticate under this session key' }
     $bodyLength = $bytes.Length - 32
-    $hmac = New-Object System.Security.Cryptography.HMACSHA256 -ArgumentList (, [byte[]]($script:EkSealKey[32..63]))
+    # The key is set as a property, not passed in -ArgumentList, for the same reason (module logging).
+    $hmac = New-Object -TypeName System.Security.Cryptography.HMACSHA256
     try {
+        $hmac.Key = [byte[]]($script:EkSealKey[32..63])
         $expected = $hmac.ComputeHash($bytes, 0, $bodyLength)
     } finally {
         $hmac.Dispose()
@@ -77,8 +83,11 @@ function ConvertFrom-EkSealed {
     try {
         $aes.Key = [byte[]]($script:EkSealKey[0..31])
         $aes.IV = [byte[]]($bytes[0..15])
-        $plain = $aes.CreateDecryptor().TransformFinalBlock($bytes, 16, $bodyLength - 16)
-        return [System.Text.Encoding]::UTF8.GetString($plain)
+        $plain = [System.Text.Encoding]::UTF8.GetString($aes.CreateDecryptor().TransformFinalBlock($bytes, 16, $bodyLength - 16))
+        $secure = New-Object -TypeName System.Security.SecureString
+        foreach ($ch in $plain.ToCharArray()) { $secure.AppendChar($ch) }
+        $secure.MakeReadOnly()
+        return $secure
     } finally {
         $aes.Dispose()
     }
@@ -86,7 +95,7 @@ function ConvertFrom-EkSealed {
 
 function New-EkCredential {
     param([string] $User, $SealedPassword)
-    $secure = ConvertTo-SecureString -String (ConvertFrom-EkSealed $SealedPassword) -AsPlainText -Force
+    $secure = ConvertFrom-EkSealed $SealedPassword
     return (New-Object -TypeName System.Management.Automation.PSCredential -ArgumentList $User, $secure)
 }
 
