@@ -531,7 +531,12 @@ function Set-EkKdcProxy {
             $acl = (netsh http show urlacl "url=$Url") -join "`n"
             $reserved = ($LASTEXITCODE -eq 0) -and ($acl.IndexOf($Url, [System.StringComparison]::OrdinalIgnoreCase) -ge 0)
             if ([bool]$Change.UrlReserved -and -not $reserved) {
-                $out = netsh http add urlacl "url=$Url" "user=NT AUTHORITY\NETWORK SERVICE"
+                # Network Service by its SDDL alias (NS), not by the name Microsoft's article uses
+                # (user="NT authority\Network Service"): that name is English only, and Windows in
+                # another display language names the account otherwise. GX (generic execute) is the
+                # right to register the URL, what user= with the default listen=yes grants
+                # ("Netsh http commands", add urlacl; HTTP_SERVICE_CONFIG_URLACL_PARAM).
+                $out = netsh http add urlacl "url=$Url" "sddl=D:(A;;GX;;;NS)"
                 if ($LASTEXITCODE -ne 0) { throw ('netsh http add urlacl: {0}' -f ($out -join ' ')) }
             } elseif (-not [bool]$Change.UrlReserved -and $reserved) {
                 $out = netsh http delete urlacl "url=$Url"

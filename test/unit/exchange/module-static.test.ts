@@ -88,6 +88,15 @@ describe("ExchangeKerberos.psm1, read statically", () => {
     assert.deepEqual(reachableCmdlets(a, "ConvertFrom-EkSealed"), new Set(["New-Object"]));
   });
 
+  it("reserves the KDC proxy's URL for Network Service by its SDDL alias, not by its English account name", async () => {
+    // user="NT authority\Network Service" (Microsoft's article) resolves only where Windows shows
+    // English account names; sddl=D:(A;;GX;;;NS) is the same grant in every display language.
+    const a = await analyzeModule(source);
+    const add = a.calls.filter((c) => c.name === "netsh http add urlacl");
+    assert.deepEqual(add.map((c) => c.params), [["url", "sddl"]]);
+    assert.match(source, /netsh http add urlacl "url=\$Url" "sddl=D:\(A;;GX;;;NS\)"/);
+  });
+
   it("reaches the KDC proxy server only with Invoke-Command, values in -ArgumentList, and runs only documented netsh http commands there", async () => {
     const a = await analyzeModule(source);
     const invoke = a.calls.filter((c) => c.name === "Invoke-Command");
