@@ -7,8 +7,10 @@
 #   * The operations are the functions named in the session's operation table
 #     (provider/exchange/operation-table.ts), whose names the bootstrap passes to Import-Module
 #     -ArgumentList; Invoke-EkOperation runs no other. Each operation's param block is the table's
-#     parameters: the JSON object's properties are bound to it by name (splatting), so a property the
-#     function does not declare fails as PowerShell's ParameterBindingException.
+#     parameters: the JSON object's properties are bound to it by name (splatting). Every operation
+#     is an advanced function ([CmdletBinding()]), so a property the function does not declare fails
+#     as PowerShell's ParameterBindingException; a simple function would instead take it silently
+#     into $args (about_Functions_CmdletBindingAttribute).
 #   * Invoke-EkOperation runs one operation and writes exactly one line to stdout:
 #     EK-RESULT-BEGIN <base64 of UTF-8 JSON> EK-RESULT-END, where the JSON is
 #     { ok: true, data: ... } or { ok: false, error: { category, reason, errorId, message } }.
@@ -56,14 +58,20 @@ function ConvertTo-EkBase64 {
 # The inverse of sealSecret in sealing.ts (encrypt-then-MAC): the HMAC-SHA256 tag over IV and
 # ciphertext is checked first, under the key's second half, in constant time; only then is the
 # ciphertext decrypted under its first half (.NET's Aes defaults: CBC, PKCS7 padding).
+# It answers a SecureString built with method calls, so the plain text is never a cmdlet's parameter
+# value nor a pipeline object: module logging ("Turn on Module Logging", about_Eventlogs) records
+# each cmdlet's parameter values, so ConvertTo-SecureString -String <password> -AsPlainText would
+# put the password in the event log wherever that policy covers Microsoft.PowerShell.Security.
 function ConvertFrom-EkSealed {
     param($Value)
     if ($null -eq $script:EkSealKey -or $script:EkSealKey.Length -ne 64) { throw 'no sealing key: the session must set EK_SESSION_KEY' }
     $bytes = [System.Convert]::FromBase64String([string]$Value.sealed)
     if ($bytes.Length -lt 64) { throw 'the sealed value does not authenticate under this session key' }
     $bodyLength = $bytes.Length - 32
-    $hmac = New-Object System.Security.Cryptography.HMACSHA256 -ArgumentList (, [byte[]]($script:EkSealKey[32..63]))
+    # The key is set as a property, not passed in -ArgumentList, for the same reason (module logging).
+    $hmac = New-Object -TypeName System.Security.Cryptography.HMACSHA256
     try {
+        $hmac.Key = [byte[]]($script:EkSealKey[32..63])
         $expected = $hmac.ComputeHash($bytes, 0, $bodyLength)
     } finally {
         $hmac.Dispose()
@@ -75,8 +83,11 @@ function ConvertFrom-EkSealed {
     try {
         $aes.Key = [byte[]]($script:EkSealKey[0..31])
         $aes.IV = [byte[]]($bytes[0..15])
-        $plain = $aes.CreateDecryptor().TransformFinalBlock($bytes, 16, $bodyLength - 16)
-        return [System.Text.Encoding]::UTF8.GetString($plain)
+        $plain = [System.Text.Encoding]::UTF8.GetString($aes.CreateDecryptor().TransformFinalBlock($bytes, 16, $bodyLength - 16))
+        $secure = New-Object -TypeName System.Security.SecureString
+        foreach ($ch in $plain.ToCharArray()) { $secure.AppendChar($ch) }
+        $secure.MakeReadOnly()
+        return $secure
     } finally {
         $aes.Dispose()
     }
@@ -84,7 +95,7 @@ function ConvertFrom-EkSealed {
 
 function New-EkCredential {
     param([string] $User, $SealedPassword)
-    $secure = ConvertTo-SecureString -String (ConvertFrom-EkSealed $SealedPassword) -AsPlainText -Force
+    $secure = ConvertFrom-EkSealed $SealedPassword
     return (New-Object -TypeName System.Management.Automation.PSCredential -ArgumentList $User, $secure)
 }
 
@@ -121,6 +132,7 @@ function Get-EkVdirIdentity {
 }
 
 function Connect-EkExchange {
+    [CmdletBinding()]
     param([string] $Connection, [string] $Endpoint, [string] $Authentication, [string] $User, $Password)
     if ($Connection -eq 'local') {
         Add-PSSnapin -Name 'Microsoft.Exchange.Management.PowerShell.SnapIn'
@@ -141,6 +153,7 @@ function Connect-EkExchange {
 }
 
 function Get-EkServerInfo {
+    [CmdletBinding()]
     param([string] $Server)
     # Not $server: PowerShell's variable names ignore case, and $Server is the [string] parameter.
     $found = Get-ExchangeServer -Identity $Server
@@ -167,6 +180,7 @@ function Get-EkClientAccess {
 }
 
 function Get-EkVdirUrls {
+    [CmdletBinding()]
     param([string] $Server, [string] $Noun)
     $s = $Server
     $result = @{}
@@ -232,6 +246,7 @@ function Set-EkVdirUrl {
 # A parameter the session did not send is not bound ($PSBoundParameters); one sent as null is bound
 # to $null and clears the setting.
 function Set-EkVdirUrls {
+    [CmdletBinding()]
     param([string] $Server, [string] $Noun, $Owa, $Ecp, $Ews, $Oab, $ActiveSync, $Mapi, $AutodiscoverInternalUri, $OutlookAnywhere)
     $s = $Server
     if ($PSBoundParameters.ContainsKey('Owa')) { Set-EkVdirUrl -Kind 'owa' -Identity (Get-EkVdirIdentity $s 'owa') -Values $Owa }
@@ -260,6 +275,7 @@ function Set-EkVdirUrls {
 }
 
 function Get-EkAsaCredential {
+    [CmdletBinding()]
     param([string] $Server, [string] $Noun)
     $cas = Get-EkClientAccess -Server $Server -Noun $Noun -WithAsaStatus $true
     $config = $cas.AlternateServiceAccountConfiguration
@@ -287,6 +303,7 @@ function Get-EkAsaCredential {
 # set "recent first" to a server. Repeating the call gives the same result, so a lost answer can be
 # retried.
 function Set-EkAsaCredential {
+    [CmdletBinding()]
     param([string] $Server, [string] $Noun, [string] $Account, $Password, $CurrentPassword)
     $credentials = @(New-EkCredential -User $Account -SealedPassword $Password)
     if ($PSBoundParameters.ContainsKey('CurrentPassword')) {
@@ -308,6 +325,7 @@ function Set-EkAsaCredential {
 # them (-IncludeAlternateServiceAccountCredentialPassword) and compared here, in the session: only
 # true or false per credential comes back, never a password.
 function Test-EkAsaCredential {
+    [CmdletBinding()]
     param([string] $Server, [string] $Noun, $Password)
     $expected = (New-EkCredential -User 'expected' -SealedPassword $Password).GetNetworkCredential().Password
     $s = $Server
@@ -335,6 +353,7 @@ function Test-EkAsaCredential {
 }
 
 function Remove-EkAsaCredential {
+    [CmdletBinding()]
     param([string] $Server, [string] $Noun)
     $s = $Server
     if ($Noun -eq 'ClientAccessServer') {
@@ -348,6 +367,7 @@ function Remove-EkAsaCredential {
 }
 
 function Get-EkOutlookAuth {
+    [CmdletBinding()]
     param([string] $Server)
     $s = $Server
     $oa = Get-OutlookAnywhere -Identity (Get-EkVdirIdentity $s 'Rpc') -ADPropertiesOnly
@@ -369,6 +389,7 @@ function Get-EkOutlookAuth {
 # Each setting in its own call: -DefaultAuthenticationMethod is never used, and a property absent
 # from the parameters is left as it is.
 function Set-EkOutlookAuth {
+    [CmdletBinding()]
     param([string] $Server, $OutlookAnywhere, $Mapi)
     $s = $Server
     if ($PSBoundParameters.ContainsKey('OutlookAnywhere')) {
@@ -416,6 +437,7 @@ function Invoke-EkOnServer {
 # machine's store. netsh's text is read for what does not depend on the display language: the URL
 # itself, a 40-hex-digit hash and a {GUID}.
 function Get-EkKdcProxy {
+    [CmdletBinding()]
     param([string] $Server, [string] $Url, [string] $IpPort, [string] $Thumbprint)
     $read = {
         param([string] $Url, [string] $IpPort, [string] $Thumbprint)
@@ -472,6 +494,7 @@ function Get-EkKdcProxy {
 # whose settings or binding changed is restarted, so that it reads them. Each step first looks at
 # what is there, so repeating the call changes nothing more (a lost answer can be retried).
 function Set-EkKdcProxy {
+    [CmdletBinding()]
     param([string] $Server, [string] $Url, [string] $IpPort, $HttpsClientAuth, $DisallowUnprotectedPasswordAuth, $UrlReserved, $SslBinding, $StartType, $Status)
     $change = @{}
     foreach ($name in @('HttpsClientAuth', 'DisallowUnprotectedPasswordAuth', 'UrlReserved', 'StartType', 'Status')) {
@@ -508,7 +531,12 @@ function Set-EkKdcProxy {
             $acl = (netsh http show urlacl "url=$Url") -join "`n"
             $reserved = ($LASTEXITCODE -eq 0) -and ($acl.IndexOf($Url, [System.StringComparison]::OrdinalIgnoreCase) -ge 0)
             if ([bool]$Change.UrlReserved -and -not $reserved) {
-                $out = netsh http add urlacl "url=$Url" "user=NT AUTHORITY\NETWORK SERVICE"
+                # Network Service by its SDDL alias (NS), not by the name Microsoft's article uses
+                # (user="NT authority\Network Service"): that name is English only, and Windows in
+                # another display language names the account otherwise. GX (generic execute) is the
+                # right to register the URL, what user= with the default listen=yes grants
+                # ("Netsh http commands", add urlacl; HTTP_SERVICE_CONFIG_URLACL_PARAM).
+                $out = netsh http add urlacl "url=$Url" "sddl=D:(A;;GX;;;NS)"
                 if ($LASTEXITCODE -ne 0) { throw ('netsh http add urlacl: {0}' -f ($out -join ' ')) }
             } elseif (-not [bool]$Change.UrlReserved -and $reserved) {
                 $out = netsh http delete urlacl "url=$Url"

@@ -53,5 +53,8 @@ export function typedError(err: OperationError, what: string, secrets: readonly 
   if (cat === "InvalidArgument" || cat === "InvalidData" || cat === "InvalidType" || /ParameterBinding/i.test(reason)) {
     return new InvalidInputError(what, `Exchange refused a value: ${msg}`, "correct the value named in Exchange's message");
   }
-  return new ExchangeCommandError(text, err.errorId ? `see Exchange's error ${err.errorId}` : undefined);
+  // The error id is scrubbed like the message: for `throw '<text>'` PowerShell makes the text itself
+  // the FullyQualifiedErrorId (about_Throw), so it is the message again, and then not repeated.
+  const id = scrub(err.errorId, secrets);
+  return new ExchangeCommandError(text, id !== "" && err.errorId !== err.message ? `see Exchange's error ${id}` : undefined);
 }

@@ -47,8 +47,11 @@ const VDIR_GETS = ["Get-OwaVirtualDirectory", "Get-EcpVirtualDirectory", "Get-We
 const VDIR_SETS = ["Set-OwaVirtualDirectory", "Set-EcpVirtualDirectory", "Set-WebServicesVirtualDirectory", "Set-OabVirtualDirectory", "Set-ActiveSyncVirtualDirectory", "Set-MapiVirtualDirectory", "Set-OutlookAnywhere"] as const;
 const CAS_GETS = ["Get-ClientAccessServer", "Get-ClientAccessService"] as const;
 const CAS_SETS = ["Set-ClientAccessServer", "Set-ClientAccessService"] as const;
-/** What unsealing a secret into a PSCredential calls (New-EkCredential, ConvertFrom-EkSealed). */
-const UNSEAL = ["ConvertTo-SecureString", "New-Object"] as const;
+/**
+ * What unsealing a secret into a PSCredential calls (New-EkCredential, ConvertFrom-EkSealed): only
+ * New-Object, since the SecureString is built with method calls and no cmdlet ever gets the plain text.
+ */
+const UNSEAL = ["New-Object"] as const;
 
 /** The KDC proxy operations run their commands on another server (Invoke-EkOnServer). */
 const ON_SERVER = ["Invoke-Command"] as const;

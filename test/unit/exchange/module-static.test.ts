@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { modulePath } from "../../../provider/exchange/channel";
 import { OPERATION_NAMES, OPERATION_TABLE } from "../../../provider/exchange/operation-table";
-import { analyzeModule, checkAgainstCatalog, checkAgainstOperationTable, parsePowerShell, PowerShellSyntaxError, type Catalog } from "./powershell-static";
+import { analyzeModule, checkAgainstCatalog, checkAgainstOperationTable, parsePowerShell, PowerShellSyntaxError, reachableCmdlets, type Catalog } from "./powershell-static";
 
 const ROOT = path.resolve(__dirname, "..", "..", "..", "..");
 const catalog = JSON.parse(fs.readFileSync(path.join(ROOT, "test", "fixtures", "exchange-cmdlets.json"), "utf8")) as Catalog;
@@ -67,11 +67,34 @@ describe("ExchangeKerberos.psm1, read statically", () => {
     assert.match(source, /^param\(\[string\] \$Operations\)$/m, "the module takes the names as its -ArgumentList");
   });
 
-  it("never writes a password to a stream: the unsealed value only reaches ConvertTo-SecureString", async () => {
+  it("binds each operation's parameters as a cmdlet does ([CmdletBinding()]): a parameter the function does not declare fails, instead of landing in $args", async () => {
+    // about_Functions_CmdletBindingAttribute: only with the attribute do unknown parameters make
+    // binding fail; a simple function takes them silently into $args.
+    const a = await analyzeModule(source);
+    const simple = OPERATION_NAMES.filter((op) => !a.functions.get(op.toLowerCase())?.attributes.includes("CmdletBinding"));
+    assert.deepEqual(simple, [], "operations that are simple functions");
+    const probe = await analyzeModule("function F {\n    [CmdletBinding()]\n    param([string] $A)\n}\nfunction G {\n    param($B)\n}\n");
+    assert.deepEqual([probe.functions.get("f")?.attributes, probe.functions.get("g")?.attributes], [["CmdletBinding"], []], "the analysis reads the attribute");
+  });
+
+  it("never writes a password to a stream nor hands it to a cmdlet: the unsealed value becomes a SecureString by method calls", async () => {
     const a = await analyzeModule(source);
     const unseal = a.calls.filter((c) => c.name === "ConvertFrom-EkSealed");
     assert.deepEqual(unseal.map((c) => c.inFunction), ["New-EkCredential"]);
     assert.ok(!a.calls.some((c) => /^Write-(Host|Output|Verbose|Debug|Information|Warning)$/i.test(c.name)));
+    // Module logging records every cmdlet's parameter values (about_Eventlogs, "Logging Module
+    // Events"): ConvertTo-SecureString -AsPlainText would log the password.
+    assert.deepEqual(a.calls.filter((c) => c.name === "ConvertTo-SecureString").map((c) => c.line), [], "ConvertTo-SecureString calls");
+    assert.deepEqual(reachableCmdlets(a, "ConvertFrom-EkSealed"), new Set(["New-Object"]));
+  });
+
+  it("reserves the KDC proxy's URL for Network Service by its SDDL alias, not by its English account name", async () => {
+    // user="NT authority\Network Service" (Microsoft's article) resolves only where Windows shows
+    // English account names; sddl=D:(A;;GX;;;NS) is the same grant in every display language.
+    const a = await analyzeModule(source);
+    const add = a.calls.filter((c) => c.name === "netsh http add urlacl");
+    assert.deepEqual(add.map((c) => c.params), [["url", "sddl"]]);
+    assert.match(source, /netsh http add urlacl "url=\$Url" "sddl=D:\(A;;GX;;;NS\)"/);
   });
 
   it("reaches the KDC proxy server only with Invoke-Command, values in -ArgumentList, and runs only documented netsh http commands there", async () => {

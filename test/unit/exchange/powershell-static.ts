@@ -54,6 +54,8 @@ export interface CommandCall {
 export interface FunctionDef {
   name: string;
   params: string[];
+  /** The attributes on its param block, by name as written (`CmdletBinding` makes it an advanced function). */
+  attributes: string[];
   line: number;
 }
 
@@ -105,7 +107,11 @@ export async function analyzeModule(src: string): Promise<ModuleAnalysis> {
     const params = (block?.descendantsOfType("script_parameter") ?? [])
       .map((p) => p?.children.find((c) => c?.type === "variable")?.text.replace(/^\$/, "") ?? "")
       .filter((p) => p !== "");
-    functions.set(name.toLowerCase(), { name, params, line: f.startPosition.row + 1 });
+    // `[CmdletBinding()] param(...)`: the attribute list is the param block's own child.
+    const attributes = (block?.children.find((c) => c?.type === "attribute_list")?.children ?? [])
+      .filter((c) => c?.type === "attribute")
+      .map((c) => /^\[\s*([A-Za-z.]+)/.exec(c!.text)?.[1] ?? "");
+    functions.set(name.toLowerCase(), { name, params, attributes, line: f.startPosition.row + 1 });
   }
   const calls: CommandCall[] = [];
   for (const c of root.descendantsOfType("command")) {

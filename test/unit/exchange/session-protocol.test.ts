@@ -105,6 +105,12 @@ describe("Exchange session protocol", () => {
     assert.ok(typedError({ category: "InvalidData", reason: "ParameterBindingArgumentTransformationException", errorId: "", message: "bad enum" }, "s") instanceof InvalidInputError);
     const scrubbed = typedError({ category: "InvalidArgument", reason: "ArgumentException", errorId: "", message: "credential hunter2-secret refused" }, "s", ["hunter2-secret"]);
     assert.ok(!scrubbed.message.includes("hunter2-secret"));
+    // `throw '<text>'` in PowerShell: the text is also the FullyQualifiedErrorId; neither may carry a secret.
+    const thrown = typedError({ category: "OperationStopped", reason: "RuntimeException", errorId: "netsh refused hunter2-secret", message: "netsh refused hunter2-secret" }, "s", ["hunter2-secret"]);
+    assert.ok(thrown instanceof ExchangeCommandError && !thrown.message.includes("hunter2-secret"), thrown.message);
+    assert.equal(thrown.fix, undefined, "the message is not repeated as the error id");
+    const exchangeId = typedError({ category: "NotSpecified", reason: "TaskException", errorId: "[Server=EX1] hunter2-secret,Microsoft.Exchange.Management.SetClientAccessService", message: "failed" }, "s", ["hunter2-secret"]);
+    assert.ok(/see Exchange's error/.test(exchangeId.message) && !exchangeId.message.includes("hunter2-secret"), exchangeId.message);
   });
 
   it("tells 2013, 2016, 2019 and SE apart and picks the cmdlet noun", () => {
