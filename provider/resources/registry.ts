@@ -2,7 +2,7 @@
 // (in every stack's state) names only this token, so files can move and be renamed without
 // breaking existing stacks: this table is the one place that knows where each implementation
 // lives. The requires run on first use, inside the provider process.
-import type { ResourceImpl } from "./dynamic";
+import type { ResourceImpl } from "./resource-impl";
 
 const IMPLEMENTATIONS: Record<string, () => ResourceImpl> = {
   "exchange-kerberos:DnsRecord": () => require("./dns-record").dnsRecordImpl,
