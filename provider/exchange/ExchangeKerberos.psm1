@@ -568,7 +568,12 @@ function Set-EkKdcProxy {
                 $restart = $true
             }
         }
-        if ($Change.ContainsKey('StartType')) { Set-Service -Name 'kpssvc' -StartupType ([string]$Change.StartType) }
+        # A Disabled service cannot be started, nor restarted: any other start type is set before
+        # the service is started or restarted, Disabled only after (destroy may put back a service
+        # that was running when someone disabled it).
+        $startType = $null
+        if ($Change.ContainsKey('StartType')) { $startType = [string]$Change.StartType }
+        if ($null -ne $startType -and $startType -ne 'Disabled') { Set-Service -Name 'kpssvc' -StartupType $startType }
         $status = [string](Get-Service -Name 'kpssvc').Status
         if ($Change.ContainsKey('Status') -and [string]$Change.Status -eq 'Stopped') {
             if ($status -ne 'Stopped') { Stop-Service -Name 'kpssvc' }
@@ -577,6 +582,7 @@ function Set-EkKdcProxy {
         } elseif ($restart -and $status -eq 'Running') {
             Restart-Service -Name 'kpssvc'
         }
+        if ($startType -eq 'Disabled') { Set-Service -Name 'kpssvc' -StartupType $startType }
     }
     Invoke-EkOnServer -Server $Server -Block $write -Arguments @($Url, $IpPort, $change) | Out-Null
     return (Get-EkKdcProxy -Server $Server -Url $Url -IpPort $IpPort -Thumbprint '')

@@ -26,6 +26,8 @@ describe("KdcProxyServer against the stand-in (a test double for Exchange and it
       // An Exchange-like server: IIS already binds 0.0.0.0:443 with its own certificate.
       { name: "GW2", certificates: [CERT, IIS_CERT], sslCerts: { "0.0.0.0:443": { certHash: IIS_CERT, appId: IIS_APP } }, kpssvcSettings: null },
       { name: "OLD1", certificates: [CERT], kpssvc: null },
+      // KPSSVC disabled by hand while it ran: Running, start type Disabled.
+      { name: "GW3", certificates: [CERT], kpssvc: { status: "Running", startType: "Disabled" } },
     ]);
   });
   after(async () => h.done());
@@ -93,6 +95,20 @@ describe("KdcProxyServer against the stand-in (a test double for Exchange and it
     assert.deepEqual(g.sslCerts, before.sslCerts, "IIS's binding is back");
     assert.deepEqual(g.kpssvcSettings, {}, "the values create added are removed (the key it had to create stays, empty)");
     assert.deepEqual(g.urlAcls, {});
+  });
+
+  it("delete puts back a service that was running when it was disabled: restarted for the restored binding first, disabled after", async () => {
+    const impl = kdcProxyServerImpl;
+    const before = getWindowsHost(h.stateFile, "GW3");
+    const ins = (await impl.check({}, inputs("GW3"))).inputs as Record<string, unknown>;
+    const created = await impl.create(ins);
+    assert.deepEqual(getWindowsHost(h.stateFile, "GW3").kpssvc, { status: "Running", startType: "Automatic" });
+    // Windows refuses to start a Disabled service, so a restart after the start type went back to
+    // Disabled would leave KPSSVC stopped and fail the destroy.
+    await impl.delete(created.id, created.outs);
+    const g = getWindowsHost(h.stateFile, "GW3");
+    assert.deepEqual(g.kpssvc, before.kpssvc);
+    assert.deepEqual(g.sslCerts, before.sslCerts);
   });
 
   it("refuses at check, one failure naming the field: a certificate not in the store, a server without KPSSVC, a server WinRM does not reach, and bad values offline", async () => {
