@@ -5,7 +5,7 @@
 import * as assert from "assert";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { propose, renderStackFile } from "../../provider/discover";
+import { formatDiscoverReport, propose, renderStackFile } from "../../provider/discover";
 import { majority, serverNamespace } from "../../provider/discover/propose";
 import { DiscoveredFacts, ServerFacts } from "../../provider/discover/facts";
 import { readSiteSettings, SiteKey } from "../../provider/site-config";
@@ -141,5 +141,18 @@ describe("discover: the stack file", () => {
     assert.deepStrictEqual(s.extraSpnNames, ["autodiscover.corp.example"]);
     assert.strictEqual(s.adopt, true);
     assert.match(text, /^# The first `pulumi up` rotates the ASA's password/m);
+  });
+});
+
+describe("discover: the report's next steps", () => {
+  it("names every secret the stack needs before its first preview: the Exchange password too when --exchange-user was given", () => {
+    const p = propose(facts());
+    const steps = (secretsToSet: string[]): string[] =>
+      formatDiscoverReport({ proposal: p, stackFile: "", written: "/p/examples/Pulumi.berlin.yaml", secretsToSet }, "berlin")
+        .split("\n")
+        .filter((l) => l.includes("pulumi config set --secret"))
+        .map((l) => l.trim());
+    assert.deepStrictEqual(steps(["ldapBindPassword"]), ["pulumi config set --secret exchange-kerberos:ldapBindPassword"]);
+    assert.deepStrictEqual(steps(["ldapBindPassword", "exchangePassword"]), ["pulumi config set --secret exchange-kerberos:ldapBindPassword", "pulumi config set --secret exchange-kerberos:exchangePassword"]);
   });
 });
