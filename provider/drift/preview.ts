@@ -132,6 +132,6 @@ export interface PreviewDiagnostic {
 export function previewFailures(diagnostics: PreviewDiagnostic[]): string[] {
   return diagnostics
     .filter((d) => d.severity === "error" && typeof d.message === "string")
-    .map((d) => (d.message as string).trim())
-    .filter((m) => m !== "" && !/^\S+ resource '[^']*'(: property .* value .*)? has a problem: /.test(m));
+    .map((d) => (d.message as string).trim().replace(/^error: /, "")) // the digest keeps the severity's prefix
+    .filter((m) => m !== "" && !/^\S+ resource '[^']*'(: property [\s\S]* value [\s\S]*)? has a problem: /.test(m));
 }

@@ -90,21 +90,22 @@ describe("drift: text form and arguments", () => {
 describe("drift: a check that could not run exits 2, not 1", () => {
   // The engine's wordings (pulumi 3.260, sdk/go/common/diag/errors.go): a step that failed at
   // preview is "Preview failed: …" (code 2005); a check refusal is "<type> resource '<name>' has a
-  // problem: …" or "…: property P value V has a problem: …" (2002, 2003).
+  // problem: …" or "…: property P value V has a problem: …" (2002, 2003). The digest keeps the
+  // severity's prefix and the final newline (diag/sink.go Stringify).
   const refused = "pulumi-nodejs:dynamic:Resource resource 's1-spn-outlook.corp.example': property spn value HTTP/outlook.corp.example has a problem: spn: HTTP/outlook.corp.example is already held by CN=LEGACYWEB";
   const unreadable = "Preview failed: ldapUrl: the domain controller ldaps://192.0.2.1 does not answer (connect ECONNREFUSED). Fix: check the address";
 
   it("tells a resource that could not be read from a check refusal (a change made by hand the preview will not plan)", () => {
     assert.deepEqual(
       previewFailures([
-        { severity: "error", message: refused },
-        { severity: "error", message: `${unreadable}\n` },
+        { severity: "error", message: `error: ${refused}\n` },
+        { severity: "error", message: `error: ${unreadable}\n` },
         { severity: "warning", message: "warning: ldapVerifyCertificate is false" },
         { severity: "info#err", message: "adopt: EX3 holds no ASA credential" },
       ]),
       [unreadable],
     );
-    assert.deepEqual(previewFailures([{ severity: "error", message: "pulumi-nodejs:dynamic:Resource resource 's1-asa' has a problem: asaOu: no such OU" }]), []);
+    assert.deepEqual(previewFailures([{ severity: "error", message: "error: pulumi-nodejs:dynamic:Resource resource 's1-asa' has a problem: asaOu: no such OU\n" }]), []);
   });
 
   // The real `pulumi` is replaced on PATH by a script that answers as 3.260 does: the digest on
@@ -137,7 +138,7 @@ describe("drift: a check that could not run exits 2, not 1", () => {
         { op: "same", urn: "urn:pulumi:s1::exchange-kerberos::pulumi:pulumi:Stack::exchange-kerberos-s1" },
         { op: "refresh", urn: urn("DnsRecord", "s1-dns") },
       ],
-      diagnostics: [{ urn: urn("DnsRecord", "s1-dns"), message: `${unreadable}\n`, severity: "error" }],
+      diagnostics: [{ urn: urn("DnsRecord", "s1-dns"), message: `error: ${unreadable}\n`, severity: "error" }],
     };
     fakePulumi(JSON.stringify(digest), "", 255);
     const r = await driftOf(["--stack", "s1"]);
