@@ -6,7 +6,7 @@ import * as assert from "assert";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { formatDiscoverReport, propose, renderStackFile } from "../../provider/discover";
-import { majority, serverNamespace } from "../../provider/discover/propose";
+import { majority, majorityChoice, serverNamespace } from "../../provider/discover/propose";
 import { DiscoveredFacts, ServerFacts } from "../../provider/discover/facts";
 import { readSiteSettings, SiteKey } from "../../provider/site-config";
 import { REPO_ROOT } from "../fixtures/pulumi-cli";
@@ -85,6 +85,13 @@ describe("discover: the proposal", () => {
     assert.match(p.findings[2].upWill, /preview refuses .*setspn -D HTTP\/outlook.corp.example WEB1\$/);
     assert.ok(p.plan.some((l) => /^EX4: sets .*mapi\.internalUrl \(https:\/\/mail\.corp\.example\/mapi → https:\/\/outlook\.corp\.example\/mapi\)/.test(l)), p.plan.join("\n"));
     assert.ok(p.plan.some((l) => /^EX4: sets outlookAnywhere\.internalClientAuthenticationMethod \(Ntlm → Negotiate\)/.test(l)), p.plan.join("\n"));
+  });
+
+  it("chooses the namespace and the ASA the majority of the servers show, not the first server's", () => {
+    const servers = [server("EX1", { ns: "mail.corp.example", account: "CORP\\OLD-ASA$" }), server("EX2"), server("EX3", { account: "corp\\exch-asa$" }), server("EX4", { account: null })];
+    assert.deepStrictEqual(majorityChoice(servers, {}), { namespace: NS, credentialOf: ASA, asaName: "EXCH-ASA" });
+    assert.deepStrictEqual(majorityChoice(servers, { namespace: "Given.Corp.Example", asaName: "other" }), { namespace: "given.corp.example", credentialOf: ASA, asaName: "EXCH-ASA" });
+    assert.deepStrictEqual(majorityChoice([server("EX1", { account: null })], { asaName: "new-asa" }), { namespace: NS, credentialOf: undefined, asaName: "NEW-ASA" });
   });
 
   it("a server with some URLs left on its own name: URL_NOT_NAMESPACE naming them, and up sets them", () => {
