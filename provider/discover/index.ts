@@ -80,6 +80,8 @@ export interface DiscoverResult {
   stackFile: string;
   /** Where it was written (--site), if it was. */
   written?: string;
+  /** The secret keys the stack needs set before its first preview (never written by discover). */
+  secretsToSet: string[];
 }
 
 /** Runs discover (the CLI prints the result). Writes only the stack file, and only with --site. */
@@ -105,7 +107,9 @@ export async function runDiscover(a: DiscoverArgs): Promise<DiscoverResult> {
     fs.mkdirSync(path.dirname(target), { recursive: true });
     fs.writeFileSync(target, stackFile, { flag: a.force ? "w" : "wx" });
   }
-  return { proposal, stackFile, written: target };
+  // exchangeUser in the file without exchangePassword in the stack: preview refuses both (settings.ts).
+  const secretsToSet = ["ldapBindPassword", ...(a.config.exchangeUser !== undefined ? ["exchangePassword"] : [])];
+  return { proposal, stackFile, written: target, secretsToSet };
 }
 
 /** The report a person reads. */
@@ -127,7 +131,7 @@ export function formatDiscoverReport(r: DiscoverResult, site: string | undefined
       "",
       `wrote ${r.written} (no password in it). Next, in the project folder:`,
       `  pulumi stack init ${site}`,
-      `  pulumi config set --secret ${CONFIG_NAMESPACE}:ldapBindPassword`,
+      ...r.secretsToSet.map((k) => `  pulumi config set --secret ${CONFIG_NAMESPACE}:${k}`),
       "  pulumi preview      # every resource is a create in a new stack: the ones above change something, the rest adopt as is",
       "  pulumi up",
       `  npx pulumi-exchange-kerberos doctor --stack ${site}`,

@@ -82,6 +82,14 @@ export function accountName(qualified: string): string {
   return qualified.replace(/^[^\\]*\\/, "").replace(/\$$/, "").toUpperCase();
 }
 
+/** What the servers agree on, by majority: the namespace their URLs are on (unless given) and the
+ * ASA whose credential they hold (the latest one each; unless none holds one: then the given name). */
+export function majorityChoice(servers: ServerFacts[], given: { namespace?: string; asaName?: string }): { namespace?: string; credentialOf?: string; asaName?: string } {
+  const namespace = given.namespace?.toLowerCase() ?? majority(servers.map(serverNamespace).filter((n): n is string => !!n));
+  const credentialOf = majority(servers.map((s) => s.credentials[0]?.account).filter((a): a is string => !!a), (a) => a.toLowerCase());
+  return { namespace, credentialOf, asaName: credentialOf ? accountName(credentialOf) : given.asaName?.toUpperCase() };
+}
+
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
 function show(v: unknown): string {

@@ -14,7 +14,7 @@ import { getAsaCredentials, getOutlookAuth, getVdirUrls, serverHandle } from "..
 import { spnHolders } from "../doctor/directory";
 import { message } from "../doctor/report";
 import { AccountFacts, DiscoveredFacts, DnsFacts, ServerFacts } from "./facts";
-import { accountName, majority, serverNamespace } from "./propose";
+import { majorityChoice } from "./propose";
 
 export interface DiscoverInputs {
   ldap: LdapSettings;
@@ -83,12 +83,10 @@ export async function readFacts(i: DiscoverInputs): Promise<DiscoveredFacts> {
   const servers: ServerFacts[] = [];
   // One at a time: they share one session when exchangeEndpoint is set.
   for (const s of names) servers.push(await readServer(i.exchange, s));
-  const namespace = i.namespace?.toLowerCase() ?? majority(servers.map(serverNamespace).filter((n): n is string => !!n));
+  const { namespace, credentialOf, asaName: name } = majorityChoice(servers, { namespace: i.namespace, asaName: i.asaName });
 
   const dc = directory(i.ldap);
   const info = await domainInfo(dc);
-  const credentialOf = majority(servers.map((s) => s.credentials[0]?.account).filter((a): a is string => !!a), (a) => a.toLowerCase());
-  const name = credentialOf ? accountName(credentialOf) : i.asaName?.toUpperCase();
   let account: AccountFacts | undefined;
   let accountMissing: string | undefined;
   if (name) {

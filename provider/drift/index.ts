@@ -13,7 +13,7 @@ import { spawn } from "node:child_process";
 import * as path from "node:path";
 import { redact } from "../secrets";
 import type { DoctorFinding, DoctorReport } from "../doctor/report";
-import { driftFromPreview, PreviewStep } from "./preview";
+import { driftFromPreview, PreviewDiagnostic, previewFailures, PreviewStep } from "./preview";
 import { readArgs } from "../cli-args";
 
 export const DRIFT_USAGE = `usage: pulumi-exchange-kerberos drift (--stack NAME | --all) [--cwd DIR] [--json]
@@ -120,7 +120,7 @@ function lastError(r: Ran): string {
 /** Every stack of the project in the backend. */
 async function allStacks(cwd: string | undefined): Promise<string[]> {
   const r = await pulumi(["stack", "ls", "--json"], cwd);
-  if (r.code !== 0) throw new DriftUsageError(`pulumi stack ls failed: ${lastError(r)}`);
+  if (r.code !== 0) throw new Error(`pulumi stack ls failed: ${lastError(r)}`); // not a usage error: no usage text
   const list: unknown = JSON.parse(r.stdout);
   if (!Array.isArray(list)) throw new DriftUsageError("pulumi stack ls --json gave no list");
   return list.map((s: { name?: unknown }) => String(s.name ?? "")).filter((n) => n !== "");
@@ -173,15 +173,24 @@ function doctorProcess(cwd: string | undefined, stack: string): Promise<Ran> {
 export async function checkStack(stack: string, cwd: string | undefined): Promise<StackDrift> {
   const preview = await pulumi(["preview", "--refresh", "--expect-no-changes", "--json", "--stack", stack], cwd);
   let steps: PreviewStep[];
+  let diagnostics: PreviewDiagnostic[];
   try {
-    const parsed = JSON.parse(preview.stdout) as { steps?: PreviewStep[] };
+    const parsed = JSON.parse(preview.stdout) as { steps?: PreviewStep[]; diagnostics?: PreviewDiagnostic[] };
     steps = parsed.steps ?? [];
+    diagnostics = parsed.diagnostics ?? [];
   } catch {
     return { stack, status: "error", findings: [], error: `pulumi preview --refresh failed: ${lastError(preview)}` };
   }
   const changes = driftFromPreview(steps);
   // preview exits non-zero both for "changes were proposed" and for a failure (a DC unreachable):
-  // only the first is drift; a failure with nothing planned is a check that could not run.
+  // only the first is drift. With --json a resource that could not be read is reported in the
+  // digest's diagnostics (stderr stays empty), so those are read first: the check could not run,
+  // whatever else was planned (the refresh it rests on is incomplete).
+  const failures = preview.code !== 0 ? previewFailures(diagnostics) : [];
+  if (failures.length > 0) {
+    const findings = changes.map((c) => ({ stack, resource: c.resource, type: c.type, change: redact(c.change), doctor: [] }));
+    return { stack, status: "error", findings, error: `pulumi preview --refresh failed: ${redact(failures[0].replace(/\s*\n\s*/g, " "))}` };
+  }
   const failed = preview.code !== 0 && /error:/.test(preview.stderr.replace(/error: no changes were expected[^\n]*/g, ""));
   if (failed && changes.length === 0) return { stack, status: "error", findings: [], error: `pulumi preview --refresh failed: ${lastError(preview)}` };
 

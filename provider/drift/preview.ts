@@ -113,3 +113,25 @@ export function driftFromPreview(steps: PreviewStep[]): DriftChange[] {
   }
   return found;
 }
+
+/** A diagnostic of the preview's JSON digest, as pulumi 3.260 writes it (display.PreviewDiagnostic). */
+export interface PreviewDiagnostic {
+  urn?: unknown;
+  message?: unknown;
+  severity?: unknown;
+}
+
+/**
+ * The preview's errors that mean the check could not run: a resource that could not be read (the
+ * engine reports a failed step as "Preview failed: …"), the program or the engine failing. With
+ * `--json` the engine puts these in the digest's diagnostics, not on stderr, and exits non-zero as
+ * it does for "changes were proposed", so they are told apart here. A `check` refusal ("… has a
+ * problem: …", the engine's wording for CheckFailures) is not one of them: it is a change made by
+ * hand that the preview refuses to plan (an SPN another account now holds), which the doctor names.
+ */
+export function previewFailures(diagnostics: PreviewDiagnostic[]): string[] {
+  return diagnostics
+    .filter((d) => d.severity === "error" && typeof d.message === "string")
+    .map((d) => (d.message as string).trim().replace(/^error: /, "")) // the digest keeps the severity's prefix
+    .filter((m) => m !== "" && !/^\S+ resource '[^']*'(: property [\s\S]* value [\s\S]*)? has a problem: /.test(m));
+}

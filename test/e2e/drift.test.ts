@@ -145,8 +145,15 @@ describe("teams: a PostgreSQL backend, two operators at once, and the drift chec
     const passwords = [reset, ...readState(stateFile).servers.ex1.asa.map((c) => c.password), lab.adminPassword, pg.password];
 
     const before = await snapshot();
+    const callsBefore = readState(stateFile).counters.callsPerOperation;
     const r = await timed("drift --json (with drift)", () => drift(cli, ["--stack", STACK, "--json"]));
     assertSame(before, await snapshot(), "drift");
+    // The servers' state alone would miss a write of the value already there: no Set- or Remove-
+    // call reached the stand-in at all, while reads did (the check really looked).
+    const callsAfter = readState(stateFile).counters.callsPerOperation;
+    const calls = (op: string): number => (callsAfter[op] ?? 0) - (callsBefore[op] ?? 0);
+    assert.deepStrictEqual(Object.keys(callsAfter).filter((op) => /^(Set|Remove)-/.test(op) && calls(op) !== 0), [], "drift made no write call to the servers");
+    assert.ok(calls("Get-EkAsaCredential") > 0 && calls("Get-EkVdirUrls") > 0, "drift read the servers");
     assert.strictEqual(r.code, 1, r.stdout + r.stderr);
     for (const p of passwords) assert.ok(!(r.stdout + r.stderr).includes(p), "a password was printed");
     const rep = report(r);
@@ -265,5 +272,26 @@ describe("teams: a PostgreSQL backend, two operators at once, and the drift chec
     });
     const rows = await pg.psql("SELECT count(*) FROM pulumi_state WHERE key LIKE '%/stacks/exchange-kerberos/site__.json'");
     assert.strictEqual(rows.trim(), "10", "ten stack files in the PostgreSQL table");
+  });
+
+  it("a backend or a DC that cannot be reached: exit 2 (the check could not run), not 1", async function () {
+    // Nothing listens on port 1 of the PostgreSQL server's own address: refused at once.
+    const nowhere = `${pg.addr}:1`;
+    const backend = await timed("drift, backend unreachable", () => runIn(cli, process.execPath, [CLI_JS, "drift", "--stack", STACK], { PULUMI_BACKEND_URL: `postgres://pulumi@${nowhere}/pulumi?sslmode=disable` }));
+    assert.strictEqual(backend.code, 2, backend.stdout + backend.stderr);
+    assert.match(backend.stdout, new RegExp(`^${STACK}: COULD NOT CHECK: pulumi preview --refresh failed: .+`, "m"), backend.stdout);
+    assert.ok(!(backend.stdout + backend.stderr).includes(pg.password), "no password printed");
+
+    // The DC (LDAP and Global Catalog) down, as the stack's config sees it; restored afterwards.
+    await cli.run(["config", "set-all", "--stack", STACK, "--plaintext", `exchange-kerberos:ldapUrl=ldaps://${nowhere}`, "--plaintext", `exchange-kerberos:gcUrl=ldaps://${nowhere}`]);
+    try {
+      const dc = await timed("drift, DC unreachable", () => drift(cli, ["--stack", STACK, "--json"]));
+      assert.strictEqual(dc.code, 2, dc.stdout + dc.stderr);
+      const rep = report(dc);
+      assert.strictEqual(rep.stacks[0].status, "error", dc.stdout);
+      assert.match(rep.stacks[0].error ?? "", /^pulumi preview --refresh failed: .+/);
+    } finally {
+      await cli.run(["config", "set-all", "--stack", STACK, "--plaintext", `exchange-kerberos:ldapUrl=${lab.ldapUrl}`, "--plaintext", `exchange-kerberos:gcUrl=${lab.gcUrl}`]);
+    }
   });
 });

@@ -5,8 +5,8 @@
 import * as assert from "assert";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { propose, renderStackFile } from "../../provider/discover";
-import { majority, serverNamespace } from "../../provider/discover/propose";
+import { formatDiscoverReport, propose, renderStackFile } from "../../provider/discover";
+import { majority, majorityChoice, serverNamespace } from "../../provider/discover/propose";
 import { DiscoveredFacts, ServerFacts } from "../../provider/discover/facts";
 import { readSiteSettings, SiteKey } from "../../provider/site-config";
 import { REPO_ROOT } from "../fixtures/pulumi-cli";
@@ -87,6 +87,13 @@ describe("discover: the proposal", () => {
     assert.ok(p.plan.some((l) => /^EX4: sets outlookAnywhere\.internalClientAuthenticationMethod \(Ntlm → Negotiate\)/.test(l)), p.plan.join("\n"));
   });
 
+  it("chooses the namespace and the ASA the majority of the servers show, not the first server's", () => {
+    const servers = [server("EX1", { ns: "mail.corp.example", account: "CORP\\OLD-ASA$" }), server("EX2"), server("EX3", { account: "corp\\exch-asa$" }), server("EX4", { account: null })];
+    assert.deepStrictEqual(majorityChoice(servers, {}), { namespace: NS, credentialOf: ASA, asaName: "EXCH-ASA" });
+    assert.deepStrictEqual(majorityChoice(servers, { namespace: "Given.Corp.Example", asaName: "other" }), { namespace: "given.corp.example", credentialOf: ASA, asaName: "EXCH-ASA" });
+    assert.deepStrictEqual(majorityChoice([server("EX1", { account: null })], { asaName: "new-asa" }), { namespace: NS, credentialOf: undefined, asaName: "NEW-ASA" });
+  });
+
   it("a server with some URLs left on its own name: URL_NOT_NAMESPACE naming them, and up sets them", () => {
     const ex2 = server("EX2");
     ex2.urls!.owa.internalUrl = "https://ex2.corp.example/owa";
@@ -141,5 +148,18 @@ describe("discover: the stack file", () => {
     assert.deepStrictEqual(s.extraSpnNames, ["autodiscover.corp.example"]);
     assert.strictEqual(s.adopt, true);
     assert.match(text, /^# The first `pulumi up` rotates the ASA's password/m);
+  });
+});
+
+describe("discover: the report's next steps", () => {
+  it("names every secret the stack needs before its first preview: the Exchange password too when --exchange-user was given", () => {
+    const p = propose(facts());
+    const steps = (secretsToSet: string[]): string[] =>
+      formatDiscoverReport({ proposal: p, stackFile: "", written: "/p/examples/Pulumi.berlin.yaml", secretsToSet }, "berlin")
+        .split("\n")
+        .filter((l) => l.includes("pulumi config set --secret"))
+        .map((l) => l.trim());
+    assert.deepStrictEqual(steps(["ldapBindPassword"]), ["pulumi config set --secret exchange-kerberos:ldapBindPassword"]);
+    assert.deepStrictEqual(steps(["ldapBindPassword", "exchangePassword"]), ["pulumi config set --secret exchange-kerberos:ldapBindPassword", "pulumi config set --secret exchange-kerberos:exchangePassword"]);
   });
 });
