@@ -182,13 +182,15 @@ async function del(_id: string, props: AsaBindingOutputs): Promise<void> {
   await deleteOnServer(props, "the server", async () => removeAsaCredentials(await exchangeServer(props.server, props.exchange, props.version)));
 }
 
-/** At preview of a takeover: what this binding's create changes on the server beyond the rotation
- * the ASA announces (a server without the credential, or holding another account's). */
+/** At preview of a takeover: what this binding's create changes on the server (the rotation the ASA
+ * announces, a server without the credential, or holding another account's). */
 async function noteTakeover(inputs: Inputs): Promise<void> {
   const latest = (await getAsaCredentials(await exchangeServer(inputs.server, inputs.exchange)))[0];
   const account = typeof inputs.account === "string" && !containsUnknown(inputs.account) ? inputs.account : "the ASA";
   if (!latest) takeoverNote(`${inputs.server} holds no ASA credential (SERVER_NO_ASA): this up binds ${account} there`);
   else if (latest.account.toLowerCase() !== account.toLowerCase()) takeoverNote(`${inputs.server} holds the credential of ${latest.account} (SERVER_WRONG_ASA): this up replaces it with ${account}'s`);
+  // The rotation the ASA announces, per server: one line each, so the plan says on how many.
+  else takeoverNote(`${inputs.server} holds ${account}'s credential: this up binds its new password there (the rotation), before AD's is set`);
 }
 
 export const asaBindingImpl: ResourceImpl = {

@@ -163,6 +163,11 @@ describe("discover: a rollout done by hand becomes a site stack (real CLI, lab D
       return [...new Set([...warnings.matchAll(/^adopt: (.*)$/gm)].map((m) => m[1]))].sort();
     }
 
+    /** The rotation's line for each server that already holds the ASA's credential. */
+    rotated(...servers: string[]): string[] {
+      return servers.map((s) => `${s} holds ${lab.netbios}\\${this.m.asa}$'s credential: this up binds its new password there (the rotation), before AD's is set`);
+    }
+
     /** The preview says that the ASA's password is rotated, servers first. */
     assertRotation(warnings: string): void {
       assert.match(warnings, new RegExp(`${this.m.asa}\\$ .*taken over \\(adopt\\): its current password cannot be read, so this up rotates it — every AsaBinding binds the new password on its server first, then AsaPassword sets it in AD`), `the preview says the ASA's password is rotated:\n${warnings}`);
@@ -221,7 +226,7 @@ describe("discover: a rollout done by hand becomes a site stack (real CLI, lab D
     const p = await site.preview();
     assert.deepStrictEqual(p.plan, site.creates([site.namespace, site.autodiscover]), "the preview's plan, per resource");
     site.assertRotation(p.warnings);
-    assert.deepStrictEqual(site.notes(p.warnings), [], "the preview names nothing else that changes");
+    assert.deepStrictEqual(site.notes(p.warnings), site.rotated(...SERVERS).sort(), "the preview names the rotation on every server, and nothing else");
   }
 
   async function partialCase(site: Site): Promise<void> {
@@ -241,7 +246,7 @@ describe("discover: a rollout done by hand becomes a site stack (real CLI, lab D
     const p = await site.preview();
     assert.deepStrictEqual(p.plan, site.creates([site.namespace]), "the preview's plan, per resource");
     site.assertRotation(p.warnings);
-    assert.deepStrictEqual(site.notes(p.warnings), [`no account holds HTTP/${site.namespace} (SPN_MISSING): this up adds it to the ASA`], "the preview names the SPN, and nothing else");
+    assert.deepStrictEqual(site.notes(p.warnings), [...site.rotated(...SERVERS), `no account holds HTTP/${site.namespace} (SPN_MISSING): this up adds it to the ASA`].sort(), "the preview names the rotation on every server and the SPN, and nothing else");
   }
 
   async function mainCase(site: Site): Promise<void> {
@@ -255,7 +260,7 @@ describe("discover: a rollout done by hand becomes a site stack (real CLI, lab D
     const p = await site.preview();
     assert.deepStrictEqual(p.plan, site.creates([site.namespace, site.autodiscover]), "the preview's plan, per resource");
     site.assertRotation(p.warnings);
-    assert.deepStrictEqual(site.notes(p.warnings), [`EX3 holds no ASA credential (SERVER_NO_ASA): this up binds ${lab.netbios}\\${site.m.asa}$ there`], "the preview names the missing binding, and nothing else");
+    assert.deepStrictEqual(site.notes(p.warnings), [...site.rotated(...SERVERS.filter((s) => s !== "EX3")), `EX3 holds no ASA credential (SERVER_NO_ASA): this up binds ${lab.netbios}\\${site.m.asa}$ there`].sort(), "the preview names the rotation on the bound servers and the missing binding, and nothing else");
 
     // What up may touch, read before it runs.
     const before = readState(site.stateFile);
