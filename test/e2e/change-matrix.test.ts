@@ -16,6 +16,7 @@ import { dig, KerberosShell, ldapmodify, ldapsearch } from "../fixtures/admin-to
 import { Lab, labAddr, run, sambaTool, startLab } from "../fixtures/lab";
 import { PulumiCli, PulumiCliError, REPO_ROOT, resourcesOf } from "../fixtures/pulumi-cli";
 import { editServer, readState, seedServers, seedWindowsHosts, standinExecutable, StandinServer, StandinWindowsHost } from "../fixtures/exchange-standin/state";
+import { resourceKey } from "../fixtures/resource-key";
 
 const STACK = "m";
 const SERVICE_OU = "OU=Service Accounts";
@@ -38,7 +39,7 @@ interface Site {
 }
 
 type Op = "create" | "update" | "replace" | "delete";
-/** A plan: resource key (see keyOf) → operation and, for update/replace, the properties that differ. */
+/** A plan: resource key (see resourceKey) → operation and, for update/replace, the properties that differ. */
 type Plan = Record<string, { op: Op; props: string[] }>;
 
 interface PreviewStep {
@@ -49,26 +50,6 @@ interface PreviewStep {
   diffReasons?: string[];
   replaceReasons?: string[];
   detailedDiff?: Record<string, unknown> | null;
-}
-
-/**
- * A resource by what it manages rather than by its name (names are an implementation detail):
- * `dns`, `asa`, `asa-password`, `urls:EX1`, `bind:EX1`, `auth:EX1`, `spn:HTTP/host`.
- */
-function keyOf(type: string, inputs: Record<string, unknown>): string | undefined {
-  const kind = type.split(":").pop();
-  const server = String(inputs.server ?? "").toUpperCase();
-  switch (kind) {
-    case "DnsRecord": return "dns";
-    case "AsaComputerAccount": return "asa";
-    case "AsaPassword": return "asa-password";
-    case "ExchangeVirtualDirectoryUrls": return `urls:${server}`;
-    case "AsaBinding": return `bind:${server}`;
-    case "OutlookAnywhereAuth": return `auth:${server}`;
-    case "Spn": return `spn:${String(inputs.spn)}`;
-    case "KdcProxyServer": return `kdcproxy:${server}`;
-    default: return undefined;
-  }
 }
 
 /**
@@ -94,7 +75,7 @@ function planOf(json: string): Plan {
     if (s.op === "same" || s.op === "read" || s.op === "refresh") continue;
     const state = s.newState ?? s.oldState;
     const type = state?.type ?? s.urn.split("::")[2];
-    const key = keyOf(type, { ...(s.oldState?.inputs ?? {}), ...(s.newState?.inputs ?? {}) });
+    const key = resourceKey(type, { ...(s.oldState?.inputs ?? {}), ...(s.newState?.inputs ?? {}) });
     if (!key) continue;
     const op: Op = ["replace", "create-replacement", "delete-replaced"].includes(s.op) ? "replace" : (s.op as Op);
     const props = [...new Set([...(s.replaceReasons ?? []), ...(s.diffReasons ?? []), ...Object.keys(s.detailedDiff ?? {}), ...changedInputs(s)])]
@@ -269,7 +250,7 @@ describe("change matrix: every change a user makes previews and applies (real CL
       const after = resourcesOf(await cli.exportStack());
       for (const [res, what] of Object.entries(done)) {
         const state = after.find((r) => r.urn.endsWith(`::${res}`));
-        const key = state ? keyOf(state.type, state.inputs ?? {}) : Object.keys(plan).find((k) => plan[k].op === "delete");
+        const key = state ? resourceKey(state.type, state.inputs ?? {}) : Object.keys(plan).find((k) => plan[k].op === "delete");
         assert.ok(key && plan[key], `up ${what} ${res}, which the preview did not plan\n${up.stdout}`);
         assert.strictEqual(what, { create: "created", update: "updated", replace: "replaced", delete: "deleted" }[plan[key].op], `${res}: planned ${plan[key].op}, up ${what}`);
       }

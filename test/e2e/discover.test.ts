@@ -25,6 +25,7 @@ import { dig, ldapmodify, ldapsearch, soaSerial } from "../fixtures/admin-tools"
 import { Lab, labAddr, run, sambaTool, startLab } from "../fixtures/lab";
 import { PulumiCli, PulumiCliError, REPO_ROOT } from "../fixtures/pulumi-cli";
 import { editServer, getServer, readState, seedServers, standinExecutable, StandinServer } from "../fixtures/exchange-standin/state";
+import { resourceKey } from "../fixtures/resource-key";
 
 const SERVERS = ["EX1", "EX2", "EX3"];
 
@@ -35,27 +36,12 @@ interface PreviewJson {
   diagnostics?: { message?: string; severity?: string }[];
 }
 
-/** A resource by what it manages: dns, asa, asa-password, urls:EX1, bind:EX1, auth:EX1, spn:HTTP/host. */
-function keyOf(type: string, inputs: Record<string, unknown>): string | undefined {
-  const server = String(inputs.server ?? "").toUpperCase();
-  switch (type.split(":").pop()) {
-    case "DnsRecord": return "dns";
-    case "AsaComputerAccount": return "asa";
-    case "AsaPassword": return "asa-password";
-    case "ExchangeVirtualDirectoryUrls": return `urls:${server}`;
-    case "AsaBinding": return `bind:${server}`;
-    case "OutlookAnywhereAuth": return `auth:${server}`;
-    case "Spn": return `spn:${String(inputs.spn)}`;
-    default: return undefined;
-  }
-}
-
 function planOf(p: PreviewJson): Plan {
   const plan: Plan = {};
   for (const s of p.steps ?? []) {
     if (s.op === "same") continue;
     const state = s.newState ?? s.oldState;
-    const key = keyOf(state?.type ?? s.urn.split("::")[2], { ...(s.oldState?.inputs ?? {}), ...(s.newState?.inputs ?? {}) });
+    const key = resourceKey(state?.type ?? s.urn.split("::")[2], { ...(s.oldState?.inputs ?? {}), ...(s.newState?.inputs ?? {}) });
     if (key) plan[key] = s.op;
   }
   return plan;
