@@ -125,6 +125,9 @@ for (const v of VERSIONS) {
       assert.ok(cmdlets.length > 0);
       assert.ok(cmdlets.every((c) => c.endsWith(v.noun)), `only *-${v.noun} on Exchange ${v.version}: ${[...new Set(cmdlets)].join(", ")}`);
       assert.deepEqual(readTranscript(h.stateFile).filter((e) => e.t === "deprecated"), []);
+      // The stand-in's transcript, like script text, never holds a password it was given.
+      const transcript = JSON.stringify(readTranscript(h.stateFile));
+      for (const pw of ["first-Pass-1", "second-Pass-2"]) assert.ok(!transcript.includes(pw), `the transcript holds ${pw}`);
     });
 
     it("AsaBinding: refuses a server that already holds ASA credentials unless adopt is set", async () => {
