@@ -46,7 +46,17 @@ export interface ExchangeSettings {
   user?: string;
   password?: string;
   timeoutMs: number;
+  /** PowerShell sessions per endpoint that calls for different servers may run in at once. */
+  sessions: number;
 }
+
+/**
+ * Sessions per Exchange endpoint unless exchange-kerberos:exchangeSessions says otherwise.
+ * Exchange's default throttling policy lets one user hold 18 remote PowerShell sessions at once
+ * (PowerShellMaxConcurrency); 6 is a third of that, leaving the rest to the admin's own shells and
+ * to other stacks run by the same account. README, "Exchange sessions".
+ */
+export const DEFAULT_EXCHANGE_SESSIONS = 6;
 
 /** Per-resource override of non-secret LDAP settings (a site whose DC differs from the stack's). */
 export type LdapOverride = Partial<Pick<LdapSettings, "url" | "startTls" | "caFile" | "gcUrl">>;
@@ -177,7 +187,24 @@ export function exchangeSettings(override: ExchangeOverride = {}): ExchangeSetti
     user,
     password,
     timeoutMs: millis("exchangeTimeoutMs", 120000),
+    sessions: integerValue(`${CONFIG_NAMESPACE}:exchangeSessions`, key("exchangeSessions"), { min: 1, max: 64, unit: "sessions", example: String(DEFAULT_EXCHANGE_SESSIONS) }) ?? DEFAULT_EXCHANGE_SESSIONS,
   };
+}
+
+/**
+ * The Exchange servers the stack declares (the site key exchange-kerberos:servers), so that one
+ * round trip can ask about all of them; empty when the key is absent or not a list of names (the
+ * program that reads it says what is wrong with it).
+ */
+export function declaredServers(): string[] {
+  const raw = key("servers");
+  if (raw === undefined) return [];
+  try {
+    const v: unknown = JSON.parse(raw);
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string" && x !== "") : [];
+  } catch {
+    return [];
+  }
 }
 
 /** For tests and the doctor, which run outside a Pulumi provider: settings from a plain map. */

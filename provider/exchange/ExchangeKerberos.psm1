@@ -152,16 +152,34 @@ function Connect-EkExchange {
     return @{ connection = 'remote'; uri = $uri }
 }
 
+# Each server asked, in one round trip; a server Exchange cannot find answers with the error as
+# Invoke-EkOperation would report it, so that one bad name fails only its own resource.
 function Get-EkServerInfo {
     [CmdletBinding()]
-    param([string] $Server)
-    # Not $server: PowerShell's variable names ignore case, and $Server is the [string] parameter.
-    $found = Get-ExchangeServer -Identity $Server
-    return @{
-        name                = [string]$found.Name
-        fqdn                = [string]$found.Fqdn
-        adminDisplayVersion = [string]$found.AdminDisplayVersion
+    param([string[]] $Servers)
+    $list = @()
+    foreach ($name in $Servers) {
+        try {
+            # Not $server: PowerShell's variable names ignore case.
+            $found = Get-ExchangeServer -Identity $name
+            $list += @{
+                requested           = $name
+                name                = [string]$found.Name
+                fqdn                = [string]$found.Fqdn
+                adminDisplayVersion = [string]$found.AdminDisplayVersion
+            }
+        } catch {
+            $e = $_
+            $list += @{
+                requested     = $name
+                errorCategory = [string]$e.CategoryInfo.Category
+                errorReason   = [string]$e.CategoryInfo.Reason
+                errorId       = [string]$e.FullyQualifiedErrorId
+                errorMessage  = [string]$e.Exception.Message
+            }
+        }
     }
+    return ,$list
 }
 
 # Get-ClientAccessServer (2013) or Get-ClientAccessService (2016, 2019, SE): the session picks the
@@ -179,9 +197,11 @@ function Get-EkClientAccess {
     throw ('unknown client access noun {0}' -f $Noun)
 }
 
-function Get-EkVdirUrls {
-    [CmdletBinding()]
-    param([string] $Server, [string] $Noun)
+# The URLs of the six virtual directories, Outlook Anywhere's internal host name and the Autodiscover
+# URI, from the Outlook Anywhere and MAPI directories and the client access object already read (so
+# that Get-EkServerState reads each object once).
+function Read-EkVdirUrls {
+    param([string] $Server, $Cas, $Oa, $Mapi)
     $s = $Server
     $result = @{}
     $vd = Get-OwaVirtualDirectory -Identity (Get-EkVdirIdentity $s 'owa') -ADPropertiesOnly
@@ -194,13 +214,20 @@ function Get-EkVdirUrls {
     $result.oab = @{ identity = [string]$vd.Identity; internalUrl = (ConvertTo-EkUrl $vd.InternalUrl); externalUrl = (ConvertTo-EkUrl $vd.ExternalUrl) }
     $vd = Get-ActiveSyncVirtualDirectory -Identity (Get-EkVdirIdentity $s 'Microsoft-Server-ActiveSync') -ADPropertiesOnly
     $result.activeSync = @{ identity = [string]$vd.Identity; internalUrl = (ConvertTo-EkUrl $vd.InternalUrl); externalUrl = (ConvertTo-EkUrl $vd.ExternalUrl) }
-    $vd = Get-MapiVirtualDirectory -Identity (Get-EkVdirIdentity $s 'mapi') -ADPropertiesOnly
-    $result.mapi = @{ identity = [string]$vd.Identity; internalUrl = (ConvertTo-EkUrl $vd.InternalUrl); externalUrl = (ConvertTo-EkUrl $vd.ExternalUrl) }
-    $oa = Get-OutlookAnywhere -Identity (Get-EkVdirIdentity $s 'Rpc') -ADPropertiesOnly
-    $result.outlookAnywhere = @{ identity = [string]$oa.Identity; internalHostname = [string]$oa.InternalHostname; internalClientsRequireSsl = [bool]$oa.InternalClientsRequireSsl }
-    $cas = Get-EkClientAccess -Server $s -Noun $Noun -WithAsaStatus $false
-    $result.autodiscoverInternalUri = (ConvertTo-EkUrl $cas.AutoDiscoverServiceInternalUri)
+    $result.mapi = @{ identity = [string]$Mapi.Identity; internalUrl = (ConvertTo-EkUrl $Mapi.InternalUrl); externalUrl = (ConvertTo-EkUrl $Mapi.ExternalUrl) }
+    $result.outlookAnywhere = @{ identity = [string]$Oa.Identity; internalHostname = [string]$Oa.InternalHostname; internalClientsRequireSsl = [bool]$Oa.InternalClientsRequireSsl }
+    $result.autodiscoverInternalUri = (ConvertTo-EkUrl $Cas.AutoDiscoverServiceInternalUri)
     return $result
+}
+
+function Get-EkVdirUrls {
+    [CmdletBinding()]
+    param([string] $Server, [string] $Noun)
+    $s = $Server
+    $oa = Get-OutlookAnywhere -Identity (Get-EkVdirIdentity $s 'Rpc') -ADPropertiesOnly
+    $mapi = Get-MapiVirtualDirectory -Identity (Get-EkVdirIdentity $s 'mapi') -ADPropertiesOnly
+    $cas = Get-EkClientAccess -Server $s -Noun $Noun -WithAsaStatus $false
+    return (Read-EkVdirUrls -Server $s -Cas $cas -Oa $oa -Mapi $mapi)
 }
 
 # One virtual directory's URLs. A property present in $Values is set (null clears it); an absent
@@ -274,11 +301,10 @@ function Set-EkVdirUrls {
     return (Get-EkVdirUrls -Server $Server -Noun $Noun)
 }
 
-function Get-EkAsaCredential {
-    [CmdletBinding()]
-    param([string] $Server, [string] $Noun)
-    $cas = Get-EkClientAccess -Server $Server -Noun $Noun -WithAsaStatus $true
-    $config = $cas.AlternateServiceAccountConfiguration
+# The ASA credentials from a client access object read with -IncludeAlternateServiceAccountCredentialStatus.
+function ConvertTo-EkAsaState {
+    param([string] $Server, $Cas)
+    $config = $Cas.AlternateServiceAccountConfiguration
     $credentials = @()
     $raw = ''
     if ($null -ne $config) {
@@ -292,6 +318,13 @@ function Get-EkAsaCredential {
         }
     }
     return @{ server = $Server; credentials = $credentials; raw = $raw }
+}
+
+function Get-EkAsaCredential {
+    [CmdletBinding()]
+    param([string] $Server, [string] $Noun)
+    $cas = Get-EkClientAccess -Server $Server -Noun $Noun -WithAsaStatus $true
+    return (ConvertTo-EkAsaState -Server $Server -Cas $cas)
 }
 
 # Sets the server's ASA credentials to exactly the ones given, latest first: the new password and,
@@ -366,23 +399,44 @@ function Remove-EkAsaCredential {
     return (Get-EkAsaCredential -Server $Server -Noun $Noun)
 }
 
+function ConvertTo-EkOutlookAuth {
+    param($Oa, $Mapi)
+    return @{
+        outlookAnywhere = @{
+            identity                           = [string]$Oa.Identity
+            internalClientAuthenticationMethod = [string]$Oa.InternalClientAuthenticationMethod
+            externalClientAuthenticationMethod = [string]$Oa.ExternalClientAuthenticationMethod
+            iisAuthenticationMethods           = (ConvertTo-EkStrings $Oa.IISAuthenticationMethods)
+        }
+        mapi            = @{
+            identity                 = [string]$Mapi.Identity
+            iisAuthenticationMethods = (ConvertTo-EkStrings $Mapi.IISAuthenticationMethods)
+        }
+    }
+}
+
 function Get-EkOutlookAuth {
     [CmdletBinding()]
     param([string] $Server)
     $s = $Server
     $oa = Get-OutlookAnywhere -Identity (Get-EkVdirIdentity $s 'Rpc') -ADPropertiesOnly
     $mapi = Get-MapiVirtualDirectory -Identity (Get-EkVdirIdentity $s 'mapi') -ADPropertiesOnly
+    return (ConvertTo-EkOutlookAuth -Oa $oa -Mapi $mapi)
+}
+
+# Everything the three Exchange resources read on one server, in one round trip, each Exchange
+# object read once: the answers of Get-EkVdirUrls, Get-EkAsaCredential and Get-EkOutlookAuth.
+function Get-EkServerState {
+    [CmdletBinding()]
+    param([string] $Server, [string] $Noun)
+    $s = $Server
+    $cas = Get-EkClientAccess -Server $s -Noun $Noun -WithAsaStatus $true
+    $oa = Get-OutlookAnywhere -Identity (Get-EkVdirIdentity $s 'Rpc') -ADPropertiesOnly
+    $mapi = Get-MapiVirtualDirectory -Identity (Get-EkVdirIdentity $s 'mapi') -ADPropertiesOnly
     return @{
-        outlookAnywhere = @{
-            identity                           = [string]$oa.Identity
-            internalClientAuthenticationMethod = [string]$oa.InternalClientAuthenticationMethod
-            externalClientAuthenticationMethod = [string]$oa.ExternalClientAuthenticationMethod
-            iisAuthenticationMethods           = (ConvertTo-EkStrings $oa.IISAuthenticationMethods)
-        }
-        mapi            = @{
-            identity                 = [string]$mapi.Identity
-            iisAuthenticationMethods = (ConvertTo-EkStrings $mapi.IISAuthenticationMethods)
-        }
+        urls = (Read-EkVdirUrls -Server $s -Cas $cas -Oa $oa -Mapi $mapi)
+        asa  = (ConvertTo-EkAsaState -Server $s -Cas $cas)
+        auth = (ConvertTo-EkOutlookAuth -Oa $oa -Mapi $mapi)
     }
 }
 

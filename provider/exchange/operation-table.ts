@@ -88,17 +88,28 @@ export const OPERATION_TABLE = operations({
     result: result.record({ connection: result.text }),
     cmdlets: ["Add-PSSnapin", "New-PSSession", "Import-PSSession", "Import-Module", "Out-Null", ...UNSEAL],
   },
+  /**
+   * Name, FQDN and version of each server asked, in one round trip (the checks of a preview come
+   * one at a time, so the first asks for every server the stack names). A server Exchange cannot
+   * find answers with its error instead, as Invoke-EkOperation reports one.
+   */
   "Get-EkServerInfo": {
-    params: { Server: text },
-    result: result.record({ name: result.text, fqdn: result.text, adminDisplayVersion: result.text }),
+    params: { Servers: texts },
+    result: result.list(
+      result.record({
+        requested: result.text,
+        name: result.text,
+        fqdn: result.text,
+        adminDisplayVersion: result.text,
+        errorCategory: result.textOrNull,
+        errorReason: result.textOrNull,
+        errorId: result.textOrNull,
+        errorMessage: result.textOrNull,
+      }),
+    ),
     cmdlets: ["Get-ExchangeServer"],
   },
-  "Get-EkVdirUrls": {
-    params: { Server: text, Noun: noun },
-    result: vdirState,
-    cmdlets: [...VDIR_GETS, ...CAS_GETS],
-  },
-  /** A present property is set (null clears it), an absent one is left alone; answers as Get-EkVdirUrls. */
+  /** A present property is set (null clears it), an absent one is left alone; answers as the urls of Get-EkServerState. */
   "Set-EkVdirUrls": {
     params: {
       Server: text,
@@ -115,12 +126,7 @@ export const OPERATION_TABLE = operations({
     result: vdirState,
     cmdlets: [...VDIR_SETS, ...CAS_SETS, ...VDIR_GETS, ...CAS_GETS],
   },
-  "Get-EkAsaCredential": {
-    params: { Server: text, Noun: noun },
-    result: asaState,
-    cmdlets: [...CAS_GETS, "Sort-Object"],
-  },
-  /** Sets the credentials to exactly Password (latest) and CurrentPassword; answers as Get-EkAsaCredential. */
+  /** Sets the credentials to exactly Password (latest) and CurrentPassword; answers as the asa of Get-EkServerState. */
   "Set-EkAsaCredential": {
     params: { Server: text, Noun: noun, Account: text, Password: secret, CurrentPassword: optional(secret) },
     result: asaState,
@@ -137,12 +143,17 @@ export const OPERATION_TABLE = operations({
     result: result.record({ credentials: result.list(result.record({ account: result.text, whenAddedUtc: result.text, holdsPassword: result.flag })) }),
     cmdlets: [...CAS_GETS, ...UNSEAL],
   },
-  "Get-EkOutlookAuth": {
-    params: { Server: text },
-    result: outlookAuthState,
-    cmdlets: ["Get-OutlookAnywhere", "Get-MapiVirtualDirectory"],
+  /**
+   * Everything the three Exchange resources read on one server, in one round trip, each Exchange
+   * object read once: the vdir URLs, the ASA credentials and the Outlook Anywhere/MAPI authentication
+   * (what Set-EkVdirUrls, Set-EkAsaCredential and Set-EkOutlookAuth answer after a write).
+   */
+  "Get-EkServerState": {
+    params: { Server: text, Noun: noun },
+    result: result.record({ urls: vdirState, asa: asaState, auth: outlookAuthState }),
+    cmdlets: [...VDIR_GETS, ...CAS_GETS, "Sort-Object"],
   },
-  /** Each setting in its own call; answers as Get-EkOutlookAuth. */
+  /** Each setting in its own call; answers as the auth of Get-EkServerState. */
   "Set-EkOutlookAuth": {
     params: {
       Server: text,
@@ -211,4 +222,4 @@ export function isOperationName(name: string): name is OperationName {
 }
 
 /** The client-access noun the parameters take. */
-export type ClientAccessNoun = OperationParams<"Get-EkVdirUrls">["Noun"];
+export type ClientAccessNoun = OperationParams<"Get-EkServerState">["Noun"];

@@ -4,8 +4,8 @@
 // Access settings with Set-ClientAccessServer, 2016/2019/SE with Set-ClientAccessService.
 import { causeOf, KerberosRolloutError, NotFoundError, UnreachableError, warn } from "../errors";
 import type { CheckFailures } from "../resources/dynamic";
-import { exchangeSettings, type ExchangeOverride, type ExchangeSettings } from "../settings";
-import { ExchangeCommandError } from "./error-mapping";
+import { declaredServers, exchangeSettings, type ExchangeOverride, type ExchangeSettings } from "../settings";
+import { ExchangeCommandError, typedError } from "./error-mapping";
 import type { ClientAccessNoun, OperationParams, OperationResult } from "./operation-table";
 import { Secret } from "./sealing";
 import { sessionFor, type ExchangeSession } from "./session";
@@ -49,18 +49,39 @@ export interface ServerInfo {
   version: ExchangeVersion;
 }
 
-export async function serverInfo(session: ExchangeSession, server: string): Promise<ServerInfo> {
-  // The promise is memoised, so resources created at once on one server ask for its version once.
-  const memoKey = `server:${server.toLowerCase()}`;
-  const hit = session.memo.get(memoKey) as Promise<ServerInfo> | undefined;
+const infoKey = (server: string) => `server:${server.toLowerCase()}`;
+
+/**
+ * A server's name and version, asked once per endpoint and run (the promise is memoised). The
+ * engine checks resources one at a time, so asking one server per check would make a preview of N
+ * servers N round trips in a row: the first ask names, in the same call, every server the stack
+ * declares (exchange-kerberos:servers) that this endpoint manages and nobody asked yet.
+ */
+export async function serverInfo(settings: ExchangeSettings, session: ExchangeSession, server: string): Promise<ServerInfo> {
+  const hit = session.memo.get(infoKey(server)) as Promise<ServerInfo> | undefined;
   if (hit) return hit;
-  const info = (async (): Promise<ServerInfo> => {
-    const d = await session.call("Get-EkServerInfo", { Server: server }, { what: `server ${server}`, idempotent: true });
-    return { ...d, version: versionFromAdminDisplayVersion(d.adminDisplayVersion) };
-  })();
-  session.memo.set(memoKey, info);
-  info.catch(() => session.memo.delete(memoKey));
-  return info;
+  const seen = new Set([server.toLowerCase()]);
+  const names = [server];
+  for (const other of declaredServers()) {
+    const k = other.toLowerCase();
+    if (seen.has(k) || session.memo.has(infoKey(other)) || sessionFor(settings, other) !== session) continue;
+    seen.add(k);
+    names.push(other);
+  }
+  const answer = session.call("Get-EkServerInfo", { Servers: names }, { what: names.length === 1 ? `server ${server}` : `servers ${names.join(", ")}`, idempotent: true });
+  for (const name of names) {
+    const info = answer.then((list): ServerInfo => {
+      const d = list.find((x) => x.requested.toLowerCase() === name.toLowerCase());
+      if (!d) throw new ExchangeCommandError(`Get-EkServerInfo did not answer for server ${name}`);
+      if (d.errorMessage !== null) {
+        throw typedError({ category: d.errorCategory ?? "", reason: d.errorReason ?? "", errorId: d.errorId ?? "", message: d.errorMessage }, `server ${name}`);
+      }
+      return { name: d.name, fqdn: d.fqdn, adminDisplayVersion: d.adminDisplayVersion, version: versionFromAdminDisplayVersion(d.adminDisplayVersion) };
+    });
+    session.memo.set(infoKey(name), info);
+    info.catch(() => session.memo.delete(infoKey(name)));
+  }
+  return session.memo.get(infoKey(server)) as Promise<ServerInfo>;
 }
 
 const VERSIONS: readonly string[] = ["2013", "2016", "2019", "SE"];
@@ -78,7 +99,7 @@ export async function exchangeServer(server: string, override: ExchangeOverride 
 /** The same from explicit settings (the doctor, which runs outside a provider's configure). */
 export async function serverHandle(settings: ExchangeSettings, server: string, recorded?: unknown): Promise<ServerHandle> {
   const session = sessionFor(settings, server);
-  const version = typeof recorded === "string" && VERSIONS.includes(recorded) ? (recorded as ExchangeVersion) : (await serverInfo(session, server)).version;
+  const version = typeof recorded === "string" && VERSIONS.includes(recorded) ? (recorded as ExchangeVersion) : (await serverInfo(settings, session, server)).version;
   return { session, server, version, noun: clientAccessNoun(version) };
 }
 
@@ -147,13 +168,53 @@ export async function deleteOnServer(ref: ServerRef, what: string, fn: () => Pro
   }
 }
 
+// ---- one read per server -----------------------------------------------------------------------
+
+/** What Get-EkServerState answers: the three resources' views of one server. */
+export type ServerState = OperationResult<"Get-EkServerState">;
+type StatePart = keyof ServerState;
+
+/** One Get-EkServerState in flight or answered, and the parts a reader has taken from it. */
+interface StateFill {
+  answer: Promise<ServerState>;
+  taken: Set<StatePart>;
+}
+
+/**
+ * One round trip reads a server for all three Exchange resources (vdir URLs, ASA binding,
+ * Negotiate): the reads that arrive together (a refresh, the doctor, discover) share it. Each part
+ * is handed out once; a second read of the same part (a read after this process wrote it, or a
+ * caller reading again) goes to Exchange again, so nothing is served from memory twice. The parts
+ * are disjoint: a write of one (its answer is its own read-back) leaves the others as read.
+ */
+async function readPart<P extends StatePart>(h: ServerHandle, part: P): Promise<ServerState[P]> {
+  const key = `state:${h.server.toLowerCase()}`;
+  let fill = h.session.memo.get(key) as StateFill | undefined;
+  if (!fill || fill.taken.has(part)) {
+    const answer = h.session.call("Get-EkServerState", { Server: h.server, Noun: h.noun }, { what: `server ${h.server}`, idempotent: true });
+    const fresh: StateFill = { answer, taken: new Set() };
+    h.session.memo.set(key, fresh);
+    answer.catch(() => {
+      if (h.session.memo.get(key) === fresh) h.session.memo.delete(key);
+    });
+    fill = fresh;
+  }
+  fill.taken.add(part);
+  return (await fill.answer)[part];
+}
+
+/** After a write of `part`, the next read of it goes to Exchange. */
+function written(h: ServerHandle, part: StatePart): void {
+  (h.session.memo.get(`state:${h.server.toLowerCase()}`) as StateFill | undefined)?.taken.add(part);
+}
+
 // ---- virtual directory URLs --------------------------------------------------------------------
 
 export const VDIR_KINDS = ["owa", "ecp", "ews", "oab", "activeSync", "mapi"] as const;
 export type VdirKind = (typeof VDIR_KINDS)[number];
 
-/** What Get-EkVdirUrls answers (its shape is the operation table's). */
-export type VdirUrlsState = OperationResult<"Get-EkVdirUrls">;
+/** The URLs part of Get-EkServerState (Set-EkVdirUrls answers the same). */
+export type VdirUrlsState = ServerState["urls"];
 export type VdirUrls = VdirUrlsState[VdirKind];
 export type OutlookAnywhereHost = VdirUrlsState["outlookAnywhere"];
 
@@ -166,7 +227,7 @@ export type VdirUrlsChange = Partial<Record<VdirKind, Partial<VdirUrls>>> & {
 const PS_KEY = { owa: "Owa", ecp: "Ecp", ews: "Ews", oab: "Oab", activeSync: "ActiveSync", mapi: "Mapi" } as const satisfies Record<VdirKind, keyof OperationParams<"Set-EkVdirUrls">>;
 
 export async function getVdirUrls(h: ServerHandle): Promise<VdirUrlsState> {
-  return h.session.call("Get-EkVdirUrls", { Server: h.server, Noun: h.noun }, { what: `server ${h.server}`, idempotent: true });
+  return readPart(h, "urls");
 }
 
 export async function setVdirUrls(h: ServerHandle, change: VdirUrlsChange): Promise<VdirUrlsState> {
@@ -183,6 +244,7 @@ export async function setVdirUrls(h: ServerHandle, change: VdirUrlsChange): Prom
   if (change.outlookAnywhere) {
     params.OutlookAnywhere = { InternalHostname: change.outlookAnywhere.internalHostname, InternalClientsRequireSsl: change.outlookAnywhere.internalClientsRequireSsl };
   }
+  written(h, "urls");
   return h.session.call("Set-EkVdirUrls", params, { what: `server ${h.server}`, idempotent: true });
 }
 
@@ -219,14 +281,14 @@ function latestFirst<T extends { whenAddedUtc: string }>(list: T[]): T[] {
   return list.sort((a, b) => (a.whenAddedUtc < b.whenAddedUtc ? 1 : a.whenAddedUtc > b.whenAddedUtc ? -1 : 0));
 }
 
-function asaState(d: OperationResult<"Get-EkAsaCredential">): AsaCredentialStatus[] {
+function asaState(d: ServerState["asa"]): AsaCredentialStatus[] {
   const creds = d.credentials.map((c) => ({ account: c.account, whenAddedUtc: isoTime(c.whenAddedUtc) }));
   return latestFirst(creds.length > 0 ? creds : parseAsaDisplay(d.raw));
 }
 
 /** The credentials the server holds, latest first. */
 export async function getAsaCredentials(h: ServerHandle): Promise<AsaCredentialStatus[]> {
-  return asaState(await h.session.call("Get-EkAsaCredential", { Server: h.server, Noun: h.noun }, { what: `server ${h.server}`, idempotent: true }));
+  return asaState(await readPart(h, "asa"));
 }
 
 export interface AsaCredentialProof extends AsaCredentialStatus {
@@ -250,6 +312,7 @@ export async function testAsaCredentials(h: ServerHandle, password: string): Pro
 export async function setAsaCredentials(h: ServerHandle, account: string, password: string, currentPassword?: string): Promise<AsaCredentialStatus[]> {
   const params: OperationParams<"Set-EkAsaCredential"> = { Server: h.server, Noun: h.noun, Account: account, Password: new Secret(password) };
   if (currentPassword !== undefined && currentPassword !== password) params.CurrentPassword = new Secret(currentPassword);
+  written(h, "asa");
   return asaState(
     await h.session.call("Set-EkAsaCredential", params, {
       what: `server ${h.server} (ASA ${account})`,
@@ -259,13 +322,14 @@ export async function setAsaCredentials(h: ServerHandle, account: string, passwo
 }
 
 export async function removeAsaCredentials(h: ServerHandle): Promise<AsaCredentialStatus[]> {
+  written(h, "asa");
   return asaState(await h.session.call("Remove-EkAsaCredential", { Server: h.server, Noun: h.noun }, { what: `server ${h.server}`, idempotent: true }));
 }
 
 // ---- Outlook Anywhere and MAPI authentication --------------------------------------------------
 
-/** What Get-EkOutlookAuth answers (its shape is the operation table's). */
-export type OutlookAuthState = OperationResult<"Get-EkOutlookAuth">;
+/** The authentication part of Get-EkServerState (Set-EkOutlookAuth answers the same). */
+export type OutlookAuthState = ServerState["auth"];
 
 export interface OutlookAuthChange {
   outlookAnywhere?: {
@@ -277,7 +341,7 @@ export interface OutlookAuthChange {
 }
 
 export async function getOutlookAuth(h: ServerHandle): Promise<OutlookAuthState> {
-  return h.session.call("Get-EkOutlookAuth", { Server: h.server }, { what: `server ${h.server}`, idempotent: true });
+  return readPart(h, "auth");
 }
 
 export async function setOutlookAuth(h: ServerHandle, change: OutlookAuthChange): Promise<OutlookAuthState> {
@@ -291,5 +355,6 @@ export async function setOutlookAuth(h: ServerHandle, change: OutlookAuthChange)
     if (Object.keys(v).length > 0) params.OutlookAnywhere = v;
   }
   if (change.mapi?.iisAuthenticationMethods !== undefined) params.Mapi = { IISAuthenticationMethods: change.mapi.iisAuthenticationMethods };
+  written(h, "auth");
   return h.session.call("Set-EkOutlookAuth", params, { what: `server ${h.server}`, idempotent: true });
 }

@@ -1,13 +1,18 @@
-// The one place that starts PowerShell. One session per Exchange endpoint per process, shared by
-// every resource of the run; calls are queued one at a time; a session found dead is started
-// again; every call has a timeout. The parts it is built from, one concern each:
+// The one place that starts PowerShell. Per Exchange endpoint and process, a small pool of sessions
+// shared by every resource of the run (exchange-kerberos:exchangeSessions, default
+// DEFAULT_EXCHANGE_SESSIONS in settings.ts). A call goes to an idle session; when all are busy it
+// waits its turn (first come, first served), and a call that has waited GROW_AFTER_MS opens another
+// session while the pool is not full. Each session runs one call at a time; a session found dead is
+// started again; every call has a timeout. An extra session Exchange refuses to open (its
+// throttling policy allows a user PowerShellMaxConcurrency sessions at once) shrinks the pool for
+// the run instead of failing the call. The parts it is built from, one concern each:
 //   shell-process.ts  the process (spawn, framing of one line, exit, kill)
 //   channel.ts        the fixed script text and the result line
 //   sealing.ts        secrets sealed under the process's key
 //   error-mapping.ts  Exchange's errors, returned as data, to our typed errors
 //   operation-table.ts each operation's parameters and result shape, checked here at the boundary
 //   session-stats.ts  the counters
-import { KerberosRolloutError, NotFoundError, UnreachableError } from "../errors";
+import { causeOf, KerberosRolloutError, NotFoundError, UnreachableError, warn } from "../errors";
 import type { ExchangeSettings } from "../settings";
 import { assertScriptText, bootstrapScript, modulePath, operationScript, parseResult, type Outcome } from "./channel";
 import { ExchangeCommandError, scrub, typedError } from "./error-mapping";
@@ -27,26 +32,127 @@ export interface CallOptions {
   idempotent: boolean;
 }
 
+/** How long a call waits for a busy session before the pool opens another (see growLater). */
+const GROW_AFTER_MS = 100;
+
+/** The sessions of one endpoint: the resources' calls share them. */
 export class ExchangeSession {
   readonly key: string;
   readonly endpoint: string;
-  /** Per-session memo (server versions), so a run asks each server once. */
+  /** Per-endpoint memo (server versions, server state), shared by the pool's sessions. */
   readonly memo = new Map<string, unknown>();
+  private readonly sessions: ShellSession[] = [];
+  private readonly idle: ShellSession[] = [];
+  /** Calls waiting for a session, first come first served. */
+  private readonly waiting: { since: number; hand: (s: ShellSession) => void }[] = [];
+  private growTimer?: NodeJS.Timeout;
+  /** How many sessions the pool may hold; lowered when Exchange refuses one. */
+  private size: number;
+
+  constructor(private readonly settings: ExchangeSettings, endpoint: string) {
+    this.endpoint = endpoint;
+    this.key = sessionKey(settings, endpoint);
+    this.size = Math.max(1, settings.sessions);
+  }
+
+  /** Runs one operation on the first session free; its result narrowed by the operation table. */
+  async call<Op extends OperationName>(op: Op, params: OperationParams<Op>, opts: CallOptions): Promise<OperationResult<Op>> {
+    for (;;) {
+      const s = await this.acquire();
+      let keep = true;
+      try {
+        return await s.run(op, params, opts);
+      } catch (e) {
+        // An extra session that never opened (Exchange's throttling, most often) while others
+        // did or may: the pool gets smaller for this run, and the call waits for one of them.
+        if (!s.opened && this.sessions.length > 1) {
+          keep = false;
+          this.shrink(s, e);
+          continue;
+        }
+        throw e;
+      } finally {
+        if (keep) this.release(s);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.sessions.map((s) => s.close()));
+  }
+
+  private acquire(): Promise<ShellSession> {
+    const free = this.idle.pop();
+    if (free) return Promise.resolve(free);
+    if (this.sessions.length === 0) return Promise.resolve(this.open());
+    return new Promise((resolve) => {
+      this.waiting.push({ since: Date.now(), hand: resolve });
+      this.growLater();
+    });
+  }
+
+  private open(): ShellSession {
+    const s = new ShellSession(this.settings, this.endpoint, this.key);
+    this.sessions.push(s);
+    return s;
+  }
+
+  /**
+   * The pool grows only for calls that have waited GROW_AFTER_MS for a busy session: against an
+   * Exchange that answers in milliseconds one PowerShell process serves every call, and against
+   * one that takes a second per call each waiting call gets a session of its own, up to the size.
+   */
+  private growLater(): void {
+    if (this.growTimer || this.waiting.length === 0 || this.sessions.length >= this.size) return;
+    const due = this.waiting[0].since + GROW_AFTER_MS - Date.now();
+    this.growTimer = setTimeout(() => {
+      this.growTimer = undefined;
+      const now = Date.now();
+      while (this.waiting.length > 0 && this.sessions.length < this.size && now - this.waiting[0].since >= GROW_AFTER_MS) {
+        this.waiting.shift()!.hand(this.open());
+      }
+      this.growLater();
+    }, Math.max(0, due));
+    this.growTimer.unref();
+  }
+
+  private release(s: ShellSession): void {
+    const next = this.waiting.shift();
+    if (next) {
+      next.hand(s);
+      return;
+    }
+    this.idle.push(s);
+  }
+
+  private shrink(s: ShellSession, cause: unknown): void {
+    this.sessions.splice(this.sessions.indexOf(s), 1);
+    this.size = this.sessions.length;
+    s.kill();
+    warn(`Exchange at ${this.endpoint} refused session ${this.sessions.length + 1} of ${this.settings.sessions} (${cause instanceof KerberosRolloutError ? causeOf(cause) : String(cause)}); this run goes on with ${this.size}`, "lower exchange-kerberos:exchangeSessions, or close other Exchange Management Shell sessions of this account");
+  }
+}
+
+/** One PowerShell process holding one Exchange session, one call at a time. */
+class ShellSession {
+  /** Connected to Exchange once; a session that never opened may be dropped by the pool. */
+  opened = false;
   private shell?: ShellProcess;
   private sealKey: Buffer = newSealKey();
   private everStarted = false;
   private tail: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly settings: ExchangeSettings, endpoint: string) {
-    this.endpoint = endpoint;
-    this.key = sessionKey(settings, endpoint);
-  }
+  constructor(
+    private readonly settings: ExchangeSettings,
+    private readonly endpoint: string,
+    private readonly key: string,
+  ) {}
 
-  /** Runs one operation when the calls queued before it are done; its result narrowed by the operation table. */
-  call<Op extends OperationName>(op: Op, params: OperationParams<Op>, opts: CallOptions): Promise<OperationResult<Op>> {
+  /** Runs one operation when the one before it is done (the pool hands a session to one caller at a time). */
+  run<Op extends OperationName>(op: Op, params: OperationParams<Op>, opts: CallOptions): Promise<OperationResult<Op>> {
     const run = this.tail.then(
-      () => this.run(op, params, opts),
-      () => this.run(op, params, opts),
+      () => this.runNow(op, params, opts),
+      () => this.runNow(op, params, opts),
     );
     this.tail = run.catch(() => undefined);
     return run;
@@ -75,7 +181,7 @@ export class ExchangeSession {
     return { ok: true, data: OPERATION_TABLE[op].result.read(outcome.data, op) as OperationResult<Op> };
   }
 
-  private async run<Op extends OperationName>(op: Op, params: OperationParams<Op>, opts: CallOptions): Promise<OperationResult<Op>> {
+  private async runNow<Op extends OperationName>(op: Op, params: OperationParams<Op>, opts: CallOptions): Promise<OperationResult<Op>> {
     const secrets = this.secrets(params);
     let retried = false;
     for (;;) {
@@ -142,6 +248,7 @@ export class ExchangeSession {
           ? new UnreachableError(err.reason, "check exchange-kerberos:exchangeEndpoint, exchangeConnection and exchangeAuthentication")
           : err;
       }
+      this.opened = true;
     } catch (e) {
       this.kill();
       if (e instanceof SessionDied) throw e;
@@ -160,7 +267,7 @@ export class ExchangeSession {
     return shell;
   }
 
-  private kill(): void {
+  kill(): void {
     const shell = this.shell;
     this.shell = undefined;
     shell?.kill();
@@ -197,14 +304,14 @@ export class ExchangeSession {
   }
 }
 
-export function sessionKey(settings: ExchangeSettings, endpoint: string): string {
+export function sessionKey(settings: Omit<ExchangeSettings, "sessions" | "timeoutMs">, endpoint: string): string {
   return [settings.shell, settings.connection, endpoint.toLowerCase(), settings.authentication, settings.user ?? ""].join("|");
 }
 
 const sessions = new Map<string, ExchangeSession>();
 
 /**
- * The shared session for the endpoint that manages `server`: the configured endpoint, else the
+ * The shared sessions for the endpoint that manages `server`: the configured endpoint, else the
  * server itself (remote), or this machine (local).
  */
 export function sessionFor(settings: ExchangeSettings, server: string): ExchangeSession {

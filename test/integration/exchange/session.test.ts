@@ -1,6 +1,7 @@
 // The PowerShell session layer against the Exchange stand-in (a TEST DOUBLE launched in place of
-// pwsh, speaking the session's line protocol): values travel as data, never as script text; one
-// session per endpoint however many resources; a dead session is started again once; a call that
+// pwsh, speaking the session's line protocol): values travel as data, never as script text; a pool
+// of sessions per endpoint however many resources, shrunk when Exchange refuses one; one read per
+// server for the three resources; a dead session is started again once; a call that
 // hangs times out with a clear error.
 import * as assert from "node:assert/strict";
 import { asaBindingImpl } from "../../../provider/resources/asa-binding";
@@ -9,7 +10,8 @@ import { outlookAnywhereAuthImpl } from "../../../provider/resources/outlook-any
 import type { ResourceImpl } from "../../../provider/resources/dynamic";
 import { UnreachableError } from "../../../provider/errors";
 import { closeExchangeSessions } from "../../../provider/exchange/session";
-import { getServer, readState, readTranscript, setFaults } from "../../fixtures/exchange-standin/state";
+import { DEFAULT_EXCHANGE_SESSIONS } from "../../../provider/settings";
+import { editServer, getServer, readState, readTranscript, setFaults } from "../../fixtures/exchange-standin/state";
 import { exchangeStatsSinceMark, markExchangeStats, startStandin, type Harness } from "./standin-harness";
 
 async function create(impl: ResourceImpl, news: Record<string, unknown>) {
@@ -69,41 +71,126 @@ describe("Exchange session: values cross as data (stand-in)", function () {
   });
 });
 
-describe("Exchange session: one session per endpoint (stand-in)", function () {
+/** Twenty resources on three servers, every create and then every read in flight at once, as the engine sends them. */
+async function twentyResources(): Promise<void> {
+  const servers = ["EX1", "EX2", "EX3"];
+  const kinds: [ResourceImpl, (s: string, i: number) => Record<string, unknown>][] = [
+    [exchangeVirtualDirectoryUrlsImpl, (s) => ({ server: s, namespace: "outlook.corp.example" })],
+    [outlookAnywhereAuthImpl, (s) => ({ server: s })],
+    [asaBindingImpl, (s, i) => ({ server: s, account: "CORP\\EXCH-ASA$", password: `pw-${i}`, adopt: true })],
+  ];
+  const plan = Array.from({ length: 20 }, (_, i) => ({ impl: kinds[Math.floor(i / 3) % 3][0], news: kinds[Math.floor(i / 3) % 3][1](servers[i % 3], i) }));
+  const created = await Promise.all(plan.map((p) => create(p.impl, p.news)));
+  const reads = await Promise.all(created.map((c, i) => plan[i].impl.read(c.id, c.outs)));
+  assert.equal(reads.filter((r) => r.id !== "").length, 20);
+}
+
+const THREE = [
+  { name: "EX1", version: "2013" as const },
+  { name: "EX2", version: "2016" as const },
+  { name: "EX3", version: "2019" as const },
+];
+
+describe("Exchange session: a pool per endpoint (stand-in)", function () {
   this.timeout(120000);
-  let h: Harness;
-  before(async () => {
-    h = await startStandin([
-      { name: "EX1", version: "2013" },
-      { name: "EX2", version: "2016" },
-      { name: "EX3", version: "2019" },
-    ]);
-  });
-  after(async () => h.done());
+  let h: Harness | undefined;
+  afterEach(async () => h?.done());
 
-  it("twenty resources against three servers share three sessions, one per endpoint, calls queued", async () => {
-    const servers = ["EX1", "EX2", "EX3"];
-    const kinds: [ResourceImpl, (s: string, i: number) => Record<string, unknown>][] = [
-      [exchangeVirtualDirectoryUrlsImpl, (s) => ({ server: s, namespace: "outlook.corp.example" })],
-      [outlookAnywhereAuthImpl, (s) => ({ server: s })],
-      [asaBindingImpl, (s, i) => ({ server: s, account: "CORP\\EXCH-ASA$", password: `pw-${i}`, adopt: true })],
-    ];
-    const plan = Array.from({ length: 20 }, (_, i) => ({ impl: kinds[Math.floor(i / 3) % 3][0], news: kinds[Math.floor(i / 3) % 3][1](servers[i % 3], i) }));
-    // As Pulumi's engine does: every resource's create in flight at once.
-    const created = await Promise.all(plan.map((p) => create(p.impl, p.news)));
-    const reads = await Promise.all(created.map((c, i) => plan[i].impl.read(c.id, c.outs)));
-    assert.equal(reads.length, 20);
-
+  it("exchangeSessions 1: twenty resources against three servers share three sessions, one per endpoint, calls queued", async () => {
+    h = await startStandin(THREE, { exchangeSessions: "1" });
+    await twentyResources();
     const stats = exchangeStatsSinceMark();
     const standin = readState(h.stateFile).counters;
     console.log(`      provider exchangeStatsSinceMark(): sessionsStarted=${stats.sessionsStarted} restarts=${stats.restarts} calls=${stats.calls} perOperation=${JSON.stringify(stats.callsPerOperation)}`);
-    console.log(`      stand-in (test double) counters: sessions=${standin.sessions} perEndpoint=${JSON.stringify(standin.sessionsPerEndpoint)} calls=${standin.calls}`);
     assert.equal(stats.sessionsStarted, 3);
     assert.equal(stats.restarts, 0);
     assert.deepEqual(standin.sessionsPerEndpoint, { EX1: 1, EX2: 1, EX3: 1 });
-    assert.equal(stats.callsPerOperation["Get-EkServerInfo"], 3, "each server's version is asked once per session");
+    assert.equal(stats.callsPerOperation["Get-EkServerInfo"], 3, "each server's version is asked once per endpoint");
     assert.equal(stats.calls, standin.calls, "every call the provider counted reached the stand-in");
-    for (const e of Object.values(stats.endpoints)) assert.equal(e.sessionsStarted, 1);
+  });
+
+  it("by default: calls for one endpoint run in up to exchangeSessions sessions at once, never more, every call answered once", async () => {
+    // One endpoint (EX3) manages all three servers, as exchangeEndpoint makes it; every answer waits 150 ms (the latency model).
+    h = await startStandin(THREE, { exchangeEndpoint: "EX3" }, { latency: { name: "test", sessionOpenMs: 300, roundTripMs: 150, cmdletMs: 0, jitter: 0, maxSessionsPerUser: 0 } });
+    const t0 = Date.now();
+    await twentyResources();
+    const wall = Date.now() - t0;
+    const stats = exchangeStatsSinceMark();
+    const standin = readState(h.stateFile).counters;
+    assert.equal(stats.sessionsStarted, DEFAULT_EXCHANGE_SESSIONS, `${DEFAULT_EXCHANGE_SESSIONS} sessions opened while calls waited (${JSON.stringify(stats)})`);
+    assert.deepEqual(standin.sessionsPerEndpoint, { EX3: DEFAULT_EXCHANGE_SESSIONS });
+    assert.equal(stats.calls, standin.calls, "every call the provider counted reached the stand-in, once");
+    // The sessions overlap: the delays the model added sum to far more than the time it all took.
+    const modeled = Object.values(standin.modeledMsPerOperation ?? {}).reduce((a, b) => a + b, 0);
+    assert.ok(modeled > 2 * wall, `modeled delays ${modeled} ms, wall time ${wall} ms`);
+  });
+
+  it("an extra session Exchange refuses (its throttling limit) shrinks the pool for the run; no call fails, a warning says so", async () => {
+    h = await startStandin(THREE, { exchangeEndpoint: "EX3", exchangeSessions: "6" }, { latency: { name: "test", sessionOpenMs: 200, roundTripMs: 100, cmdletMs: 0, jitter: 0, maxSessionsPerUser: 2 } });
+    const warnings: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array) => (warnings.push(String(chunk)), true)) as typeof process.stderr.write;
+    try {
+      await twentyResources();
+    } finally {
+      process.stderr.write = write;
+    }
+    const standin = readState(h.stateFile).counters;
+    assert.ok((standin.throttled ?? 0) >= 1, "the stand-in refused at least one session");
+    assert.equal(standin.sessionsPerEndpoint.EX3, 2, "two sessions held, as the limit allows");
+    assert.ok(warnings.some((w) => /refused session \d of 6 .*maximum number of connections allowed : 2.*goes on with [12].*exchangeSessions/.test(w)), warnings.join(""));
+  });
+});
+
+describe("Exchange session: the checks of a preview ask about every declared server at once (stand-in)", function () {
+  this.timeout(60000);
+  let h: Harness;
+  before(async () => {
+    h = await startStandin(THREE, { exchangeEndpoint: "EX3", servers: JSON.stringify(["EX1", "EX2", "EX9", "EX3"]) });
+  });
+  after(async () => h.done());
+
+  it("the first check names every server the stack declares in one Get-EkServerInfo; a server Exchange cannot find fails only its own check (asked again then)", async () => {
+    const check = (server: string) => outlookAnywhereAuthImpl.check({}, { server });
+    assert.deepEqual((await check("EX2")).failures ?? [], []);
+    assert.deepEqual((await check("EX1")).failures ?? [], []);
+    assert.deepEqual((await check("EX3")).failures ?? [], []);
+    const bad = await check("EX9");
+    assert.equal(bad.failures?.length, 1);
+    assert.match(bad.failures![0].reason, /EX9.*couldn't be found/);
+    assert.deepEqual(exchangeStatsSinceMark().callsPerOperation, { "Connect-EkExchange": 1, "Get-EkServerInfo": 2 });
+    const asked = h.scriptLines().filter((l) => l.includes("'Get-EkServerInfo'")).map((l) => (JSON.parse(Buffer.from(/-ParamsBase64 '([^']+)'/.exec(l)![1], "base64").toString("utf8")) as { Servers: string[] }).Servers);
+    assert.deepEqual(asked, [["EX2", "EX1", "EX9", "EX3"], ["EX9"]], "the server checked first, then the others the stack declares; the one not found, again for its own check");
+  });
+});
+
+describe("Exchange session: one read per server (stand-in)", function () {
+  this.timeout(60000);
+  let h: Harness;
+  before(async () => {
+    h = await startStandin([{ name: "EX2", version: "2016" }]);
+  });
+  after(async () => h.done());
+
+  it("the three resources' reads of one server share one Get-EkServerState; a second read and a read after a write go to Exchange again", async () => {
+    const urls = await create(exchangeVirtualDirectoryUrlsImpl, { server: "EX2", namespace: "outlook.corp.example" });
+    const auth = await create(outlookAnywhereAuthImpl, { server: "EX2" });
+    const asa = await create(asaBindingImpl, { server: "EX2", account: "CORP\\EXCH-ASA$", password: "pw-1" });
+    await closeExchangeSessions();
+    markExchangeStats();
+    const reads = await Promise.all([exchangeVirtualDirectoryUrlsImpl.read(urls.id, urls.outs), outlookAnywhereAuthImpl.read(auth.id, auth.outs), asaBindingImpl.read(asa.id, asa.outs)]);
+    assert.deepEqual(reads.map((r) => r.id), [urls.id, auth.id, asa.id]);
+    assert.deepEqual(exchangeStatsSinceMark().callsPerOperation, { "Connect-EkExchange": 1, "Get-EkServerState": 1 });
+    // Changed by hand between two reads: the second read sees it (nothing is served twice from memory).
+    editServer(h.stateFile, "EX2", (s) => {
+      s.rpc.internalClientAuthenticationMethod = "Ntlm";
+    });
+    const again = await outlookAnywhereAuthImpl.read(auth.id, auth.outs);
+    assert.ok((again.props as { drift: string[] }).drift.length > 0, "the second read went to Exchange and saw the change");
+    assert.equal(exchangeStatsSinceMark().callsPerOperation["Get-EkServerState"], 2);
+    await outlookAnywhereAuthImpl.delete(auth.id, auth.outs);
+    await asaBindingImpl.delete(asa.id, asa.outs);
+    await exchangeVirtualDirectoryUrlsImpl.delete(urls.id, urls.outs);
   });
 });
 
@@ -122,7 +209,7 @@ describe("Exchange session: dead sessions and timeouts (stand-in)", function () 
 
   it("starts a session that died during a read again, once, and the read succeeds", async () => {
     const r = await create(outlookAnywhereAuthImpl, { server: "EX2" });
-    setFaults(h.stateFile, { exitOnOperation: "Get-EkOutlookAuth", exitOnce: true });
+    setFaults(h.stateFile, { exitOnOperation: "Get-EkServerState", exitOnce: true });
     const read = await outlookAnywhereAuthImpl.read(r.id, r.outs);
     assert.deepEqual(read.props.drift, []);
     const s = exchangeStatsSinceMark();

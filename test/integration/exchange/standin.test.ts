@@ -22,7 +22,7 @@ describe("the Exchange stand-in (test double) refuses what Exchange refuses", fu
     const shell = new ShellProcess(standinExecutable(), process.env);
     try {
       await assert.rejects(shell.invoke("Get-ExchangeServer -Identity 'EX16'", 20000), (e: unknown) => e instanceof ShellReportedError && /not recognized/.test(e.message));
-      await assert.rejects(shell.invoke(operationScript("Get-EkServerInfo", { Server: "EX16" }), 20000), /Invoke-EkOperation.*not recognized/, "the module must be loaded first");
+      await assert.rejects(shell.invoke(operationScript("Get-EkServerInfo", { Servers: ["EX16"] }), 20000), /Invoke-EkOperation.*not recognized/, "the module must be loaded first");
     } finally {
       shell.kill();
     }
@@ -39,14 +39,16 @@ describe("the Exchange stand-in (test double) refuses what Exchange refuses", fu
         const r = await answer(script);
         assert.ok(r && !r.ok && re.test(r.error.message), JSON.stringify(r));
       };
-      await refused(operationScript("Get-EkVdirUrls", { Server: "EX16", Noun: "ClientAccessService" }), /unknown operation Get-EkVdirUrls/);
+      await refused(operationScript("Get-EkServerState", { Server: "EX16", Noun: "ClientAccessService" }), /unknown operation Get-EkServerState/);
       await refused("Invoke-EkOperation -Name 'Remove-Mailbox' -ParamsBase64 'e30='", /unknown operation Remove-Mailbox/);
-      await refused(operationScript("Get-EkServerInfo", { Server: "EX16", Identity: "EX16" }), /Identity is not a parameter/);
-      await refused(operationScript("Get-EkServerInfo", {}), /Server is missing/);
-      await refused(operationScript("Get-EkServerInfo", { Server: 16 }), /Server must be a string/);
+      await refused(operationScript("Get-EkServerInfo", { Servers: ["EX16"], Identity: "EX16" }), /Identity is not a parameter/);
+      await refused(operationScript("Get-EkServerInfo", {}), /Servers is missing/);
+      await refused(operationScript("Get-EkServerInfo", { Servers: "EX16" }), /Servers must be an array of strings/);
       await refused(operationScript("Test-EkAsaCredential", { Server: "EX16", Noun: "ClientAccessService", Password: "plain" }), /Password must arrive sealed/);
-      const ok = await answer(operationScript("Get-EkServerInfo", { Server: "EX16" }));
-      assert.ok(ok?.ok && (ok.data as { name: string }).name === "EX16");
+      const ok = await answer(operationScript("Get-EkServerInfo", { Servers: ["EX16", "EX99"] }));
+      assert.ok(ok?.ok, JSON.stringify(ok));
+      const [found, missing] = ok.data as { requested: string; name?: string; errorReason?: string }[];
+      assert.deepEqual([found.requested, found.name, missing.requested, missing.errorReason], ["EX16", "EX16", "EX99", "ManagementObjectNotFoundException"], "one server not found fails only its own answer");
     } finally {
       shell.kill();
     }

@@ -10,15 +10,15 @@ describe("the operation table's types", () => {
     const ok: OperationParams<"Set-EkAsaCredential"> = { Server: "EX1", Noun: "ClientAccessService", Account: "CORP\\ASA$", Password: new Secret("p") };
     const wire: OperationWireParams<"Set-EkAsaCredential"> = { Server: "EX1", Noun: "ClientAccessService", Account: "CORP\\ASA$", Password: { sealed: "AAAA" } };
     // @ts-expect-error a noun the table does not allow
-    const badNoun: OperationParams<"Get-EkVdirUrls"> = { Server: "EX1", Noun: "Mailbox" };
+    const badNoun: OperationParams<"Get-EkServerState"> = { Server: "EX1", Noun: "Mailbox" };
     // @ts-expect-error a secret passed as plain text
     const plain: OperationParams<"Test-EkAsaCredential"> = { Server: "EX1", Noun: "ClientAccessServer", Password: "p" };
     // @ts-expect-error a parameter the operation does not have
-    const extra: OperationParams<"Get-EkServerInfo"> = { Server: "EX1", Identity: "EX1" };
+    const extra: OperationParams<"Get-EkServerInfo"> = { Servers: ["EX1"], Identity: "EX1" };
     // @ts-expect-error a required parameter missing
     const missing: OperationParams<"Set-EkAsaCredential"> = { Server: "EX1", Noun: "ClientAccessServer", Account: "CORP\\ASA$" };
     // @ts-expect-error a URL may be null
-    const url = (result: OperationResult<"Get-EkVdirUrls">): string => result.owa.internalUrl;
+    const url = (result: OperationResult<"Get-EkServerState">): string => result.urls.owa.internalUrl;
     // @ts-expect-error no such operation
     const unknownOp: OperationName = "Remove-Mailbox";
     assert.ok([ok, wire, badNoun, plain, extra, missing, url, unknownOp].length > 0);

@@ -15,7 +15,7 @@ import { unseal } from "../../fixtures/exchange-standin/module";
 describe("Exchange session protocol", () => {
   it("sends only the fixed script forms and refuses anything spliced", () => {
     assertScriptText(bootstrapScript("/opt/pkg/provider/exchange/ExchangeKerberos.psm1"));
-    assertScriptText(operationScript("Get-EkVdirUrls", { Server: "EX1'; Remove-Item C:\\ -Recurse" }));
+    assertScriptText(operationScript("Get-EkServerState", { Server: "EX1'; Remove-Item C:\\ -Recurse" }));
     assert.throws(() => assertScriptText("Invoke-EkOperation -Name 'Get-EkVdirUrls' -ParamsBase64 'abc'; calc"), ExchangeCommandError);
     assert.throws(() => assertScriptText("Invoke-EkOperation -Name 'Remove-Mailbox' -ParamsBase64 'abc='"), ExchangeCommandError);
     assert.throws(() => assertScriptText("Get-ClientAccessService -Identity 'EX1'"), ExchangeCommandError);
@@ -82,13 +82,13 @@ describe("Exchange session protocol", () => {
       "Password must arrive as a Secret",
     ]);
     assert.deepEqual(recordProblems(OPERATION_TABLE["Set-EkVdirUrls"].params, { Server: "EX1", Noun: "ClientAccessServer", Owa: { InternalUrl: null, Url: "x" } }, "", "wire"), ["Owa.Url is not a parameter (InternalUrl, ExternalUrl)"]);
-    const asa = OPERATION_TABLE["Get-EkAsaCredential"].result;
+    const asa = OPERATION_TABLE["Set-EkAsaCredential"].result;
     // ConvertTo-Json unwraps a one-element array; an absent list is empty.
-    assert.deepEqual(asa.read({ credentials: { account: "C\\A$", whenAddedUtc: "2026-01-02T10:00:00Z" }, raw: "" }, "Get-EkAsaCredential"), { credentials: [{ account: "C\\A$", whenAddedUtc: "2026-01-02T10:00:00Z" }], raw: "" });
-    assert.deepEqual(asa.read({ server: "EX1" }, "Get-EkAsaCredential"), { credentials: [], raw: "" });
-    assert.throws(() => asa.read("text", "Get-EkAsaCredential"), (e: unknown) => e instanceof ExchangeCommandError && /Get-EkAsaCredential: expected an object/.test(e.message));
-    const urls = OPERATION_TABLE["Get-EkVdirUrls"].result;
-    assert.throws(() => urls.read({ owa: {} }, "Get-EkVdirUrls"), /Get-EkVdirUrls ecp: expected an object/);
+    assert.deepEqual(asa.read({ credentials: { account: "C\\A$", whenAddedUtc: "2026-01-02T10:00:00Z" }, raw: "" }, "Set-EkAsaCredential"), { credentials: [{ account: "C\\A$", whenAddedUtc: "2026-01-02T10:00:00Z" }], raw: "" });
+    assert.deepEqual(asa.read({ server: "EX1" }, "Set-EkAsaCredential"), { credentials: [], raw: "" });
+    assert.throws(() => asa.read("text", "Set-EkAsaCredential"), (e: unknown) => e instanceof ExchangeCommandError && /Set-EkAsaCredential: expected an object/.test(e.message));
+    const state = OPERATION_TABLE["Get-EkServerState"].result;
+    assert.throws(() => state.read({ urls: { owa: {} } }, "Get-EkServerState"), /Get-EkServerState urls.ecp: expected an object/);
   });
 
   it("reads the one marked result line, whatever else stdout printed", () => {
