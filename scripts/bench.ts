@@ -41,16 +41,26 @@ type Variant = Mode | "baseline";
 
 /**
  * Per pass of a step that talks to Exchange (a provider process: `up` and `refresh` preview first),
- * the calls each server cannot do without: the check's one read (does the server exist, which
- * version), the one read of its state, each resource's one write. The floor is built from these.
+ * the calls it cannot do without: `once` per pass (the checks' one question about every server:
+ * does it exist, which version), `perServer` for each server (the one read of its state, each
+ * resource's one write). The floor is built from these.
  */
-export const MINIMUM_CALLS: Record<Step, string[][]> = {
-  "preview (new stack)": [["Get-EkServerInfo"]],
-  "up (from empty)": [["Get-EkServerInfo"], ["Get-EkServerInfo", "Get-EkServerState", "Set-EkVdirUrls", "Set-EkAsaCredential", "Set-EkOutlookAuth"]],
-  "preview (no changes)": [["Get-EkServerInfo"]],
-  refresh: [["Get-EkServerState"], ["Get-EkServerState"]],
-  "up (rotation)": [["Get-EkServerInfo"], ["Get-EkServerInfo", "Set-EkAsaCredential"]],
-  destroy: [["Set-EkVdirUrls", "Remove-EkAsaCredential", "Set-EkOutlookAuth"]],
+export const MINIMUM_CALLS: Record<Step, { once: string[]; perServer: string[] }[]> = {
+  "preview (new stack)": [{ once: ["Get-EkServerInfo"], perServer: [] }],
+  "up (from empty)": [
+    { once: ["Get-EkServerInfo"], perServer: [] },
+    { once: ["Get-EkServerInfo"], perServer: ["Get-EkServerState", "Set-EkVdirUrls", "Set-EkAsaCredential", "Set-EkOutlookAuth"] },
+  ],
+  "preview (no changes)": [{ once: ["Get-EkServerInfo"], perServer: [] }],
+  refresh: [
+    { once: [], perServer: ["Get-EkServerState"] },
+    { once: [], perServer: ["Get-EkServerState"] },
+  ],
+  "up (rotation)": [
+    { once: ["Get-EkServerInfo"], perServer: [] },
+    { once: ["Get-EkServerInfo"], perServer: ["Set-EkAsaCredential"] },
+  ],
+  destroy: [{ once: [], perServer: ["Set-EkVdirUrls", "Remove-EkAsaCredential", "Set-EkOutlookAuth"] }],
 };
 
 /** What one pulumi command cost, summed over the provider processes it started. */
@@ -362,9 +372,9 @@ function maxValue(rec: Record<string, number>): number {
 
 /**
  * The floor of one step under the latency model: the baseline's time (the engine's own), plus per
- * pass one session open (the pool opens its sessions at once) and ceil(N / pool) rounds of the calls
- * each server cannot do without (MINIMUM_CALLS), each valued at what the model made it cost in this
- * very step (the stand-in's mean for that operation).
+ * pass one session open (the pool's sessions open side by side), the calls made once, and
+ * ceil(N / pool) rounds of the calls each server cannot do without (MINIMUM_CALLS), each valued at
+ * what the model made it cost in this very step (the stand-in's mean for that operation).
  */
 export function floorOf(step: Step, n: number, pool: number, ours: Measure, baseline: Measure): Floor | undefined {
   const s = ours.standin;
@@ -375,11 +385,13 @@ export function floorOf(step: Step, n: number, pool: number, ours: Measure, base
   let ms = 0;
   let roundTrips = 0;
   const parts: string[] = [];
-  for (const calls of MINIMUM_CALLS[step]) {
-    const perServer = sum(calls.map(mean));
-    ms += open + rounds * perServer;
-    roundTrips += 1 + n * calls.length;
-    parts.push(`${(open / 1000).toFixed(1)} + ${rounds} × ${(perServer / 1000).toFixed(2)} (${calls.join(" + ")})`);
+  for (const pass of MINIMUM_CALLS[step]) {
+    const once = sum(pass.once.map(mean));
+    const perServer = sum(pass.perServer.map(mean));
+    ms += open + once + rounds * perServer;
+    roundTrips += 1 + pass.once.length + n * pass.perServer.length;
+    const what = [...(pass.once.length ? [`${(once / 1000).toFixed(1)} (${pass.once.join(" + ")})`] : []), ...(pass.perServer.length ? [`${rounds} × ${(perServer / 1000).toFixed(2)} (${pass.perServer.join(" + ")})`] : [])];
+    parts.push(`[${(open / 1000).toFixed(1)} (open) + ${what.join(" + ")}]`);
   }
   return { seconds: baseline.seconds + ms / 1000, roundTrips, detail: `${baseline.seconds.toFixed(2)} (baseline) + ${parts.join(" + ")}` };
 }

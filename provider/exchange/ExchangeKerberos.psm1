@@ -152,16 +152,27 @@ function Connect-EkExchange {
     return @{ connection = 'remote'; uri = $uri }
 }
 
-# Each server asked, in one round trip; a server Exchange cannot find answers with the error as
-# Invoke-EkOperation would report it, so that one bad name fails only its own resource.
+# Each server asked, in one round trip: when several are asked, one search lists the organization's
+# servers and each is found there by name or FQDN (PowerShell's -eq ignores case); a server not
+# listed is asked for by name, so that it answers with Exchange's own error, as Invoke-EkOperation
+# would report it, and one bad name fails only its own resource.
 function Get-EkServerInfo {
     [CmdletBinding()]
     param([string[]] $Servers)
+    $all = @()
+    if ($Servers.Count -gt 1) { $all = @(Get-ExchangeServer) }
     $list = @()
     foreach ($name in $Servers) {
         try {
             # Not $server: PowerShell's variable names ignore case.
-            $found = Get-ExchangeServer -Identity $name
+            $found = $null
+            foreach ($candidate in $all) {
+                if (([string]$candidate.Name -eq $name) -or ([string]$candidate.Fqdn -eq $name)) {
+                    $found = $candidate
+                    break
+                }
+            }
+            if ($null -eq $found) { $found = Get-ExchangeServer -Identity $name }
             $list += @{
                 requested           = $name
                 name                = [string]$found.Name
