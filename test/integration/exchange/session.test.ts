@@ -10,6 +10,7 @@ import { outlookAnywhereAuthImpl } from "../../../provider/resources/outlook-any
 import type { ResourceImpl } from "../../../provider/resources/dynamic";
 import { UnreachableError } from "../../../provider/errors";
 import { closeExchangeSessions } from "../../../provider/exchange/session";
+import { exchangeServer, getOutlookAuth } from "../../../provider/exchange/operations";
 import { DEFAULT_EXCHANGE_SESSIONS } from "../../../provider/settings";
 import { editServer, getServer, readState, readTranscript, setFaults } from "../../fixtures/exchange-standin/state";
 import { exchangeStatsSinceMark, markExchangeStats, startStandin, type Harness } from "./standin-harness";
@@ -123,6 +124,16 @@ describe("Exchange session: a pool per endpoint (stand-in)", function () {
     // The sessions overlap: the delays the model added sum to far more than the time it all took.
     const modeled = Object.values(standin.modeledMsPerOperation ?? {}).reduce((a, b) => a + b, 0);
     assert.ok(modeled > 2 * wall, `modeled delays ${modeled} ms, wall time ${wall} ms`);
+  });
+
+  it("calls that are answered at once never open a second session: each waits for the one before it instead", async () => {
+    h = await startStandin(THREE, { exchangeEndpoint: "EX3" });
+    // Three version questions at once, then three reads at once: six calls, never more than one answered at a time.
+    const servers = await Promise.all(["EX1", "EX2", "EX3"].map((s) => exchangeServer(s)));
+    await Promise.all(servers.map((x) => getOutlookAuth(x)));
+    const stats = exchangeStatsSinceMark();
+    assert.deepEqual(stats.callsPerOperation, { "Connect-EkExchange": 1, "Get-EkServerInfo": 3, "Get-EkServerState": 3 });
+    assert.equal(stats.sessionsStarted, 1);
   });
 
   it("an extra session Exchange refuses (its throttling limit) shrinks the pool for the run; no call fails, a warning says so", async () => {
