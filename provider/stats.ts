@@ -15,23 +15,18 @@ export interface ProviderProcessStats {
   exchange: ExchangeStats;
   /** Provider calls per resource type (its type token, such as exchange-kerberos:Spn), per method. */
   calls: Record<string, Record<string, number>>;
-  /** Milliseconds those calls took, from entry to answer (calls in flight at once each count whole). */
-  callMs: Record<string, Record<string, number>>;
 }
 
 const calls: Record<string, Record<string, number>> = {};
-const callMs: Record<string, Record<string, number>> = {};
 
-/** Counts one finished provider call (it took `ms`) and, when the benchmark asks for it, writes the counters. */
-export function recordProviderCall(resourceType: string, method: string, ms: number): void {
+/** Counts one finished provider call and, when the benchmark asks for it, writes the counters. */
+export function recordProviderCall(resourceType: string, method: string): void {
   // Outside the benchmark nothing is counted or written.
   const file = process.env[STATS_FILE_ENV];
   if (!file) return;
   const perType = (calls[resourceType] ??= {});
   perType[method] = (perType[method] ?? 0) + 1;
-  const msPerType = (callMs[resourceType] ??= {});
-  msPerType[method] = (msPerType[method] ?? 0) + ms;
-  const snapshot: ProviderProcessStats = { pid: process.pid, ldap: ldapStats(), exchange: exchangeStats(), calls, callMs };
+  const snapshot: ProviderProcessStats = { pid: process.pid, ldap: ldapStats(), exchange: exchangeStats(), calls };
   const target = `${file}.${process.pid}.json`;
   try {
     // Written whole then renamed, so a reader never sees half a file.
