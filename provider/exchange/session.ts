@@ -1,11 +1,12 @@
 // The one place that starts PowerShell. Per Exchange endpoint and process, a small pool of sessions
 // shared by every resource of the run (exchange-kerberos:exchangeSessions, default
 // DEFAULT_EXCHANGE_SESSIONS in settings.ts). A call goes to an idle session; when all are busy it
-// waits its turn (first come, first served), and a call that has waited GROW_AFTER_MS opens another
-// session while the pool is not full. Each session runs one call at a time; a session found dead is
-// started again; every call has a timeout. An extra session Exchange refuses to open (its
-// throttling policy allows a user PowerShellMaxConcurrency sessions at once) shrinks the pool for
-// the run instead of failing the call. The parts it is built from, one concern each:
+// waits its turn (first come, first served), and each call that has waited GROW_AFTER_MS starts
+// another session in the background while the pool is not full (see grow). Each session runs one
+// call at a time; a session found dead is started again; every call has a timeout. An extra
+// session Exchange refuses to open (its throttling policy allows a user PowerShellMaxConcurrency
+// sessions at once) shrinks the pool for the run instead of failing a call. The parts it is built
+// from, one concern each:
 //   shell-process.ts  the process (spawn, framing of one line, exit, kill)
 //   channel.ts        the fixed script text and the result line
 //   sealing.ts        secrets sealed under the process's key
@@ -32,7 +33,7 @@ export interface CallOptions {
   idempotent: boolean;
 }
 
-/** How long a call waits for a busy session before the pool opens another (see growLater). */
+/** How long a call waits for a busy session before the pool opens another (see grow). */
 const GROW_AFTER_MS = 100;
 
 /** The sessions of one endpoint: the resources' calls share them. */
@@ -41,10 +42,13 @@ export class ExchangeSession {
   readonly endpoint: string;
   /** Per-endpoint memo (server versions, server state), shared by the pool's sessions. */
   readonly memo = new Map<string, unknown>();
+  /** Every session of the pool, the ones still opening included. */
   private readonly sessions: ShellSession[] = [];
   private readonly idle: ShellSession[] = [];
   /** Calls waiting for a session, first come first served. */
   private readonly waiting: { since: number; hand: (s: ShellSession) => void }[] = [];
+  /** Extra sessions opening in the background, each for a call that waited. */
+  private warming = 0;
   private growTimer?: NodeJS.Timeout;
   /** How many sessions the pool may hold; lowered when Exchange refuses one. */
   private size: number;
@@ -57,23 +61,11 @@ export class ExchangeSession {
 
   /** Runs one operation on the first session free; its result narrowed by the operation table. */
   async call<Op extends OperationName>(op: Op, params: OperationParams<Op>, opts: CallOptions): Promise<OperationResult<Op>> {
-    for (;;) {
-      const s = await this.acquire();
-      let keep = true;
-      try {
-        return await s.run(op, params, opts);
-      } catch (e) {
-        // An extra session that never opened (Exchange's throttling, most often) while others
-        // did or may: the pool gets smaller for this run, and the call waits for one of them.
-        if (!s.opened && this.sessions.length > 1) {
-          keep = false;
-          this.shrink(s, e);
-          continue;
-        }
-        throw e;
-      } finally {
-        if (keep) this.release(s);
-      }
+    const s = await this.acquire();
+    try {
+      return await s.run(op, params, opts);
+    } finally {
+      this.release(s);
     }
   }
 
@@ -81,13 +73,14 @@ export class ExchangeSession {
     await Promise.all(this.sessions.map((s) => s.close()));
   }
 
+  /** The first call opens the first session itself (its errors are that call's); later calls take a free one or wait. */
   private acquire(): Promise<ShellSession> {
     const free = this.idle.pop();
     if (free) return Promise.resolve(free);
     if (this.sessions.length === 0) return Promise.resolve(this.open());
     return new Promise((resolve) => {
       this.waiting.push({ since: Date.now(), hand: resolve });
-      this.growLater();
+      this.grow();
     });
   }
 
@@ -98,45 +91,63 @@ export class ExchangeSession {
   }
 
   /**
-   * The pool grows only for calls that have waited GROW_AFTER_MS for a busy session: against an
-   * Exchange that answers in milliseconds one PowerShell process serves every call, and against
-   * one that takes a second per call each waiting call gets a session of its own, up to the size.
+   * Each call that has waited GROW_AFTER_MS for a busy session starts one more session in the
+   * background, up to the pool's size: against an Exchange that answers in milliseconds calls
+   * hardly wait and one PowerShell process serves every call; against one that takes a second per
+   * call the servers of a site are worked on side by side. A new session serves whichever call is
+   * first in line when it is ready, so no call waits for an open that a busy session beats (a
+   * handful of calls behind an open session are done before another session could open).
    */
-  private growLater(): void {
-    if (this.growTimer || this.waiting.length === 0 || this.sessions.length >= this.size) return;
-    const due = this.waiting[0].since + GROW_AFTER_MS - Date.now();
-    this.growTimer = setTimeout(() => {
-      this.growTimer = undefined;
-      const now = Date.now();
-      while (this.waiting.length > 0 && this.sessions.length < this.size && now - this.waiting[0].since >= GROW_AFTER_MS) {
-        this.waiting.shift()!.hand(this.open());
-      }
-      this.growLater();
-    }, Math.max(0, due));
-    this.growTimer.unref();
+  private grow(): void {
+    if (this.waiting.length === 0 || this.sessions.length >= this.size) return;
+    const now = Date.now();
+    const waited = this.waiting.filter((w) => now - w.since >= GROW_AFTER_MS).length;
+    while (this.sessions.length < this.size && this.warming < waited) {
+      const s = this.open();
+      this.warming++;
+      s.warm().then(
+        () => {
+          this.warming--;
+          this.release(s);
+        },
+        (e: unknown) => {
+          this.warming--;
+          this.refused(s, e);
+        },
+      );
+    }
+    // The first call in line still short of GROW_AFTER_MS is looked at again when it reaches it.
+    const next = this.waiting.find((w) => now - w.since < GROW_AFTER_MS);
+    if (next && !this.growTimer && this.sessions.length < this.size) {
+      this.growTimer = setTimeout(() => {
+        this.growTimer = undefined;
+        this.grow();
+      }, next.since + GROW_AFTER_MS - now);
+      this.growTimer.unref();
+    }
   }
 
   private release(s: ShellSession): void {
     const next = this.waiting.shift();
-    if (next) {
-      next.hand(s);
-      return;
-    }
-    this.idle.push(s);
+    if (next) next.hand(s);
+    else this.idle.push(s);
+    this.grow();
   }
 
-  private shrink(s: ShellSession, cause: unknown): void {
+  /**
+   * An extra session that did not open (Exchange's throttling, most often): the pool gets smaller
+   * for this run and the calls wait for the others, in one warning line.
+   */
+  private refused(s: ShellSession, cause: unknown): void {
     this.sessions.splice(this.sessions.indexOf(s), 1);
     this.size = this.sessions.length;
     s.kill();
-    warn(`Exchange at ${this.endpoint} refused session ${this.sessions.length + 1} of ${this.settings.sessions} (${cause instanceof KerberosRolloutError ? causeOf(cause) : String(cause)}); this run goes on with ${this.size}`, "lower exchange-kerberos:exchangeSessions, or close other Exchange Management Shell sessions of this account");
+    warn(`Exchange at ${this.endpoint} did not open session ${this.sessions.length + 1} of ${this.settings.sessions} (${cause instanceof KerberosRolloutError ? causeOf(cause) : String(cause)}); this run goes on with ${this.size}`, "lower exchange-kerberos:exchangeSessions, or close other Exchange Management Shell sessions of this account");
   }
 }
 
 /** One PowerShell process holding one Exchange session, one call at a time. */
 class ShellSession {
-  /** Connected to Exchange once; a session that never opened may be dropped by the pool. */
-  opened = false;
   private shell?: ShellProcess;
   private sealKey: Buffer = newSealKey();
   private everStarted = false;
@@ -147,6 +158,13 @@ class ShellSession {
     private readonly endpoint: string,
     private readonly key: string,
   ) {}
+
+  /** Opens the session before any call needs it (the pool's extra sessions). */
+  warm(): Promise<void> {
+    const warmed = this.tail.then(() => this.ensure()).then(() => undefined);
+    this.tail = warmed.catch(() => undefined);
+    return warmed;
+  }
 
   /** Runs one operation when the one before it is done (the pool hands a session to one caller at a time). */
   run<Op extends OperationName>(op: Op, params: OperationParams<Op>, opts: CallOptions): Promise<OperationResult<Op>> {
@@ -248,7 +266,6 @@ class ShellSession {
           ? new UnreachableError(err.reason, "check exchange-kerberos:exchangeEndpoint, exchangeConnection and exchangeAuthentication")
           : err;
       }
-      this.opened = true;
     } catch (e) {
       this.kill();
       if (e instanceof SessionDied) throw e;
