@@ -112,7 +112,7 @@ export class ExchangeSession {
         },
         (e: unknown) => {
           this.warming--;
-          this.refused(s, e);
+          this.dropUnopened(s, e);
         },
       );
     }
@@ -138,7 +138,7 @@ export class ExchangeSession {
    * An extra session that did not open (Exchange's throttling, most often): the pool gets smaller
    * for this run and the calls wait for the others, in one warning line.
    */
-  private refused(s: ShellSession, cause: unknown): void {
+  private dropUnopened(s: ShellSession, cause: unknown): void {
     this.sessions.splice(this.sessions.indexOf(s), 1);
     this.size = this.sessions.length;
     s.kill();
