@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
@@ -34,8 +35,20 @@ var version = "0.0.0-dev"
 // The Node.js SDK exits with this code after it has already reported a user-actionable error.
 const exitAfterLoggingUserActionableMessage = 32
 
+// How often the host asks the engine whether it is still there. Pulumi's own language hosts
+// (pulumi-language-nodejs, -python, -go: main.go) call rpcutil.Healthcheck on the engine's address
+// every 5 minutes and stop serving when it fails; an engine killed with SIGKILL (a CI job cancelled,
+// `kill -9`) never stops its plugins itself, so until then the host and the program it runs stay
+// behind. We ask every second: the question is one local gRPC call.
+const engineCheckInterval = time.Second
+
+// How long the program gets to end after SIGINT once the engine is gone, before it is killed.
+const programStopGrace = 5 * time.Second
+
 type host struct {
 	pulumirpc.UnimplementedLanguageRuntimeServer
+	// Done when the engine is gone or the host was told to stop: the program is stopped with it.
+	ctx           context.Context
 	engineAddress string
 	tracing       string
 	flagOptions   map[string]string
@@ -158,7 +171,9 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 		env = append(env, "PULUMI_NODEJS_TSCONFIG_PATH="+v)
 	}
 
-	cmd := exec.Command(node, args...)
+	cmd := exec.CommandContext(h.ctx, node, args...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = programStopGrace
 	cmd.Dir = programDir
 	cmd.Env = env
 	cmd.Stdout = os.Stdout
@@ -208,10 +223,17 @@ func main() {
 		h.engineAddress = positional[0]
 	}
 
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	h.ctx = ctx
+	if h.engineAddress != "" {
+		if err := rpcutil.Healthcheck(ctx, h.engineAddress, engineCheckInterval, stop); err != nil {
+			fmt.Fprintf(os.Stderr, "fatal: cannot watch the engine at %s: %v\n", h.engineAddress, err)
+			os.Exit(1)
+		}
+	}
 	cancel := make(chan bool)
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	go func() { <-sig; close(cancel) }()
+	go func() { <-ctx.Done(); close(cancel) }()
 
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
 		Cancel: cancel,
