@@ -2,7 +2,9 @@
 // PowerShell process", for why not node-powershell), one framed line at a time (framing.ts).
 // The executable is taken exactly as configured (exchange-kerberos:exchangeShell); the arguments
 // are fixed; the environment carries the sealing key. An idle process never keeps the provider
-// alive (it is unref'd; a call in flight holds its timer).
+// alive (it is unref'd; a call in flight holds its timer), and none outlives it: the ones still
+// running are killed when the provider's process exits (its engine gone: engine-watch.ts), since
+// a shell busy in a call would read the end of its input only after that call, if ever.
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { FrameReader, framedScript, newFrameId } from "./framing";
 
@@ -24,6 +26,10 @@ interface PendingCall {
   reject(e: Error): void;
 }
 
+/** The processes not yet exited, killed if this process exits first. */
+const running = new Set<ShellProcess>();
+let killOnExit = false;
+
 export class ShellProcess {
   private readonly child: ChildProcessWithoutNullStreams;
   private exitReason?: Error;
@@ -41,11 +47,19 @@ export class ShellProcess {
     // No new call after exit; a call in flight fails once the streams are drained ("close"), so an
     // answer printed just before the exit is still read.
     this.child.once("exit", (code, signal) => {
+      running.delete(this);
       this.exitReason ??= new ShellExited(signal ? `the process was ended by ${signal}` : `the process exited with code ${code}`);
     });
     this.child.once("close", () => this.ended(this.exitReason ?? new ShellExited("the process closed its output")));
     // Writing to a process that just exited: the exit event says what happened.
     this.child.stdin.on("error", () => undefined);
+    running.add(this);
+    if (!killOnExit) {
+      killOnExit = true;
+      process.once("exit", () => {
+        for (const shell of running) shell.kill();
+      });
+    }
     this.child.unref();
     for (const s of [this.child.stdin, this.child.stdout, this.child.stderr]) (s as unknown as { unref?(): void }).unref?.();
   }
@@ -96,6 +110,7 @@ export class ShellProcess {
   }
 
   private ended(reason: Error): void {
+    running.delete(this);
     this.exitReason ??= reason;
     this.pending?.reject(this.exitReason);
   }

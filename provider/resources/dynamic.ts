@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { causeOf, formatProblem, InvalidInputError, KerberosRolloutError } from "../errors";
 import type { ErrorCode } from "../error-codes";
 import { configureFromStack, ConfigSource } from "../settings";
+import { exitWhenEngineGone } from "../engine-watch";
 import { recordProviderCall } from "../stats";
 import { noteProgramRuns, useCurrentConfig } from "../current-config";
 import { implementationOf, typeOfRelease01Export } from "./registry";
@@ -50,6 +51,7 @@ function makeThinProvider(type: string): pulumi.dynamic.ResourceProvider {
 
 /** The provider's `configure`: the stack's config, read by settings.ts. */
 export function providerConfigure(config: ConfigSource): void {
+  exitWhenEngineGone();
   configureFromStack(config);
 }
 
@@ -108,6 +110,7 @@ export type Method = Exclude<keyof ResourceImpl, "replaceKeys">;
 
 /** Runs one provider method of one resource: the single entry point of every serialized closure. */
 export function providerCall(type: string, method: Method, args: unknown[]): Promise<unknown> {
+  exitWhenEngineGone();
   return runProviderMethod(implementationOf(type), type, method, args);
 }
 
