@@ -245,7 +245,11 @@ async function del(_id: string, props: Partial<SpnOutputs>): Promise<void> {
   try {
     await c.modify(account.dn, [{ operation: "delete", type: "servicePrincipalName", values: stored }]);
   } catch (e) {
-    if (!(e instanceof ConflictError)) throw e; // already gone (noSuchAttribute): nothing to do
+    // Gone meanwhile (noSuchAttribute) is done; a refusal (unwillingToPerform, also a
+    // ConflictError) left the value there, and a delete reported done would leave it for good.
+    if (!(e instanceof ConflictError)) throw e;
+    const now = await findBySid(c, info.defaultNamingContext, props.accountSid, ACCOUNT_ATTRS);
+    if (now && holds(now, props.spn)) throw e;
   }
 }
 
