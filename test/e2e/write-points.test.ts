@@ -19,7 +19,8 @@
 //     provider, the Exchange shells.
 //
 // `npm test` runs the subset below; `npm run chaos` runs every point with every crash
-// (EK_WRITE_POINTS=all). EK_WRITE_POINTS=up:3:kill,destroy:1:lose runs those points only.
+// (EK_WRITE_POINTS=all). EK_WRITE_POINTS=up:3:kill,destroy:delete CN=EXCH-ASA:lose runs those
+// points only (by number, or by a part of the write).
 import * as assert from "assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -41,10 +42,12 @@ function selected(s: Scenario, ref: Reference): [WritePoint, Crash][] {
   if (SELECTION === "all") return ref.points.flatMap((p) => CRASHES.map((c): [WritePoint, Crash] => [p, c]));
   if (SELECTION === "subset") return subset(s, ref);
   return SELECTION.split(",").flatMap((item) => {
-    const [name, index, crash] = item.split(":");
+    const [name, which, crash] = item.split(":");
     if (name !== s.name) return [];
-    const point = ref.points[Number(index) - 1];
-    assert.ok(point && CRASHES.includes(crash as Crash), `EK_WRITE_POINTS: ${item} is not <scenario>:<point 1..${ref.points.length}>:<${CRASHES.join("|")}>`);
+    // A point by its number in the fault-free run, or by a part of its write (the order of writes
+    // made side by side can differ between runs; their names do not).
+    const point = /^\d+$/.test(which) ? ref.points[Number(which) - 1] : ref.points.find((p) => p.write.includes(which));
+    assert.ok(point && CRASHES.includes(crash as Crash), `EK_WRITE_POINTS: ${item} is not <scenario>:<point 1..${ref.points.length}, or a part of its write>:<${CRASHES.join("|")}>`);
     return [[point, crash as Crash]];
   });
 }
