@@ -124,6 +124,8 @@ export const ERROR_CODES = {
   ACCOUNT_IN_OTHER_DOMAIN: "the account lies in another domain than the domain controller's",
   OBJECT_GONE: "the object the stack manages no longer exists",
   OBJECT_VANISHED: "the object disappeared right after it was written",
+  DESTROY_WOULD_STRAND_NAME: "destroy would delete a DNS record that existed before the stack while URLs it puts back name it",
+  HELD_BY_ANOTHER_RESOURCE: "another resource of the stack still holds the object in state and deletes it later in the same run",
   SPN_ALREADY_HELD: "the account holds the SPN already and adopt is not set",
   SPN_HELD_ELSEWHERE: "another account holds the SPN",
   SPN_HELD_TWICE: "the SPN is on the managed account and on another",

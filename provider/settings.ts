@@ -1,6 +1,7 @@
-// Connection settings, read from stack config in the dynamic provider's `configure` (so secrets
-// stay in the provider process and never enter state), with per-resource overrides for the
-// non-secret fields. One process-wide store: every resource of a run shares it, as they share the
+// Connection settings, read from stack config in the dynamic provider's `configure` (so that no
+// resource carries a credential among its inputs or outputs), with per-resource overrides for the
+// non-secret fields. The engine itself records the whole stack config as the dynamic provider's
+// inputs in state, secrets encrypted as the stack's secrets provider encrypts them. One process-wide store: every resource of a run shares it, as they share the
 // LDAP connection and the PowerShell session.
 import * as fs from "fs";
 import * as path from "path";

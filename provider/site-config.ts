@@ -7,9 +7,10 @@ import { integerValue, booleanValue, stringListValue, textValue, setCommand } fr
 import { InvalidProgramInputError } from "./program-error";
 import { CONFIG_NAMESPACE } from "./settings";
 import { KerberosRolloutArgs, rolloutArgProblems } from "./components/kerberos-rollout";
+import { OnDestroy, onDestroyInput } from "./resources/lifecycle";
 
 /** The site keys, under exchange-kerberos: (the connection keys are settings.ts's). */
-export const SITE_KEYS = ["namespace", "servers", "dnsZone", "dnsAddresses", "dnsTtl", "asaName", "asaOu", "asaPassword", "asaEncryptionTypes", "extraSpnNames", "adopt", "kdcProxyServers", "kdcProxyThumbprint"] as const;
+export const SITE_KEYS = ["namespace", "servers", "dnsZone", "dnsAddresses", "dnsTtl", "asaName", "asaOu", "asaPassword", "asaEncryptionTypes", "extraSpnNames", "adopt", "onDestroy", "kdcProxyServers", "kdcProxyThumbprint"] as const;
 export type SiteKey = (typeof SITE_KEYS)[number];
 
 /** What the site program hands to KerberosRollout, but the password (a secret the program reads itself). */
@@ -20,6 +21,8 @@ export interface SiteSettings {
   asa: { name: string; ou: string; supportedEncryptionTypes?: number };
   extraSpnNames: string[];
   adopt: boolean;
+  /** What destroy does with what existed before the stack (release, the default, or delete). */
+  onDestroy?: OnDestroy;
   /** The KDC proxy's servers and certificate (kdcProxyServers, kdcProxyThumbprint), when set. */
   kdcProxy?: { servers: string[]; certificateThumbprint: string };
 }
@@ -41,6 +44,7 @@ const EXAMPLES: Record<SiteKey, string> = {
   asaEncryptionTypes: "24",
   extraSpnNames: '["autodiscover.corp.example"]',
   adopt: "false",
+  onDestroy: "release",
   kdcProxyServers: '["GW1"]',
   kdcProxyThumbprint: "0123456789ABCDEF0123456789ABCDEF01234567",
 };
@@ -61,6 +65,7 @@ function keyOfArgument(field: string): string {
     "asa.supportedEncryptionTypes": "asaEncryptionTypes",
     "asa.password": "asaPassword",
     adopt: "adopt",
+    onDestroy: "onDestroy",
     "kdcProxy.servers": "kdcProxyServers",
     "kdcProxy.certificateThumbprint": "kdcProxyThumbprint",
   };
@@ -115,6 +120,7 @@ export function readSiteSettings(get: (key: SiteKey) => string | undefined): Sit
   const asaEncryptionTypes = read(() => integerValue(siteKey("asaEncryptionTypes"), get("asaEncryptionTypes"), { min: 1, max: 0x7fffffff, unit: "a msDS-SupportedEncryptionTypes bit mask", example: "24" }));
   const extraSpnNames = list("extraSpnNames");
   const adopt = read(() => booleanValue(siteKey("adopt"), get("adopt")));
+  const onDestroy = read(() => onDestroyInput(siteKey("onDestroy"), textValue(siteKey("onDestroy"), get("onDestroy"), EXAMPLES.onDestroy)));
   const kdcProxyServers = get("kdcProxyServers") === undefined ? undefined : list("kdcProxyServers");
   const kdcProxyThumbprint = read(() => textValue(siteKey("kdcProxyThumbprint"), get("kdcProxyThumbprint"), EXAMPLES.kdcProxyThumbprint));
   // The KDC proxy needs both: its servers and the certificate they bind.
@@ -137,6 +143,7 @@ export function readSiteSettings(get: (key: SiteKey) => string | undefined): Sit
     asa: { name: asaName!, ou: asaOu!, supportedEncryptionTypes: asaEncryptionTypes },
     extraSpnNames: extraSpnNames ?? [],
     adopt: adopt ?? false,
+    ...(onDestroy !== undefined ? { onDestroy } : {}),
     kdcProxy: kdcProxyServers !== undefined && kdcProxyThumbprint !== undefined ? { servers: kdcProxyServers, certificateThumbprint: kdcProxyThumbprint } : undefined,
   };
   // What KerberosRollout would refuse, named by the config key the value came from.

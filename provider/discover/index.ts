@@ -29,6 +29,8 @@ SPNs; the namespace's A record — and proposes the site's stack file with adopt
   --print                   print the stack file instead of writing it (the report goes to stderr)
   --namespace FQDN          the namespace, when the servers' URLs disagree or show none
   --asa-name NAME           the ASA, when no server holds one
+  --asa-ou DN               with --asa-name: a new computer ASA to create in that OU, when the
+                            servers' ASA is a user or managed service account (ASA_NOT_A_COMPUTER)
   --cwd DIR                 the project folder (default: the current one)
   --json                    the report as JSON
 connection flags, as for doctor: --ldap-url URL --ldap-ca-file PEM --ldap-bind-user USER --gc-url URL
@@ -45,6 +47,8 @@ exit code: 0 proposed (inconsistencies are reported, not fatal), 2 nothing could
 
 export interface DiscoverArgs {
   servers: string[] | "all";
+  /** With --asa-name: a new computer ASA, when the servers' ASA is not a computer account. */
+  asaOu?: string;
   site?: string;
   print: boolean;
   force: boolean;
@@ -67,7 +71,8 @@ export function splitDiscoverArgs(argv: string[]): { own: Omit<DiscoverArgs, "co
     else if (flag === "--force") own.force = true;
     else if (flag === "--stack" || flag === "-s" || flag === "--no-stack" || flag === "--asa-password-stdin") {
       throw new DiscoverError(`${flag}: discover reads no stack and no ASA password; it proposes the stack file from what the servers and AD hold`);
-    } else if (flag === "--asa-ou" || flag === "--extra-spn-name" || flag === "--dns-address") {
+    } else if (flag === "--asa-ou") own.asaOu = value();
+    else if (flag === "--extra-spn-name" || flag === "--dns-address") {
       throw new DiscoverError(`${flag}: discover reads it from the rollout; edit the stack file afterwards to change it`);
     } else rest.push(a);
   }
@@ -100,7 +105,8 @@ export async function runDiscover(a: DiscoverArgs): Promise<DiscoverResult> {
     registerSecret(v); // kept out of every message discover prints
   }
   configureFromStack(configFromMap(values));
-  const facts = await readFacts({ ldap: ldapSettings(), exchange: exchangeSettings(), servers, namespace: a.config.namespace, asaName: a.config.asaName });
+  if (a.asaOu !== undefined && a.config.asaName === undefined) throw new DiscoverError("--asa-ou names the OU of a new computer ASA: give its name with --asa-name too");
+  const facts = await readFacts({ ldap: ldapSettings(), exchange: exchangeSettings(), servers, namespace: a.config.namespace, asaName: a.config.asaName, asaOu: a.asaOu });
   const proposal = propose(facts);
   const stackFile = renderStackFile(a.site ?? "<site>", proposal, a.config);
   if (target) {

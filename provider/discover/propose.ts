@@ -119,6 +119,17 @@ export function propose(facts: DiscoveredFacts): Proposal {
         : "no server holds an ASA credential (SERVER_NO_ASA on every server) and no --asa-name was given: there is no rollout to take over; write the stack file by hand (README, \"Rolling out a site\")",
     );
   }
+  // An ASA that is not a computer account (a user, a managed service account): Microsoft's how-to
+  // prescribes a computer account, and this stack manages only computer ASAs. It is never reported
+  // as missing: it is there, of another kind. The way out is a new computer ASA that the stack
+  // binds on every server in its place.
+  if (account.kind !== "computer") {
+    const spns = account.httpSpns.length ? account.httpSpns.join(", ") : `HTTP/${namespace}`;
+    const howTo = `take the site over with a new computer ASA: discover again with --asa-name NAME --asa-ou "OU=…" (the computer account the stack creates), then, right before pulumi up, remove the SPNs from ${account.qualifiedName} (setspn -D ${spns.split(", ")[0]} ${account.qualifiedName}, for each of ${spns}): up binds the new ASA on every server in place of ${account.qualifiedName}'s credential, sets its password in AD, then adds the SPNs to it (until then Outlook uses NTLM)`;
+    findings.push({ code: "ASA_NOT_A_COMPUTER", subject: account.qualifiedName, cause: `${account.qualifiedName} (${account.dn}), whose credential the servers hold and which holds ${spns}, is a ${account.kind}, not a computer account (Microsoft's how-to prescribes a computer account)`, upWill: facts.newAsa ? `replaces it with the computer account ${facts.newAsa.name} in ${facts.newAsa.ou}` : "nothing until a computer ASA is named" });
+    if (!facts.newAsa) throw new DiscoverError(`${account.qualifiedName} (${account.dn}) is a ${account.kind}, not a computer account (ASA_NOT_A_COMPUTER): ${howTo}`);
+    return proposeNewAsa(facts, facts.newAsa, account.qualifiedName, spns, findings, readable);
+  }
   let bound = 0;
   for (const s of readable) {
     const latest = s.credentials[0];
@@ -224,4 +235,35 @@ export function propose(facts: DiscoveredFacts): Proposal {
   }
   unchanged.push(`the account ${asaQualified} (${account.dn}), but for its password${enc !== account.encryptionTypes ? ", encryption types" : ""} and description (the component's), and the stack's mark`);
   return { site, findings, plan, unchanged };
+}
+
+/**
+ * The proposal that moves a site from an ASA that is not a computer account to a new computer ASA
+ * (--asa-name, --asa-ou): the stack creates it, binds it on every server in place of the old
+ * credential (adopt), sets its password, and adds the SPNs once they are off the old account.
+ */
+function proposeNewAsa(facts: DiscoveredFacts, asa: { name: string; ou: string }, old: string, spns: string, findings: DiscoverFinding[], readable: ServerFacts[]): Proposal {
+  const namespace = facts.namespace!;
+  const hosts = spns.split(", ").map((s) => s.slice("HTTP/".length).toLowerCase());
+  const site: ProposedSite = {
+    namespace,
+    servers: readable.map((s) => s.server),
+    asaName: asa.name,
+    asaOu: asa.ou,
+    asaEncryptionTypes: DEFAULT_ENCRYPTION_TYPES,
+    extraSpnNames: [...new Set(hosts.filter((h) => h !== namespace))],
+    adopt: true,
+  };
+  if (facts.dns.zone && facts.dns.addresses.length > 0) {
+    site.dnsZone = facts.dns.zone;
+    site.dnsAddresses = facts.dns.addresses;
+    if (facts.dns.ttl !== undefined && facts.dns.ttl !== DEFAULT_TTL) site.dnsTtl = facts.dns.ttl;
+  }
+  const plan = [
+    `creates the computer account ${asa.name} in ${asa.ou} (AES)`,
+    `binds ${facts.netbiosName}\\${asa.name}$ on ${site.servers.join(", ")} in place of ${old}'s credential`,
+    `sets ${asa.name}'s password in AD`,
+    `adds ${spns} to ${asa.name}: preview refuses them while ${old} still holds them (SPN_WRONG_ACCOUNT): remove them there first (setspn -D), right before pulumi up`,
+  ];
+  return { site, findings, plan, unchanged: [`${old} itself (the stack does not manage it; disable or delete it once the site works)`] };
 }

@@ -13,7 +13,7 @@ import { ExchangeSettings, LdapSettings } from "../settings";
 import { getAsaCredentials, getOutlookAuth, getVdirUrls, serverHandle } from "../exchange/operations";
 import { spnHolders } from "../doctor/directory";
 import { message } from "../doctor/report";
-import { AccountFacts, DiscoveredFacts, DnsFacts, ServerFacts } from "./facts";
+import { AccountFacts, AccountKind, DiscoveredFacts, DnsFacts, ServerFacts } from "./facts";
 import { majorityChoice } from "./propose";
 
 export interface DiscoverInputs {
@@ -23,8 +23,19 @@ export interface DiscoverInputs {
   servers: string[] | "all";
   /** Overrides the namespace the URLs show. */
   namespace?: string;
-  /** The ASA to use when no server holds one. */
+  /** The ASA to use when no server holds one; with asaOu, a new computer ASA that replaces one that
+   * is not a computer account. */
   asaName?: string;
+  asaOu?: string;
+}
+
+/** The kind of account an entry is, from its objectClass (most specific first). */
+function accountKind(objectClasses: string[]): AccountKind {
+  const c = objectClasses.map((x) => x.toLowerCase());
+  if (c.includes("msds-groupmanagedserviceaccount")) return "group managed service account";
+  if (c.includes("msds-managedserviceaccount")) return "managed service account";
+  if (c.includes("computer")) return "computer";
+  return "user";
 }
 
 /** Exchange's servers, from the Configuration partition (msExchExchangeServer objects), but Edge
@@ -90,7 +101,10 @@ export async function readFacts(i: DiscoverInputs): Promise<DiscoveredFacts> {
   let account: AccountFacts | undefined;
   let accountMissing: string | undefined;
   if (name) {
-    const [e] = await findBySamAccountName(dc, info.defaultNamingContext, `${name}$`, ["sAMAccountName", "userAccountControl", "msDS-SupportedEncryptionTypes", "servicePrincipalName"]);
+    // The credential names the account as bound (CORP\EXCH-ASA$, or CORP\svc-exch for a user
+    // account): look it up by that sAMAccountName, and only add the $ of a computer name for --asa-name.
+    const sam = credentialOf ? credentialOf.replace(/^[^\\]*\\/, "") : `${name}$`;
+    const [e] = await findBySamAccountName(dc, info.defaultNamingContext, sam, ["sAMAccountName", "userAccountControl", "msDS-SupportedEncryptionTypes", "servicePrincipalName", "objectClass"]);
     if (e) {
       const enc = str(e, "msDS-SupportedEncryptionTypes");
       const sam = str(e, "sAMAccountName") ?? `${name}$`;
@@ -102,6 +116,7 @@ export async function readFacts(i: DiscoverInputs): Promise<DiscoveredFacts> {
         enabled: (Number(str(e, "userAccountControl") ?? "0") & UAC_ACCOUNTDISABLE) === 0,
         encryptionTypes: enc === undefined ? undefined : Number(enc),
         httpSpns: strs(e, "servicePrincipalName").filter((v) => /^HTTP\/[^/:]+$/i.test(v)),
+        kind: accountKind(strs(e, "objectClass")),
       };
     } else {
       accountMissing = credentialOf ?? `${info.netbiosName}\\${name}$`;
@@ -113,6 +128,7 @@ export async function readFacts(i: DiscoverInputs): Promise<DiscoveredFacts> {
   const holders = [];
   for (const spn of spns) holders.push({ spn, holders: await spnHolders(gc, spn) });
   const dns = namespace ? await readDns(i.ldap, namespace) : { addresses: [] };
-  return { servers, namespace, netbiosName: info.netbiosName, defaultNamingContext: info.defaultNamingContext, account, accountMissing, spnHolders: holders, dns };
+  const newAsa = i.asaName && i.asaOu ? { name: i.asaName.toUpperCase(), ou: i.asaOu } : undefined;
+  return { servers, namespace, netbiosName: info.netbiosName, defaultNamingContext: info.defaultNamingContext, account, accountMissing, spnHolders: holders, dns, ...(newAsa ? { newAsa } : {}) };
 }
 

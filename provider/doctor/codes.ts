@@ -19,6 +19,7 @@ export const DOCTOR_CODES = {
   GC_ERROR: "the Global Catalog could not be searched",
   // 3. ASA account
   ASA_MISSING: "the ASA does not exist",
+  ASA_NOT_A_COMPUTER: "the account the servers hold as ASA is a user or managed service account, not the computer account Microsoft's how-to prescribes",
   ASA_DISABLED: "the ASA is disabled",
   ASA_NO_AES: "msDS-SupportedEncryptionTypes of the ASA allows no AES",
   ASA_NO_PASSWORD: "the ASA has no password set",

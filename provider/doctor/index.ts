@@ -212,9 +212,14 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
         continue;
       }
       const v = verifyTicketBytes(t.ticket, { spn: t.spn, asaPassword: o.asaPassword, asaSamAccountName: sam, realm, kvno: asa?.keyVersion });
+      const spnFinding = r.findings.find((x) => x.check === "spn" && x.subject === t.spn);
       if (v.ok) {
         stackPasswordMatchesAd ??= true;
         r.pass("decrypt", t.spn, `the ${v.etypeName} ticket decrypts with the key derived from the ASA password (client ${v.client}): every server holding that password can accept it`);
+      } else if (v.code === "KRB_AP_ERR_MODIFIED" && spnFinding?.code === "SPN_WRONG_ACCOUNT") {
+        // The KDC encrypted the ticket for the account that holds the SPN (check 2): it says nothing
+        // about the ASA's password, which no server needs to differ from AD's for this.
+        r.add("decrypt", t.spn, "fail", v.code, `the ticket is encrypted with the key of the account that holds ${t.spn}, not the ASA's (SPN_WRONG_ACCOUNT, check 2): no Exchange server can decrypt it`, spnFinding.fix);
       } else {
         if (v.code === "KRB_AP_ERR_MODIFIED" || v.code === "STALE_TICKET") stackPasswordMatchesAd = false;
         r.add("decrypt", t.spn, "fail", v.code, v.cause ?? v.code, v.fix);

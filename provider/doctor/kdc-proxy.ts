@@ -13,7 +13,7 @@ import { checkServerIdentity, connect, PeerCertificate } from "node:tls";
 import { buildProbeAsReq, classifyKdcAnswer, decodeKdcProxyMessage, encodeKdcProxyMessage } from "../kerberos/kkdcp";
 import { userPrincipalName } from "../kerberos/tickets";
 import { CONFIG_NAMESPACE, projectPath } from "../settings";
-import { message, Report } from "./report";
+import { message, Report, serverText } from "./report";
 import type { DoctorCode } from "./codes";
 
 export interface KdcProxyOptions {
@@ -91,11 +91,20 @@ function post(u: URL, ca: Buffer | undefined, body: Buffer, signal: AbortSignal)
   });
 }
 
+/** The path of a URL, for a finding ("/kdcproxy"); the text itself when it is no URL. */
+function pathOf(where: string): string {
+  try {
+    return new URL(where).pathname || "/";
+  } catch {
+    return where;
+  }
+}
+
 /** What the proxy's HTTP answer to the probe says (pure: the unit tests feed it answers). The
  * 503 wording that tells a refused realm from a KDC out of reach ("Can't find remote" against
  * "Remote unavailable") is FreeIPA kdcproxy's; any other proxy's 503 counts as no KDC behind it. */
 export function judgeProxyAnswer(where: string, realm: string, answer: { status: number; type: string; body: Buffer }, certNames?: string): Outcome {
-  const text = answer.body.toString("utf8").trim().slice(0, 200);
+  const text = serverText(answer.body.toString("utf8"));
   if (answer.status === 503 && /can't find remote/i.test(text)) {
     return {
       ok: false,
@@ -112,12 +121,25 @@ export function judgeProxyAnswer(where: string, realm: string, answer: { status:
       fix: `let the proxy server reach a domain controller of ${realm} on TCP 88 (firewall, DNS SRV records _kerberos._tcp.${realm.toLowerCase()}), or fix the proxy's KDC list`,
     };
   }
+  if (answer.status === 403 || answer.status === 404) {
+    // Nothing is published at that path: a web server there refuses it (403: a folder it will not
+    // list; 404: no such resource). Windows publishes KPSSVC at /KdcProxy; HTTP.sys compares a
+    // reserved URL's path case-insensitively (Microsoft Learn, "UrlPrefix Strings": the relativeURI
+    // part is case-insensitive), other proxies (kdcproxy under Apache) may not.
+    const path = pathOf(where);
+    return {
+      ok: false,
+      code: "KDC_PROXY_NOT_FOUND",
+      cause: `${where} answered HTTP ${answer.status} to a KDC proxy request: no KDC proxy is published at the path ${path}${text ? ` ("${text}")` : ""}`,
+      fix: `use the path Windows publishes the KDC Proxy Server at, /KdcProxy (https://<name>/KdcProxy; HTTP.sys matches it in any case, a proxy on another web server may not), in ${CONFIG_NAMESPACE}:kdcProxyUrl or --kdc-proxy`,
+    };
+  }
   if (answer.status !== 200) {
     return {
       ok: false,
-      code: answer.status === 404 ? "KDC_PROXY_NOT_FOUND" : "KDC_PROXY_ERROR",
+      code: "KDC_PROXY_ERROR",
       cause: `${where} answered HTTP ${answer.status}${text ? ` ("${text}")` : ""} to a KDC proxy request`,
-      fix: answer.status === 404 ? `check the path: the KDC proxy is published at https://<name>/KdcProxy (the URL reservation https://+:443/KdcProxy)` : "check the proxy server's logs for this request",
+      fix: "check the proxy server's logs for this request",
     };
   }
   let kdc;

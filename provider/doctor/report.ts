@@ -35,7 +35,8 @@ export class Report {
   readonly findings: DoctorFinding[] = [];
 
   add(check: CheckId, subject: string, status: CheckStatus, code: DoctorCode, cause: string, fix?: string): DoctorFinding {
-    const f: DoctorFinding = { check, subject, status, code, cause, ...(fix ? { fix } : {}) };
+    // One line each, whatever a server put into them (a report is read line by line, and by scripts).
+    const f: DoctorFinding = { check, subject, status, code, cause: oneLine(cause), ...(fix ? { fix: oneLine(fix) } : {}) };
     this.findings.push(f);
     return f;
   }
@@ -43,6 +44,34 @@ export class Report {
   pass(check: CheckId, subject: string, cause: string): void {
     this.add(check, subject, "pass", "OK", cause);
   }
+}
+
+/** Text on one line: line breaks and control characters become spaces, runs of them one. */
+export function oneLine(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f]+/g, " ").replace(/ {2,}/g, " ").trim();
+}
+
+const ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'", nbsp: " " };
+
+/**
+ * What a server said (an HTTP error page, a proxy's body), fit for a finding: markup removed,
+ * character references decoded, on one line, at most `max` characters. A server's page is never
+ * quoted as it came: it may be HTML over many lines.
+ */
+export function serverText(body: string, max = 200): string {
+  const text = oneLine(
+    body
+      .replace(/<(script|style)\b[\s\S]*?<\/\1>/gi, " ")
+      .replace(/<[^>]*>/g, " ")
+      .replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (m, e: string) => {
+        if (e[0] === "#") {
+          const code = e[1] === "x" || e[1] === "X" ? parseInt(e.slice(2), 16) : Number(e.slice(1));
+          return Number.isFinite(code) && code > 0x1f && code < 0x110000 ? String.fromCodePoint(code) : " ";
+        }
+        return ENTITIES[e.toLowerCase()] ?? m;
+      }),
+  );
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
 /** The cause of an error a check ran into, without its fix (which goes to the finding's `fix`). */

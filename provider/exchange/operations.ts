@@ -2,6 +2,7 @@
 // ExchangeKerberos.psm1 (whose parameters and result shapes are declared, and checked, by
 // operation-table.ts). Version detection lives here: Exchange 2013 manages the Client
 // Access settings with Set-ClientAccessServer, 2016/2019/SE with Set-ClientAccessService.
+import { urnNow } from "../current-config";
 import { causeOf, KerberosRolloutError, NotFoundError, UnreachableError, warn } from "../errors";
 import type { CheckFailures } from "../resources/dynamic";
 import { declaredServers, exchangeSettings, type ExchangeOverride, type ExchangeSettings } from "../settings";
@@ -124,12 +125,14 @@ export async function serverExists(inputs: { server: string; exchange?: Exchange
 /** What an Exchange resource's read and delete need to say about the server it manages. */
 export interface ServerRef {
   server: string;
-  /** The resource's URN (recorded at create), for the `pulumi state delete` fix. */
-  urn?: string;
+  /** The resource's URN, as its inputs recorded it at the last up, for the `pulumi state delete` fix. */
+  resourceUrn?: string;
 }
 
 function stateDeleteFix(ref: ServerRef): string {
-  return `if ${ref.server} is decommissioned for good, remove this resource from state: pulumi state delete '${ref.urn ?? "<the resource's URN, from pulumi stack --show-urns>"}'`;
+  // State from before resources recorded their URN names none: then only the CLI can list it.
+  const urn = typeof ref.resourceUrn === "string" ? `'${urnNow(ref.resourceUrn)}'` : "<its URN, from pulumi stack --show-urns>";
+  return `if ${ref.server} is decommissioned for good, remove this resource from state: pulumi state delete ${urn}`;
 }
 
 /** An unreachable server still fails read and delete, with the way out named. */

@@ -13,11 +13,12 @@ import { domainInfo, entrySid, findBySamAccountName, findBySid } from "../ldap/d
 import { registerSecret } from "../secrets";
 import { dateFromFiletime, parseFiletime } from "../ldap/filetime";
 import { encodeUnicodePwd, generatePassword } from "../ldap/unicode-pwd";
-import { OWNER_ATTRIBUTE, ownerInput, ownerMark, dynamicResourceUrn } from "../owner";
+import { OWNER_ATTRIBUTE, deleteFirst, dynamicResourceUrn, ownerInput, ownerMark, stackInput } from "../owner";
 import { Entry } from "ldapts";
 
 import { DEFAULT_ENCRYPTION_TYPES, EncryptionTypes, UAC_ACCOUNTDISABLE, UAC_WORKSTATION_TRUST_ACCOUNT } from "../ldap/account-bits";
 import { ldapOverrideInput } from "../overrides";
+import { keptOrigin, noteLegacyOrigin, OnDestroy, onDestroyInput, Origin, originOf, refuseIfHeld, releasedOnDestroy } from "./lifecycle";
 
 export { DEFAULT_ENCRYPTION_TYPES, EncryptionTypes } from "../ldap/account-bits";
 
@@ -33,6 +34,12 @@ export interface AsaComputerAccountArgs {
   description?: pulumi.Input<string>;
   /** Take over an existing account of this name (its password is reset to ours). */
   adopt?: pulumi.Input<boolean>;
+  /**
+   * What destroy does with an account that existed before (adopted): `release` (the default) leaves
+   * it as it is, with the password the stack set; `delete` deletes it. An account the stack created
+   * is always deleted.
+   */
+  onDestroy?: pulumi.Input<OnDestroy>;
   /**
    * Leave the password in AD to a later step (default false). Microsoft's rotation order: every
    * Exchange server gets the new credential first, AD's password changes last. When true, create
@@ -53,6 +60,7 @@ interface Inputs {
   supportedEncryptionTypes: number;
   description?: string;
   adopt: boolean;
+  onDestroy?: OnDestroy;
   deferPasswordSet: boolean;
   ldap?: LdapOverride;
 }
@@ -81,6 +89,10 @@ export interface AsaOutputs extends Inputs {
   adPasswordSetAt: string;
   /** What `read` found different from the declared state, in words. */
   drift: string[];
+  /** Whether create made the account or found it (adopt, lifecycle.ts); absent in older state. */
+  origin?: Origin;
+  /** The adminDescription an adopted account had before our mark replaced it: put back on release. */
+  markFound?: string | null;
 }
 
 // ---- offline validation ----
@@ -152,6 +164,7 @@ export function validateAsaInputs(news: Record<string, unknown>, failures?: Chec
   f.guard("supportedEncryptionTypes", () => (out.supportedEncryptionTypes = encryptionTypes("supportedEncryptionTypes", news.supportedEncryptionTypes)));
   f.guard("description", () => (out.description = description("description", news.description)));
   f.guard("adopt", () => (out.adopt = bool("adopt", news.adopt, false)));
+  f.guard("onDestroy", () => (out.onDestroy = onDestroyInput("onDestroy", news.onDestroy)));
   f.guard("deferPasswordSet", () => (out.deferPasswordSet = bool("deferPasswordSet", news.deferPasswordSet, false)));
   f.guard("ldap", () => (out.ldap = ldapOverrideInput("ldap", news.ldap)));
   out.owner = ownerInput(news.owner);
@@ -172,6 +185,8 @@ export function asaDiff(olds: Partial<AsaOutputs>, news: Inputs): pulumi.dynamic
   if (olds.supportedEncryptionTypes !== news.supportedEncryptionTypes) changes.push("supportedEncryptionTypes");
   if ((olds.description ?? undefined) !== news.description) changes.push("description");
   if (olds.enabled === false) changes.push("enabled");
+  // Recorded in state by an update, for destroy to read.
+  if ((olds.onDestroy ?? undefined) !== news.onDestroy) changes.push("onDestroy");
   // State written before the ASA recorded the password AD holds (an earlier release): record it
   // now, so that the bindings that take it see a known value at every later preview (an output
   // missing from state is unknown at preview, and would plan their update every time).
@@ -318,6 +333,8 @@ async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.Crea
     if (!ours && !inputs.adopt) {
       throw asaExists(`${info.netbiosName}\\${sam}`, e.dn);
     }
+    const sid = entrySid(e);
+    refuseIfHeld(raw, "AsaComputerAccount", `the account ${info.netbiosName}\\${sam} (${e.dn})`, (o) => o.sid === sid);
     dn = await converge(c, e, inputs, ours ? initial : inputs.deferPasswordSet ? undefined : pw);
   } else {
     dn = childDn("CN", inputs.name, inputs.ou);
@@ -351,6 +368,9 @@ async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.Crea
   const adopted = existing.length > 0 && !(inputs.owner !== undefined && str(existing[0], OWNER_ATTRIBUTE) === inputs.owner);
   const ad = { adPassword: adopted && inputs.deferPasswordSet ? "" : inputs.deferPasswordSet ? initial : pw, adPasswordSetAt: isoPwdLastSet(e) };
   const outs = await outputsFrom(c, e, inputs, pw, setAt, ad);
+  // Our own mark on an account found at create is an earlier create of ours whose answer was lost.
+  outs.origin = originOf(adopted);
+  if (adopted) outs.markFound = str(existing[0], OWNER_ATTRIBUTE) ?? null;
   return { id: outs.sid, outs };
 }
 
@@ -398,13 +418,21 @@ async function update(id: string, olds: Partial<AsaOutputs>, raw: Record<string,
   if (!after) throw new NotFoundError(`${olds.dn ?? id} vanished during the update`, "run pulumi refresh", { code: "OBJECT_VANISHED" });
   const setAt = news.deferPasswordSet ? "" : mustSet ? isoPwdLastSet(after) : (olds.passwordSetByUs ?? isoPwdLastSet(after));
   const ad = mustSet ? { adPassword: pw, adPasswordSetAt: isoPwdLastSet(after) } : { adPassword: adBefore.adPassword, adPasswordSetAt: isoPwdLastSet(after) };
-  return { outs: await outputsFrom(c, after, news, pw, setAt, ad) };
+  return { outs: { ...(await outputsFrom(c, after, news, pw, setAt, ad)), ...keptOrigin(olds as Record<string, unknown>) } };
 }
 
 async function del(id: string, props: Partial<AsaOutputs>): Promise<void> {
   const c = directoryFor(props.ldap);
   const e = await readBySid(c, id);
   if (!e) return;
+  if (releasedOnDestroy(props)) {
+    // It existed before the stack: left as it is (its password is the one the servers hold), with
+    // the adminDescription it had before our mark.
+    const found = props.markFound ?? null;
+    if ((str(e, OWNER_ATTRIBUTE) ?? null) !== found) await c.modify(e.dn, [{ operation: "replace", type: OWNER_ATTRIBUTE, values: found === null ? [] : [found] }]);
+    warn(`${props.qualifiedName ?? e.dn} existed before this stack: released, not deleted (it keeps the password the stack set, which the Exchange servers hold)`);
+    return;
+  }
   await c.del(e.dn);
 }
 
@@ -560,6 +588,7 @@ export const asaComputerAccountImpl: ResourceImpl = {
     return { inputs: { ...r.inputs, ...(await knownAtPreview(olds, inputs)) } };
   },
   async diff(_id, olds, news) {
+    noteLegacyOrigin(olds);
     return asaDiff(olds, validateAsaInputs(news));
   },
   create,
@@ -588,6 +617,8 @@ export class AsaComputerAccount extends pulumi.dynamic.Resource {
   declare readonly owner: pulumi.Output<string>;
   /** Secret: the password AD holds now ("" when unknown); see AsaOutputs.adPassword. */
   declare readonly adPassword: pulumi.Output<string>;
+  /** `created` or `adopted` (lifecycle.ts): what destroy does with the account and its bindings. */
+  declare readonly origin: pulumi.Output<string>;
 
   constructor(name: string, args: AsaComputerAccountArgs, opts?: pulumi.CustomResourceOptions) {
     super(
@@ -595,7 +626,7 @@ export class AsaComputerAccount extends pulumi.dynamic.Resource {
       name,
       {
         ...args,
-        resourceUrn: dynamicResourceUrn("AsaComputerAccount", name, opts?.parent),
+        resourceUrn: dynamicResourceUrn("AsaComputerAccount", name, opts?.parent), pulumiStack: stackInput(),
         owner: ownerMark("AsaComputerAccount", name),
         // Always a secret, "" when none is declared: `check` then puts the generated password in
         // the same key, and the engine keeps a key secret in the checked inputs only when it was
@@ -614,8 +645,9 @@ export class AsaComputerAccount extends pulumi.dynamic.Resource {
         keyVersion: undefined,
         enabled: undefined,
         drift: undefined,
+        origin: undefined,
       },
-      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "password", "adPassword"] },
+      deleteFirst({ ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "password", "adPassword"] }),
       "exchange-kerberos",
       "AsaComputerAccount",
     );

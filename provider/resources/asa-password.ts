@@ -7,7 +7,7 @@
 // Delete changes nothing in AD: a password cannot be "unset", and the account's own delete (after
 // this one, on destroy) removes it.
 import * as pulumi from "@pulumi/pulumi";
-import { dynamicResourceUrn } from "../owner";
+import { dynamicResourceUrn, stackInput } from "../owner";
 import { InvalidInputError, NotFoundError } from "../errors";
 import { LdapOverride } from "../settings";
 import { readAsaPasswordState, setAsaPassword } from "./asa-computer-account";
@@ -116,7 +116,10 @@ export class AsaPassword extends pulumi.dynamic.Resource {
     super(
       thinProvider("exchange-kerberos:AsaPassword"),
       name,
-      { resourceUrn: dynamicResourceUrn("AsaPassword", name, opts?.parent), dn: undefined, passwordLastSet: undefined, passwordSetByUs: undefined, keyVersion: undefined, drift: undefined, ...args },
+      { resourceUrn: dynamicResourceUrn("AsaPassword", name, opts?.parent), pulumiStack: stackInput(), dn: undefined, passwordLastSet: undefined, passwordSetByUs: undefined, keyVersion: undefined, drift: undefined, ...args,
+        // A secret whatever the program gives: a plain string would otherwise be stored in plain
+        // text among the inputs (additionalSecretOutputs covers only the outputs).
+        password: pulumi.secret(args.password) },
       { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "password"] },
       "exchange-kerberos",
       "AsaPassword",

@@ -12,6 +12,8 @@ import { configureFromStack, ConfigSource } from "../settings";
 import { recordProviderCall } from "../stats";
 import { noteProgramRuns, useCurrentConfig } from "../current-config";
 import { implementationOf, typeOfRelease01Export } from "./registry";
+import { BOOKKEEPING_INPUTS, carryRecordedMarks, recordedInputs, rememberDeleted, rememberRecorded } from "./lifecycle";
+import { noteHeld, noteReleased } from "../stack-state";
 
 export type { ResourceImpl } from "./resource-impl";
 import type { ResourceImpl } from "./resource-impl";
@@ -81,9 +83,11 @@ export async function diffWithUnknowns(
   olds: Record<string, unknown>,
   news: Record<string, unknown>,
 ): Promise<pulumi.dynamic.DiffResult> {
-  const unknown = unknownKeys(news);
-  if (unknown.size === 0) return impl.diff(id, olds, news);
-  const standIn = { ...news, ...Object.fromEntries([...unknown].map((k) => [k, olds[k]])) };
+  const all = unknownKeys(news);
+  // A bookkeeping input not known yet (lifecycle.ts) changes nothing: it stands at its old value.
+  const unknown = new Set([...all].filter((k) => !BOOKKEEPING_INPUTS.has(k)));
+  const standIn = { ...news, ...Object.fromEntries([...all].map((k) => [k, olds[k]])) };
+  if (unknown.size === 0) return impl.diff(id, olds, standIn);
   let known: pulumi.dynamic.DiffResult;
   try {
     known = await impl.diff(id, olds, standIn);
@@ -115,7 +119,7 @@ export function providerCall(type: string, method: Method, args: unknown[]): Pro
  * type (and the benchmark's no-op baseline for its own, unregistered one). */
 export async function runProviderMethod(impl: ResourceImpl, type: string, method: Method, args: unknown[]): Promise<unknown> {
   try {
-    return await callImpl(impl, method, args);
+    return await callImpl(impl, type, method, args);
   } catch (e) {
     if (SDK_PRINTS.has(method)) expectSdkPrint(e);
     throw e;
@@ -162,11 +166,13 @@ function recordedUrn(props: unknown): unknown {
   return typeof props === "object" && props !== null ? (props as Record<string, unknown>).resourceUrn : undefined;
 }
 
-/** Outputs keep the resource's URN from its inputs (for messages and the current config). */
+/** Outputs keep the resource's URN and full stack name from its inputs (for messages, the current
+ * config and the stack's state: current-config.ts, stack-state.ts). */
 function withUrn(outs: unknown, from: unknown): unknown {
   const urn = recordedUrn(from);
   if (typeof outs !== "object" || outs === null || typeof urn !== "string" || Object.keys(outs).length === 0) return outs;
-  return { ...(outs as Record<string, unknown>), resourceUrn: urn };
+  const stack = (from as Record<string, unknown>).pulumiStack;
+  return { ...(outs as Record<string, unknown>), resourceUrn: urn, ...(typeof stack === "string" ? { pulumiStack: stack } : {}) };
 }
 
 /**
@@ -178,12 +184,19 @@ export function dispatch(_modulePath: string, exportName: string, method: Method
   return providerCall(typeOfRelease01Export(exportName), method, args);
 }
 
-async function callImpl(impl: ResourceImpl, method: Method, args: unknown[]): Promise<unknown> {
+/** `exchange-kerberos:DnsRecord` → `DnsRecord`, as state's type tokens end. */
+function shortType(type: string): string {
+  return type.split(":").pop() ?? type;
+}
+
+async function callImpl(impl: ResourceImpl, type: string, method: Method, args: unknown[]): Promise<unknown> {
   if (method === "check") noteProgramRuns();
-  else if (method !== "create") useCurrentConfig(recordedUrn(args[1]));
+  else if (method !== "create") useCurrentConfig(args[1]);
   switch (method) {
     case "check": {
-      const [olds, news] = args as [Record<string, unknown>, Record<string, unknown>];
+      const [olds, declared] = args as [Record<string, unknown>, Record<string, unknown>];
+      rememberRecorded(declared, olds ?? {});
+      const news = carryRecordedMarks(declared, olds ?? {});
       // During preview, inputs that are outputs of resources not yet created are unknown: their
       // values are checked when they are known (at `up`), not refused now.
       const unknown = unknownKeys(news);
@@ -199,7 +212,9 @@ async function callImpl(impl: ResourceImpl, method: Method, args: unknown[]): Pr
     }
     case "create": {
       const r = await impl.create(args[0]);
-      return { ...r, outs: plain(withUrn(r.outs, args[0])) };
+      const outs = plain(withUrn(r.outs, args[0])) as Record<string, unknown>;
+      noteHeld((args[0] as Record<string, unknown>)?.resourceUrn, shortType(type), outs ?? {});
+      return { ...r, outs };
     }
     case "read": {
       const r = await impl.read(...(args as [string, any]));
@@ -207,10 +222,16 @@ async function callImpl(impl: ResourceImpl, method: Method, args: unknown[]): Pr
     }
     case "update": {
       const r = await impl.update(...(args as [string, any, any]));
-      return { ...r, outs: plain(withUrn(r.outs, args[2])) };
+      const outs = plain(withUrn(r.outs, args[2])) as Record<string, unknown>;
+      noteHeld((args[2] as Record<string, unknown>)?.resourceUrn, shortType(type), outs ?? {});
+      return { ...r, outs };
     }
-    case "delete":
-      return impl.delete(...(args as [string, any]));
+    case "delete": {
+      await impl.delete(...(args as [string, any]));
+      noteReleased(recordedUrn(args[1]));
+      rememberDeleted((args[1] ?? {}) as Record<string, unknown>);
+      return undefined;
+    }
   }
 }
 
@@ -278,8 +299,9 @@ export class CheckFailures {
  * read-only checks that ask the directory or Exchange (`online`), so that `pulumi preview` refuses
  * what cannot work before anything changes. `online` runs when offline validation passed, or failed
  * only on properties absent from `news` (at preview, values not known yet: `dispatch` drops those
- * failures, and `online` skips what needs them, finding those fields undefined). `olds` are the
- * inputs state recorded (empty for a new resource): what the stack already manages is not refused.
+ * failures, and `online` skips what needs them, finding those fields undefined). `online` gets the
+ * inputs state recorded (empty for a new resource; for the engine's second check of a replacement,
+ * those the first check saw: lifecycle.ts): what the stack already manages is not refused.
  * Returns the normalized inputs on success.
  */
 export async function checkInputs<T extends object>(
@@ -292,6 +314,6 @@ export async function checkInputs<T extends object>(
   const inputs = validate(news, f);
   // A failure's property may be nested (internalUrls.owa): what counts is its top-level input.
   const known = f.failures.every((x) => news[x.property.split(/[.[]/)[0]] === undefined);
-  if (known && online) await online(inputs, f, olds ?? {});
+  if (known && online) await online(inputs, f, recordedInputs(news, olds ?? {}));
   return f.failures.length ? { inputs: news, failures: f.failures } : { inputs: { ...news, ...inputs } };
 }

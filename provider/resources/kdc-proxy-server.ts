@@ -14,7 +14,7 @@
 // server) comes back, a reservation that was not there goes.
 import * as pulumi from "@pulumi/pulumi";
 import { InvalidInputError, KerberosRolloutError, NotFoundError, causeOf } from "../errors";
-import { dynamicResourceUrn } from "../owner";
+import { deleteFirst, dynamicResourceUrn, stackInput } from "../owner";
 import type { ExchangeOverride } from "../settings";
 import { bool, fqdn, oneOf } from "../validate";
 import { exchangeOverride } from "../overrides";
@@ -301,8 +301,8 @@ export class KdcProxyServer extends pulumi.dynamic.Resource {
     super(
       thinProvider("exchange-kerberos:KdcProxyServer"),
       name,
-      { ...args, resourceUrn: dynamicResourceUrn("KdcProxyServer", name, opts?.parent), settings: undefined, originals: undefined, drift: undefined },
-      opts,
+      { ...args, resourceUrn: dynamicResourceUrn("KdcProxyServer", name, opts?.parent), pulumiStack: stackInput(), settings: undefined, originals: undefined, drift: undefined },
+      deleteFirst(opts),
       "exchange-kerberos",
       "KdcProxyServer",
     );

@@ -4,9 +4,12 @@
 // create will change; one that already matches says nothing (README, "Taking over an existing
 // rollout"). Read-only, and only for a resource the stack does not hold yet.
 
-/** Whether `check` sees a resource being taken over: adopt set, and nothing in state yet. */
-export function takingOver(adopt: boolean | undefined, olds: Record<string, unknown>): boolean {
-  return adopt === true && Object.keys(olds).length === 0;
+import { recordedInputs } from "./lifecycle";
+
+/** Whether `check` sees a resource being taken over: adopt set, and nothing in state yet (not even
+ * under a replacement's first check). */
+export function takingOver(news: Record<string, unknown>, olds: Record<string, unknown>): boolean {
+  return news.adopt === true && Object.keys(recordedInputs(news, olds ?? {})).length === 0;
 }
 
 /** One line on stderr, which the engine shows with the resource's step. */
