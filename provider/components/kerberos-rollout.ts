@@ -271,8 +271,9 @@ export class KerberosRollout extends pulumi.ComponentResource {
 
     // 1. DNS and URLs.
     const step1: pulumi.Resource[] = [];
+    let record: DnsRecord | undefined;
     if (args.dns) {
-      step1.push(new DnsRecord(`${name}-dns`, {
+      step1.push(record = new DnsRecord(`${name}-dns`, {
         zone: args.dns.zone,
         name: recordName(args.namespace, args.dns.zone),
         type: "A",
@@ -293,6 +294,8 @@ export class KerberosRollout extends pulumi.ComponentResource {
         // Destroy with onDestroy delete deletes a record that existed before the stack: the URL
         // resources refuse at preview when the URLs destroy puts back would name it.
         deletesNamespaceRecord: args.dns !== undefined && onDestroy === "delete" && (args.dns.adopt ?? adopt),
+        // Destroy releases the URLs exactly when it releases the record they name (lifecycle.ts).
+        recordOrigin: record?.origin,
         exchange,
       }, { ...child, aliases }));
     }
@@ -355,6 +358,8 @@ export class KerberosRollout extends pulumi.ComponentResource {
       server,
       adopt,
       onDestroy,
+      // Destroy keeps Negotiate exactly while the ASA stays (lifecycle.ts).
+      accountOrigin: asa.origin,
       exchange,
     }, { ...child, dependsOn: spns, aliases }));
 

@@ -365,10 +365,12 @@ async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.Crea
   if (!e) throw new NotFoundError(`${dn} vanished right after it was written`, "check for replication or a concurrent delete, then run pulumi up again", { code: "OBJECT_VANISHED" });
   const setAt = inputs.deferPasswordSet ? "" : isoPwdLastSet(e);
   // AD's password now: the one this create set, unless an adopted account kept its own (unknown).
-  const adopted = existing.length > 0 && !(inputs.owner !== undefined && str(existing[0], OWNER_ATTRIBUTE) === inputs.owner);
+  // Our own mark without adopt is an earlier create of ours whose answer was lost. With adopt, an
+  // account there before this create counts as adopted even under our mark (a stack of this name
+  // whose state was lost made it): destroy then leaves it, never deletes what may be a user's.
+  const adopted = existing.length > 0 && (inputs.adopt || !(inputs.owner !== undefined && str(existing[0], OWNER_ATTRIBUTE) === inputs.owner));
   const ad = { adPassword: adopted && inputs.deferPasswordSet ? "" : inputs.deferPasswordSet ? initial : pw, adPasswordSetAt: isoPwdLastSet(e) };
   const outs = await outputsFrom(c, e, inputs, pw, setAt, ad);
-  // Our own mark on an account found at create is an earlier create of ours whose answer was lost.
   outs.origin = originOf(adopted);
   if (adopted) outs.markFound = str(existing[0], OWNER_ATTRIBUTE) ?? null;
   return { id: outs.sid, outs };

@@ -188,7 +188,9 @@ async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.Crea
   if (s.ours.length > 0 && !i.adopt && !s.marked) {
     throw recordsExist(i, s.ours);
   }
-  const adopted = s.ours.length > 0 && !s.marked;
+  // As the ASA's (asa-computer-account.ts): under our mark without adopt, a lost answer of ours;
+  // with adopt, records there before this create are adopted, whoever wrote them.
+  const adopted = s.ours.length > 0 && (i.adopt || !s.marked);
   if (s.ours.length > 0) refuseIfHeld(raw, "DnsRecord", `the ${i.type} records of ${display(i)}`, (o) => o.zone === i.zone && o.name === i.name && o.type === i.type);
   await write(c, s.zoneDn, i);
   const kept = { origin: originOf(adopted), ...(adopted ? { markFound: s.node.mark ?? null } : {}) };
@@ -312,9 +314,11 @@ export class DnsRecord extends pulumi.dynamic.Resource {
   declare readonly nodeDn: pulumi.Output<string>;
   declare readonly otherTypes: pulumi.Output<string[]>;
   declare readonly drift: pulumi.Output<string[]>;
+  /** `created` or `adopted` (lifecycle.ts): whether destroy deletes the records or releases them. */
+  declare readonly origin: pulumi.Output<string>;
 
   constructor(name: string, args: DnsRecordArgs, opts?: pulumi.CustomResourceOptions) {
     super(thinProvider("exchange-kerberos:DnsRecord"), name, { ...args,
-        resourceUrn: dynamicResourceUrn("DnsRecord", name, opts?.parent), pulumiStack: stackInput(), owner: ownerMark("DnsRecord", name), fqdn: undefined, nodeDn: undefined, otherTypes: undefined, drift: undefined }, deleteFirst(opts), "exchange-kerberos", "DnsRecord");
+        resourceUrn: dynamicResourceUrn("DnsRecord", name, opts?.parent), pulumiStack: stackInput(), owner: ownerMark("DnsRecord", name), fqdn: undefined, nodeDn: undefined, otherTypes: undefined, drift: undefined, origin: undefined }, deleteFirst(opts), "exchange-kerberos", "DnsRecord");
   }
 }

@@ -12,7 +12,7 @@ import { CheckFailures, ResourceImpl, thinProvider, checkInputs, partialCreate }
 import { carryOriginals, changedKeys, describeDrift, exchangeServerName, pick, type SettingsMap, resourceUrnInput } from "../exchange/inputs";
 import { exchangeServer, getVdirUrls, setVdirUrls, VDIR_KINDS, type ServerHandle, type VdirKind, type VdirUrlsChange, type VdirUrlsState, serverExists, deleteOnServer, readOnServer } from "../exchange/operations";
 import { exchangeOverride } from "../overrides";
-import { keptOrigin, noteLegacyOrigin, OnDestroy, onDestroyInput, Origin, originOf, refuseIfHeld, releasedOnDestroy, replacedProps } from "./lifecycle";
+import { keptOrigin, noteLegacyOrigin, OnDestroy, onDestroyInput, Origin, originOf, recordedOrigin, refuseIfHeld, releasedOnDestroy, replacedProps } from "./lifecycle";
 import { sameServer } from "../exchange/inputs";
 import { warn } from "../errors";
 
@@ -45,6 +45,12 @@ export interface ExchangeVirtualDirectoryUrlsArgs {
   /** With adopt: `release` (the default) or `delete` (destroy puts back what create found). */
   onDestroy?: pulumi.Input<OnDestroy>;
   /**
+   * The namespace's DnsRecord `origin` output, when the stack manages the record: the URLs name it,
+   * so destroy releases them exactly when it releases the record (a record kept, URLs on it; a
+   * record deleted, URLs put back), and never leaves a URL naming a record it deleted.
+   */
+  recordOrigin?: pulumi.Input<string>;
+  /**
    * Destroy deletes the namespace's DNS record that existed before the stack (the component sets it
    * for onDestroy delete with a DNS record under adopt): preview then refuses when the URLs found
    * before the stack name the namespace, since destroy would point them at a name with no record.
@@ -65,6 +71,7 @@ interface Inputs {
   outlookAnywhereInternalClientsRequireSsl: boolean;
   adopt: boolean;
   onDestroy?: OnDestroy;
+  recordOrigin?: Origin;
   deletesNamespaceRecord: boolean;
   exchange?: ExchangeOverride;
   /** This resource's URN, for the fix when its server cannot be reached on read or delete. */
@@ -127,6 +134,7 @@ export function validateVdirUrlsInputs(news: Record<string, unknown>, failures?:
   f.guard("outlookAnywhereInternalClientsRequireSsl", () => (out.outlookAnywhereInternalClientsRequireSsl = bool("outlookAnywhereInternalClientsRequireSsl", news.outlookAnywhereInternalClientsRequireSsl, true)));
   f.guard("adopt", () => (out.adopt = bool("adopt", news.adopt, false)));
   f.guard("onDestroy", () => (out.onDestroy = onDestroyInput("onDestroy", news.onDestroy)));
+  out.recordOrigin = recordedOrigin(news.recordOrigin);
   f.guard("deletesNamespaceRecord", () => (out.deletesNamespaceRecord = bool("deletesNamespaceRecord", news.deletesNamespaceRecord, false)));
   f.guard("exchange", () => (out.exchange = exchangeOverride("exchange", news.exchange)));
   out.resourceUrn = resourceUrnInput(news.resourceUrn);
@@ -210,7 +218,7 @@ function strandedName(server: string, namespace: string | undefined, originals: 
 }
 
 export function vdirUrlsDiff(olds: Partial<VdirUrlsOutputs>, news: Inputs): pulumi.dynamic.DiffResult {
-  if (news.deletesNamespaceRecord && !releasedOnDestroy({ origin: olds.origin, onDestroy: news.onDestroy })) {
+  if (news.deletesNamespaceRecord && !releasedOnDestroy({ origin: olds.recordOrigin ?? olds.origin, onDestroy: news.onDestroy })) {
     const refusal = strandedName(news.server, news.namespace, olds.originals ?? {});
     if (refusal) throw refusal;
   }
@@ -279,8 +287,8 @@ async function update(_id: string, olds: VdirUrlsOutputs, raw: Record<string, un
 }
 
 async function del(_id: string, props: VdirUrlsOutputs): Promise<void> {
-  if (releasedOnDestroy(props)) {
-    warn(`${props.server}: its URLs were taken over with the site: released, left as they are`);
+  if (releasedOnDestroy({ origin: props.recordOrigin ?? props.origin, onDestroy: props.onDestroy })) {
+    warn(`${props.server}: its URLs were taken over with the site (and the namespace's record stays): released, left as they are`);
     return;
   }
   await deleteOnServer(props, "the server or its virtual directories", async () => setVdirUrls(await exchangeServer(props.server, props.exchange, props.version), vdirChange(props.originals ?? {})));

@@ -91,7 +91,7 @@ export function recordedInputs(news: Record<string, unknown>, olds: Record<strin
 // ---- bookkeeping inputs ---------------------------------------------------------------------------
 
 /** Inputs that say where a resource stands, not what it declares (see the header). */
-export const BOOKKEEPING_INPUTS: ReadonlySet<string> = new Set(["resourceUrn", "pulumiStack", "owner", "accountOwner", "accountOrigin", "packageVersion"]);
+export const BOOKKEEPING_INPUTS: ReadonlySet<string> = new Set(["resourceUrn", "pulumiStack", "owner", "accountOwner", "accountOrigin", "recordOrigin", "packageVersion"]);
 
 // ---- taking an object that is already there ----------------------------------------------------
 

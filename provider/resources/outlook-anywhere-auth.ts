@@ -13,7 +13,7 @@ import { CheckFailures, ResourceImpl, thinProvider, checkInputs, partialCreate }
 import { carryOriginals, changedKeys, describeDrift, exchangeServerName, pick, type SettingsMap, resourceUrnInput } from "../exchange/inputs";
 import { exchangeServer, getOutlookAuth, setOutlookAuth, type OutlookAuthChange, type OutlookAuthState, serverExists, deleteOnServer, readOnServer } from "../exchange/operations";
 import { exchangeOverride } from "../overrides";
-import { keptOrigin, noteLegacyOrigin, OnDestroy, onDestroyInput, Origin, originOf, refuseIfHeld, releasedOnDestroy, replacedProps } from "./lifecycle";
+import { keptOrigin, noteLegacyOrigin, OnDestroy, onDestroyInput, Origin, originOf, recordedOrigin, refuseIfHeld, releasedOnDestroy, replacedProps } from "./lifecycle";
 import { sameServer } from "../exchange/inputs";
 import { warn } from "../errors";
 import { bool } from "../validate";
@@ -39,6 +39,12 @@ export interface OutlookAnywhereAuthArgs {
    * are (released) unless onDestroy is delete; without it, destroy puts back what create found. */
   adopt?: pulumi.Input<boolean>;
   onDestroy?: pulumi.Input<OnDestroy>;
+  /**
+   * The ASA's AsaComputerAccount `origin` output: Negotiate is worth offering only while the ASA,
+   * its SPNs and credentials stay, so destroy releases these settings exactly when it releases the
+   * ASA, and puts back what it found when it deletes the ASA.
+   */
+  accountOrigin?: pulumi.Input<string>;
   exchange?: pulumi.Input<ExchangeOverride>;
 }
 
@@ -50,6 +56,7 @@ interface Inputs {
   mapiIisAuthenticationMethods?: string[];
   adopt: boolean;
   onDestroy?: OnDestroy;
+  accountOrigin?: Origin;
   exchange?: ExchangeOverride;
   /** This resource's URN, for the fix when its server cannot be reached on read or delete. */
   resourceUrn?: string;
@@ -96,6 +103,7 @@ export function validateOutlookAuthInputs(news: Record<string, unknown>, failure
   f.guard("mapiIisAuthenticationMethods", () => (out.mapiIisAuthenticationMethods = methodList("mapiIisAuthenticationMethods", news.mapiIisAuthenticationMethods, MAPI_IIS_METHODS)));
   f.guard("adopt", () => (out.adopt = bool("adopt", news.adopt, false)));
   f.guard("onDestroy", () => (out.onDestroy = onDestroyInput("onDestroy", news.onDestroy)));
+  out.accountOrigin = recordedOrigin(news.accountOrigin);
   f.guard("exchange", () => (out.exchange = exchangeOverride("exchange", news.exchange)));
   out.resourceUrn = resourceUrnInput(news.resourceUrn);
   if (!failures) f.throwFirst();
@@ -201,7 +209,7 @@ async function update(_id: string, olds: OutlookAnywhereAuthOutputs, raw: Record
 }
 
 async function del(_id: string, props: OutlookAnywhereAuthOutputs): Promise<void> {
-  if (releasedOnDestroy(props)) {
+  if (releasedOnDestroy({ origin: props.accountOrigin ?? props.origin, onDestroy: props.onDestroy })) {
     warn(`${props.server}: its Outlook Anywhere and MAPI authentication were taken over with the site: released, left as they are`);
     return;
   }

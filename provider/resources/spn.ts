@@ -245,7 +245,9 @@ async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.Crea
       throw new AlreadyExistsError(`${account.dn} already holds the SPN ${inputs.spn}`, "set adopt: true on this Spn to take the value over (destroy then leaves it, unless onDestroy is delete)", { code: "SPN_ALREADY_HELD" });
     }
     refuseIfHeld(raw, "Spn", `the SPN ${inputs.spn} on ${account.dn}`, (o) => o.accountSid === sid && String(o.spn ?? "").toLowerCase() === inputs.spn.toLowerCase());
-    origin = originOf(!lostAnswer);
+    // On an account the stack created the value cannot have been there before; otherwise, with
+    // adopt, it is adopted whoever wrote it (asa-computer-account.ts).
+    origin = inputs.accountOrigin === "created" ? "created" : originOf(!lostAnswer || inputs.adopt);
   } else {
     for (const o of others) {
       // Stranded (see otherHolders): the value leaves the old account first, since the directory
@@ -357,8 +359,9 @@ async function preflight(inputs: Inputs, f: CheckFailures, olds: Record<string, 
     const others = await otherHolders(c, gc, inputs, spn, isOurs);
     const foreign = others.filter((o) => !o.stranded).map((o) => o.dn);
     for (const o of others.filter((x) => x.stranded)) process.stderr.write(`note: ${spn} is on ${o.dn}, an account this stack no longer manages that carries its mark: this up moves it to the ASA\n`);
+    // With the account unknown at preview, it is one still to be created (an account the stack
+    // takes over is known: its check reads it), which cannot hold the SPN: every holder is another.
     if (foreign.length === 0) return;
-    if (inputs.account === undefined && inputs.adopt && !oldAccount) return; // may be the account being adopted: create decides
     // discover's code for the same finding (SPN_DUPLICATE: on the ASA too; SPN_WRONG_ACCOUNT: elsewhere only).
     const code = mine !== undefined && holds(mine, spn) ? "SPN_DUPLICATE" : "SPN_WRONG_ACCOUNT";
     f.add("spn", "SPN_HELD_ELSEWHERE", `${spn} is already held by ${foreign.join("; ")} (${code}: a duplicate SPN makes Kerberos fail and Outlook fall back to NTLM; we never move another account's SPN)`, `if that account no longer serves ${spn}, remove it there first (setspn -D ${spn} <account>)${inputs.account === undefined ? ", or, if it is the ASA this stack takes over, set adopt: true" : ""}`);
