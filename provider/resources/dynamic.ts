@@ -208,6 +208,9 @@ async function callImpl(impl: ResourceImpl, type: string, method: Method, args: 
     }
     case "diff": {
       const [id, olds, news] = args as [string, Record<string, unknown>, Record<string, unknown>];
+      // A resource the engine replaces because one it depends on is replaced delete-first is diffed,
+      // deleted and then checked as a new one: its state seen here is what that check recognises.
+      rememberRecorded(news ?? {}, olds ?? {});
       return diffWithUnknowns(impl, id, olds, news);
     }
     case "create": {

@@ -5,9 +5,11 @@
 //   working as it is, unless `onDestroy: delete` asks for deletion. Which one it was is recorded in
 //   state by create (`origin`) and read from there at delete, never guessed. State written before
 //   `origin` existed keeps the earlier behaviour (delete), and preview says so once, naming the key.
-// - Replacement. The engine checks a replacement's inputs a second time with no old inputs; the
-//   first check of the same resource (same URN, same provider process) saw them, so they are kept
-//   here and handed to the second: what the stack manages is never refused as someone else's.
+// - Replacement. The engine checks a replacement's inputs a second time with no old inputs (and a
+//   resource it replaces because one it depends on is replaced delete-first, it diffs, deletes and
+//   then checks as new); the first check or diff of the same resource (same URN, same provider
+//   process) saw its state, so that is kept here and handed to the later check: what the stack
+//   manages is never refused as someone else's.
 // - Bookkeeping inputs (the URN, the stack's full name, owner marks, the package version, the ASA's
 //   origin for its bindings) say where a resource stands, not what it declares: unknown at preview,
 //   they never make a change, and no diff compares them.
@@ -71,10 +73,15 @@ export function noteLegacyOrigin(olds: { origin?: unknown; onDestroy?: unknown }
 
 const recordedByUrn = new Map<string, Record<string, unknown>>();
 
-/** The first `check` of a resource in state: its recorded inputs, kept for a second check. */
+/** A URN without its stack and project, which a rename or a move rewrites (stack-state.ts). */
+function urnKey(urn: unknown): string | undefined {
+  return typeof urn === "string" ? urn.replace(/^urn:pulumi:[^:]*::[^:]*::/, "") : undefined;
+}
+
+/** The first `check` (or `diff`) of a resource in state: what state recorded, kept for a second check. */
 export function rememberRecorded(news: Record<string, unknown>, olds: Record<string, unknown>): void {
-  const urn = news.resourceUrn;
-  if (typeof urn === "string" && Object.keys(olds).length > 0) recordedByUrn.set(urn, olds);
+  const key = urnKey(news.resourceUrn);
+  if (key !== undefined && Object.keys(olds).length > 0) recordedByUrn.set(key, { ...recordedByUrn.get(key), ...olds });
 }
 
 /**
@@ -84,8 +91,8 @@ export function rememberRecorded(news: Record<string, unknown>, olds: Record<str
  */
 export function recordedInputs(news: Record<string, unknown>, olds: Record<string, unknown> | undefined): Record<string, unknown> {
   if (olds && Object.keys(olds).length > 0) return olds;
-  const urn = news.resourceUrn;
-  return (typeof urn === "string" ? recordedByUrn.get(urn) : undefined) ?? {};
+  const key = urnKey(news.resourceUrn);
+  return (key !== undefined ? recordedByUrn.get(key) : undefined) ?? {};
 }
 
 // ---- bookkeeping inputs ---------------------------------------------------------------------------
@@ -132,7 +139,8 @@ const deletedByUrn = new Map<string, Record<string, unknown>>();
 
 /** A delete of this process: its props, for a create of the same resource later in the run. */
 export function rememberDeleted(props: Record<string, unknown>): void {
-  if (typeof props?.resourceUrn === "string") deletedByUrn.set(props.resourceUrn.replace(/^urn:pulumi:[^:]*::[^:]*::/, ""), props);
+  const key = urnKey(props?.resourceUrn);
+  if (key !== undefined) deletedByUrn.set(key, props);
 }
 
 /**
@@ -141,5 +149,6 @@ export function rememberDeleted(props: Record<string, unknown>): void {
  * adopted (`origin`) still hold for the object, which a release left as it was.
  */
 export function replacedProps(news: Record<string, unknown>): Record<string, unknown> | undefined {
-  return typeof news.resourceUrn === "string" ? deletedByUrn.get(news.resourceUrn.replace(/^urn:pulumi:[^:]*::[^:]*::/, "")) : undefined;
+  const key = urnKey(news.resourceUrn);
+  return key !== undefined ? deletedByUrn.get(key) : undefined;
 }
