@@ -71,20 +71,22 @@ export function krb5ConfKdcs(text: string, realm: string): { kdcs: string[]; htt
   return { kdcs, ...(httpAnchor ? { httpAnchor } : {}) };
 }
 
-/** `_kerberos._tcp.<realm>` at `dnsServer`, by priority then weight (RFC 2782); [] when there
- * are none. Rejects when the server does not answer. */
+/** `_kerberos._tcp.<realm>` at `dnsServer`, by priority then weight (RFC 2782), each target's
+ * addresses asked of the same server (a domain's DNS knows its DCs; the machine's resolver may
+ * not); [] when there are none. Rejects when the server does not answer. */
 export async function kdcsFromSrv(realm: string, dnsServer: string): Promise<KdcAddress[]> {
   const resolver = new Resolver({ timeout: 5000, tries: 2 });
   resolver.setServers([dnsServer]);
-  try {
-    const records = await resolver.resolveSrv(`_kerberos._tcp.${realm.toLowerCase()}`);
-    return records
-      .filter((r) => r.name !== "." && r.name !== "")
-      .sort((a, b) => a.priority - b.priority || b.weight - a.weight)
-      .map((r) => ({ transport: "tcp" as const, host: r.name, port: r.port }));
-  } catch (e) {
+  const none = (e: unknown): [] => {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENODATA" || code === "ENOTFOUND") return [];
     throw e;
+  };
+  const records = await resolver.resolveSrv(`_kerberos._tcp.${realm.toLowerCase()}`).catch(none);
+  const kdcs: KdcAddress[] = [];
+  for (const r of records.filter((x) => x.name !== "." && x.name !== "").sort((a, b) => a.priority - b.priority || b.weight - a.weight)) {
+    const addresses = [...(await resolver.resolve4(r.name).catch(none)), ...(await resolver.resolve6(r.name).catch(none))];
+    for (const host of addresses.length ? addresses : [r.name]) kdcs.push({ transport: "tcp", host, port: r.port });
   }
+  return kdcs;
 }
