@@ -6,8 +6,10 @@
 // and rarely fit a datagram (MIT would try UDP first and fall back on KRB_ERR_RESPONSE_TOO_BIG).
 // Nothing else of a krb5.conf is read: includes, [libdefaults] and DNS lookups it asks for are not
 // followed; say `udp/` or name an SRV lookup instead.
+import { randomBytes } from "node:crypto";
+import { createSocket } from "node:dgram";
 import { Resolver } from "node:dns/promises";
-import { isIPv6 } from "node:net";
+import { connect, isIPv6 } from "node:net";
 import { InvalidInputError } from "../errors";
 import { KDC_PORT, KdcAddress } from "./kdc-transport";
 
@@ -71,6 +73,88 @@ export function krb5ConfKdcs(text: string, realm: string): { kdcs: string[]; htt
   return { kdcs, ...(httpAnchor ? { httpAnchor } : {}) };
 }
 
+/** One SRV query (RFC 1035 §4, RFC 2782) over UDP, then TCP when the answer is truncated. Node's
+ * resolver (c-ares) refuses an SRV answer whose target is compressed (EBADRESP), which RFC 2782
+ * forbids but Samba's DNS sends (seen in the lab; dig and Windows' resolver accept it), so the
+ * answer is read here, compression and all. */
+export async function querySrv(name: string, server: string, timeoutMs = 5000): Promise<{ priority: number; weight: number; port: number; target: string }[]> {
+  const id = randomBytes(2);
+  const question = Buffer.concat([...name.split(".").filter(Boolean).map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, "ascii")])), Buffer.from([0, 0, 33, 0, 1])]);
+  const query = Buffer.concat([id, Buffer.from([1, 0, 0, 1, 0, 0, 0, 0, 0, 0]), question]);
+  let answer = await dnsUdp(query, server, timeoutMs);
+  if (answer[2] & 0x02) answer = await dnsTcp(query, server, timeoutMs);
+  if (!answer.subarray(0, 2).equals(id) || !(answer[2] & 0x80)) throw new Error(`${server} sent an answer to another query`);
+  const rcode = answer[3] & 0x0f;
+  if (rcode === 3) return [];
+  if (rcode !== 0) throw new Error(`${server} answered with DNS error ${rcode}`);
+  const readName = (at: number): { name: string; next: number } => {
+    const labels: string[] = [];
+    let pos = at;
+    let next = -1;
+    for (let jumps = 0; jumps < 64; jumps++) {
+      const len = answer[pos];
+      if (len === undefined) break;
+      if ((len & 0xc0) === 0xc0) {
+        if (next < 0) next = pos + 2;
+        pos = ((len & 0x3f) << 8) | answer[pos + 1];
+        continue;
+      }
+      if (len === 0) return { name: labels.join("."), next: next < 0 ? pos + 1 : next };
+      labels.push(answer.subarray(pos + 1, pos + 1 + len).toString("ascii"));
+      pos += 1 + len;
+    }
+    throw new Error(`${server} sent a name that does not end`);
+  };
+  let pos = 12;
+  for (let q = answer.readUInt16BE(4); q > 0; q--) pos = readName(pos).next + 4;
+  const out: { priority: number; weight: number; port: number; target: string }[] = [];
+  for (let n = answer.readUInt16BE(6); n > 0; n--) {
+    pos = readName(pos).next;
+    const type = answer.readUInt16BE(pos);
+    const rdlength = answer.readUInt16BE(pos + 8);
+    const rdata = pos + 10;
+    if (type === 33) out.push({ priority: answer.readUInt16BE(rdata), weight: answer.readUInt16BE(rdata + 2), port: answer.readUInt16BE(rdata + 4), target: readName(rdata + 6).name });
+    pos = rdata + rdlength;
+  }
+  return out;
+}
+
+function dnsUdp(query: Buffer, server: string, timeoutMs: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const s = createSocket(isIPv6(server) ? "udp6" : "udp4");
+    const timer = setTimeout(() => done(new Error(`the DNS server ${server} did not answer within ${timeoutMs / 1000} s`)), timeoutMs);
+    const done = (e?: Error, m?: Buffer): void => {
+      clearTimeout(timer);
+      s.close();
+      if (e) reject(e);
+      else resolve(m!);
+    };
+    s.once("error", (e) => done(e));
+    s.once("message", (m: Buffer) => done(undefined, m));
+    s.send(query, 53, server);
+  });
+}
+
+function dnsTcp(query: Buffer, server: string, timeoutMs: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: server, port: 53 });
+    let got = Buffer.alloc(0);
+    const timer = setTimeout(() => done(new Error(`the DNS server ${server} did not answer over TCP within ${timeoutMs / 1000} s`)), timeoutMs);
+    const done = (e?: Error, m?: Buffer): void => {
+      clearTimeout(timer);
+      s.destroy();
+      if (e) reject(e);
+      else resolve(m!);
+    };
+    s.once("connect", () => s.write(Buffer.concat([Buffer.from([query.length >> 8, query.length & 0xff]), query])));
+    s.on("data", (d: Buffer) => {
+      got = Buffer.concat([got, d]);
+      if (got.length >= 2 && got.length >= 2 + got.readUInt16BE(0)) done(undefined, got.subarray(2, 2 + got.readUInt16BE(0)));
+    });
+    s.once("error", (e) => done(e));
+  });
+}
+
 /** `_kerberos._tcp.<realm>` at `dnsServer`, by priority then weight (RFC 2782), each target's
  * addresses asked of the same server (a domain's DNS knows its DCs; the machine's resolver may
  * not); [] when there are none. Rejects when the server does not answer. */
@@ -82,11 +166,11 @@ export async function kdcsFromSrv(realm: string, dnsServer: string): Promise<Kdc
     if (code === "ENODATA" || code === "ENOTFOUND") return [];
     throw e;
   };
-  const records = await resolver.resolveSrv(`_kerberos._tcp.${realm.toLowerCase()}`).catch(none);
+  const records = await querySrv(`_kerberos._tcp.${realm.toLowerCase()}`, dnsServer);
   const kdcs: KdcAddress[] = [];
-  for (const r of records.filter((x) => x.name !== "." && x.name !== "").sort((a, b) => a.priority - b.priority || b.weight - a.weight)) {
-    const addresses = [...(await resolver.resolve4(r.name).catch(none)), ...(await resolver.resolve6(r.name).catch(none))];
-    for (const host of addresses.length ? addresses : [r.name]) kdcs.push({ transport: "tcp", host, port: r.port });
+  for (const r of records.filter((x) => x.target !== "").sort((a, b) => a.priority - b.priority || b.weight - a.weight)) {
+    const addresses = [...(await resolver.resolve4(r.target).catch(none)), ...(await resolver.resolve6(r.target).catch(none))];
+    for (const host of addresses.length ? addresses : [r.target]) kdcs.push({ transport: "tcp", host, port: r.port });
   }
   return kdcs;
 }
