@@ -6,6 +6,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { doctorOptionsFromConfig } from "../../provider/doctor";
+import { clockFindings } from "../../provider/doctor/clock";
+import { Report } from "../../provider/doctor/report";
 import { doctorKdcRoute, doctorPrincipal } from "../../provider/doctor/ticket-source";
 import { krb5ConfKdcs, parseKdcSpec } from "../../provider/kerberos/kdc-location";
 import { adUserPrincipal, NAME_TYPE } from "../../provider/kerberos/principal";
@@ -128,5 +130,30 @@ describe("doctor: which KDC the tickets come from", () => {
     assert.deepEqual(parseKdcSpec("[fd00::1]:750", "f"), { kind: "kdc", kdc: { transport: "tcp", host: "fd00::1", port: 750 } });
     assert.deepEqual(parseKdcSpec("UDP/dc1", "f"), { kind: "kdc", kdc: { transport: "udp", host: "dc1", port: 88 } });
     for (const bad of ["", "dc1:0", "dc1:99999", "ftp://x", "dc1/x", "a b"]) assert.throws(() => parseKdcSpec(bad, "f"), /: f: "/, bad);
+  });
+});
+
+describe("doctor: how the TGT was had, as warnings", () => {
+  const logon = { client: "svc@CORP.EXAMPLE", kdc: "127.0.0.2:88 (TCP)", replyKeyEtype: 18 };
+  const findings = (over: Partial<typeof logon & { clockOffsetMs: number }>): string[] => {
+    const r = new Report();
+    clockFindings({ ...logon, clockOffsetMs: 0, ...over }, r);
+    return r.findings.map((f) => `${f.status}:${f.code}:${f.cause}`);
+  };
+
+  it("says nothing under a minute's offset and of an AES logon", () => {
+    assert.deepEqual(findings({ clockOffsetMs: 59_000 }), []);
+    assert.deepEqual(findings({ clockOffsetMs: -59_000 }), []);
+  });
+
+  it("warns CLOCK_OFFSET with the measured seconds and which way, beyond Kerberos' 5 minutes saying clients are refused", () => {
+    const [ahead] = findings({ clockOffsetMs: -1_200_000 });
+    assert.match(ahead, /^warn:CLOCK_OFFSET:this machine's clock is 1200 s ahead of the KDC's \(127\.0\.0\.2:88 \(TCP\), measured from its answers\).*no finding here is caused by it, but Windows clients and servers on this clock are refused/);
+    const [behind] = findings({ clockOffsetMs: 90_000 });
+    assert.match(behind, /clock is 90 s behind the KDC's.*; Kerberos allows 5 minutes$/);
+  });
+
+  it("warns KERBEROS_LOGON_RC4 when the KDC offered only RC4 for the user's own key", () => {
+    assert.deepEqual(findings({ replyKeyEtype: 23 }).map((f) => f.split(":").slice(0, 2).join(":")), ["warn:KERBEROS_LOGON_RC4"]);
   });
 });
