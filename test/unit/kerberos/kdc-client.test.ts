@@ -4,12 +4,12 @@
 // UDP falling back to TCP on KRB_ERR_RESPONSE_TOO_BIG. The same client against Samba's real KDC,
 // with MIT's tools as the judge: test/integration/kdc-client.test.ts.
 import assert from "node:assert/strict";
-import { KerberosRolloutError } from "../../../provider/errors";
 import { KdcClientOptions, requestServiceTicket, requestTgt } from "../../../provider/kerberos/kdc-client";
 import { KdcRoute } from "../../../provider/kerberos/kdc-transport";
 import { parsePrincipal } from "../../../provider/kerberos/principal";
 import { getServiceTickets } from "../../../provider/kerberos/tickets";
 import { labAddr } from "../../fixtures/lab";
+import { rejection } from "../../fixtures/rejection";
 import { FakeKdc, FakeKdcSpec, startFakeKdc } from "./fake-kdc";
 
 const REALM = "FAKE.EXAMPLE";
@@ -39,15 +39,6 @@ describe("kerberos: the TypeScript client against a scripted KDC", function () {
     await Promise.all(kdcs.map((k) => k.close()));
   });
 
-  async function refusal(p: Promise<unknown>): Promise<KerberosRolloutError> {
-    try {
-      await p;
-    } catch (e) {
-      assert.ok(e instanceof KerberosRolloutError, String(e));
-      return e;
-    }
-    assert.fail("the request succeeded");
-  }
 
   it("asks without pre-authentication, then with PA-ENC-TIMESTAMP under the ETYPE-INFO2 etype and salt; asks AES256, AES128, then RC4", async () => {
     const { k, o } = await kdc({ user: { name: "svc-doctor", password: PASSWORD, etypes: [17, 23], salt: "FAKE.EXAMPLEsomething-else" } });
@@ -100,16 +91,17 @@ describe("kerberos: the TypeScript client against a scripted KDC", function () {
       [{ asError: 18 }, "KDC_LOGON_DENIED", /cannot log on \(KDC_ERR_CLIENT_REVOKED/],
       [{ asError: 23 }, "KDC_LOGON_DENIED", /KDC_ERR_KEY_EXPIRED/],
       [{ asError: 60 }, "KDC_REQUEST_REFUSED", /KRB_ERR_GENERIC/],
+      [{ asError: 37, clockOffsetMs: 20 * 60_000 }, "CLOCK_SKEW", /this machine's clock is 1200 s behind the KDC's.*KRB_AP_ERR_SKEW/],
       [{ asRepWithOtherKey: true }, "KDC_PASSWORD_REFUSED", /does not decrypt with the key from the password/],
     ];
     for (const [over, code, cause] of cases) {
       const { o } = await kdc(over);
-      const e = await refusal(requestTgt(o, USER, PASSWORD));
+      const e = await rejection(requestTgt(o, USER, PASSWORD));
       assert.equal(e.code, code, e.message);
       assert.match(e.message, cause);
     }
     const { o } = await kdc();
-    const wrong = await refusal(requestTgt(o, USER, "not-the-password"));
+    const wrong = await rejection(requestTgt(o, USER, "not-the-password"));
     assert.equal(wrong.code, "KDC_PASSWORD_REFUSED");
     assert.match(wrong.message, /KDC_ERR_PREAUTH_FAILED/);
   });
@@ -123,7 +115,7 @@ describe("kerberos: the TypeScript client against a scripted KDC", function () {
 
   it("no KDC answering is KDC_UNREACHABLE, naming each KDC tried, how they were chosen, and the fix", async () => {
     const route: KdcRoute = { kind: "kdcs", kdcs: [{ transport: "tcp", host: ADDR, port: 9 }, { transport: "udp", host: ADDR, port: 9 }], chosenBy: "the DC of ldapUrl", fix: "open TCP 88" };
-    const e = await refusal(requestTgt({ realm: REALM, route, timeoutMs: 1500 }, USER, PASSWORD));
+    const e = await rejection(requestTgt({ realm: REALM, route, timeoutMs: 1500 }, USER, PASSWORD));
     assert.equal(e.code, "KDC_UNREACHABLE");
     assert.match(e.message, new RegExp(`no KDC of FAKE\\.EXAMPLE answered \\(the DC of ldapUrl\\): ${ADDR.replace(/\./g, "\\.")}:9 \\(TCP\\): .*ECONNREFUSED.*; ${ADDR.replace(/\./g, "\\.")}:9 \\(UDP\\): .*\\. Fix: open TCP 88`));
   });
