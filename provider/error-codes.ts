@@ -70,7 +70,7 @@ export const ERROR_CODES = {
   INVALID_REALM: "not a Kerberos realm name",
   INVALID_USER_NAME: "not a user name",
   INVALID_KVNO: "not a key version number",
-  NOT_A_KRB5_CONF_VALUE: "retired: a value that could not be written into a krb5.conf (the doctor writes none since issue 24)",
+  NOT_A_KRB5_CONF_VALUE: "retired: a value that could not be written into a krb5.conf (the doctor no longer writes one)",
   NOT_A_KDC_PROXY_URL: "exchange-kerberos:kdcProxyUrl is not a KDC proxy URL (https://<name>/KdcProxy)",
   KPSSVC_MISSING: "the server named for the KDC proxy has no KDC Proxy Server service (kpssvc)",
   CERTIFICATE_NOT_IN_STORE: "the certificate named by its thumbprint is not in the server's computer Personal store",
@@ -143,8 +143,8 @@ export const ERROR_CODES = {
   FOREIGN_ASA_CREDENTIALS: "a server holds ASA credentials of another account and adopt is not set",
 
   // Kerberos (the doctor's client, kerberos/kdc-client.ts). The first two are retired (below).
-  KERBEROS_TOOL_MISSING: "retired: an MIT Kerberos program (kinit, kvno) was not installed (the doctor starts none since issue 24)",
-  KERBEROS_TOOL_FAILED: "retired: an MIT Kerberos program failed (the doctor starts none since issue 24)",
+  KERBEROS_TOOL_MISSING: "retired: an MIT Kerberos program (kinit, kvno) was not installed (the doctor no longer starts MIT programs)",
+  KERBEROS_TOOL_FAILED: "retired: an MIT Kerberos program failed (the doctor no longer starts MIT programs)",
   KDC_UNKNOWN_USER: "the KDC does not know the user",
   KDC_PASSWORD_REFUSED: "the KDC refused the user's password",
   KDC_LOGON_DENIED: "the user's account cannot log on (disabled, locked, expired)",

@@ -225,7 +225,7 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
         r.add("decrypt", t.spn, "skip", "NO_TICKET", "no ticket to decrypt", "make check 4 pass first");
         continue;
       }
-      r.pass("ticket", t.spn, `the KDC issued a ${t.etypeName} ticket (key version ${t.kvno ?? "?"}) to ${o.kerberos.user}${o.kdcProxy ? ` through the KDC proxy ${o.kdcProxy.url} only` : ` (KDC ${logon?.kdc}: ${logon?.chosenBy})`}`);
+      r.pass("ticket", t.spn, `the KDC issued a ${t.etypeName} ticket (key version ${t.kvno ?? "?"}) to ${o.kerberos.user}${o.kdcProxy ? ` through the KDC proxy ${o.kdcProxy.url} only` : ` (KDC ${logon?.kdc}${logon?.chosenBy ? `: ${logon.chosenBy}` : ""})`}`);
       if (!o.asaPassword) {
         r.add("decrypt", t.spn, "skip", "NO_ASA_PASSWORD", "the ASA password was not given, so the ticket cannot be decrypted as the servers would", `give it: the stack output asaPassword, ${CONFIG_NAMESPACE}:asaPassword, or --asa-password-stdin`);
         continue;

@@ -75,7 +75,7 @@ function refusal(spn: string, realm: string, e: unknown, clockOffsetMs: number):
       case 14:
         return out("NO_COMMON_ETYPE", `the KDC has no key of an allowed encryption type for ${spn} (${name})`, "set msDS-SupportedEncryptionTypes to 24 on the ASA and set its password again so AD derives AES keys");
       case 37:
-        return out("CLOCK_SKEW", `the KDC refused the request as too far from its clock (${name}), though this machine's clock was taken ${describeSkew(clockOffsetMs)} the KDC's and corrected`, "synchronise this machine's clock with the domain controller (w32tm /resync on Windows, chrony on Linux)");
+        return out("CLOCK_SKEW", `the KDC refused the request as too far from its clock (${name}), though the doctor had corrected for this machine's clock being ${describeSkew(clockOffsetMs)} the KDC's`, "synchronise this machine's clock with the domain controller (w32tm /resync on Windows, chrony on Linux)");
     }
     return out("KVNO_FAILED", e.reason, `see the KDC's log for this request (on a Windows DC: the Security log, event 4769, for ${spn})`);
   }
