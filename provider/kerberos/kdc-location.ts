@@ -123,7 +123,10 @@ function dnsUdp(query: Buffer, server: string, timeoutMs: number): Promise<Buffe
   return new Promise((resolve, reject) => {
     const s = createSocket(isIPv6(server) ? "udp6" : "udp4");
     const timer = setTimeout(() => done(new Error(`the DNS server ${server} did not answer within ${timeoutMs / 1000} s`)), timeoutMs);
+    let settled = false;
     const done = (e?: Error, m?: Buffer): void => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       s.close();
       if (e) reject(e);

@@ -86,7 +86,10 @@ function udpExchange(k: KdcAddress, message: Buffer, timeoutMs: number): Promise
   return new Promise((resolve, reject) => {
     const s = createSocket(isIPv6(k.host) ? "udp6" : "udp4");
     let timer: NodeJS.Timeout | undefined;
+    let settled = false;
     const done = (e: Error | undefined, reply?: Buffer): void => {
+      if (settled) return; // a late ICMP error or a second datagram after the answer
+      settled = true;
       clearTimeout(timer);
       s.close();
       if (e) reject(e);
