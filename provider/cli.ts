@@ -32,6 +32,8 @@ flags (each sets the stack config key ${CONFIG_NAMESPACE}:<camelCase of the flag
   --dns-server IP           --extra-spn-name FQDN (rep.)    --asa-name NAME
   --ldap-url URL            --ldap-ca-file PEM              --ldap-bind-user USER      --gc-url URL
   --kerberos-user USER      --krb5-config PATH              --exchange-shell PATH
+  --kerberos-kdc KDC        the KDC the doctor asks (host[:port], tcp/ or udp/host[:port], or dns
+                            for _kerberos._tcp SRV records); default: the DC of --ldap-url
   --exchange-connection remote|local                        --exchange-endpoint HOST
   --https-ca-file PEM       CA of the Exchange certificate  --https-check false (skip check 8)
   --kdc-proxy URL           every ticket only through this KDC proxy (MS-KKDCP), as from outside
@@ -62,6 +64,7 @@ const FLAG_KEYS = new Set([
   "ldapStartTls",
   "gcUrl",
   "kerberosUser",
+  "kerberosKdc",
   "krb5Config",
   "exchangeShell",
   "exchangeConnection",

@@ -70,7 +70,7 @@ export const ERROR_CODES = {
   INVALID_REALM: "not a Kerberos realm name",
   INVALID_USER_NAME: "not a user name",
   INVALID_KVNO: "not a key version number",
-  NOT_A_KRB5_CONF_VALUE: "a value that cannot be written into a krb5.conf (space, brace, quote, # or ;)",
+  NOT_A_KRB5_CONF_VALUE: "retired: a value that could not be written into a krb5.conf (the doctor no longer writes one)",
   NOT_A_KDC_PROXY_URL: "exchange-kerberos:kdcProxyUrl is not a KDC proxy URL (https://<name>/KdcProxy)",
   KPSSVC_MISSING: "the server named for the KDC proxy has no KDC Proxy Server service (kpssvc)",
   CERTIFICATE_NOT_IN_STORE: "the certificate named by its thumbprint is not in the server's computer Personal store",
@@ -144,16 +144,23 @@ export const ERROR_CODES = {
   ASA_CREDENTIAL_NOT_LATEST: "a server accepted the ASA credential but another is its latest",
   FOREIGN_ASA_CREDENTIALS: "a server holds ASA credentials of another account and adopt is not set",
 
-  // Kerberos tools (the doctor, the keytab command).
-  KERBEROS_TOOL_MISSING: "an MIT Kerberos program (kinit, kvno) is not installed",
-  KERBEROS_TOOL_FAILED: "an MIT Kerberos program failed",
+  // Kerberos (the doctor's client, kerberos/kdc-client.ts). The first two are retired (below).
+  KERBEROS_TOOL_MISSING: "retired: an MIT Kerberos program (kinit, kvno) was not installed (the doctor no longer starts MIT programs)",
+  KERBEROS_TOOL_FAILED: "retired: an MIT Kerberos program failed (the doctor no longer starts MIT programs)",
   KDC_UNKNOWN_USER: "the KDC does not know the user",
   KDC_PASSWORD_REFUSED: "the KDC refused the user's password",
   KDC_LOGON_DENIED: "the user's account cannot log on (disabled, locked, expired)",
   KDC_UNREACHABLE: "no KDC of the realm answered",
   CLOCK_SKEW: "this machine's clock and the KDC's differ by more than 5 minutes",
+  KDC_REQUEST_REFUSED: "the KDC refused the request with another error (its KRB-ERROR is named)",
+  NOT_A_KDC: "not a KDC name (host[:port], tcp/ or udp/host[:port], https://host/KdcProxy)",
+  KRB5_CONFIG_UNREADABLE: "the krb5.conf named by exchange-kerberos:krb5Config cannot be read",
   CCACHE_VERSION_UNSUPPORTED: "a credential cache file format other than 0x0503/0x0504",
   CCACHE_NOT_A_FILE: "a credential cache that is not a FILE: cache",
 } as const satisfies Record<string, string>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Published codes nothing raises any more, kept so that none is ever reused: the doctor wrote a
+ * krb5.conf for MIT's kinit and kvno, which it no longer starts. */
+export const RETIRED_ERROR_CODES: readonly ErrorCode[] = ["KERBEROS_TOOL_MISSING", "KERBEROS_TOOL_FAILED", "NOT_A_KRB5_CONF_VALUE"];

@@ -106,10 +106,10 @@ function required(name: string, what: string, secret = false): string {
  * A path from stack config: relative paths are relative to the project directory (the one holding
  * Pulumi.yaml, found upwards from the provider's working directory), so that a stack file can say
  * `.lab/127.0.0.2/ca.pem` whatever folder the engine starts the provider in. Bare command names
- * (`pwsh`) are left for PATH.
+ * (`pwsh`) are left for PATH. A separator is `/`, or on Windows also `\` (path.sep).
  */
 export function projectPath(p: string | undefined): string | undefined {
-  if (p === undefined || path.isAbsolute(p) || !p.includes("/")) return p;
+  if (p === undefined || path.isAbsolute(p) || !(p.includes("/") || p.includes(path.sep))) return p;
   for (let dir = process.cwd(); ; dir = path.dirname(dir)) {
     if (fs.existsSync(path.join(dir, "Pulumi.yaml"))) return path.resolve(dir, p);
     if (path.dirname(dir) === dir) return path.resolve(p);

@@ -16,6 +16,7 @@ export const CONNECTION_KEYS = [
   "ldapStartTls",
   "krb5Config",
   "kerberosUser",
+  "kerberosKdc",
   "dnsServer",
   "httpsCaFile",
   "httpsCheck",

@@ -38,13 +38,16 @@ export const DOCTOR_CODES = {
   KDC_PROXY_CA_FILE_UNREADABLE: "exchange-kerberos:kdcProxyCaFile cannot be read",
   // 4. service tickets
   KERBEROS_LOGON_FAILED: "the doctor's user could not get a TGT",
+  KERBEROS_USER_NOT_A_PRINCIPAL: "the doctor's Kerberos user is not a principal (a DN bind user needs kerberosUser)",
+  KERBEROS_LOGON_RC4: "warn: the doctor's user could log on only with RC4 (the account has no AES keys)",
+  CLOCK_OFFSET: "warn: this machine's clock differs from the KDC's by a minute or more (the doctor corrected for it)",
   TICKET_SPN_UNKNOWN: "the KDC does not know the SPN",
   TICKET_SPN_NOT_UNIQUE: "the KDC finds the SPN on more than one account",
   TICKET_NO_COMMON_ETYPE: "the KDC and the ASA share no encryption type",
   TICKET_CLOCK_SKEW: "the clocks differ by more than 5 minutes",
   TICKET_KDC_UNREACHABLE: "no KDC answered",
-  TICKET_NOT_IN_CACHE: "kvno succeeded but the ticket is not in the cache",
-  TICKET_KVNO_FAILED: "kvno failed otherwise",
+  TICKET_NOT_IN_CACHE: "the KDC answered with a ticket for another principal than the SPN asked for",
+  TICKET_KVNO_FAILED: "the KDC refused the service ticket for another reason (named in the cause)",
   // 5. the ticket decrypts with the ASA password
   KRB_AP_ERR_MODIFIED: "the ticket does not decrypt with a key derived from the ASA password",
   STALE_TICKET: "the ticket predates the ASA's last password set",

@@ -10,8 +10,11 @@ import { InvalidInputError } from "../errors";
 import { closeLdapConnections, directory, globalCatalog } from "../ldap/connection";
 import { domainInfo, DomainInfo } from "../ldap/domain";
 import { registerSecret } from "../secrets";
-import { CONFIG_NAMESPACE, ConfigSource, configFromMap, configureFromStack, exchangeSettings, ExchangeSettings, ldapSettings, projectPath } from "../settings";
-import { getServiceTickets, TicketOutcome } from "../kerberos/tickets";
+import { CONFIG_NAMESPACE, ConfigSource, configFromMap, configureFromStack, exchangeSettings, ExchangeSettings, ldapSettings } from "../settings";
+import { getServiceTickets, Logon, TicketOutcome } from "../kerberos/tickets";
+import { Principal } from "../kerberos/principal";
+import { doctorKdcRoute, doctorPrincipal } from "./ticket-source";
+import { clockFindings } from "./clock";
 import { verifyTicketBytes } from "../kerberos/verify";
 import { AsaAccountFacts, readAsaAccount, spnHolders, SpnHolder } from "./directory";
 import { closeExchangeSessions } from "../exchange/session";
@@ -178,9 +181,22 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
     for (const spn of spns) r.add("ticket", spn, "skip", "NOT_CHECKED", "the realm is unknown (the directory could not be read)", "fix the directory connection first");
   } else {
     let outcomes: TicketOutcome[] = [];
+    let logon: (Logon & { chosenBy?: string }) | undefined;
+    let client: Principal | undefined;
+    try {
+      client = doctorPrincipal(o, realm, info?.netbiosName);
+    } catch (e) {
+      endpointTicket = { unavailable: message(e) };
+      for (const spn of spns) {
+        r.add("ticket", spn, "fail", "KERBEROS_USER_NOT_A_PRINCIPAL", message(e), fixOf(e, `set ${CONFIG_NAMESPACE}:kerberosUser`));
+        r.add("decrypt", spn, "skip", "NO_TICKET", "no ticket to decrypt", "make check 4 pass first");
+      }
+    }
     // Outside the network: the proxy path first; without it there is no ticket to ask for.
-    const proxyOk = o.kdcProxy ? await checkKdcProxy(o.kdcProxy, realm, o.kerberos.user, r) : true;
-    if (!proxyOk) {
+    const proxyOk = client && o.kdcProxy ? await checkKdcProxy(o.kdcProxy, realm, client, r) : true;
+    if (!client) {
+      // refused above: no ticket is asked for as someone the doctor had to guess
+    } else if (!proxyOk) {
       endpointTicket = { unavailable: "no ticket could be had through the KDC proxy (check 4)" };
       for (const spn of spns) {
         r.add("ticket", spn, "skip", "NOT_CHECKED", "no ticket can be had through the KDC proxy (see its finding)", "fix the KDC proxy first");
@@ -188,10 +204,13 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
       }
     } else {
       try {
-        const via = o.kdcProxy ? { kdcProxy: { url: o.kdcProxy.url, caFile: projectPath(o.kdcProxy.caFile) } } : {};
-        outcomes = await getServiceTickets({ user: o.kerberos.user, password: o.kerberos.password, realm, krb5Config: o.kerberos.krb5Config, ...via }, spns, { sessionKeys: endpoints });
+        const route = await doctorKdcRoute(o, realm);
+        const got = await getServiceTickets({ client, password: o.kerberos.password, realm, route }, spns, { sessionKeys: endpoints });
+        outcomes = got.outcomes;
+        logon = { ...got.logon, ...(route.kind === "kdcs" ? { chosenBy: route.chosenBy } : {}) };
+        clockFindings(logon, r);
       } catch (e) {
-        const where = o.kdcProxy ? `${CONFIG_NAMESPACE}:kdcProxyUrl` : `${CONFIG_NAMESPACE}:krb5Config`;
+        const where = o.kdcProxy ? `${CONFIG_NAMESPACE}:kdcProxyUrl` : `${CONFIG_NAMESPACE}:kerberosKdc`;
         endpointTicket = { unavailable: `no ticket could be requested as ${o.kerberos.user}: ${message(e)}` };
         for (const spn of spns) r.add("ticket", spn, "fail", "KERBEROS_LOGON_FAILED", `no ticket could be requested as ${o.kerberos.user}: ${message(e)}`, fixOf(e, `check ${CONFIG_NAMESPACE}:kerberosUser/kerberosPassword and ${where}`));
       }
@@ -199,14 +218,14 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
     for (const t of outcomes) {
       // Only the namespace's session key is kept (for check 8); the others are wiped at once.
       if (t.ok && t.session && t.spn !== spns[0]) t.session.key.value.fill(0);
-      if (t.spn === spns[0]) endpointTicket = t.ok && t.session ? { spn: t.spn, ticket: t.ticket, kvno: t.kvno, session: t.session } : { unavailable: t.ok ? "no session key" : `the KDC issued no ticket for ${t.spn} (check 4)` };
+      if (t.spn === spns[0]) endpointTicket = t.ok && t.session ? { spn: t.spn, ticket: t.ticket, kvno: t.kvno, session: t.session, clockOffsetMs: logon?.clockOffsetMs } : { unavailable: t.ok ? "no session key" : `the KDC issued no ticket for ${t.spn} (check 4)` };
       if (!t.ok) {
         const f = ticketFinding(t, r.findings.find((x) => x.check === "spn" && x.subject === t.spn)?.code);
         r.add("ticket", t.spn, "fail", f.code, f.cause, f.fix);
         r.add("decrypt", t.spn, "skip", "NO_TICKET", "no ticket to decrypt", "make check 4 pass first");
         continue;
       }
-      r.pass("ticket", t.spn, `the KDC issued a ${t.etypeName} ticket (key version ${t.kvno ?? "?"}) to ${o.kerberos.user}${o.kdcProxy ? ` through the KDC proxy ${o.kdcProxy.url} only` : ""}`);
+      r.pass("ticket", t.spn, `the KDC issued a ${t.etypeName} ticket (key version ${t.kvno ?? "?"}) to ${o.kerberos.user}${o.kdcProxy ? ` through the KDC proxy ${o.kdcProxy.url} only` : ` (KDC ${logon?.kdc}${logon?.chosenBy ? `: ${logon.chosenBy}` : ""})`}`);
       if (!o.asaPassword) {
         r.add("decrypt", t.spn, "skip", "NO_ASA_PASSWORD", "the ASA password was not given, so the ticket cannot be decrypted as the servers would", `give it: the stack output asaPassword, ${CONFIG_NAMESPACE}:asaPassword, or --asa-password-stdin`);
         continue;
@@ -282,7 +301,7 @@ function spnNamesFromOutput(spns: unknown): string[] | undefined {
  * DoctorOptions from a stack's config (keys `exchange-kerberos:…`) and, when given, its outputs
  * (asaPassword, asaQualifiedName, namespace, spns; asaPasswordInAd: the AsaPassword resource's
  * password from the state, the one AD holds, which wins). Keys: namespace, servers, dnsAddresses, dnsServer, extraSpnNames,
- * asaName, asaPassword, kerberosUser, kerberosPassword, krb5Config, httpsCheck, httpsCaFile, kdcProxyUrl, kdcProxyCaFile,
+ * asaName, asaPassword, kerberosUser, kerberosPassword, kerberosKdc, krb5Config, httpsCheck, httpsCaFile, kdcProxyUrl, kdcProxyCaFile,
  * kdcProxyTimeoutMs, and the connection keys of
  * settings.ts. Note: this points the process-wide settings (settings.ts) at `config`.
  */
@@ -327,7 +346,9 @@ export function doctorOptionsFromConfig(values: Record<string, string | undefine
     kerberos: {
       user: get("kerberosUser") ?? ldap.bindUser,
       password: get("kerberosPassword") ?? ldap.bindPassword,
-      krb5Config: get("krb5Config") ?? process.env.KRB5_CONFIG,
+      kdc: get("kerberosKdc"),
+      krb5Config: get("krb5Config"),
+      ...(get("kerberosUser") === undefined ? { userIsBindUser: true } : {}),
     },
   };
 }

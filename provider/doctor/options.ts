@@ -20,8 +20,10 @@ export interface DoctorOptions {
   ldap: LdapSettings;
   /** How to reach Exchange; absent with servers given = the check says it was not configured. */
   exchange?: ExchangeSettings;
-  /** Who asks the KDC for service tickets, and the krb5.conf to use. */
-  kerberos: { user: string; password: string; krb5Config?: string };
+  /** Who asks the KDC for service tickets (a principal, doctor/ticket-source.ts), and where they come
+   * from: `kdc` (kerberosKdc: KDCs, or "dns" for SRV records) or `krb5Config` (its realm's kdc
+   * lines); neither: the DC of `ldap.url`. */
+  kerberos: { user: string; password: string; kdc?: string; krb5Config?: string; /** `user` is the LDAP bind user (kerberosUser not set). */ userIsBindUser?: boolean };
   /** How far a server's credential may have been added before AD's last password set and still be
    * taken as the one AD holds, when the ticket decrypts with the stack's password (servers-first
    * rollout): Kerberos' own clock-skew allowance, 300 s, which is also the most it may be. */

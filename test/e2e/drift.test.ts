@@ -39,7 +39,7 @@ function runIn(cli: PulumiCli, cmd: string, args: string[], env?: Record<string,
 
 const drift = (cli: PulumiCli, args: string[]): Promise<CliResult> => runIn(cli, process.execPath, [CLI_JS, "drift", ...args]);
 
-/** Attributes a logon or a read changes on the DC by itself (the doctor's kinit, LDAP binds): not writes. */
+/** Attributes a logon or a read changes on the DC by itself (the doctor's Kerberos logon, LDAP binds): not writes. */
 const VOLATILE = /^(lastLogon|lastLogonTimestamp|logonCount|badPwdCount|badPasswordTime|whenChanged|uSNChanged):/i;
 
 /** An LDIF of the domain and its DNS partition (ldapsearch as Administrator), entries sorted. */

@@ -127,6 +127,16 @@ describe("doctor (integration: Samba AD DC + Exchange stand-in, a test double)",
     assert.doesNotMatch(JSON.stringify(r), new RegExp(PASSWORD.replace(/[!-]/g, "\\$&")));
   });
 
+  it("refuses a DN as the Kerberos user, naming kerberosUser, and reports no other ticket failure", async () => {
+    const o = doctorOptionsFromConfig(config);
+    const r = await doctor({ kerberos: { ...o.kerberos, user: `CN=Administrator,CN=Users,${lab.baseDn}`, userIsBindUser: true } });
+    assert.deepEqual(failures(r), [`ticket:${SPN}:KERBEROS_USER_NOT_A_PRINCIPAL`]);
+    const f = r.findings.find((x) => x.code === "KERBEROS_USER_NOT_A_PRINCIPAL")!;
+    assert.match(f.cause, /^exchange-kerberos:kerberosUser: is not set, and the LDAP bind user it defaults to, "CN=Administrator,CN=Users,DC=corp,DC=example" is a distinguished name/);
+    assert.match(f.fix ?? "", /set exchange-kerberos:kerberosUser to user@corp\.example or CORP\\user/);
+    assert.equal(r.findings.find((x) => x.check === "decrypt")?.code, "NO_TICKET");
+  });
+
   it("names a missing SPN (and the KDC's refusal that follows from it)", async () => {
     await spnImpl.delete(spnId, spn);
     try {
