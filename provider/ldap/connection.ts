@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { createHash } from "node:crypto";
-import { AndFilter, Attribute, Change, Client, Entry, EqualityFilter, Filter, FilterParser, NotFilter, OrFilter } from "ldapts";
+import { AndFilter, Attribute, Change, Client, Control, Entry, EqualityFilter, Filter, FilterParser, NotFilter, OrFilter } from "ldapts";
 import { InvalidInputError } from "../errors";
 import { CONFIG_NAMESPACE, LdapOverride, LdapSettings, ldapSettings } from "../settings";
 import { isConnectionError, mapLdapError } from "./errors";
@@ -75,6 +75,21 @@ export interface SearchArgs {
   binary?: string[];
   sizeLimit?: number;
   paged?: boolean;
+  /**
+   * LDAP_SERVER_SD_FLAGS_OID with these SECURITY_INFORMATION bits (4: the DACL): without it AD
+   * returns nTSecurityDescriptor only to a reader who may also read its SACL ([MS-ADTS] §3.1.1.3.4.1.11).
+   */
+  sdFlags?: number;
+}
+
+/** [MS-ADTS] §3.1.1.3.4.1.11: the control's value is the BER SEQUENCE { INTEGER flags }. */
+class SdFlagsControl extends Control {
+  constructor(private readonly flags: number) {
+    super("1.2.840.113556.1.4.801", { critical: true });
+  }
+  protected override writeControl(writer: Parameters<Control["writeControl"]>[0]): void {
+    writer.writeBuffer(Buffer.from([0x30, 0x03, 0x02, 0x01, this.flags & 0x7f]), 0x04);
+  }
 }
 
 export type Modification = { operation: "add" | "delete" | "replace"; type: string; values: (string | Buffer)[] };
@@ -111,8 +126,16 @@ export class LdapConnection {
         explicitBufferAttributes: args.binary,
         sizeLimit: args.sizeLimit,
         paged: args.paged ? { pageSize: 500 } : undefined,
-      });
+      }, args.sdFlags !== undefined ? new SdFlagsControl(args.sdFlags) : undefined);
       return r.searchEntries;
+    });
+  }
+
+  /** "Who am I?" (RFC 4532): the bound identity as the server names it (AD: `u:CORP\\user`). */
+  async whoAmI(): Promise<string> {
+    return this.run("whoami", this.url, true, async (c) => {
+      const r = await c.exop("1.3.6.1.4.1.4203.1.11.3");
+      return typeof r.value === "string" ? r.value : Buffer.isBuffer(r.value) ? (r.value as Buffer).toString("utf8") : "";
     });
   }
 
