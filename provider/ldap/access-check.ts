@@ -7,9 +7,9 @@
 // - the descriptor ([MS-DTYP] §2.4.6 SECURITY_DESCRIPTOR, self-relative; §2.4.5 ACL; §2.4.4.2
 //   ACCESS_ALLOWED_ACE, §2.4.4.3 ACCESS_ALLOWED_OBJECT_ACE and their DENIED forms), read with the
 //   SD flags control asking for the DACL only, which any reader with READ_CONTROL gets;
-// - the token: the account's objectSid, its tokenGroups (every group, transitively, that AD puts
-//   in its logon token: [MS-ADTS] §3.1.1.4.5.19) and the SIDs every network logon carries
-//   (Everyone, Authenticated Users, This Organization, NETWORK);
+// - the token: the RootDSE's tokenGroups (the connection's own token), the account's objectSid
+//   and the SIDs every network logon carries (Everyone, Authenticated Users, This Organization,
+//   NETWORK);
 // - the check ([MS-DTYP] §2.5.3.2 for one access bit, [MS-ADTS] §5.1.3.3.3 for object ACEs): the
 //   first ACE of the token's SIDs that names the bit decides; an object ACE counts only when its
 //   ObjectType is absent or is the attribute, its property set, the class or the right asked for.
@@ -128,21 +128,20 @@ export async function bindToken(c: LdapConnection): Promise<Set<string>> {
 }
 
 async function readToken(c: LdapConnection): Promise<Set<string>> {
-  const info = await domainInfo(c);
-  const who = (await c.whoAmI()).replace(/^u:/, "");
-  let account: Entry | undefined;
-  if (who.startsWith("dn:")) {
-    [account] = await c.search(who.slice(3), { scope: "base", attributes: ["objectSid"], binary: ["objectSid"] });
-  } else {
-    const sam = who.includes("\\") ? who.slice(who.indexOf("\\") + 1) : who.replace(/@.*$/, "");
-    const filter = who.includes("@") ? `(|(userPrincipalName=${escapeFilterValue(who)})(sAMAccountName=${escapeFilterValue(sam)}))` : `(sAMAccountName=${escapeFilterValue(sam)})`;
-    [account] = await c.search(info.defaultNamingContext, { scope: "sub", filter, attributes: ["objectSid"], binary: ["objectSid"] });
-  }
-  if (!account) throw new Error(`the bound account (${who}) is not in ${info.defaultNamingContext}`);
-  const [token] = await c.search(account.dn, { scope: "base", attributes: ["tokenGroups"], binary: ["tokenGroups"] });
+  // The RootDSE's tokenGroups is the token of this very connection ([MS-ADTS] §3.1.1.3.2, "rootDSE Attributes", lists
+  // it among the RootDSE's attributes; Samba answers it the same way, with the
+  // account's own SID and the well-known SIDs of a network logon in it).
+  const [root] = await c.search("", { scope: "base", attributes: ["tokenGroups"], binary: ["tokenGroups"] });
   const sids = new Set<string>(["S-1-1-0", "S-1-5-11", "S-1-5-15", "S-1-5-2"]);
-  for (const b of bufs(account, "objectSid")) sids.add(sidToString(b));
-  for (const b of token ? bufs(token, "tokenGroups") : []) sids.add(sidToString(b));
+  for (const b of root ? bufs(root, "tokenGroups") : []) sids.add(sidToString(b));
+  // The account's own SID, where the RootDSE leaves it out.
+  const info = await domainInfo(c);
+  const who = c.settings.bindUser;
+  const sam = who.includes("\\") ? who.slice(who.indexOf("\\") + 1) : who.replace(/@.*$/, "");
+  const [account]: Entry[] = who.includes("=")
+    ? await c.search(who, { scope: "base", attributes: ["objectSid"], binary: ["objectSid"] }).catch(() => [])
+    : await c.search(info.defaultNamingContext, { scope: "sub", filter: `(|(userPrincipalName=${escapeFilterValue(who)})(sAMAccountName=${escapeFilterValue(sam)}))`, attributes: ["objectSid"], binary: ["objectSid"] });
+  for (const b of account ? bufs(account, "objectSid") : []) sids.add(sidToString(b));
   return sids;
 }
 

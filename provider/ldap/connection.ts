@@ -131,14 +131,6 @@ export class LdapConnection {
     });
   }
 
-  /** "Who am I?" (RFC 4532): the bound identity as the server names it (AD: `u:CORP\\user`). */
-  async whoAmI(): Promise<string> {
-    return this.run("whoami", this.url, true, async (c) => {
-      const r = await c.exop("1.3.6.1.4.1.4203.1.11.3");
-      return typeof r.value === "string" ? r.value : Buffer.isBuffer(r.value) ? (r.value as Buffer).toString("utf8") : "";
-    });
-  }
-
   async add(dn: string, attributes: Record<string, (string | Buffer)[]>, secret = false): Promise<void> {
     if (secret) this.requireEncryption("add", dn);
     const attrs = Object.entries(attributes).map(([type, values]) => new Attribute({ type, values: values as string[] | Buffer[] }));

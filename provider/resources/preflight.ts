@@ -69,13 +69,12 @@ export interface AsaRightsQuestion {
  */
 export async function checkAsaRights(c: LdapConnection, f: CheckFailures, q: AsaRightsQuestion): Promise<void> {
   const info = await domainInfo(c);
-  const [schema, token, who] = await Promise.all([
-    schemaGuids(c, ["computer", "servicePrincipalName", "msDS-SupportedEncryptionTypes", "adminDescription", "description"]),
+  const [schema, token] = await Promise.all([
+    schemaGuids(c, ["computer", "servicePrincipalName", "msDS-SupportedEncryptionTypes", "adminDescription", "description", "userAccountControl"]),
     bindToken(c),
-    c.whoAmI(),
   ]);
   const computer = schema.get("computer")?.id ?? "";
-  const user = who.replace(/^u:/, "");
+  const user = c.settings.bindUser;
   const [existing] = await findBySamAccountName(c, info.defaultNamingContext, `${q.name}$`, ["allowedAttributesEffective", "userAccountControl", "objectClass"]);
   const asa = existing && strs(existing, "objectClass").some((x) => x.toLowerCase() === "computer") ? existing : undefined;
   const ouDacl = await readDacl(c, q.ou);
