@@ -106,6 +106,7 @@ export const ERROR_CODES = {
   LDAP_VALUE_REJECTED: "the directory rejected a DN or value (syntax, schema)",
   LDAP_RESULT_ERROR: "another LDAP result code",
   LDAP_OPERATION_FAILED: "an LDAP operation failed without a result code",
+  GC_NOT_FOUND: "no Global Catalog of the forest was found (the DC is none, and no _gc._tcp record names one)",
   NOT_A_DOMAIN_CONTROLLER: "the LDAP server is not an Active Directory domain controller",
   NETBIOS_NAME_UNREADABLE: "the domain's NetBIOS name cannot be read",
   OU_NOT_FOUND: "the OU for the ASA does not exist",

@@ -7,7 +7,8 @@
 // The checks live in doctor/ (dns, directory, exchange, report); this file runs them in order.
 // Nothing here writes; no password or key ever enters the report.
 import { InvalidInputError } from "../errors";
-import { closeLdapConnections, directory, globalCatalog } from "../ldap/connection";
+import { closeLdapConnections, directory } from "../ldap/connection";
+import { globalCatalog } from "../ldap/global-catalog";
 import { domainInfo, DomainInfo } from "../ldap/domain";
 import { registerSecret } from "../secrets";
 import { CONFIG_NAMESPACE, ConfigSource, configFromMap, configureFromStack, exchangeSettings, ExchangeSettings, ldapSettings, projectPath } from "../settings";

@@ -94,9 +94,18 @@ class SdFlagsControl extends Control {
 
 export type Modification = { operation: "add" | "delete" | "replace"; type: string; values: (string | Buffer)[] };
 
+/** Where a connection goes when its URL is found only at its first open (the Global Catalog). */
+export interface LocatedServer {
+  url: string;
+  /** The address to connect to, when the URL's host name is not resolvable here (a name served
+   * only by the domain's DNS); the certificate is still checked against the URL's host name. */
+  address?: string;
+}
+
 /** One directory: a URL and a bind identity. */
 export class LdapConnection {
-  readonly url: string;
+  /** The server's URL; for a located one (the Global Catalog), final after the first open. */
+  url: string;
   readonly settings: LdapSettings;
   /** Per-connection cache for facts that do not change during a run (RootDSE, NetBIOS name). */
   readonly cache = new Map<string, Promise<unknown>>();
@@ -106,7 +115,9 @@ export class LdapConnection {
   private inflight = 0;
   private everOpened = false;
 
-  constructor(settings: LdapSettings, url: string) {
+  private address?: string;
+
+  constructor(settings: LdapSettings, url: string, private locate?: () => Promise<LocatedServer>) {
     this.settings = settings;
     this.url = url;
     registerSecret(settings.bindPassword);
@@ -217,6 +228,12 @@ export class LdapConnection {
 
   private async open(): Promise<Client> {
     const s = this.settings;
+    if (this.locate) {
+      const found = await this.locate();
+      this.locate = undefined;
+      this.url = found.url;
+      this.address = found.address;
+    }
     const parsed = new URL(this.url);
     const secure = parsed.protocol === "ldaps:";
     if (!secure && parsed.protocol !== "ldap:") {
@@ -226,6 +243,7 @@ export class LdapConnection {
       throw new InvalidInputError(`${CONFIG_NAMESPACE}:ldapStartTls`, `a simple bind over ${this.url} without TLS would send the password in clear text`, `use ldaps://, or keep StartTLS on (${CONFIG_NAMESPACE}:ldapStartTls true); only a throwaway lab may set ${CONFIG_NAMESPACE}:ldapAllowPlainText true`, { code: "PLAIN_TEXT_LDAP" });
     }
     const host = parsed.hostname.replace(/^\[|\]$/g, "");
+    const connectTo = this.address ?? host;
     let ca: Buffer | undefined;
     if (s.caFile) {
       try {
@@ -263,7 +281,7 @@ export class LdapConnection {
       if (opened) return refuse();
       opened = true;
       countOpen();
-      return track(net.connect(port, h));
+      return track(net.connect(port, h === host ? connectTo : h));
     }) as unknown as typeof net.connect;
     const createSecureConnection = ((...args: unknown[]) => {
       if (typeof args[0] === "object" && args[0] !== null) {
@@ -273,7 +291,7 @@ export class LdapConnection {
       if (opened) return refuse();
       opened = true;
       countOpen();
-      return track(tls.connect(args[0] as number, args[1] as string, { ...tlsOptions }));
+      return track(tls.connect(args[0] as number, args[1] === host ? connectTo : (args[1] as string), { ...tlsOptions }));
     }) as unknown as typeof tls.connect;
 
     const client = new Client({
@@ -316,11 +334,11 @@ function poolKey(s: LdapSettings, url: string): string {
   return [url.toLowerCase(), s.bindUser.toLowerCase(), s.startTls, s.caFile ?? "", s.verifyCertificate, s.allowPlainText, pw].join("|");
 }
 
-function pooled(s: LdapSettings, url: string): LdapConnection {
-  const k = poolKey(s, url);
+function pooled(s: LdapSettings, url: string, locate?: () => Promise<LocatedServer>): LdapConnection {
+  const k = poolKey(s, locate ? `gc-of:${url}` : url);
   let c = pool.get(k);
   if (!c) {
-    c = new LdapConnection(s, url);
+    c = new LdapConnection(s, url, locate);
     pool.set(k, c);
   }
   return c;
@@ -344,9 +362,9 @@ export function globalCatalogUrl(s: LdapSettings): string {
   return `${secure ? "ldaps" : "ldap"}://${u.host.replace(/:\d+$/, "")}:${secure ? 3269 : 3268}`;
 }
 
-/** The forest's Global Catalog, for forest-wide uniqueness checks (SPNs). */
-export function globalCatalog(s: LdapSettings): LdapConnection {
-  return pooled(s, globalCatalogUrl(s));
+/** The pooled connection to a server found only at its first open (global-catalog.ts), keyed by `url`, its first guess. */
+export function locatedServer(s: LdapSettings, url: string, locate: () => Promise<LocatedServer>): LdapConnection {
+  return pooled(s, url, locate);
 }
 
 /** Closes every pooled connection (tests, the CLI at exit). */
