@@ -10,10 +10,11 @@ import { readFileSync } from "node:fs";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { createHash } from "node:crypto";
+import * as ldapts from "ldapts";
 import { AndFilter, Attribute, Change, Client, Control, Entry, EqualityFilter, Filter, FilterParser, NotFilter, OrFilter } from "ldapts";
 import { InvalidInputError } from "../errors";
 import { CONFIG_NAMESPACE, LdapOverride, LdapSettings, ldapSettings } from "../settings";
-import { isConnectionError, mapLdapError } from "./errors";
+import { isConnectionError, mapLdapError, noTlsCertificate } from "./errors";
 import { registerSecret } from "../secrets";
 
 export interface LdapStats {
@@ -262,6 +263,15 @@ export class LdapConnection {
 
     const sockets: net.Socket[] = [];
     let opened = false;
+    // How far TLS got: a DC without an LDAPS certificate accepts the TCP connection and resets it
+    // at the first TLS message (or refuses StartTLS), which is a different fix from a closed port.
+    const progress: { handshake: "none" | "tcp" | "tls" } = { handshake: "none" };
+    const watch = (sock: tls.TLSSocket, upgraded: boolean): tls.TLSSocket => {
+      if (upgraded) progress.handshake = "tcp";
+      else sock.once("connect", () => (progress.handshake = "tcp"));
+      sock.once("secureConnect", () => (progress.handshake = "tls"));
+      return sock;
+    };
     const refuse = (): net.Socket => {
       const dead = new net.Socket();
       process.nextTick(() => dead.destroy(new DroppedConnection()));
@@ -286,12 +296,12 @@ export class LdapConnection {
     const createSecureConnection = ((...args: unknown[]) => {
       if (typeof args[0] === "object" && args[0] !== null) {
         // The StartTLS upgrade of the socket we opened: not a new connection.
-        return track(tls.connect({ ...(args[0] as tls.ConnectionOptions) }));
+        return track(watch(tls.connect({ ...(args[0] as tls.ConnectionOptions) }), true));
       }
       if (opened) return refuse();
       opened = true;
       countOpen();
-      return track(tls.connect(args[0] as number, args[1] === host ? connectTo : (args[1] as string), { ...tlsOptions }));
+      return track(watch(tls.connect(args[0] as number, args[1] === host ? connectTo : (args[1] as string), { ...tlsOptions }), false));
     }) as unknown as typeof tls.connect;
 
     const client = new Client({
@@ -309,12 +319,15 @@ export class LdapConnection {
         try {
           await client.startTLS({ ...tlsOptions });
         } catch (e) {
+          // The DC refused the StartTLS request, or reset the upgrade.
+          if (progress.handshake !== "tls" && (e instanceof ldapts.ResultCodeError || (progress.handshake === "tcp" && isConnectionError(e)))) throw noTlsCertificate(this.url, e);
           throw mapLdapError(e, { ...ctx, op: "StartTLS", object: this.url });
         }
       }
       try {
         await client.bind(s.bindUser, s.bindPassword);
       } catch (e) {
+        if (secure && progress.handshake === "tcp" && isConnectionError(e)) throw noTlsCertificate(this.url, e);
         throw mapLdapError(e, { ...ctx, op: "bind", object: s.bindUser });
       }
     } catch (e) {
