@@ -135,7 +135,6 @@ export const ERROR_CODES = {
   OBJECT_VANISHED: "the object disappeared right after it was written",
   SPN_ALREADY_HELD: "the account holds the SPN already and adopt is not set",
   SPN_HELD_ELSEWHERE: "another account holds the SPN",
-  SPN_ALIAS_HELD_ELSEWHERE: "another account holds an SPN the declared one is an alias of (sPNMappings: HTTP/ is HOST/)",
   SPN_HELD_TWICE: "the SPN is on the managed account and on another",
   SPN_REFUSED: "the directory refused to add the SPN",
   DNS_ZONE_NOT_FOUND: "the DNS zone is not in the directory",
