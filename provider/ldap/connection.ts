@@ -301,7 +301,9 @@ export class LdapConnection {
       if (opened) return refuse();
       opened = true;
       countOpen();
-      return track(watch(tls.connect(args[0] as number, args[1] === host ? connectTo : (args[1] as string), { ...tlsOptions }), false));
+      // The certificate is checked against the URL's host (servername), whatever address is dialled.
+      const to = args[1] === host ? connectTo : (args[1] as string);
+      return track(watch(tls.connect(args[0] as number, to, { ...tlsOptions, host: to, servername: net.isIP(host) ? undefined : host }), false));
     }) as unknown as typeof tls.connect;
 
     const client = new Client({

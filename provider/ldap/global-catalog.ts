@@ -39,8 +39,11 @@ export async function locateGlobalCatalog(dc: LdapConnection, s: LdapSettings): 
   // The DC's own DNS server (a DC without the DNS role leaves the machine's resolver to answer).
   const dnsServer = isIP(dcHost) ? dcHost : await lookup(dcHost).then((a) => a.address, () => undefined);
   if (dnsServer) resolver.setServers([dnsServer]);
-  const srv = pickSrv(await resolver.resolveSrv(`_gc._tcp.${forest}`).catch(() => []));
-  if (!srv) throw notFound(`no _gc._tcp.${forest} SRV record names one`);
+  const name = `_gc._tcp.${forest}`;
+  const records = await resolver.resolveSrv(name).catch((e: NodeJS.ErrnoException) => (e.code === "ENOTFOUND" || e.code === "ENODATA" ? [] : e));
+  if (records instanceof Error) throw notFound(`the DNS server ${dnsServer ?? "of this machine"} did not answer for ${name} (${records.code ?? records.message})`);
+  const srv = pickSrv(records);
+  if (!srv) throw notFound(`no ${name} SRV record names one (asked ${dnsServer ?? "this machine's resolver"})`);
   const address = (await resolver.resolve4(srv.name).catch(() => [] as string[]))[0];
   return { url: secure ? `ldaps://${srv.name}:3269` : `ldap://${srv.name}:3268`, ...(address ? { address } : {}) };
 }
