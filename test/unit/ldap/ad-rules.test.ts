@@ -8,6 +8,7 @@ import { LdapConnection } from "../../../provider/ldap/connection";
 import { findZone, zoneBases } from "../../../provider/ldap/dns-zone";
 import { spnAliasTarget } from "../../../provider/ldap/domain";
 import { pickSrv } from "../../../provider/ldap/global-catalog";
+import { parseSrvAnswer, srvQuery } from "../../../provider/ldap/srv-lookup";
 import { sidFromString } from "../../../provider/ldap/sid";
 import { classify } from "../../../provider/doctor/pending";
 
@@ -111,6 +112,14 @@ describe("AD rules (offline)", () => {
       { name: "dc2.corp.example", port: 3268, priority: 0, weight: 50 },
       { name: "dc3.corp.example", port: 3268, priority: 0, weight: 100 },
     ])?.name, "dc3.corp.example");
+  });
+
+  it("reads Samba's SRV answer, whose target is a compressed name (Node 22's resolver refuses it: EBADRESP)", () => {
+    // Captured from the lab DC: _gc._tcp.corp.example SRV → 0 100 3268 dc2.corp.example, target "dc2" + pointer.
+    const answer = Buffer.from("123485000001000100010000035f6763045f74637004636f7270076578616d706c650000210001c00c0021000100000384000c000000640cc403646332c015c0150006000100000e10002703646331c0150a686f73746d6173746572c0150000000600000384000002580001518000000e10", "hex");
+    assert.deepEqual(parseSrvAnswer(answer, 0x1234), [{ priority: 0, weight: 100, port: 3268, name: "dc2.corp.example" }]);
+    assert.throws(() => parseSrvAnswer(answer, 0x4321), /not the answer/);
+    assert.equal(srvQuery("_gc._tcp.corp.example", 0x1234).toString("hex"), "123401000001000000000000" + "035f6763045f74637004636f7270076578616d706c6500" + "00210001");
   });
 
   it("a difference is pending within the window after the write, stuck after it, unexplained when the DC lacks it", () => {
