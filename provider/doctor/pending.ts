@@ -162,6 +162,21 @@ export async function explainPending(o: DoctorOptions, r: Report, now = new Date
       f.fix = `${dc.url} has held ${password ? "the ASA's new password" : f.subject} for ${c.ageSeconds} s, which has not reached ${f.check === "spn" ? "the Global Catalog" : "the KDC"}: ${REPLICATION_FIX}`;
     }
   }
+  // No ticket yet (check 4 pending): checks 5 and 8 had nothing to work on, for the same wait.
+  const waiting = new Set(r.findings.filter((f) => f.check === "ticket" && f.code === "KDC_REPLICATION_PENDING").map((f) => f.subject));
+  const namespaceWaits = waiting.has(`HTTP/${o.namespace.toLowerCase()}`);
+  for (const f of r.findings.filter((x) => x.code === "NO_TICKET" && ((x.check === "decrypt" && waiting.has(x.subject)) || (x.check === "endpoint" && namespaceWaits)))) {
+    pending(f, "KDC_REPLICATION_PENDING", "no ticket to check yet: the KDC has not received the SPN (see check 4)", retry);
+  }
+  // Check 6 takes a server's credential for AD's password only once check 5 proved the stack's
+  // password against a ticket (doctor/exchange.ts); with every such ticket still pending, its
+  // verdict waits for the same replication.
+  const decrypts = r.findings.filter((f) => f.check === "decrypt");
+  if (decrypts.some((f) => f.code === "KDC_REPLICATION_PENDING") && !decrypts.some((f) => f.status === "pass")) {
+    for (const f of r.findings.filter((x) => x.check === "binding" && x.code === "SERVER_ASA_STALE")) {
+      pending(f, "KDC_REPLICATION_PENDING", `${f.subject}'s credential cannot be proved to be AD's password until a ticket from the KDC decrypts with it (check 5 is pending)`, retry);
+    }
+  }
   // A ticket of the previous key is what check 8 presented: its refusal is the same wait.
   if (r.findings.some((f) => f.check === "decrypt" && f.code === "KDC_REPLICATION_PENDING")) {
     for (const f of r.findings.filter((x) => x.check === "endpoint" && x.code === "TOKEN_REJECTED")) {
