@@ -22,7 +22,6 @@ import {
   DnsRecordValue,
   DnsType,
   encodeDnsRecord,
-  encodeSoa,
   nextSerial,
   tombstoneRecord,
 } from "./dns-record-codec";
