@@ -133,8 +133,6 @@ function checkAsa(asa: AsaAccountFacts | undefined, qualifiedName: string, r: Re
 
 // ---- 4 + 5. tickets and decryption -------------------------------------------------------------
 
-/** A kvno failure as a finding. The KDC answers "Server not found" both when nobody holds the SPN
- * and when several accounts do (it refuses to choose); check 2's finding tells which. */
 /** A ticket that does not decrypt because the KDC answered for the HOST/ alias's holder (check 2 says who). */
 function aliasTicket(spn: string, spnCode: string | undefined): { code: DoctorCode; cause: string; fix: string } | undefined {
   if (spnCode !== "SPN_ALIAS_HELD") return undefined;
@@ -145,6 +143,8 @@ function aliasTicket(spn: string, spnCode: string | undefined): { code: DoctorCo
   };
 }
 
+/** A kvno failure as a finding. The KDC answers "Server not found" both when nobody holds the SPN
+ * and when several accounts do (it refuses to choose); check 2's finding tells which. */
 function ticketFinding(t: Extract<TicketOutcome, { ok: false }>, spnCode: string | undefined): { code: DoctorCode; cause: string; fix: string } {
   if (t.code === "SPN_UNKNOWN" && spnCode === "SPN_DUPLICATE") {
     return {
