@@ -42,7 +42,8 @@ flags (each sets the stack config key ${CONFIG_NAMESPACE}:<camelCase of the flag
   --asa-password-stdin      read the ASA password from standard input
 secrets from the environment: EXCHANGE_KERBEROS_LDAP_BIND_PASSWORD, EXCHANGE_KERBEROS_ASA_PASSWORD,
   EXCHANGE_KERBEROS_KERBEROS_PASSWORD, EXCHANGE_KERBEROS_EXCHANGE_PASSWORD
-exit code: 0 Kerberos will work, 1 it will not (or a check could not run), 2 the doctor could not run
+exit code: 0 Kerberos will work, 1 it will not (or a check could not run), 2 the doctor could not run,
+  3 nothing failed but what the stack wrote has not reached every DC yet (pending: run it again later)
 
 usage: pulumi-exchange-kerberos keytab [--stack NAME] [--cwd DIR] -o FILE [flags as above]
 
@@ -196,7 +197,7 @@ async function doctor(argv: string[]): Promise<number> {
   try {
     const report = await runDoctor(options);
     process.stdout.write(`${p.json ? JSON.stringify(report, null, 2) : formatDoctorReport(report)}\n`);
-    return report.ok ? 0 : 1;
+    return report.ok ? 0 : report.retryAfterSeconds !== undefined ? 3 : 1;
   } finally {
     await closeDoctorConnections();
   }

@@ -2,7 +2,8 @@
 // doctor uses (ldap/connection.ts, exchange/operations.ts): each server's ASA credentials, URLs and
 // authentication; the account behind the majority's credential, its OU, encryption types and
 // HTTP/ SPNs; the forest-wide holders of those SPNs; the namespace's A record.
-import { directory, globalCatalog, str, strs } from "../ldap/connection";
+import { directory, str, strs } from "../ldap/connection";
+import { globalCatalog } from "../ldap/global-catalog";
 import { domainInfo, findBySamAccountName } from "../ldap/domain";
 import { findZone, liveRecords, nodeDn, readNode } from "../ldap/dns-zone";
 import { DnsType, recordText } from "../ldap/dns-record-codec";

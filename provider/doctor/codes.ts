@@ -12,10 +12,13 @@ export const DOCTOR_CODES = {
   DNS_WRONG_ADDRESS: "the namespace resolves to other addresses than the declared ones",
   DNS_UNREACHABLE: "the domain's DNS server does not answer",
   DNS_SERVER_UNKNOWN: "no DNS server of the domain could be found",
+  DNS_REPLICATION_PENDING: "pending: the DC written to holds the declared addresses; the DNS server has not received or polled them yet",
   // 2. SPNs
   SPN_MISSING: "an HTTP/<name> SPN is not on the ASA",
   SPN_DUPLICATE: "an SPN is on the ASA and on another account in the forest",
   SPN_WRONG_ACCOUNT: "an SPN is on another account, not on the ASA",
+  SPN_ALIAS_HELD: "no account holds the SPN, but another holds the SPN it is an alias of (HOST/ for HTTP/): the KDC issues that account's tickets",
+  SPN_REPLICATION_PENDING: "pending: the ASA holds the SPN on the DC written to; the Global Catalog has not received it yet",
   GC_ERROR: "the Global Catalog could not be searched",
   // 3. ASA account
   ASA_MISSING: "the ASA does not exist",
@@ -48,6 +51,8 @@ export const DOCTOR_CODES = {
   TICKET_KDC_UNREACHABLE: "no KDC answered",
   TICKET_NOT_IN_CACHE: "the KDC answered with a ticket for another principal than the SPN asked for",
   TICKET_KVNO_FAILED: "the KDC refused the service ticket for another reason (named in the cause)",
+  KDC_REPLICATION_PENDING: "pending: the KDC that answered has not received the SPN or the ASA's new password from the DC written to yet",
+  TICKET_FOR_ALIAS_HOLDER: "the ticket is for the account holding the HOST/ alias of the SPN, not for the ASA",
   // 5. the ticket decrypts with the ASA password
   KRB_AP_ERR_MODIFIED: "the ticket does not decrypt with a key derived from the ASA password",
   STALE_TICKET: "the ticket predates the ASA's last password set",

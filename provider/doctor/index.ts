@@ -7,7 +7,8 @@
 // The checks live in doctor/ (dns, directory, exchange, report); this file runs them in order.
 // Nothing here writes; no password or key ever enters the report.
 import { InvalidInputError } from "../errors";
-import { closeLdapConnections, directory, globalCatalog } from "../ldap/connection";
+import { closeLdapConnections, directory } from "../ldap/connection";
+import { globalCatalog } from "../ldap/global-catalog";
 import { domainInfo, DomainInfo } from "../ldap/domain";
 import { registerSecret } from "../secrets";
 import { CONFIG_NAMESPACE, ConfigSource, configFromMap, configureFromStack, exchangeSettings, ExchangeSettings, ldapSettings } from "../settings";
@@ -24,6 +25,7 @@ import { checkEndpoints, EndpointTicket } from "./endpoint";
 import { checkKdcProxy, parseKdcProxyUrl } from "./kdc-proxy";
 import { AES_TYPES, EncryptionTypes } from "../ldap/account-bits";
 import { DoctorFinding, DoctorReport, fixOf, message, Report, summarize } from "./report";
+import { explainDnsPending, explainPending } from "./pending";
 
 export { CheckId, CheckStatus, DoctorFinding, DoctorReport, formatDoctorReport } from "./report";
 import type { DoctorOptions } from "./options";
@@ -46,12 +48,25 @@ function asaSam(name: string): string {
 
 /** Judges the holders of one SPN (exported so a search result can be judged without a directory
  * that allows the duplicate: Samba refuses to write one). */
-export function judgeSpnHolders(spn: string, holders: SpnHolder[], asa: { dn?: string; samAccountName: string; qualifiedName: string }): Omit<DoctorFinding, "check" | "subject"> {
+export function judgeSpnHolders(spn: string, all: SpnHolder[], asa: { dn?: string; samAccountName: string; qualifiedName: string }): Omit<DoctorFinding, "check" | "subject"> {
   const isAsa = (h: SpnHolder): boolean =>
     asa.dn ? h.dn.toLowerCase() === asa.dn.toLowerCase() : (h.samAccountName ?? "").toLowerCase() === asa.samAccountName.toLowerCase();
+  // A holder of the alias only (HOST/<name> for HTTP/<name>) matters when nobody holds the SPN
+  // itself: the KDC then answers with that holder's key (ldap/domain.ts findSpnHolders).
+  const holders = all.filter((h) => h.aliasOf === undefined);
+  const aliased = all.filter((h) => h.aliasOf !== undefined && !isAsa(h));
   const others = holders.filter((h) => !isAsa(h));
   const onAsa = holders.length > others.length;
   const names = others.map((h) => h.samAccountName ?? h.dn).join(", ");
+  if (!onAsa && others.length === 0 && aliased.length > 0) {
+    const a = aliased[0];
+    return {
+      status: "fail",
+      code: "SPN_ALIAS_HELD",
+      cause: `no account holds ${spn}, but ${a.samAccountName ?? a.dn} holds ${a.aliasOf}, which the forest's sPNMappings make ${spn} an alias of: the KDC issues tickets for ${spn} encrypted for ${a.samAccountName ?? a.dn}, which no Exchange server can decrypt`,
+      fix: `setspn -S ${spn} ${asa.qualifiedName} (pulumi up adds it with Spn); the explicit SPN wins over the alias`,
+    };
+  }
   if (!onAsa && others.length === 0) {
     return {
       status: "fail",
@@ -121,6 +136,16 @@ function checkAsa(asa: AsaAccountFacts | undefined, qualifiedName: string, r: Re
 
 // ---- 4 + 5. tickets and decryption -------------------------------------------------------------
 
+/** A ticket that does not decrypt because the KDC answered for the HOST/ alias's holder (check 2 says who). */
+function aliasTicket(spn: string, spnCode: string | undefined): { code: DoctorCode; cause: string; fix: string } | undefined {
+  if (spnCode !== "SPN_ALIAS_HELD") return undefined;
+  return {
+    code: "TICKET_FOR_ALIAS_HOLDER",
+    cause: `the ticket for ${spn} is encrypted for the account holding its HOST/ alias (see check 2), not for the ASA: no password of the ASA decrypts it`,
+    fix: `register ${spn} on the ASA (see check 2); the ASA's password is not the cause`,
+  };
+}
+
 /** A kvno failure as a finding. The KDC answers "Server not found" both when nobody holds the SPN
  * and when several accounts do (it refuses to choose); check 2's finding tells which. */
 function ticketFinding(t: Extract<TicketOutcome, { ok: false }>, spnCode: string | undefined): { code: DoctorCode; cause: string; fix: string } {
@@ -146,7 +171,7 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
   const spns = names.map((n) => `HTTP/${n}`);
   const sam = asaSam(o.asaName);
 
-  const addresses = await checkDns(o, r);
+  const addresses = await explainDnsPending(o, r, await checkDns(o, r));
   const endpoints = o.checkEndpoints ?? true;
   let endpointTicket: EndpointTicket | { unavailable: string } = { unavailable: "no ticket was obtained" };
 
@@ -240,8 +265,10 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
         // about the ASA's password, which no server needs to differ from AD's for this.
         r.add("decrypt", t.spn, "fail", v.code, `the ticket is encrypted with the key of the account that holds ${t.spn}, not the ASA's (SPN_WRONG_ACCOUNT, check 2): no Exchange server can decrypt it`, spnFinding.fix);
       } else {
-        if (v.code === "KRB_AP_ERR_MODIFIED" || v.code === "STALE_TICKET") stackPasswordMatchesAd = false;
-        r.add("decrypt", t.spn, "fail", v.code, v.cause ?? v.code, v.fix);
+        const alias = v.code === "KRB_AP_ERR_MODIFIED" ? aliasTicket(t.spn, r.findings.find((x) => x.check === "spn" && x.subject === t.spn)?.code) : undefined;
+        if (!alias && (v.code === "KRB_AP_ERR_MODIFIED" || v.code === "STALE_TICKET")) stackPasswordMatchesAd = false;
+        if (alias) r.add("decrypt", t.spn, "fail", alias.code, alias.cause, alias.fix);
+        else r.add("decrypt", t.spn, "fail", v.code, v.cause ?? v.code, v.fix);
       }
     }
   }
@@ -264,8 +291,11 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
     }
   }
 
+  await explainPending(o, r);
   const summary = summarize(r.findings);
-  return { ok: summary.fail === 0 && summary.skip === 0, namespace: o.namespace, realm, checkedAt: new Date().toISOString(), findings: r.findings, summary };
+  const waits = r.findings.flatMap((f) => (f.retryInSeconds === undefined ? [] : [f.retryInSeconds]));
+  const retry = summary.fail === 0 && summary.skip === 0 && waits.length ? { retryAfterSeconds: Math.max(...waits) } : {};
+  return { ok: summary.fail === 0 && summary.skip === 0 && summary.pending === 0, namespace: o.namespace, realm, checkedAt: new Date().toISOString(), findings: r.findings, summary, ...retry };
 }
 
 /** Releases the LDAP connections and Exchange sessions the doctor opened (the CLI calls it). */
@@ -335,6 +365,7 @@ export function doctorOptionsFromConfig(values: Record<string, string | undefine
     extraSpnNames: jsonList("extraSpnNames", get("extraSpnNames")) ?? spnNamesFromOutput(outputs.spns),
     dnsAddresses: jsonList("dnsAddresses", get("dnsAddresses")),
     dnsServer: get("dnsServer"),
+    dnsZone: get("dnsZone"),
     checkEndpoints: get("httpsCheck") === undefined ? undefined : get("httpsCheck") !== "false",
     httpsCaFile: get("httpsCaFile"),
     ...(kdcProxy ? { kdcProxy } : {}),

@@ -11,6 +11,10 @@ export interface DoctorOptions {
   dnsAddresses?: string[];
   /** The DNS server to ask (the domain's DNS); default: the domain controller of `ldap.url`. */
   dnsServer?: string;
+  /** The namespace's AD-integrated zone: lets check 1 compare the answer with what the DC holds. */
+  dnsZone?: string;
+  /** How long after a write a difference counts as replication still under way (pending.ts). */
+  pendingWindowSeconds?: number;
   /** The ASA: its computer name (EXCH-ASA) or sAMAccountName (EXCH-ASA$, CORP\EXCH-ASA$). */
   asaName: string;
   /** The ASA password (the stack's secret): without it check 5 cannot run. */

@@ -3,7 +3,9 @@
 import { causeOf, KerberosRolloutError } from "../errors";
 import type { DoctorCode } from "./codes";
 
-export type CheckStatus = "pass" | "warn" | "fail" | "skip";
+/** `pending`: what the stack wrote is on the DC it writes to, and has not reached the server that
+ * answered yet (replication, DNS polling: doctor/pending.ts); the finding says when to look again. */
+export type CheckStatus = "pass" | "warn" | "fail" | "skip" | "pending";
 
 /** The eight checks, in order. */
 export type CheckId = "dns" | "spn" | "asa" | "kdcProxy" | "ticket" | "decrypt" | "binding" | "negotiate" | "endpoint";
@@ -17,8 +19,10 @@ export interface DoctorFinding {
   code: DoctorCode;
   /** One line: what is the case (for pass) or what is wrong (for warn/fail/skip). */
   cause: string;
-  /** One line: what to do (warn/fail/skip). */
+  /** One line: what to do (warn/fail/skip/pending). */
   fix?: string;
+  /** pending: seconds after which the doctor should be run again. */
+  retryInSeconds?: number;
 }
 
 export interface DoctorReport {
@@ -29,6 +33,8 @@ export interface DoctorReport {
   checkedAt: string;
   findings: DoctorFinding[];
   summary: Record<CheckStatus, number>;
+  /** Only pending findings keep `ok` false: run the doctor again after this many seconds. */
+  retryAfterSeconds?: number;
 }
 
 export class Report {
@@ -85,7 +91,7 @@ export function fixOf(e: unknown, dflt: string): string {
 }
 
 export function summarize(findings: DoctorFinding[]): Record<CheckStatus, number> {
-  const summary: Record<CheckStatus, number> = { pass: 0, warn: 0, fail: 0, skip: 0 };
+  const summary: Record<CheckStatus, number> = { pass: 0, warn: 0, fail: 0, skip: 0, pending: 0 };
   for (const f of findings) summary[f.status]++;
   return summary;
 }
@@ -101,7 +107,7 @@ const TITLES: Record<CheckId, string> = {
   negotiate: "7. Negotiate offered, URLs on the namespace",
   endpoint: "8. the namespace's HTTPS endpoint accepts Kerberos (certificate, Negotiate, a real token, mutual auth)",
 };
-const MARK: Record<CheckStatus, string> = { pass: "ok  ", warn: "WARN", fail: "FAIL", skip: "SKIP" };
+const MARK: Record<CheckStatus, string> = { pass: "ok  ", warn: "WARN", fail: "FAIL", skip: "SKIP", pending: "WAIT" };
 
 /** The report as text: one line per finding, cause and fix on the same line. */
 export function formatDoctorReport(report: DoctorReport): string {
@@ -115,6 +121,7 @@ export function formatDoctorReport(report: DoctorReport): string {
     }
   }
   const s = report.summary;
-  lines.push(`${report.ok ? "Kerberos will work" : "Kerberos will NOT work"}: ${s.pass} ok, ${s.warn} warnings, ${s.fail} failed, ${s.skip} not checked`);
+  const verdict = report.ok ? "Kerberos will work" : report.retryAfterSeconds !== undefined ? `Kerberos will work once replication catches up: run the doctor again in ${report.retryAfterSeconds} s` : "Kerberos will NOT work";
+  lines.push(`${verdict}: ${s.pass} ok, ${s.warn} warnings, ${s.fail} failed, ${s.skip} not checked${s.pending ? `, ${s.pending} pending` : ""}`);
   return lines.join("\n");
 }

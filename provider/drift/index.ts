@@ -33,7 +33,10 @@ Secrets are never printed: a changed password shows as "changed". Repair with \`
 The backend and secrets come from the environment, as for any pulumi command:
 PULUMI_BACKEND_URL (file://, s3://, gs://, azblob://, postgres://…), PULUMI_CONFIG_PASSPHRASE or
 your secrets provider's own variables; EXCHANGE_KERBEROS_* as for doctor.
-exit code: 0 no drift and Kerberos works, 1 drift or Kerberos broken, 2 the check could not run`;
+A difference the doctor finds pending (written to the DC, not yet replicated or polled: doctor
+exit code 3) is not drift: the stack reads "pending" with when to look again, exit code 0.
+exit code: 0 no drift and Kerberos works (or only replication pending), 1 drift or Kerberos broken,
+2 the check could not run`;
 
 export interface DriftFinding {
   stack: string;
@@ -49,8 +52,13 @@ export interface DriftFinding {
 
 export interface StackDrift {
   stack: string;
-  /** `ok`: no drift, Kerberos works; `drift`: findings; `error`: the check could not run. */
-  status: "ok" | "drift" | "error";
+  /** `ok`: no drift, Kerberos works; `pending`: no drift, and what the last up wrote has not
+   * reached every DC or DNS server yet (the doctor's pending findings); `drift`: findings; `error`:
+   * the check could not run. */
+  status: "ok" | "pending" | "drift" | "error";
+  /** pending: the doctor's pending codes, and when to look again. */
+  pending?: string[];
+  retryAfterSeconds?: number;
   findings: DriftFinding[];
   /** Why the check could not run (status error). */
   error?: string;
@@ -212,6 +220,10 @@ export async function checkStack(stack: string, cwd: string | undefined): Promis
     if (used.has(f) || f.status === "warn") continue; // a warning no drift explains is not drift
     findings.push({ stack, resource: f.subject, type: "doctor", change: redact(f.cause), doctor: [f.code] });
   }
+  if (findings.length === 0 && !report.ok && report.retryAfterSeconds !== undefined) {
+    const pending = [...new Set(report.findings.filter((f) => f.status === "pending").map((f) => f.code))];
+    return { stack, status: "pending", findings, doctorOk: false, pending, retryAfterSeconds: report.retryAfterSeconds };
+  }
   return { stack, status: findings.length === 0 && report.ok ? "ok" : "drift", findings, doctorOk: report.ok };
 }
 
@@ -220,6 +232,7 @@ export function formatDrift(r: DriftReport): string {
   for (const s of r.stacks) {
     if (s.status === "error") lines.push(`${s.stack}: COULD NOT CHECK: ${s.error ?? "unknown"}`);
     else if (s.status === "ok") lines.push(`${s.stack}: no drift, Kerberos works`);
+    else if (s.status === "pending") lines.push(`${s.stack}: no drift; what the last up wrote is still replicating [${(s.pending ?? []).join(", ")}]: check again in ${s.retryAfterSeconds} s`);
     for (const f of s.findings) {
       lines.push(`${s.stack}: DRIFT ${f.resource} (${f.type}): ${f.change}${f.doctor.length ? ` [${f.doctor.join(", ")}]` : ""}`);
     }
@@ -240,7 +253,7 @@ export async function driftCommand(argv: string[], out: (s: string) => void = (s
     if (stacks.length === 0) throw new DriftUsageError("the backend holds no stack of this project");
     const report: DriftReport = { ok: true, checkedAt: new Date().toISOString(), stacks: [] };
     for (const s of stacks) report.stacks.push(await checkStack(s, a.cwd));
-    report.ok = report.stacks.every((s) => s.status === "ok");
+    report.ok = report.stacks.every((s) => s.status === "ok" || s.status === "pending");
     out(`${a.json ? JSON.stringify(report, null, 2) : formatDrift(report)}\n`);
     if (report.stacks.some((s) => s.status === "error")) return 2;
     return report.ok ? 0 : 1;

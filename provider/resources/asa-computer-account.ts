@@ -4,7 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { AlreadyExistsError, ConflictError, InvalidInputError, KerberosRolloutError, NotFoundError, warn } from "../errors";
 import { LdapOverride, ldapSettings } from "../settings";
-import { askDirectory, baseEntry, lowerValues, within } from "./preflight";
+import { askDirectory, baseEntry, checkAsaRights, lowerValues, within } from "./preflight";
 import { bool } from "../validate";
 import { CheckFailures, ResourceImpl, thinProvider, checkInputs, containsUnknown } from "./dynamic";
 import { directoryFor, LdapConnection, Modification, str, strs } from "../ldap/connection";
@@ -506,6 +506,7 @@ async function preflight(inputs: Inputs, f: CheckFailures, olds: Record<string, 
       if (!lowerValues(ou, "allowedChildClassesEffective").includes("computer")) {
         f.add("ou", "NO_RIGHT_TO_CREATE_COMPUTERS", `the bind user ${ldapSettings(inputs.ldap ?? {}).bindUser} may not create computer objects in ${inputs.ou} (allowedChildClassesEffective lacks computer)`, `delegate "Create Computer objects" on that OU to the bind user, or choose an OU where it has that right`);
       }
+      if (inputs.name !== undefined) await checkAsaRights(c, f, { ou: inputs.ou, name: inputs.name, description: inputs.description, owner: inputs.owner });
     });
   }
   if (inputs.name !== undefined) {

@@ -7,8 +7,9 @@ import { AlreadyExistsError, ConflictError, InvalidInputError, NotFoundError } f
 import { LdapOverride, ldapSettings } from "../settings";
 import { bool } from "../validate";
 import { CheckFailures, ResourceImpl, thinProvider, checkInputs } from "./dynamic";
-import { directory, globalCatalog, LdapConnection, str, strs } from "../ldap/connection";
-import { dnEquals, objectDn } from "../ldap/dn";
+import { directory, LdapConnection, str, strs } from "../ldap/connection";
+import { globalCatalog } from "../ldap/global-catalog";
+import { dnEquals, domainNc, objectDn } from "../ldap/dn";
 import { domainInfo, entrySid, findBySamAccountName, findBySid, findSpnHolders } from "../ldap/domain";
 import { OWNER_ATTRIBUTE, deleteFirst, dynamicResourceUrn, ownerInput, stackInput } from "../owner";
 import { Entry } from "ldapts";
@@ -281,20 +282,20 @@ async function readState(props: Partial<SpnOutputs>): Promise<{ account?: Entry;
   return { account, others };
 }
 
-// One read per refresh: the Global Catalog search for the value answers both questions — does our
-// account (by SID, whatever its DN now) still hold it, and does anyone else in the forest? The
-// default GC is the DC itself, which serves its own domain's objects from the same database, so a
-// value written a moment ago is already there.
+// Two reads per refresh: the ASA's own value from the DC the stack writes to, and every other
+// holder from the Global Catalog. A GC other than that DC sees a value written a moment ago only
+// after replication (ldap/global-catalog.ts), so it cannot say the value is gone.
 async function read(id: string, props: Partial<SpnOutputs>): Promise<pulumi.dynamic.ReadResult> {
   if (!props.spn || !props.accountSid) return { id: "", props: {} };
-  const found = await holderEntries(connections(props).gc, props.spn);
-  const ours = found.find((e) => entrySid(e) === props.accountSid);
+  const { c, gc } = connections(props);
+  const base = props.accountDn ? domainNc(props.accountDn) : (await domainInfo(c)).defaultNamingContext;
+  const account = await findBySid(c, base, props.accountSid, ACCOUNT_ATTRS);
   // The value (or its account) is gone: report the resource as deleted, so refresh shows it and
   // the next up adds it again.
-  if (!ours) return { id: "", props: {} };
-  const others = found.filter((e) => e !== ours).map((e) => e.dn);
+  if (!account || !holds(account, props.spn)) return { id: "", props: {} };
+  const others = (await holderEntries(gc, props.spn)).filter((e) => entrySid(e) !== props.accountSid).map((e) => e.dn);
   const drift = others.length ? [`${props.spn} is also held by ${others.join("; ")} (duplicate SPN: Kerberos fails for it)`] : [];
-  return { id, props: { ...props, accountDn: ours.dn, duplicates: others, drift } };
+  return { id, props: { ...props, accountDn: account.dn, duplicates: others, drift } };
 }
 
 async function update(id: string, olds: Partial<SpnOutputs>, raw: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {

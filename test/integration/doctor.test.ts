@@ -151,6 +151,18 @@ describe("doctor (integration: Samba AD DC + Exchange stand-in, a test double)",
     }
   });
 
+  it("names the HOST/ alias holder when no account holds HTTP/<name> (sPNMappings), and does not blame the ASA's password for the ticket the KDC issues for it", async () => {
+    // The lab's LEGACYWEB holds HOST/legacyweb.<domain>: by the default sPNMappings HTTP/ is an
+    // alias of HOST/, so the KDC answers a request for HTTP/legacyweb.<domain> with a ticket
+    // encrypted for LEGACYWEB (Samba's KDC as Windows': [MS-DRSR] §4.1.4.2.19 MapSPN).
+    const name = `legacyweb.${lab.domain}`;
+    const r = await doctor({ namespace: name, extraSpnNames: [], dnsAddresses: undefined, servers: [] });
+    const codes = r.findings.filter((f) => f.subject === `HTTP/${name}`).map((f) => `${f.check}:${f.code}`);
+    assert.deepEqual(codes, ["spn:SPN_ALIAS_HELD", "ticket:OK", "decrypt:TICKET_FOR_ALIAS_HOLDER"]);
+    assert.match(r.findings.find((f) => f.code === "SPN_ALIAS_HELD")!.cause, /LEGACYWEB\$ holds HOST\/legacyweb/);
+    assert.match(r.findings.find((f) => f.code === "TICKET_FOR_ALIAS_HOLDER")!.fix!, /the ASA's password is not the cause/);
+  });
+
   it("names the SPN on a second account (a duplicate written below Samba's uniqueness check), as the GC and the KDC see it", async () => {
     // Samba refuses a duplicate SPN over LDAP and through samldb (even with the relax control), as
     // Windows does since 2012 R2. Forests still reach this state (two DCs accepting the same SPN
