@@ -15,8 +15,14 @@ export class ShellTimedOut extends Error {}
 /** The line wrote to stderr: PowerShell's own error (a parse error, an unknown command). */
 export class ShellReportedError extends Error {}
 
-/** `-Command -`: read statements from stdin; `-NoExit`: keep reading after the first. */
-export const SHELL_ARGUMENTS: readonly string[] = ["-NoLogo", "-NoProfile", "-NonInteractive", "-NoExit", "-Command", "-"];
+/**
+ * `-Command -`: read statements from stdin; `-NoExit`: keep reading after the first.
+ * `-ExecutionPolicy Bypass`: Windows PowerShell's default policy on Windows 10/11 is Restricted,
+ * which loads no .psm1 (ours, nor the one Import-PSSession makes); the parameter sets the Process
+ * scope only, and Group Policy still overrides it (about_Execution_Policies). PowerShell on other
+ * systems ignores it.
+ */
+export const SHELL_ARGUMENTS: readonly string[] = ["-NoLogo", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-NoExit", "-Command", "-"];
 
 interface PendingCall {
   reader: FrameReader;

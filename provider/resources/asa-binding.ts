@@ -16,7 +16,7 @@ import { bool } from "../validate";
 import { CheckFailures, ResourceImpl, thinProvider, checkInputs, containsUnknown } from "./dynamic";
 import { takeoverNote, takingOver } from "./takeover";
 import { exchangeServerName, resourceUrnInput } from "../exchange/inputs";
-import { exchangeServer, getAsaCredentials, removeAsaCredentials, setAsaCredentials, type AsaCredentialStatus, serverExists, deleteOnServer, readOnServer } from "../exchange/operations";
+import { exchangeServer, getAsaCredentials, removeAsaCredentials, setAsaCredentials, type AsaCredentialStatus, asaServerExists, deleteOnServer, readOnServer } from "../exchange/operations";
 import { exchangeOverride } from "../overrides";
 
 export interface AsaBindingArgs {
@@ -196,7 +196,7 @@ async function noteTakeover(inputs: Inputs): Promise<void> {
 export const asaBindingImpl: ResourceImpl = {
   replaceKeys: ["server"],
   async check(olds, news) {
-    const r = await checkInputs(news, validateAsaBindingInputs, serverExists);
+    const r = await checkInputs(news, validateAsaBindingInputs, asaServerExists);
     // Only a note: a server that cannot be read here fails create with the cause.
     if (!r.failures?.length && takingOver(news.adopt, olds)) await noteTakeover(validateAsaBindingInputs(r.inputs ?? news)).catch(() => undefined);
     return r;

@@ -5,12 +5,12 @@
 // unless overridden. The values found before create are kept in state and restored on delete.
 import * as pulumi from "@pulumi/pulumi";
 import { dynamicResourceUrn } from "../owner";
-import { InvalidInputError } from "../errors";
+import { InvalidInputError, warn } from "../errors";
 import type { ExchangeOverride } from "../settings";
 import { bool, fqdn, httpsUrl } from "../validate";
 import { CheckFailures, ResourceImpl, thinProvider, checkInputs, partialCreate } from "./dynamic";
 import { carryOriginals, changedKeys, describeDrift, exchangeServerName, pick, type SettingsMap, resourceUrnInput } from "../exchange/inputs";
-import { exchangeServer, getVdirUrls, setVdirUrls, VDIR_KINDS, type ServerHandle, type VdirKind, type VdirUrlsChange, type VdirUrlsState, serverExists, deleteOnServer, readOnServer } from "../exchange/operations";
+import { exchangeServer, getVdirUrls, setVdirUrls, VDIR_KINDS, type ServerHandle, type VdirKind, type VdirUrlsChange, type VdirUrlsState, serverExists, deleteOnServer, readOnServer, refuseOutlookAnywhereChange } from "../exchange/operations";
 import { exchangeOverride } from "../overrides";
 
 export type ServiceUrls = Partial<Record<VdirKind, string>>;
@@ -223,13 +223,31 @@ async function update(_id: string, olds: VdirUrlsOutputs, raw: Record<string, un
 }
 
 async function del(_id: string, props: VdirUrlsOutputs): Promise<void> {
-  await deleteOnServer(props, "the server or its virtual directories", async () => setVdirUrls(await exchangeServer(props.server, props.exchange, props.version), vdirChange(props.originals ?? {})));
+  await deleteOnServer(props, "the server or its virtual directories", async () => {
+    const h = await exchangeServer(props.server, props.exchange, props.version);
+    let restore = props.originals ?? {};
+    // Exchange keeps an internal or an external host name (Set-OutlookAnywhere refuses to clear
+    // the last one): a server found without either keeps the namespace.
+    if ("outlookAnywhere.internalHostname" in restore && !restore["outlookAnywhere.internalHostname"] && !(await getVdirUrls(h)).outlookAnywhere.externalHostname) {
+      restore = Object.fromEntries(Object.entries(restore).filter(([k]) => !k.startsWith("outlookAnywhere.")));
+      warn(`${props.server}: Outlook Anywhere had no host name before this stack, and Exchange cannot clear the only one: it keeps ${declaredSettings(props)["outlookAnywhere.internalHostname"]}`, `set its ExternalHostname first if it must go (Set-OutlookAnywhere "${props.server}\\Rpc (Default Web Site)" -ExternalHostname <name> -ExternalClientsRequireSsl $true -ExternalClientAuthenticationMethod Negotiate)`);
+    }
+    return setVdirUrls(h, vdirChange(restore));
+  });
+}
+
+/** A declared InternalClientsRequireSsl false: refused at preview where Set-OutlookAnywhere would refuse it. */
+async function online(inputs: Inputs, f: CheckFailures): Promise<void> {
+  await serverExists(inputs, f);
+  if (inputs.outlookAnywhereInternalClientsRequireSsl !== false || f.failures.length > 0) return;
+  const host = declaredSettings(inputs)["outlookAnywhere.internalHostname"] as string | null;
+  await refuseOutlookAnywhereChange(inputs, { internalHostname: host, internalClientsRequireSsl: false }, "outlookAnywhereInternalClientsRequireSsl", f);
 }
 
 export const exchangeVirtualDirectoryUrlsImpl: ResourceImpl = {
   replaceKeys: ["server"],
   async check(_olds, news) {
-    return checkInputs(news, validateVdirUrlsInputs, serverExists);
+    return checkInputs(news, validateVdirUrlsInputs, online);
   },
   async diff(_id, olds, news) {
     return vdirUrlsDiff(olds, validateVdirUrlsInputs(news));

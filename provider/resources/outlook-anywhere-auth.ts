@@ -11,7 +11,7 @@ import type { ExchangeOverride } from "../settings";
 import { oneOf } from "../validate";
 import { CheckFailures, ResourceImpl, thinProvider, checkInputs, partialCreate } from "./dynamic";
 import { carryOriginals, changedKeys, describeDrift, exchangeServerName, pick, type SettingsMap, resourceUrnInput } from "../exchange/inputs";
-import { exchangeServer, getOutlookAuth, setOutlookAuth, type OutlookAuthChange, type OutlookAuthState, serverExists, deleteOnServer, readOnServer } from "../exchange/operations";
+import { exchangeServer, getOutlookAuth, setOutlookAuth, type OutlookAuthChange, type OutlookAuthState, serverExists, deleteOnServer, readOnServer, refuseOutlookAnywhereChange } from "../exchange/operations";
 import { exchangeOverride } from "../overrides";
 
 /** Set-OutlookAnywhere's client authentication methods (Microsoft's cmdlet reference). */
@@ -183,10 +183,20 @@ async function del(_id: string, props: OutlookAnywhereAuthOutputs): Promise<void
   await deleteOnServer(props, "the server or its virtual directories", async () => setOutlookAuth(await exchangeServer(props.server, props.exchange, props.version), outlookAuthChange(props.originals ?? {})));
 }
 
+/** Basic declared for a side: refused at preview where those clients are not required to use TLS. */
+async function online(inputs: Inputs, f: CheckFailures): Promise<void> {
+  await serverExists(inputs, f);
+  if (f.failures.length > 0) return;
+  const internal = inputs.internalClientAuthenticationMethod;
+  const external = inputs.externalClientAuthenticationMethod;
+  if (internal === "Basic") await refuseOutlookAnywhereChange(inputs, { internalClientAuthenticationMethod: internal }, "internalClientAuthenticationMethod", f);
+  if (external === "Basic") await refuseOutlookAnywhereChange(inputs, { externalClientAuthenticationMethod: external }, "externalClientAuthenticationMethod", f);
+}
+
 export const outlookAnywhereAuthImpl: ResourceImpl = {
   replaceKeys: ["server"],
   async check(_olds, news) {
-    return checkInputs(news, validateOutlookAuthInputs, serverExists);
+    return checkInputs(news, validateOutlookAuthInputs, online);
   },
   async diff(_id, olds, news) {
     return outlookAuthDiff(olds, validateOutlookAuthInputs(news));
