@@ -338,14 +338,17 @@ export interface AsaCredentialStatus {
  * session without serializationLevel=Full serializes the nested object as its ToString()), the
  * credentials are read from it: "Latest: <date>, DOMAIN\ASA$" and "Previous: …". The session's
  * culture is pinned to en-US (SESSION_CULTURE), which is the only wording and date format read
- * here; the date is the server's local time (the credential's WhenAdded), read as such.
+ * here. ⚠ The date is the server's local time (the credential's WhenAdded), whose offset the text
+ * does not say: it is read as UTC, so that it reads the same wherever the provider runs.
  */
 export function parseAsaDisplay(raw: string): AsaCredentialStatus[] {
   const out: AsaCredentialStatus[] = [];
-  const re = /(Latest|Previous):\s*(\d{1,2}\/\d{1,2}\/\d{4} \d{1,2}:\d{2}:\d{2}(?: [AP]M)?),\s*([^\s,\\]+\\[^\s,]+)/g;
+  // en-US's general date and long time (M/d/yyyy h:mm:ss tt), then DOMAIN\NAME$.
+  const re = /(?:Latest|Previous):\s*(\d{1,2})\/(\d{1,2})\/(\d{4}) (\d{1,2}):(\d{2}):(\d{2})(?: ([AP]M))?,\s*([^\s,\\]+\\[^\s,]+)/g;
   for (let m = re.exec(raw); m; m = re.exec(raw)) {
-    const t = Date.parse(m[2]);
-    if (!Number.isNaN(t)) out.push({ account: m[3], whenAddedUtc: new Date(t).toISOString() });
+    const [month, day, year, hour, minute, second] = m.slice(1, 7).map(Number);
+    const h24 = m[7] === undefined ? hour : (hour % 12) + (m[7] === "PM" ? 12 : 0);
+    out.push({ account: m[8], whenAddedUtc: new Date(Date.UTC(year, month - 1, day, h24, minute, second)).toISOString() });
   }
   return out;
 }
