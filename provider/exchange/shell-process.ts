@@ -36,7 +36,12 @@ export class ShellProcess {
   private pending?: PendingCall;
 
   constructor(executable: string, env: NodeJS.ProcessEnv) {
-    this.child = spawn(executable, [...SHELL_ARGUMENTS], { env, stdio: "pipe", shell: false, windowsHide: true });
+    // A process group of its own: Pulumi's engine ends a provider by signalling the provider's
+    // whole group (SIGINT, SIGKILL 5 s later: plugin.go's kill, cmdutil.InterruptChildren and
+    // KillChildren), which would end the shell abruptly and leave its Exchange session counted
+    // against PowerShellMaxConcurrency. Outside the group, the shell reads the end of its input when
+    // the provider goes and exits in order, which closes its sessions (LocalRunspace.DoCloseHelper).
+    this.child = spawn(executable, [...SHELL_ARGUMENTS], { env, stdio: "pipe", shell: false, windowsHide: true, detached: true });
     this.child.stdout.setEncoding("utf8");
     this.child.stderr.setEncoding("utf8");
     this.child.stdout.on("data", (chunk: string) => this.read("stdout", chunk));
