@@ -150,7 +150,7 @@ export async function asaServerExists(inputs: { server: string; exchange?: Excha
 }
 
 /** The Outlook Anywhere settings a change would leave on the server, as Set-OutlookAnywhere validates them. */
-export async function outlookAnywhereAfter(h: ServerHandle, change: Partial<OutlookAnywhereSettings>): Promise<OutlookAnywhereSettings> {
+async function outlookAnywhereAfter(h: ServerHandle, change: Partial<OutlookAnywhereSettings>): Promise<OutlookAnywhereSettings> {
   const [urls, auth] = await Promise.all([readPart(h, "urls"), readPart(h, "auth")]);
   const found: OutlookAnywhereSettings = {
     internalHostname: urls.outlookAnywhere.internalHostname,
