@@ -223,7 +223,7 @@ function takenError(server: string, ipPort: string, owner: string): InvalidInput
   return new InvalidInputError(
     "server",
     `${server}'s certificate binding of ${ipPort} belongs to ${owner}; the KDC proxy would have to replace it, and every HTTPS site of that application on ${server} (on an Exchange server: OWA, EWS, MAPI, Autodiscover) would present the proxy's certificate, or none once the proxy is removed`,
-    "publish the KDC proxy on a server where nothing else serves HTTPS on 443 (Microsoft's note: the KDC proxy and another HTTPS service on 443 cannot share a server)",
+    "publish the KDC proxy on a server where nothing else serves HTTPS on 443 (Microsoft notes the same of Windows Admin Center on 443)",
     { code: "KDC_PROXY_PORT_TAKEN" },
   );
 }
@@ -267,7 +267,9 @@ async function update(_id: string, olds: KdcProxyServerOutputs, raw: Record<stri
   const current = flattenKdcProxy(found);
   const declared = declaredKdcProxy(news);
   const { originals } = carryOriginals(olds.originals, declared, current);
-  const settings = pick(flattenKdcProxy(await setKdcProxy(s, t, kdcProxyChange(declared), olds.appId ?? news.appId)), Object.keys(declared));
+  // The binding there is ours under the old or the new application id (or there is none).
+  const owner = found.sslBinding?.appId ?? news.appId;
+  const settings = pick(flattenKdcProxy(await setKdcProxy(s, t, kdcProxyChange(declared), owner)), Object.keys(declared));
   return { outs: { ...news, settings, originals, drift: describeDrift(news.server, declared, settings) } };
 }
 
