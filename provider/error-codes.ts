@@ -74,6 +74,7 @@ export const ERROR_CODES = {
   NOT_A_KDC_PROXY_URL: "exchange-kerberos:kdcProxyUrl is not a KDC proxy URL (https://<name>/KdcProxy)",
   KPSSVC_MISSING: "the server named for the KDC proxy has no KDC Proxy Server service (kpssvc)",
   CERTIFICATE_NOT_IN_STORE: "the certificate named by its thumbprint is not in the server's computer Personal store",
+  KDC_PROXY_PORT_TAKEN: "another application (IIS, on every Exchange server) holds the certificate binding of the KDC proxy's IP:port",
 
   // Passwords and encryption types.
   PASSWORD_TOO_LONG: "a password longer than AD accepts (256 characters)",
@@ -153,6 +154,12 @@ export const ERROR_CODES = {
   NO_EXCHANGE_SERVERS_FOUND: "discover found no Exchange servers in the Configuration partition",
   ASA_CREDENTIAL_NOT_LATEST: "a server accepted the ASA credential but another is its latest",
   FOREIGN_ASA_CREDENTIALS: "a server holds ASA credentials of another account and adopt is not set",
+  ASA_NEEDS_REMOTE_SESSION: "the ASA credential can be set only in a remote session on the server itself, not through the snap-in (exchangeConnection local)",
+  ASA_STATUS_UNREADABLE: "a server's ASA status arrived as display text that cannot be read",
+  OA_SSL_OFFLOADING_REQUIRED: "Outlook Anywhere clients not required to use TLS need SSLOffloading on the server",
+  OA_BASIC_OVER_HTTP: "Outlook Anywhere refuses Basic authentication for clients not required to use TLS",
+  OA_NO_HOSTNAME: "Outlook Anywhere would be left with neither an internal nor an external host name",
+  EXECUTION_POLICY_BY_GROUP_POLICY: "Group Policy sets an execution policy that keeps PowerShell from loading the operations module",
 
   // Kerberos (the doctor's client, kerberos/kdc-client.ts). The first two are retired (below).
   KERBEROS_TOOL_MISSING: "retired: an MIT Kerberos program (kinit, kvno) was not installed (the doctor no longer starts MIT programs)",

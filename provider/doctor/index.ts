@@ -279,7 +279,16 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
   } else if (!o.exchange) {
     for (const s of o.servers) r.add("binding", s, "skip", "NOT_CHECKED", "the Exchange connection is not configured", `set ${CONFIG_NAMESPACE}:exchangeShell/exchangeConnection`);
   } else {
-    for (const s of o.servers) await checkServer(o, s, { qualifiedName, spnNames: names, passwordLastSet: asa?.passwordLastSet, stackPasswordMatchesAd }, r);
+    // Side by side (the sessions bound how many at once): each server's password comparison opens
+    // a session on that server (docs/exchange-rules.md, rule 1). Findings stay in server order.
+    const each = await Promise.all(
+      o.servers.map(async (s) => {
+        const own = new Report();
+        await checkServer(o, s, { qualifiedName, spnNames: names, passwordLastSet: asa?.passwordLastSet, stackPasswordMatchesAd }, own);
+        return own.findings;
+      }),
+    );
+    r.findings.push(...each.flat());
   }
 
   // 8: the endpoint itself, with a token from the namespace's ticket

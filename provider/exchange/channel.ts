@@ -8,6 +8,7 @@
 // is one stdout line `EK-RESULT-BEGIN <base64 JSON> EK-RESULT-END`.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { InvalidInputError, type KerberosRolloutError } from "../errors";
 import { ExchangeCommandError, type OperationError } from "./error-mapping";
 import { OPERATION_NAMES, type OperationName } from "./operation-table";
 
@@ -57,10 +58,38 @@ export const BOOTSTRAP_FORM = new RegExp(
 /** An operation line; groups: the name, the parameters (base64 JSON). */
 export const OPERATION_FORM = new RegExp(`^Invoke-EkOperation -Name '([A-Za-z-]+)' -ParamsBase64 '(${B64})'$`);
 
+/**
+ * Asked only when the module did not load: the execution policy Group Policy sets for the computer
+ * and for the user, and the one in effect (Get-ExecutionPolicy; "Undefined" where none is set).
+ */
+export const EXECUTION_POLICY_SCRIPT =
+  "[Console]::Out.WriteLine('EK-POLICY ' + (Get-ExecutionPolicy -Scope MachinePolicy) + ' ' + (Get-ExecutionPolicy -Scope UserPolicy) + ' ' + (Get-ExecutionPolicy))";
+
+/**
+ * The refusal to report when Group Policy keeps the shell from loading the module. The shell runs
+ * with -ExecutionPolicy Bypass (Process scope); only the MachinePolicy and UserPolicy scopes, which
+ * the "Turn on Script Execution" policy sets, take precedence over it, and of their values
+ * Restricted (the policy disabled) and AllSigned (the module is not signed) refuse the module
+ * (about_Execution_Policies).
+ */
+export function groupPolicyRefusal(answer: string, shell: string): KerberosRolloutError | undefined {
+  const m = /EK-POLICY (\w+) (\w+) (\w+)/.exec(answer);
+  if (!m) return undefined;
+  const [machine, user] = [m[1], m[2]];
+  const scope = machine !== "Undefined" ? { name: "MachinePolicy", policy: machine, node: "Computer Configuration" } : user !== "Undefined" ? { name: "UserPolicy", policy: user, node: "User Configuration" } : undefined;
+  if (!scope || !["Restricted", "AllSigned"].includes(scope.policy)) return undefined;
+  return new InvalidInputError(
+    "exchange-kerberos:exchangeShell",
+    `Group Policy sets PowerShell's execution policy to ${scope.policy} (scope ${scope.name}, "Turn on Script Execution" under ${scope.node}), which overrides the -ExecutionPolicy Bypass ${shell} is started with, so it cannot load the operations module ExchangeKerberos.psm1 (nor the module Import-PSSession makes)`,
+    `have the policy allow local scripts ("Allow local scripts and remote signed scripts", RemoteSigned) for this ${scope.name === "MachinePolicy" ? "computer" : "user"}, or run pulumi on a machine the policy does not cover`,
+    { code: "EXECUTION_POLICY_BY_GROUP_POLICY" },
+  );
+}
+
 /** The last line of defence: refuses any script text that is not one of our fixed forms. */
 export function assertScriptText(text: string): void {
   const op = OPERATION_FORM.exec(text);
-  if (BOOTSTRAP_FORM.test(text) || (op && (OPERATION_NAMES as string[]).includes(op[1]))) return;
+  if (BOOTSTRAP_FORM.test(text) || text === EXECUTION_POLICY_SCRIPT || (op && (OPERATION_NAMES as string[]).includes(op[1]))) return;
   throw new ExchangeCommandError("refusing to send script text that is not one of the fixed forms (a value would have been spliced into PowerShell)");
 }
 

@@ -13,9 +13,9 @@
 //   error-mapping.ts  Exchange's errors, returned as data, to our typed errors
 //   operation-table.ts each operation's parameters and result shape, checked here at the boundary
 //   session-stats.ts  the counters
-import { causeOf, KerberosRolloutError, NotFoundError, UnreachableError, warn } from "../errors";
-import type { ExchangeSettings } from "../settings";
-import { assertScriptText, bootstrapScript, modulePath, operationScript, parseResult, type Outcome } from "./channel";
+import { causeOf, InvalidInputError, KerberosRolloutError, NotFoundError, UnreachableError, warn } from "../errors";
+import { CONFIG_NAMESPACE, type ExchangeSettings } from "../settings";
+import { assertScriptText, bootstrapScript, EXECUTION_POLICY_SCRIPT, groupPolicyRefusal, modulePath, operationScript, parseResult, type Outcome } from "./channel";
 import { ExchangeCommandError, scrub, typedError } from "./error-mapping";
 import { OPERATION_TABLE, type OperationName, type OperationParams, type OperationResult } from "./operation-table";
 import { newSealKey, sealParams, Secret, secretsIn, SESSION_KEY_ENV } from "./sealing";
@@ -36,6 +36,16 @@ export interface CallOptions {
 /** How long a call waits for a busy session before the pool opens another (see grow). */
 const GROW_AFTER_MS = 100;
 
+/**
+ * The culture every session is opened with (New-PSSessionOption -Culture/-UICulture): what Exchange
+ * formats as text (dates, the ASA status's display text) then reads the same whatever the display
+ * language of the machine running the shell or of the Exchange server.
+ */
+export const SESSION_CULTURE = "en-US";
+
+/** How long closing a session waits for Remove-PSSession before the shell is ended anyway. */
+const DISCONNECT_TIMEOUT_MS = 10_000;
+
 /** The sessions of one endpoint: the resources' calls share them. */
 export class ExchangeSession {
   readonly key: string;
@@ -53,10 +63,16 @@ export class ExchangeSession {
   /** How many sessions the pool may hold; lowered when Exchange refuses one. */
   private size: number;
 
-  constructor(private readonly settings: ExchangeSettings, endpoint: string) {
+  constructor(
+    private readonly settings: ExchangeSettings,
+    endpoint: string,
+    /** The server the sessions run on (;TargetServer=), for the operations Exchange runs only there. */
+    private readonly target?: string,
+  ) {
     this.endpoint = endpoint;
-    this.key = sessionKey(settings, endpoint);
-    this.size = Math.max(1, settings.sessions);
+    this.key = sessionKey(settings, endpoint, target);
+    // A target's sessions serve one server, whose calls come one after another.
+    this.size = target === undefined ? Math.max(1, settings.sessions) : 1;
   }
 
   /** Runs one operation on the first session free; its result narrowed by the operation table. */
@@ -85,7 +101,7 @@ export class ExchangeSession {
   }
 
   private open(): ShellSession {
-    const s = new ShellSession(this.settings, this.endpoint, this.key);
+    const s = new ShellSession(this.settings, this.endpoint, this.key, this.target);
     this.sessions.push(s);
     return s;
   }
@@ -151,12 +167,15 @@ class ShellSession {
   private shell?: ShellProcess;
   private sealKey: Buffer = newSealKey();
   private everStarted = false;
+  /** The shell holds an open Exchange session (Connect-EkExchange answered). */
+  private connected = false;
   private tail: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly settings: ExchangeSettings,
     private readonly endpoint: string,
     private readonly key: string,
+    private readonly target?: string,
   ) {}
 
   /** Opens the session before any call needs it (the pool's extra sessions). */
@@ -176,8 +195,19 @@ class ShellSession {
     return run;
   }
 
+  /**
+   * Ends the shell, closing its Exchange session first while the shell still answers: a runspace
+   * left behind by a killed process counts against the account's PowerShellMaxConcurrency until
+   * Exchange expires it ("Be sure to disconnect the remote PowerShell session when you're
+   * finished", Microsoft's "Connect to Exchange servers using remote PowerShell").
+   */
   async close(): Promise<void> {
     await this.tail;
+    const shell = this.shell;
+    if (shell && !shell.exited && this.connected) {
+      this.connected = false;
+      await this.invoke(shell, operationScript("Disconnect-EkExchange", {}), "closing the Exchange session", Math.min(this.settings.timeoutMs, DISCONNECT_TIMEOUT_MS)).catch(() => undefined);
+    }
     this.kill();
   }
 
@@ -246,15 +276,20 @@ class ShellSession {
     this.everStarted = true;
     const secrets = this.secrets({});
     try {
-      const loaded = await this.invokeRaw(shell, bootstrapScript(modulePath()), "loading the operations module");
+      const loaded = await this.invokeRaw(shell, bootstrapScript(modulePath()), "loading the operations module").catch(async (e: unknown) => {
+        if (e instanceof SessionDied || e instanceof CallTimedOut) throw e;
+        throw (await this.policyRefusal(shell)) ?? e;
+      });
       if (!loaded.includes("EK-MODULE-LOADED")) {
         throw new ExchangeCommandError(`the shell ${this.settings.shell} did not load ExchangeKerberos.psm1`, "check that the executable is PowerShell 5.1 or 7");
       }
       const connect: OperationParams<"Connect-EkExchange"> = {
         Connection: this.settings.connection,
         Endpoint: this.endpoint,
+        Culture: SESSION_CULTURE,
         Authentication: this.settings.authentication,
       };
+      if (this.target !== undefined) connect.TargetServer = this.target;
       if (this.settings.user !== undefined && this.settings.password !== undefined) {
         connect.User = this.settings.user;
         connect.Password = new Secret(this.settings.password);
@@ -266,12 +301,24 @@ class ShellSession {
           ? new UnreachableError(err.reason, "check exchange-kerberos:exchangeEndpoint, exchangeConnection and exchangeAuthentication")
           : err;
       }
+      this.connected = this.settings.connection === "remote";
     } catch (e) {
       this.kill();
       if (e instanceof SessionDied) throw e;
       throw this.translate(e, `starting the Exchange session for ${this.endpoint}`, secrets);
     }
     return shell;
+  }
+
+  /**
+   * Why the module did not load, when Group Policy is the cause: the shell is started with
+   * -ExecutionPolicy Bypass (Process scope), which the policies at MachinePolicy and UserPolicy
+   * override (about_Execution_Policies, "Execution policy precedence").
+   */
+  private async policyRefusal(shell: ShellProcess): Promise<KerberosRolloutError | undefined> {
+    if (shell.exited) return undefined;
+    const answer = await this.invokeRaw(shell, EXECUTION_POLICY_SCRIPT, "reading the execution policy").catch(() => "");
+    return groupPolicyRefusal(answer, this.settings.shell);
   }
 
   private spawn(): ShellProcess {
@@ -287,24 +334,25 @@ class ShellSession {
   kill(): void {
     const shell = this.shell;
     this.shell = undefined;
+    this.connected = false;
     shell?.kill();
   }
 
-  private async invoke(shell: ShellProcess, script: string, what: string): Promise<Outcome> {
-    const raw = await this.invokeRaw(shell, script, what);
+  private async invoke(shell: ShellProcess, script: string, what: string, timeoutMs = this.settings.timeoutMs): Promise<Outcome> {
+    const raw = await this.invokeRaw(shell, script, what, timeoutMs);
     const outcome = parseResult(raw);
     if (outcome) return outcome;
     throw new ExchangeCommandError(`${what}: the operations module printed no result line`, "start the shell by hand, Import-Module ExchangeKerberos.psm1 and run the operation to see what it prints");
   }
 
-  private async invokeRaw(shell: ShellProcess, script: string, what: string): Promise<string> {
+  private async invokeRaw(shell: ShellProcess, script: string, what: string, timeoutMs = this.settings.timeoutMs): Promise<string> {
     assertScriptText(script);
     if (shell.exited) {
       this.kill();
       throw new SessionDied("the process had exited");
     }
     try {
-      return await shell.invoke(script, this.settings.timeoutMs);
+      return await shell.invoke(script, timeoutMs);
     } catch (e) {
       if (e instanceof ShellTimedOut) {
         countTimeout();
@@ -321,28 +369,55 @@ class ShellSession {
   }
 }
 
-export function sessionKey(settings: Omit<ExchangeSettings, "sessions" | "timeoutMs">, endpoint: string): string {
-  return [settings.shell, settings.connection, endpoint.toLowerCase(), settings.authentication, settings.user ?? ""].join("|");
+export function sessionKey(settings: Omit<ExchangeSettings, "sessions" | "timeoutMs">, endpoint: string, target?: string): string {
+  return [settings.shell, settings.connection, endpoint.toLowerCase(), target?.toLowerCase() ?? "", settings.authentication, settings.user ?? ""].join("|");
 }
 
 const sessions = new Map<string, ExchangeSession>();
+
+function pooled(settings: ExchangeSettings, endpoint: string, target?: string): ExchangeSession {
+  const key = sessionKey(settings, endpoint, target);
+  let s = sessions.get(key);
+  if (!s) {
+    s = new ExchangeSession(settings, endpoint, target);
+    sessions.set(key, s);
+  }
+  return s;
+}
 
 /**
  * The shared sessions for the endpoint that manages `server`: the configured endpoint, else the
  * server itself (remote), or this machine (local).
  */
 export function sessionFor(settings: ExchangeSettings, server: string): ExchangeSession {
-  const endpoint = settings.connection === "local" ? "localhost" : (settings.endpoint ?? server);
-  const key = sessionKey(settings, endpoint);
-  let s = sessions.get(key);
-  if (!s) {
-    s = new ExchangeSession(settings, endpoint);
-    sessions.set(key, s);
-  }
-  return s;
+  return pooled(settings, settings.connection === "local" ? "localhost" : (settings.endpoint ?? server));
 }
 
-/** Ends every session of this process (tests; the provider process simply exits). */
+/**
+ * A session that runs on the server `fqdn` itself, for the operations Exchange performs only there
+ * (the ASA credential's write and its passwords' read): as RollAlternateServiceAccountPassword.ps1
+ * does, http://<fqdn>/powershell?serializationLevel=Full;TargetServer=<fqdn>, whatever
+ * exchangeEndpoint says. The snap-in (exchangeConnection local) runs as the user, and Exchange
+ * manages the ASA only from a process running as LocalSystem (its remote PowerShell's): refused.
+ */
+export function targetSessionFor(settings: ExchangeSettings, fqdn: string, what: string): ExchangeSession {
+  assertTargetSessions(settings, what);
+  return pooled(settings, fqdn, fqdn);
+}
+
+/** Throws the refusal targetSessionFor gives, without opening anything (a resource's check). */
+export function assertTargetSessions(settings: ExchangeSettings, what: string): void {
+  if (settings.connection === "local") {
+    throw new InvalidInputError(
+      `${CONFIG_NAMESPACE}:exchangeConnection`,
+      `is local: ${what} needs a remote session running on the server itself, as LocalSystem (Exchange: "Only processes running under LocalSystem account can manage Alternate Service Account settings for a computer"), and the snap-in runs as you`,
+      `remove ${CONFIG_NAMESPACE}:exchangeConnection (remote is the default): each server's credential is then set in a session to http://<server>/powershell with TargetServer=<server>`,
+      { code: "ASA_NEEDS_REMOTE_SESSION" },
+    );
+  }
+}
+
+/** Ends every session of this process (tests, the doctor; the provider process simply exits). */
 export async function closeExchangeSessions(): Promise<void> {
   const all = [...sessions.values()];
   sessions.clear();

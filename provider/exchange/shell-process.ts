@@ -15,8 +15,14 @@ export class ShellTimedOut extends Error {}
 /** The line wrote to stderr: PowerShell's own error (a parse error, an unknown command). */
 export class ShellReportedError extends Error {}
 
-/** `-Command -`: read statements from stdin; `-NoExit`: keep reading after the first. */
-export const SHELL_ARGUMENTS: readonly string[] = ["-NoLogo", "-NoProfile", "-NonInteractive", "-NoExit", "-Command", "-"];
+/**
+ * `-Command -`: read statements from stdin; `-NoExit`: keep reading after the first.
+ * `-ExecutionPolicy Bypass`: Windows PowerShell's default policy on Windows 10/11 is Restricted,
+ * which loads no .psm1 (ours, nor the one Import-PSSession makes); the parameter sets the Process
+ * scope only, and Group Policy still overrides it (about_Execution_Policies). PowerShell on other
+ * systems ignores it.
+ */
+export const SHELL_ARGUMENTS: readonly string[] = ["-NoLogo", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-NoExit", "-Command", "-"];
 
 interface PendingCall {
   reader: FrameReader;
@@ -30,7 +36,12 @@ export class ShellProcess {
   private pending?: PendingCall;
 
   constructor(executable: string, env: NodeJS.ProcessEnv) {
-    this.child = spawn(executable, [...SHELL_ARGUMENTS], { env, stdio: "pipe", shell: false, windowsHide: true });
+    // A process group of its own: Pulumi's engine ends a provider by signalling the provider's
+    // whole group (SIGINT, SIGKILL 5 s later: plugin.go's kill, cmdutil.InterruptChildren and
+    // KillChildren), which would end the shell abruptly and leave its Exchange session counted
+    // against PowerShellMaxConcurrency. Outside the group, the shell reads the end of its input when
+    // the provider goes and exits in order, which closes its sessions (LocalRunspace.DoCloseHelper).
+    this.child = spawn(executable, [...SHELL_ARGUMENTS], { env, stdio: "pipe", shell: false, windowsHide: true, detached: true });
     this.child.stdout.setEncoding("utf8");
     this.child.stderr.setEncoding("utf8");
     this.child.stdout.on("data", (chunk: string) => this.read("stdout", chunk));

@@ -10,17 +10,15 @@
 // is drift.
 import * as pulumi from "@pulumi/pulumi";
 import { deleteFirst, dynamicResourceUrn, stackInput } from "../owner";
-import { AlreadyExistsError, ConflictError, InvalidInputError } from "../errors";
+import { AlreadyExistsError, ConflictError, InvalidInputError, warn } from "../errors";
 import type { ExchangeOverride } from "../settings";
 import { bool } from "../validate";
 import { CheckFailures, ResourceImpl, thinProvider, checkInputs, containsUnknown } from "./dynamic";
 import { takeoverNote, takingOver } from "./takeover";
-import { exchangeServerName, resourceUrnInput } from "../exchange/inputs";
-import { exchangeServer, getAsaCredentials, removeAsaCredentials, setAsaCredentials, type AsaCredentialStatus, serverExists, deleteOnServer, readOnServer } from "../exchange/operations";
+import { exchangeServerName, resourceUrnInput, sameServer } from "../exchange/inputs";
+import { exchangeServer, getAsaCredentials, removeAsaCredentials, setAsaCredentials, type AsaCredentialStatus, asaServerExists, deleteOnServer, readOnServer } from "../exchange/operations";
 import { exchangeOverride } from "../overrides";
 import { noteLegacyOrigin, OnDestroy, onDestroyInput, Origin, originOf, recordedOrigin, refuseIfHeld, releasedOnDestroy } from "./lifecycle";
-import { sameServer } from "../exchange/inputs";
-import { warn } from "../errors";
 
 export interface AsaBindingArgs {
   /** The Exchange server (EX1 or its FQDN). Changing it replaces the binding. */
@@ -223,7 +221,7 @@ async function noteTakeover(inputs: Inputs): Promise<void> {
 export const asaBindingImpl: ResourceImpl = {
   replaceKeys: ["server"],
   async check(olds, news) {
-    const r = await checkInputs(news, validateAsaBindingInputs, serverExists);
+    const r = await checkInputs(news, validateAsaBindingInputs, asaServerExists);
     // Only a note: a server that cannot be read here fails create with the cause.
     if (!r.failures?.length && takingOver(news, olds)) await noteTakeover(validateAsaBindingInputs(r.inputs ?? news)).catch(() => undefined);
     return r;

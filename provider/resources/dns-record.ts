@@ -2,20 +2,18 @@
 // dnsNode over LDAP. `values` is authoritative (round robin over every address declared; any other
 // value of that type is removed); records of other types on the node are never touched.
 import * as pulumi from "@pulumi/pulumi";
-import { AlreadyExistsError, ConflictError, InvalidInputError } from "../errors";
-import { LdapOverride } from "../settings";
+import { AlreadyExistsError, ConflictError, InvalidInputError, warn } from "../errors";
+import { LdapOverride, ldapSettings } from "../settings";
 import { bool, dnsLabel, fqdn, ipv4, ipv6, oneOf } from "../validate";
 import { CheckFailures, ResourceImpl, thinProvider, checkInputs } from "./dynamic";
 import { directoryFor, LdapConnection } from "../ldap/connection";
 import { canonicalAddress, DnsType, encodeA, encodeAAAA, encodeCountName, recordText, typeName } from "../ldap/dns-record-codec";
 import { findZone, liveRecords, nodeDn, readNode, setRecords } from "../ldap/dns-zone";
 import { parentDn } from "../ldap/dn";
-import { ldapSettings } from "../settings";
 import { askDirectory, lowerValues } from "./preflight";
 import { OWNER_ATTRIBUTE, deleteFirst, dynamicResourceUrn, ownerInput, ownerMark, stackInput } from "../owner";
 import { ldapOverrideInput } from "../overrides";
 import { keptOrigin, noteLegacyOrigin, OnDestroy, onDestroyInput, Origin, originOf, refuseIfHeld, releasedOnDestroy } from "./lifecycle";
-import { warn } from "../errors";
 
 export type DnsRecordType = "A" | "AAAA" | "CNAME";
 const TYPES: readonly DnsRecordType[] = ["A", "AAAA", "CNAME"];

@@ -5,16 +5,14 @@
 // unless overridden. The values found before create are kept in state and restored on delete.
 import * as pulumi from "@pulumi/pulumi";
 import { deleteFirst, dynamicResourceUrn, stackInput } from "../owner";
-import { InvalidInputError } from "../errors";
+import { InvalidInputError, warn } from "../errors";
 import type { ExchangeOverride } from "../settings";
 import { bool, fqdn, httpsUrl } from "../validate";
 import { CheckFailures, ResourceImpl, thinProvider, checkInputs, partialCreate } from "./dynamic";
-import { carryOriginals, changedKeys, describeDrift, exchangeServerName, pick, type SettingsMap, resourceUrnInput } from "../exchange/inputs";
-import { exchangeServer, getVdirUrls, setVdirUrls, VDIR_KINDS, type ServerHandle, type VdirKind, type VdirUrlsChange, type VdirUrlsState, serverExists, deleteOnServer, readOnServer } from "../exchange/operations";
+import { carryOriginals, changedKeys, describeDrift, exchangeServerName, pick, sameServer, type SettingsMap, resourceUrnInput } from "../exchange/inputs";
+import { exchangeServer, getVdirUrls, setVdirUrls, VDIR_KINDS, type ServerHandle, type VdirKind, type VdirUrlsChange, type VdirUrlsState, serverExists, deleteOnServer, readOnServer, refuseOutlookAnywhereChange } from "../exchange/operations";
 import { exchangeOverride } from "../overrides";
 import { keptOrigin, noteLegacyOrigin, OnDestroy, onDestroyInput, Origin, originOf, recordedOrigin, refuseIfHeld, releasedOnDestroy, replacedProps } from "./lifecycle";
-import { sameServer } from "../exchange/inputs";
-import { warn } from "../errors";
 
 export type ServiceUrls = Partial<Record<VdirKind, string>>;
 
@@ -291,20 +289,40 @@ async function del(_id: string, props: VdirUrlsOutputs): Promise<void> {
     warn(`${props.server}: its URLs were taken over with the site (and the namespace's record stays): released, left as they are`);
     return;
   }
-  await deleteOnServer(props, "the server or its virtual directories", async () => setVdirUrls(await exchangeServer(props.server, props.exchange, props.version), vdirChange(props.originals ?? {})));
+  await deleteOnServer(props, "the server or its virtual directories", async () => {
+    const h = await exchangeServer(props.server, props.exchange, props.version);
+    let restore = props.originals ?? {};
+    // Exchange keeps an internal or an external host name (Set-OutlookAnywhere refuses to clear
+    // the last one): a server found without either keeps the namespace.
+    if ("outlookAnywhere.internalHostname" in restore && !restore["outlookAnywhere.internalHostname"] && !(await getVdirUrls(h)).outlookAnywhere.externalHostname) {
+      restore = Object.fromEntries(Object.entries(restore).filter(([k]) => !k.startsWith("outlookAnywhere.")));
+      warn(`${props.server}: Outlook Anywhere had no host name before this stack, and Exchange cannot clear the only one: it keeps ${declaredSettings(props)["outlookAnywhere.internalHostname"]}`, `set its ExternalHostname first if it must go (Set-OutlookAnywhere "${props.server}\\Rpc (Default Web Site)" -ExternalHostname <name> -ExternalClientsRequireSsl $true -ExternalClientAuthenticationMethod Negotiate)`);
+    }
+    return setVdirUrls(h, vdirChange(restore));
+  });
+}
+
+/**
+ * Read-only, at preview: a declared InternalClientsRequireSsl false is refused where
+ * Set-OutlookAnywhere would refuse it; and for a server not in state yet, onDestroy delete is
+ * refused where the URLs destroy would put back name a record it deletes (the URLs it has now).
+ */
+async function online(inputs: Inputs, f: CheckFailures, olds: Record<string, unknown>): Promise<void> {
+  await serverExists(inputs, f);
+  if (f.failures.length === 0 && Object.keys(olds).length === 0 && inputs.deletesNamespaceRecord && inputs.adopt && inputs.onDestroy === "delete" && inputs.server !== undefined) {
+    const h = await exchangeServer(inputs.server, inputs.exchange);
+    const refusal = strandedName(inputs.server, inputs.namespace, flattenVdirUrls(await getVdirUrls(h)));
+    if (refusal) f.addError("onDestroy", refusal);
+  }
+  if (inputs.outlookAnywhereInternalClientsRequireSsl !== false || f.failures.length > 0) return;
+  const host = declaredSettings(inputs)["outlookAnywhere.internalHostname"] as string | null;
+  await refuseOutlookAnywhereChange(inputs, { internalHostname: host, internalClientsRequireSsl: false }, "outlookAnywhereInternalClientsRequireSsl", f);
 }
 
 export const exchangeVirtualDirectoryUrlsImpl: ResourceImpl = {
   replaceKeys: ["server"],
   async check(_olds, news) {
-    return checkInputs(news, validateVdirUrlsInputs, async (inputs, f, olds) => {
-      await serverExists(inputs, f);
-      // A server not in state yet: the URLs destroy would put back are the ones it has now.
-      if (f.failures.length || Object.keys(olds).length > 0 || !inputs.deletesNamespaceRecord || !inputs.adopt || inputs.onDestroy !== "delete" || inputs.server === undefined) return;
-      const h = await exchangeServer(inputs.server, inputs.exchange);
-      const refusal = strandedName(inputs.server, inputs.namespace, flattenVdirUrls(await getVdirUrls(h)));
-      if (refusal) f.addError("onDestroy", refusal);
-    });
+    return checkInputs(news, validateVdirUrlsInputs, online);
   },
   async diff(_id, olds, news) {
     noteLegacyOrigin(olds);

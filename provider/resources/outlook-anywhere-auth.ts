@@ -6,17 +6,14 @@
 // before create are kept in state and restored on delete.
 import * as pulumi from "@pulumi/pulumi";
 import { deleteFirst, dynamicResourceUrn, stackInput } from "../owner";
-import { InvalidInputError } from "../errors";
+import { InvalidInputError, warn } from "../errors";
 import type { ExchangeOverride } from "../settings";
-import { oneOf } from "../validate";
+import { bool, oneOf } from "../validate";
 import { CheckFailures, ResourceImpl, thinProvider, checkInputs, partialCreate } from "./dynamic";
-import { carryOriginals, changedKeys, describeDrift, exchangeServerName, pick, type SettingsMap, resourceUrnInput } from "../exchange/inputs";
-import { exchangeServer, getOutlookAuth, setOutlookAuth, type OutlookAuthChange, type OutlookAuthState, serverExists, deleteOnServer, readOnServer } from "../exchange/operations";
+import { carryOriginals, changedKeys, describeDrift, exchangeServerName, pick, sameServer, type SettingsMap, resourceUrnInput } from "../exchange/inputs";
+import { exchangeServer, getOutlookAuth, setOutlookAuth, type OutlookAuthChange, type OutlookAuthState, serverExists, deleteOnServer, readOnServer, refuseOutlookAnywhereChange } from "../exchange/operations";
 import { exchangeOverride } from "../overrides";
 import { keptOrigin, noteLegacyOrigin, OnDestroy, onDestroyInput, Origin, originOf, recordedOrigin, refuseIfHeld, releasedOnDestroy, replacedProps } from "./lifecycle";
-import { sameServer } from "../exchange/inputs";
-import { warn } from "../errors";
-import { bool } from "../validate";
 
 /** Set-OutlookAnywhere's client authentication methods (Microsoft's cmdlet reference). */
 export const CLIENT_AUTH_METHODS = ["Basic", "Ntlm", "Negotiate"] as const;
@@ -216,10 +213,20 @@ async function del(_id: string, props: OutlookAnywhereAuthOutputs): Promise<void
   await deleteOnServer(props, "the server or its virtual directories", async () => setOutlookAuth(await exchangeServer(props.server, props.exchange, props.version), outlookAuthChange(props.originals ?? {})));
 }
 
+/** Basic declared for a side: refused at preview where those clients are not required to use TLS. */
+async function online(inputs: Inputs, f: CheckFailures): Promise<void> {
+  await serverExists(inputs, f);
+  if (f.failures.length > 0) return;
+  const internal = inputs.internalClientAuthenticationMethod;
+  const external = inputs.externalClientAuthenticationMethod;
+  if (internal === "Basic") await refuseOutlookAnywhereChange(inputs, { internalClientAuthenticationMethod: internal }, "internalClientAuthenticationMethod", f);
+  if (external === "Basic") await refuseOutlookAnywhereChange(inputs, { externalClientAuthenticationMethod: external }, "externalClientAuthenticationMethod", f);
+}
+
 export const outlookAnywhereAuthImpl: ResourceImpl = {
   replaceKeys: ["server"],
   async check(_olds, news) {
-    return checkInputs(news, validateOutlookAuthInputs, serverExists);
+    return checkInputs(news, validateOutlookAuthInputs, online);
   },
   async diff(_id, olds, news) {
     noteLegacyOrigin(olds);

@@ -3,7 +3,7 @@
 // Catalog and refuses an SPN held by any other account, naming it. Unlike ActiveDirectoryDsc we
 // never move an SPN from its holder: that would break whatever service relies on it.
 import * as pulumi from "@pulumi/pulumi";
-import { AlreadyExistsError, ConflictError, InvalidInputError, NotFoundError } from "../errors";
+import { AlreadyExistsError, ConflictError, InvalidInputError, NotFoundError, warn } from "../errors";
 import { LdapOverride, ldapSettings } from "../settings";
 import { bool } from "../validate";
 import { CheckFailures, ResourceImpl, thinProvider, checkInputs } from "./dynamic";
@@ -18,7 +18,6 @@ import { takeoverNote, takingOver } from "./takeover";
 import { ldapOverrideInput } from "../overrides";
 import { noteLegacyOrigin, OnDestroy, onDestroyInput, Origin, originOf, recordedOrigin, refuseIfHeld, releasedOnDestroy } from "./lifecycle";
 import { holderInState, stackOf } from "../stack-state";
-import { warn } from "../errors";
 
 export interface SpnArgs {
   /** `service/host[:port][/name]`, such as `HTTP/outlook.corp.example`. */

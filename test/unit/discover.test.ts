@@ -24,7 +24,7 @@ function server(name: string, o: { ns?: string; account?: string | null; oaAuth?
     urls: {
       owa: url("/owa"), ecp: url("/ecp"), ews: url("/EWS/Exchange.asmx"), oab: url("/OAB"), activeSync: url("/Microsoft-Server-ActiveSync"), mapi: url("/mapi"),
       autodiscoverInternalUri: `https://${ns}/Autodiscover/Autodiscover.xml`,
-      outlookAnywhere: { internalHostname: ns, internalClientsRequireSsl: true },
+      outlookAnywhere: { internalHostname: ns, internalClientsRequireSsl: true, externalHostname: null, externalClientsRequireSsl: false, sslOffloading: false },
     },
     auth: {
       outlookAnywhere: { internalClientAuthenticationMethod: o.oaAuth ?? "Negotiate", externalClientAuthenticationMethod: "Negotiate", iisAuthenticationMethods: ["Basic", "Ntlm", "Negotiate"] },

@@ -65,22 +65,27 @@ describe("Exchange session: values cross as data (stand-in)", function () {
     }
     // Nor in the process arguments.
     const starts = readTranscript(h.stateFile).flatMap((e) => (e.t === "start" ? [e.argv] : []));
-    assert.deepEqual(starts[0], ["-NoLogo", "-NoProfile", "-NonInteractive", "-NoExit", "-Command", "-"]);
+    assert.deepEqual(starts[0], ["-NoLogo", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-NoExit", "-Command", "-"]);
 
     await asaBindingImpl.delete(binding.id, binding.outs);
     await exchangeVirtualDirectoryUrlsImpl.delete(urls.id, urls.outs);
   });
 });
 
-/** Twenty resources on three servers, every create and then every read in flight at once, as the engine sends them. */
-async function twentyResources(): Promise<void> {
+/**
+ * Twenty resources on three servers, every create and then every read in flight at once, as the
+ * engine sends them. `withAsa` false leaves the bindings out (their writes run in a session of their
+ * own on each server: TargetServer).
+ */
+async function twentyResources(withAsa = true): Promise<void> {
   const servers = ["EX1", "EX2", "EX3"];
   const kinds: [ResourceImpl, (s: string, i: number) => Record<string, unknown>][] = [
     [exchangeVirtualDirectoryUrlsImpl, (s) => ({ server: s, namespace: "outlook.corp.example" })],
     [outlookAnywhereAuthImpl, (s) => ({ server: s })],
     [asaBindingImpl, (s, i) => ({ server: s, account: "CORP\\EXCH-ASA$", password: `pw-${i}`, adopt: true })],
   ];
-  const plan = Array.from({ length: 20 }, (_, i) => ({ impl: kinds[Math.floor(i / 3) % 3][0], news: kinds[Math.floor(i / 3) % 3][1](servers[i % 3], i) }));
+  const used = withAsa ? kinds : kinds.slice(0, 2);
+  const plan = Array.from({ length: 20 }, (_, i) => ({ impl: used[Math.floor(i / 3) % used.length][0], news: used[Math.floor(i / 3) % used.length][1](servers[i % 3], i) }));
   const created = await Promise.all(plan.map((p) => create(p.impl, p.news)));
   const reads = await Promise.all(created.map((c, i) => plan[i].impl.read(c.id, c.outs)));
   assert.equal(reads.filter((r) => r.id !== "").length, 20);
@@ -97,15 +102,18 @@ describe("Exchange session: a pool per endpoint (stand-in)", function () {
   let h: Harness | undefined;
   afterEach(async () => h?.done());
 
-  it("exchangeSessions 1: twenty resources against three servers share three sessions, one per endpoint, calls queued", async () => {
+  it("exchangeSessions 1: twenty resources against three servers share three sessions, one per endpoint, calls queued (and one on each server for its ASA credential)", async () => {
     h = await startStandin(THREE, { exchangeSessions: "1" });
     await twentyResources();
     const stats = exchangeStatsSinceMark();
     const standin = readState(h.stateFile).counters;
     console.log(`      provider exchangeStatsSinceMark(): sessionsStarted=${stats.sessionsStarted} restarts=${stats.restarts} calls=${stats.calls} perOperation=${JSON.stringify(stats.callsPerOperation)}`);
-    assert.equal(stats.sessionsStarted, 3);
+    const shared = Object.entries(stats.endpoints).filter(([k]) => k.split("|")[3] === "");
+    const targeted = Object.entries(stats.endpoints).filter(([k]) => k.split("|")[3] !== "");
+    assert.deepEqual(shared.map(([k, e]) => [k.split("|")[2], e.sessionsStarted]).sort(), [["ex1", 1], ["ex2", 1], ["ex3", 1]]);
+    assert.deepEqual(targeted.map(([k, e]) => [k.split("|")[3], e.sessionsStarted, e.calls]).sort(), [["ex1.corp.example", 1, 3], ["ex2.corp.example", 1, 3], ["ex3.corp.example", 1, 3]], "Connect-EkExchange and the credential's two binds, on the server itself");
     assert.equal(stats.restarts, 0);
-    assert.deepEqual(standin.sessionsPerEndpoint, { EX1: 1, EX2: 1, EX3: 1 });
+    assert.deepEqual(standin.sessionsPerEndpoint, { EX1: 2, EX2: 2, EX3: 2 });
     assert.equal(stats.callsPerOperation["Get-EkServerInfo"], 3, "each server's version is asked once per endpoint");
     assert.equal(stats.calls, standin.calls, "every call the provider counted reached the stand-in");
   });
@@ -118,8 +126,10 @@ describe("Exchange session: a pool per endpoint (stand-in)", function () {
     const wall = Date.now() - t0;
     const stats = exchangeStatsSinceMark();
     const standin = readState(h.stateFile).counters;
-    assert.equal(stats.sessionsStarted, DEFAULT_EXCHANGE_SESSIONS, `${DEFAULT_EXCHANGE_SESSIONS} sessions opened while calls waited (${JSON.stringify(stats)})`);
-    assert.deepEqual(standin.sessionsPerEndpoint, { EX3: DEFAULT_EXCHANGE_SESSIONS });
+    const shared = Object.entries(stats.endpoints).filter(([k]) => k.split("|")[3] === "").map(([, e]) => e.sessionsStarted);
+    assert.deepEqual(shared, [DEFAULT_EXCHANGE_SESSIONS], `${DEFAULT_EXCHANGE_SESSIONS} sessions opened while calls waited (${JSON.stringify(stats)})`);
+    assert.equal(stats.sessionsStarted, DEFAULT_EXCHANGE_SESSIONS + 3, "and one on each server for its ASA credential");
+    assert.deepEqual(standin.sessionsPerEndpoint, { EX1: 1, EX2: 1, EX3: DEFAULT_EXCHANGE_SESSIONS + 1 });
     assert.equal(stats.calls, standin.calls, "every call the provider counted reached the stand-in, once");
     // The sessions overlap: the delays the model added sum to far more than the time it all took.
     const modeled = Object.values(standin.modeledMsPerOperation ?? {}).reduce((a, b) => a + b, 0);
@@ -167,7 +177,7 @@ describe("Exchange session: a pool per endpoint (stand-in)", function () {
     const write = process.stderr.write.bind(process.stderr);
     process.stderr.write = ((chunk: string | Uint8Array) => (warnings.push(String(chunk)), true)) as typeof process.stderr.write;
     try {
-      await twentyResources();
+      await twentyResources(false);
     } finally {
       process.stderr.write = write;
     }
