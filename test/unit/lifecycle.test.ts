@@ -5,7 +5,7 @@ import * as assert from "node:assert/strict";
 import { readOnServer } from "../../provider/exchange/operations";
 import { sameServer, serverKey } from "../../provider/exchange/inputs";
 import { UnreachableError } from "../../provider/errors";
-import { recordedInputs, releasedOnDestroy, rememberRecorded, onDestroyInput } from "../../provider/resources/lifecycle";
+import { noteLegacyOrigin, recordedInputs, releasedOnDestroy, rememberRecorded, onDestroyInput } from "../../provider/resources/lifecycle";
 import { serverChildNames } from "../../provider/components/kerberos-rollout";
 import { judgeProxyAnswer } from "../../provider/doctor/kdc-proxy";
 import { oneLine, serverText, Report } from "../../provider/doctor/report";
@@ -25,6 +25,22 @@ describe("lifecycle: what destroy does with each object", () => {
     assert.equal(releasedOnDestroy({}), false);
     assert.equal(releasedOnDestroy({ onDestroy: "release" }), true);
     assert.equal(releasedOnDestroy({ onDestroy: "delete" }), false);
+  });
+
+  it("says once, at the first diff of state that recorded no origin, that destroy deletes as before and names the key", () => {
+    const said: string[] = [];
+    const warn = console.warn;
+    console.warn = (...v: unknown[]) => void said.push(v.join(" "));
+    try {
+      noteLegacyOrigin({ origin: "created" });
+      assert.deepEqual(said, [], "state that recorded its origin: nothing to say");
+      noteLegacyOrigin({});
+      noteLegacyOrigin({});
+    } finally {
+      console.warn = warn;
+    }
+    assert.equal(said.length, 1, said.join("\n"));
+    assert.match(said[0], /^warning: this stack was deployed by an earlier release.*pulumi destroy deletes every object it manages.*Fix: .*pulumi config set exchange-kerberos:onDestroy release/);
   });
 
   it("takes release or delete, and refuses anything else naming the field", () => {
