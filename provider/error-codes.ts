@@ -152,6 +152,11 @@ export const ERROR_CODES = {
   CLOCK_SKEW: "this machine's clock and the KDC's differ by more than 5 minutes",
   CCACHE_VERSION_UNSUPPORTED: "a credential cache file format other than 0x0503/0x0504",
   CCACHE_NOT_A_FILE: "a credential cache that is not a FILE: cache",
+
+  // The package as installed (package-install.ts, resources/dynamic.ts).
+  PACKAGE_NOT_IN_PROJECT: "the program's directory cannot load pulumi-exchange-kerberos by its own name, where Pulumi replays the stored provider code",
+  PACKAGE_VERSION_MISMATCH: "the program's directory loads another version of pulumi-exchange-kerberos than the program runs",
+  STATE_FROM_NEWER_VERSION: "a resource's state was written by a newer version of pulumi-exchange-kerberos than the one installed",
 } as const satisfies Record<string, string>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
