@@ -10,6 +10,7 @@ import { InvalidInputError } from "../errors";
 import { closeLdapConnections, directory, globalCatalog } from "../ldap/connection";
 import { domainInfo, DomainInfo } from "../ldap/domain";
 import { registerSecret } from "../secrets";
+import { SettingKey, settingDefault } from "../setting-keys";
 import { CONFIG_NAMESPACE, ConfigSource, configFromMap, configureFromStack, exchangeSettings, ExchangeSettings, ldapSettings, projectPath } from "../settings";
 import { getServiceTickets, TicketOutcome } from "../kerberos/tickets";
 import { verifyTicketBytes } from "../kerberos/verify";
@@ -144,7 +145,7 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
   const sam = asaSam(o.asaName);
 
   const addresses = await checkDns(o, r);
-  const endpoints = o.checkEndpoints ?? true;
+  const endpoints = o.checkEndpoints ?? settingDefault("httpsCheck");
   let endpointTicket: EndpointTicket | { unavailable: string } = { unavailable: "no ticket was obtained" };
 
   // 2 + 3: the directory
@@ -283,7 +284,7 @@ function spnNamesFromOutput(spns: unknown): string[] | undefined {
  */
 export function doctorOptionsFromConfig(values: Record<string, string | undefined>, outputs: Record<string, unknown> = {}): DoctorOptions {
   const config: ConfigSource = configFromMap(values);
-  const get = (k: string): string | undefined => {
+  const get = (k: SettingKey): string | undefined => {
     const v = config.get(`${CONFIG_NAMESPACE}:${k}`);
     return v === "" ? undefined : v;
   };

@@ -13,6 +13,7 @@ import { checkServerIdentity, connect, PeerCertificate } from "node:tls";
 import { buildProbeAsReq, classifyKdcAnswer, decodeKdcProxyMessage, encodeKdcProxyMessage } from "../kerberos/kkdcp";
 import { userPrincipalName } from "../kerberos/tickets";
 import { CONFIG_NAMESPACE, projectPath } from "../settings";
+import { settingDefault } from "../setting-keys";
 import { message, Report } from "./report";
 import type { DoctorCode } from "./codes";
 
@@ -25,7 +26,7 @@ export interface KdcProxyOptions {
   timeoutMs?: number;
 }
 
-export const DEFAULT_KDC_PROXY_TIMEOUT_MS = 30_000;
+export const DEFAULT_KDC_PROXY_TIMEOUT_MS: number = settingDefault("kdcProxyTimeoutMs");
 
 /** A parsed `kdcProxyUrl`, or why it is not one (refused before anything is sent). */
 export function parseKdcProxyUrl(text: string): URL | { invalid: string } {
