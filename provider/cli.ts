@@ -20,7 +20,7 @@ import { DISCOVER_USAGE, DiscoverError, formatDiscoverReport, runDiscover, split
 import { redact, registerSecret } from "./secrets";
 import { CONFIG_NAMESPACE } from "./settings";
 
-const USAGE = `usage: pulumi-exchange-kerberos drift (--stack NAME | --all) [--json]   (drift --help says more)
+export const USAGE = `usage: pulumi-exchange-kerberos drift (--stack NAME | --all) [--json]   (drift --help says more)
 
 usage: pulumi-exchange-kerberos doctor [--stack NAME] [--cwd DIR] [--json] [flags]
 
