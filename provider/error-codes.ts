@@ -1,6 +1,7 @@
 // Every code an error of the family (errors.ts) carries, with what it means. A code is part of the
-// package's interface, like ActiveDirectoryDsc's message ids and the doctor's finding codes (README
-// "doctor"): short, UPPER_SNAKE, listed in README "Error codes", and never renamed or reused once
+// package's interface, like ActiveDirectoryDsc's message ids and the doctor's finding codes
+// (docs/reference/doctor.md): short, UPPER_SNAKE, listed in docs/reference/error-codes.md (generated
+// from this list by scripts/docs.ts), and never renamed or reused once
 // published; a new cause gets a new code. A code names the kind of cause; the error's `field` says
 // which input it is about, so one code serves every field with that cause (VALUE_EMPTY).
 // test/unit/error-codes.test.ts checks that every code is used, documented and unique, also

@@ -55,7 +55,7 @@ export interface ExchangeSettings {
  * Sessions per Exchange endpoint unless exchange-kerberos:exchangeSessions says otherwise.
  * Exchange's default throttling policy lets one user hold 18 remote PowerShell sessions at once
  * (PowerShellMaxConcurrency); 6 is a third of that, leaving the rest to the admin's own shells and
- * to other stacks run by the same account. README, "Exchange sessions".
+ * to other stacks run by the same account. docs/installation-configuration.md, "Exchange sessions".
  */
 export const DEFAULT_EXCHANGE_SESSIONS: number = settingDefault("exchangeSessions");
 

@@ -1,6 +1,6 @@
 // `doctor`: proves that Kerberos for the Outlook namespace works, against the directory, the KDC
 // and the Exchange servers a stack points at, and says exactly why when it does not. Eight checks
-// (the README's "doctor" section lists them with their codes): DNS → SPNs → ASA account → service tickets → the
+// (docs/reference/doctor.md lists them with their codes): DNS → SPNs → ASA account → service tickets → the
 // ticket decrypts with the ASA password's key → every server holds that credential → Negotiate and
 // URLs → the HTTPS endpoint at every address accepts a real Kerberos token (doctor/endpoint.ts).
 // Each failure carries a code, its cause and its fix (one line each); the report is also JSON.

@@ -157,11 +157,13 @@ export type Method = Exclude<keyof ResourceImpl, "replaceKeys">;
 export async function providerCall(type: string, method: Method, args: unknown[]): Promise<unknown> {
   const writer = writerOf(method, args);
   if (writer !== undefined && writtenByNewer(writer, PACKAGE_VERSION)) {
-    throw new ConflictError(
+    const e = new ConflictError(
       `this resource's state was written by ${PACKAGE_NAME} ${writer}, newer than the ${PACKAGE_VERSION} this project loads`,
-      `install ${writer} or later where the stack runs (npm install ${PACKAGE_NAME}@^${writer}); docs/state-compatibility.md says which versions read which state`,
+      `install ${writer} or later where the stack runs (npm install ${PACKAGE_NAME}@^${writer}); docs/reference/state-compatibility.md says which versions read which state`,
       { code: "STATE_FROM_NEWER_VERSION" },
     );
+    if (SDK_PRINTS.has(method)) expectSdkPrint(e);
+    throw e;
   }
   return withPackageVersion(method, args, await runProviderMethod(implementationOf(type, writer), type, method, args));
 }

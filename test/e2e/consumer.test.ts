@@ -41,9 +41,7 @@ describe("the package as users install it: their own Pulumi TypeScript project, 
 
   before(async function () {
     lab = await startLab(labAddr(41));
-    const packed = fs.mkdtempSync(path.join(os.tmpdir(), "ek-packed-"));
-    cleanup.push(async () => fs.rmSync(packed, { recursive: true, force: true }));
-    tarball = await timed("npm pack", () => packThisRelease(packed));
+    tarball = await timed("npm pack", () => packThisRelease(cleanup));
   });
 
   after(async function () {

@@ -37,9 +37,7 @@ describe("installs the stored provider code cannot load from: each works or is r
 
   before(async function () {
     lab = await startLab(labAddr(42));
-    const packed = fs.mkdtempSync(path.join(os.tmpdir(), "ek-packed-"));
-    cleanup.push(async () => fs.rmSync(packed, { recursive: true, force: true }));
-    tarball = await timed("npm pack", () => packThisRelease(packed));
+    tarball = await timed("npm pack", () => packThisRelease(cleanup));
     sdk = await newestSdk();
   });
 

@@ -105,7 +105,7 @@ describe("the package's version in state", () => {
     assert.equal(writtenByNewer("0.1.0", "0.2.0"), false);
   });
 
-  it("a check that refuses returns the inputs as given; one that passes records the version", async () => {
+  it("a check that refuses returns the inputs as given, with no version recorded (consumer.test.ts sees a passing one record it)", async () => {
     const refused = (await providerCall("exchange-kerberos:DnsRecord", "check", [{}, { zone: "" }])) as { inputs: Record<string, unknown>; failures: unknown[] };
     assert.ok(refused.failures.length > 0);
     assert.equal(refused.inputs[PACKAGE_VERSION_KEY], undefined);
