@@ -183,7 +183,7 @@ function writerOf(method: Method, args: unknown[]): string | undefined {
  * program) and into the outputs of create and update, beside the stored code that wrote them; a
  * read keeps the outputs' version, since the stored code stays the one create or update left.
  */
-function withPackageVersion(method: Method, args: unknown[], result: unknown): unknown {
+export function withPackageVersion(method: Method, args: unknown[], result: unknown): unknown {
   const r = result as { inputs?: Record<string, unknown>; failures?: unknown[]; outs?: Record<string, unknown>; props?: Record<string, unknown> };
   const stamp = (o: Record<string, unknown> | undefined, version: string | undefined) =>
     o && version !== undefined && Object.keys(o).length > 0 ? { ...o, [PACKAGE_VERSION_KEY]: version } : o;

@@ -12,7 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { REPO_ROOT } from "../fixtures/pulumi-cli";
 import { checkProjectLoadsThisPackage, PACKAGE_NAME, PACKAGE_VERSION, projectDirectory, versionLoadedFrom, writtenByNewer } from "../../provider/package-install";
 import { InvalidProgramInputError } from "../../provider/program-error";
-import { PACKAGE_VERSION_KEY, providerCall, thinProvider } from "../../provider/resources/dynamic";
+import { PACKAGE_VERSION_KEY, providerCall, thinProvider, withPackageVersion } from "../../provider/resources/dynamic";
 import { ConflictError } from "../../provider/errors";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- the host's own loader
@@ -72,6 +72,11 @@ describe("the stored provider code", function () {
     assert.ok(message.includes(fix), message);
   });
 
+  it("where an older version that has providerCall is installed (the 0.1.x builds after 0.1.0): still refuses, naming both", async () => {
+    const dir = projectWith({ version: "0.1.0", index: "exports.providerConfigure = () => undefined; exports.providerCall = async () => ({ ran: true });" });
+    assert.match(await refusal((await storedProvider(dir)).read!("id", {})), /loads 0\.1\.0, which cannot run it/);
+  });
+
   it("where a version of the same release line lacks the entry points: refuses rather than calling what is not there", async () => {
     const dir = projectWith({ version: PACKAGE_VERSION, index: "exports.providerCall = 1;" });
     assert.match(await refusal((await storedProvider(dir)).read!("id", {})), /which cannot run it/);
@@ -96,6 +101,17 @@ describe("the package's version in state", () => {
     assert.ok(e instanceof ConflictError, String(e));
     assert.equal(e.code, "STATE_FROM_NEWER_VERSION");
     assert.ok(e.message.includes(`written by ${PACKAGE_NAME} ${newer}, newer than the ${PACKAGE_VERSION}`), e.message);
+  });
+
+  it("check records this version in the inputs; create and update in the outputs; read keeps the version the outputs had", () => {
+    const v = { [PACKAGE_VERSION_KEY]: PACKAGE_VERSION };
+    assert.deepEqual(withPackageVersion("check", [{}, { a: 1 }], { inputs: { a: 1 } }), { inputs: { a: 1, ...v } });
+    assert.deepEqual(withPackageVersion("create", [{ a: 1 }], { id: "x", outs: { a: 1 } }), { id: "x", outs: { a: 1, ...v } });
+    assert.deepEqual(withPackageVersion("update", ["x", {}, { a: 1 }], { outs: { a: 2 } }), { outs: { a: 2, ...v } });
+    assert.deepEqual(withPackageVersion("read", ["x", { a: 1, [PACKAGE_VERSION_KEY]: "0.2.0" }], { id: "x", props: { a: 3 } }), { id: "x", props: { a: 3, [PACKAGE_VERSION_KEY]: "0.2.0" } });
+    // Outputs older releases wrote carry no version: a read does not invent one, and "gone" stays empty.
+    assert.deepEqual(withPackageVersion("read", ["x", { a: 1 }], { id: "x", props: { a: 3 } }), { id: "x", props: { a: 3 } });
+    assert.deepEqual(withPackageVersion("read", ["x", v], { id: "", props: {} }), { id: "", props: {} });
   });
 
   it("newer means a higher minor or major; patch releases read each other's state", () => {
