@@ -14,7 +14,7 @@
 //   asaEncryptionTypes  24 (AES128+AES256, the default)
 //   extraSpnNames    ["autodiscover.corp.example"]
 //   adopt            false
-//   kdcProxyServers  ["GW1"]            (omit both to publish no KDC proxy; README, "Outlook outside the network")
+//   kdcProxyServers  ["GW1"]            (omit both to publish no KDC proxy; docs/guides/outlook-outside-the-network.md)
 //   kdcProxyThumbprint  the proxy certificate's SHA-1 thumbprint on those servers
 import * as pulumi from "@pulumi/pulumi";
 import { KerberosRollout, readSiteSettings } from "pulumi-exchange-kerberos";
