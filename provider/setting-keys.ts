@@ -54,7 +54,7 @@ export const SETTINGS = {
   ldapVerifyCertificate: { scope: "connection", default: true, meaning: "verify the DC's certificate (preview warns when false)" },
   ldapAllowPlainText: { scope: "connection", default: false, meaning: "permit a simple bind without TLS (never on a real network)" },
   gcUrl: { scope: "connection", defaultText: "the DC's host on 3269 (ldaps) or 3268", meaning: "the Global Catalog, for the forest-wide SPN check" },
-  ldapTimeoutMs: { scope: "connection", default: 15000, meaning: "how long one LDAP operation may take, in milliseconds" },
+  ldapTimeoutMs: { scope: "connection", default: 15000, meaning: "how long connecting to the DC, or one LDAP operation, may take, in milliseconds" },
   exchangeShell: { scope: "connection", defaultText: "pwsh (powershell.exe on Windows)", meaning: "the PowerShell executable the provider starts" },
   exchangeConnection: { scope: "connection", default: "remote", meaning: "remote (a session to http://<endpoint>/PowerShell/) or local (the snap-in, on an Exchange server)" },
   exchangeEndpoint: { scope: "connection", defaultText: "the managed server", meaning: "the server the remote session is opened on" },

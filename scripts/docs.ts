@@ -144,11 +144,31 @@ function inputsTable(members: Member[]): string {
   return table(["Input", "Type", "Required", "Description"], members.map((m) => [`\`${m.name}\``, `\`${m.type}\``, m.optional ? "no" : "yes", m.doc]));
 }
 
-function outputsTable(outputs: Member[], inputs: Member[]): string {
+/** What every resource's `drift` output is (resources/*: each read fills it). */
+const DRIFT_DOC = "what the last read found against what was declared, one line per difference (the drift command reports them)";
+
+/** Every documented member of every interface in the file: an output's doc when its class member has none. */
+function docsIn(source: ts.SourceFile): Map<string, string> {
+  const docs = new Map<string, string>();
+  const visit = (node: ts.Node) => {
+    if (ts.isInterfaceDeclaration(node)) {
+      for (const m of node.members) {
+        const doc = docOf(m);
+        if (doc && m.name && ts.isIdentifier(m.name) && !docs.has(m.name.text)) docs.set(m.name.text, doc);
+      }
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return docs;
+}
+
+function outputsTable(outputs: Member[], inputs: Member[], docs: Map<string, string>): string {
   const byName = new Map(inputs.map((m) => [m.name, m]));
   return table(["Output", "Type", "Description"], outputs.map((m) => {
     const input = byName.get(m.name);
-    return [`\`${m.name}\``, `\`${m.type}\``, m.doc || (input ? `the input ${m.name}, as applied${input.doc ? `: ${input.doc}` : ""}` : "")];
+    const doc = m.doc || (m.name === "drift" ? DRIFT_DOC : input ? `the input ${m.name}, as applied${input.doc ? `: ${input.doc}` : ""}` : (docs.get(m.name) ?? ""));
+    return [`\`${m.name}\``, `\`${m.type}\``, doc];
   }));
 }
 
@@ -158,7 +178,7 @@ function resourceRegions(r: ResourceDoc): Region[] {
   const replaceKeys = implementationOf(`exchange-kerberos:${r.name}`).replaceKeys;
   return [
     { file: r.page, name: "inputs", text: inputsTable(inputs) },
-    { file: r.page, name: "outputs", text: outputsTable(membersOf(source, r.name), inputs) },
+    { file: r.page, name: "outputs", text: outputsTable(membersOf(source, r.name), inputs, docsIn(source)) },
     {
       file: r.page,
       name: "replaces",
@@ -173,7 +193,7 @@ function componentRegions(): Region[] {
     { file: COMPONENT.page, name: "inputs", text: inputsTable(membersOf(source, "KerberosRolloutArgs")) },
     { file: COMPONENT.page, name: "dns-inputs", text: inputsTable(membersOf(source, "KerberosRolloutDnsArgs")) },
     { file: COMPONENT.page, name: "kdc-proxy-inputs", text: inputsTable(membersOf(source, "KerberosRolloutKdcProxyArgs")) },
-    { file: COMPONENT.page, name: "outputs", text: outputsTable(membersOf(source, COMPONENT.name), []) },
+    { file: COMPONENT.page, name: "outputs", text: outputsTable(membersOf(source, COMPONENT.name), [], docsIn(source)) },
   ];
   const asa = aliasOf(source, "KerberosRolloutAsaArgs");
   if (!asa) throw new Error("KerberosRolloutAsaArgs not found");
