@@ -20,7 +20,7 @@ export const PACKAGE_VERSION: string = (require("../../package.json") as { versi
 
 /**
  * Whether state written by `writer` is newer than `reader` can read: a newer minor (0.x) or major
- * version may have changed what state holds; patch releases never do (docs/state-compatibility.md).
+ * version may have changed what state holds; patch releases never do (docs/reference/state-compatibility.md).
  */
 export function writtenByNewer(writer: string, reader: string): boolean {
   const [wMajor, wMinor] = writer.split(".").map(Number);
