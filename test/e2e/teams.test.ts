@@ -38,7 +38,12 @@ describe("a team on one stack, as the guide tells it: the stack file in git is t
   const git = (cwd: string, ...args: string[]) => sh("git", ["-c", "user.name=operator", "-c", "user.email=operator@corp.example", "-c", "init.defaultBranch=main", ...args], cwd);
 
   before(async function () {
-    [lab, pg] = await timed("lab + postgres", () => Promise.all([startLab(labAddr(43)), startPostgres(labAddr(44))]));
+    // Both started side by side; each kept even when the other fails, so that after() stops it.
+    const [l, p] = await timed("lab + postgres", () => Promise.allSettled([startLab(labAddr(43)), startPostgres(labAddr(44))]));
+    if (p.status === "fulfilled") pg = p.value;
+    if (l.status === "rejected") throw l.reason;
+    if (p.status === "rejected") throw p.reason;
+    lab = l.value;
     // Inside the repository (.scratch), so the site program resolves this package through its self-link.
     const scratch = path.join(REPO_ROOT, ".scratch");
     fs.mkdirSync(scratch, { recursive: true });

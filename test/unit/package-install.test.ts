@@ -18,9 +18,15 @@ import { ConflictError } from "../../provider/errors";
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- the host's own loader
 const requireFromString = require("require-from-string") as (code: string, filename: string) => { handler: () => pulumi.dynamic.ResourceProvider };
 
+const made: string[] = [];
+after(() => {
+  for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 /** A folder holding node_modules/pulumi-exchange-kerberos with this package.json and index.js, or none. */
 function projectWith(pkg?: { version: string; index: string }): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ek-stored-"));
+  made.push(dir);
   fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: p\nruntime: nodejs\n");
   if (pkg) {
     const at = path.join(dir, "node_modules", PACKAGE_NAME);
