@@ -20,7 +20,7 @@ import { DISCOVER_USAGE, DiscoverError, formatDiscoverReport, runDiscover, split
 import { redact, registerSecret } from "./secrets";
 import { CONFIG_NAMESPACE } from "./settings";
 
-const USAGE = `usage: pulumi-exchange-kerberos drift (--stack NAME | --all) [--json]   (drift --help says more)
+export const USAGE = `usage: pulumi-exchange-kerberos drift (--stack NAME | --all) [--json]   (drift --help says more)
 
 usage: pulumi-exchange-kerberos doctor [--stack NAME] [--cwd DIR] [--json] [flags]
 
@@ -149,7 +149,7 @@ async function readStack(stack: string | undefined, cwd: string | undefined): Pr
   // rotation that failed half-way the config's (and the output's) password is not yet AD's.
   try {
     const state = JSON.parse(await runPulumi(["stack", "export", "--show-secrets", ...sel], cwd)) as { deployment?: { resources?: { type?: string; outputs?: Record<string, unknown> }[] } };
-    const asaPassword = (state.deployment?.resources ?? []).filter((r) => (r.type ?? "").endsWith(":AsaPassword")).map((r) => r.outputs?.password);
+    const asaPassword = (state.deployment?.resources ?? []).filter((r) => (r.type ?? "").endsWith(":AsaPassword")).map((r) => exportedSecret(r.outputs?.password));
     if (asaPassword.length === 1 && typeof asaPassword[0] === "string" && asaPassword[0] !== "") {
       registerSecret(asaPassword[0]);
       outputs.asaPasswordInAd = asaPassword[0];
@@ -158,6 +158,19 @@ async function readStack(stack: string | undefined, cwd: string | undefined): Pr
     // no state to read: the outputs and config stand
   }
   return { config, outputs };
+}
+
+/**
+ * A value of `pulumi stack export --show-secrets`: a secret stays wrapped in its signature object,
+ * its value JSON in `plaintext`.
+ */
+function exportedSecret(v: unknown): unknown {
+  if (typeof v !== "object" || v === null || typeof (v as { plaintext?: unknown }).plaintext !== "string") return v;
+  try {
+    return JSON.parse((v as { plaintext: string }).plaintext);
+  } catch {
+    return undefined;
+  }
 }
 
 function readStdin(): Promise<string> {

@@ -1,6 +1,7 @@
 // Every code an error of the family (errors.ts) carries, with what it means. A code is part of the
-// package's interface, like ActiveDirectoryDsc's message ids and the doctor's finding codes (README
-// "doctor"): short, UPPER_SNAKE, listed in README "Error codes", and never renamed or reused once
+// package's interface, like ActiveDirectoryDsc's message ids and the doctor's finding codes
+// (docs/reference/doctor.md): short, UPPER_SNAKE, listed in docs/reference/error-codes.md (generated
+// from this list by scripts/docs.ts), and never renamed or reused once
 // published; a new cause gets a new code. A code names the kind of cause; the error's `field` says
 // which input it is about, so one code serves every field with that cause (VALUE_EMPTY).
 // test/unit/error-codes.test.ts checks that every code is used, documented and unique, also
@@ -174,6 +175,11 @@ export const ERROR_CODES = {
   KRB5_CONFIG_UNREADABLE: "the krb5.conf named by exchange-kerberos:krb5Config cannot be read",
   CCACHE_VERSION_UNSUPPORTED: "a credential cache file format other than 0x0503/0x0504",
   CCACHE_NOT_A_FILE: "a credential cache that is not a FILE: cache",
+
+  // The package as installed (package-install.ts, resources/dynamic.ts).
+  PACKAGE_NOT_IN_PROJECT: "the program's directory cannot load pulumi-exchange-kerberos by its own name, where Pulumi replays the stored provider code",
+  PACKAGE_VERSION_MISMATCH: "the program's directory loads another version of pulumi-exchange-kerberos than the program runs",
+  STATE_FROM_NEWER_VERSION: "a resource's state was written by a newer version of pulumi-exchange-kerberos than the one installed",
 } as const satisfies Record<string, string>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { formatProblem, InvalidInputError } from "./errors";
 import { booleanValue, integerValue } from "./config-values";
+import { SettingKey, settingDefault, SETTINGS } from "./setting-keys";
 
 /** The config namespace: `pulumi config set exchange-kerberos:ldapUrl ldaps://dc1.corp.example`. */
 export const CONFIG_NAMESPACE = "exchange-kerberos";
@@ -55,9 +56,9 @@ export interface ExchangeSettings {
  * Sessions per Exchange endpoint unless exchange-kerberos:exchangeSessions says otherwise.
  * Exchange's default throttling policy lets one user hold 18 remote PowerShell sessions at once
  * (PowerShellMaxConcurrency); 6 is a third of that, leaving the rest to the admin's own shells and
- * to other stacks run by the same account. README, "Exchange sessions".
+ * to other stacks run by the same account. docs/installation-configuration.md, "Exchange sessions".
  */
-export const DEFAULT_EXCHANGE_SESSIONS = 6;
+export const DEFAULT_EXCHANGE_SESSIONS: number = settingDefault("exchangeSessions");
 
 /** Per-resource override of non-secret LDAP settings (a site whose DC differs from the stack's). */
 export type LdapOverride = Partial<Pick<LdapSettings, "url" | "startTls" | "caFile" | "gcUrl">>;
@@ -80,20 +81,28 @@ export function configureFromCurrentStack(config: ConfigSource): void {
   current = true;
 }
 
-function key(name: string): string | undefined {
+function key(name: SettingKey): string | undefined {
   return stack.get(`${CONFIG_NAMESPACE}:${name}`);
 }
 
-function bool(name: string, dflt: boolean): boolean {
-  return booleanValue(`${CONFIG_NAMESPACE}:${name}`, key(name)) ?? dflt;
+/** The registry's default of a key (setting-keys.ts), of the type the reader expects. */
+function registered<T>(name: SettingKey, type: "boolean" | "number" | "string"): T {
+  const d = (SETTINGS[name] as { default?: unknown }).default;
+  if (typeof d !== type) throw new Error(`setting-keys.ts: ${name} has no ${type} default`);
+  return d as T;
+}
+
+function bool(name: SettingKey): boolean {
+  return booleanValue(`${CONFIG_NAMESPACE}:${name}`, key(name)) ?? registered<boolean>(name, "boolean");
 }
 
 /** Milliseconds: 1 ms to 24 days (the most a Node timer holds). */
-function millis(name: string, dflt: number): number {
+function millis(name: SettingKey): number {
+  const dflt = registered<number>(name, "number");
   return integerValue(`${CONFIG_NAMESPACE}:${name}`, key(name), { min: 1, max: 2147483647, unit: "milliseconds", example: String(dflt) }) ?? dflt;
 }
 
-function required(name: string, what: string, secret = false): string {
+function required(name: SettingKey, what: string, secret = false): string {
   const v = key(name);
   if (v === undefined || v === "") {
     const set = secret ? "pulumi config set --secret" : "pulumi config set";
@@ -144,14 +153,14 @@ export function ldapSettings(override: LdapOverride = {}): LdapSettings {
     url,
     // StartTLS protects every ldap:// connection, the DC's and the Global Catalog's alike (an
     // ldaps:// URL ignores it): a plain gcUrl beside an ldaps:// DC is no longer sent in clear.
-    startTls: override.startTls ?? bool("ldapStartTls", true),
+    startTls: override.startTls ?? bool("ldapStartTls"),
     caFile: projectPath(override.caFile ?? key("ldapCaFile")),
-    verifyCertificate: bool("ldapVerifyCertificate", true),
+    verifyCertificate: bool("ldapVerifyCertificate"),
     bindUser: required("ldapBindUser", "the LDAP bind user"),
     bindPassword: required("ldapBindPassword", "the LDAP bind password", true),
-    allowPlainText: bool("ldapAllowPlainText", false),
+    allowPlainText: bool("ldapAllowPlainText"),
     gcUrl: override.gcUrl ?? key("gcUrl"),
-    timeoutMs: millis("ldapTimeoutMs", 15000),
+    timeoutMs: millis("ldapTimeoutMs"),
   };
   plainTextRefusal(override.url ? "ldapUrl (the resource's ldap.url)" : "ldapUrl", s.url, s);
   if (s.gcUrl) plainTextRefusal(override.gcUrl ? "gcUrl (the resource's ldap.gcUrl)" : "gcUrl", s.gcUrl, s);
@@ -167,11 +176,11 @@ export function ldapSettings(override: LdapOverride = {}): LdapSettings {
 }
 
 export function exchangeSettings(override: ExchangeOverride = {}): ExchangeSettings {
-  const connection = override.connection ?? (key("exchangeConnection") as ExchangeSettings["connection"] | undefined) ?? "remote";
+  const connection = override.connection ?? (key("exchangeConnection") as ExchangeSettings["connection"] | undefined) ?? registered<ExchangeSettings["connection"]>("exchangeConnection", "string");
   if (connection !== "remote" && connection !== "local") {
     throw new InvalidInputError(`${CONFIG_NAMESPACE}:exchangeConnection`, `"${connection}" is not remote or local`, "set remote (a session to http://<server>/PowerShell/) or local (on an Exchange server)", { code: "VALUE_NOT_ALLOWED" });
   }
-  const authentication = (key("exchangeAuthentication") ?? "Kerberos") as ExchangeSettings["authentication"];
+  const authentication = (key("exchangeAuthentication") ?? registered<string>("exchangeAuthentication", "string")) as ExchangeSettings["authentication"];
   if (!["Kerberos", "Negotiate", "Basic"].includes(authentication)) {
     throw new InvalidInputError(`${CONFIG_NAMESPACE}:exchangeAuthentication`, `"${authentication}" is not Kerberos, Negotiate or Basic`, "set Kerberos (default) or Negotiate", { code: "VALUE_NOT_ALLOWED" });
   }
@@ -187,7 +196,7 @@ export function exchangeSettings(override: ExchangeOverride = {}): ExchangeSetti
     authentication,
     user,
     password,
-    timeoutMs: millis("exchangeTimeoutMs", 120000),
+    timeoutMs: millis("exchangeTimeoutMs"),
     sessions: integerValue(`${CONFIG_NAMESPACE}:exchangeSessions`, key("exchangeSessions"), { min: 1, max: 64, unit: "sessions", example: String(DEFAULT_EXCHANGE_SESSIONS) }) ?? DEFAULT_EXCHANGE_SESSIONS,
   };
 }

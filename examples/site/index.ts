@@ -15,7 +15,7 @@
 //   extraSpnNames    ["autodiscover.corp.example"]
 //   adopt            false
 //   onDestroy        release (the default: destroy leaves what existed before the stack), or delete
-//   kdcProxyServers  ["GW1"]            (omit both to publish no KDC proxy; README, "Outlook outside the network")
+//   kdcProxyServers  ["GW1"]            (omit both to publish no KDC proxy; docs/guides/outlook-outside-the-network.md)
 //   kdcProxyThumbprint  the proxy certificate's SHA-1 thumbprint on those servers
 import * as pulumi from "@pulumi/pulumi";
 import { KerberosRollout, readSiteSettings } from "pulumi-exchange-kerberos";

@@ -2,7 +2,7 @@
 // `adopt: true`, so that the site can be taken over by `pulumi up` (dynamic resources cannot be
 // `pulumi import`ed). It reports every inconsistency with the doctor's code, follows the majority,
 // and says what the first `up` will change: always a rotation of the ASA's password, since no tool
-// can read the current one. README, "Taking over an existing rollout".
+// can read the current one. docs/guides/take-over-a-rollout.md.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { configFromMap, configureFromStack, CONFIG_NAMESPACE, exchangeSettings, ldapSettings } from "../settings";

@@ -1,6 +1,6 @@
 // From what `discover` read (facts.ts) to a site config and what the first `pulumi up` of it will
 // do. Pure: no I/O. Where the servers disagree the proposal follows the majority, and every
-// disagreement is reported with the doctor's code (README, "doctor") and what `up` would change.
+// disagreement is reported with the doctor's code (docs/reference/doctor.md) and what `up` would change.
 import { DEFAULT_TTL } from "../resources/dns-record";
 import { declaredSettings, flattenVdirUrls, validateVdirUrlsInputs } from "../resources/exchange-virtual-directory-urls";
 import { declaredOutlookAuth, flattenOutlookAuth, validateOutlookAuthInputs } from "../resources/outlook-anywhere-auth";
@@ -116,7 +116,7 @@ export function propose(facts: DiscoveredFacts): Proposal {
     throw new DiscoverError(
       facts.accountMissing
         ? `the servers hold the credential of ${facts.accountMissing}, which is not in the directory (ASA_MISSING); create the account or give --asa-name and --asa-ou of the one to use`
-        : "no server holds an ASA credential (SERVER_NO_ASA on every server) and no --asa-name was given: there is no rollout to take over; write the stack file by hand (README, \"Rolling out a site\")",
+        : "no server holds an ASA credential (SERVER_NO_ASA on every server) and no --asa-name was given: there is no rollout to take over; write the stack file by hand (docs/guides/roll-out-a-site.md)",
     );
   }
   // An ASA that is not a computer account (a user, a managed service account): Microsoft's how-to

@@ -1,8 +1,8 @@
 // Every code a doctor finding carries (`doctor --json` → `code`), with what it means. The same
 // convention as the errors' codes (provider/error-codes.ts): short, UPPER_SNAKE, listed in the
-// README (the doctor's table), never renamed or reused once published. Check 4 reports the ticket
+// docs/reference/doctor.md (its table is generated from this list), never renamed or reused once published. Check 4 reports the ticket
 // layer's codes with TICKET_ before them, check 5 the verifier's as they are: both are listed here,
-// so the type below refuses a code that is not. test/unit/doctor-codes.test.ts checks the README.
+// so the type below refuses a code that is not. test/unit/doctor-codes.test.ts checks the page.
 
 export const DOCTOR_CODES = {
   OK: "the check passed",

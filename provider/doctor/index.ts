@@ -1,6 +1,6 @@
 // `doctor`: proves that Kerberos for the Outlook namespace works, against the directory, the KDC
 // and the Exchange servers a stack points at, and says exactly why when it does not. Eight checks
-// (the README's "doctor" section lists them with their codes): DNS → SPNs → ASA account → service tickets → the
+// (docs/reference/doctor.md lists them with their codes): DNS → SPNs → ASA account → service tickets → the
 // ticket decrypts with the ASA password's key → every server holds that credential → Negotiate and
 // URLs → the HTTPS endpoint at every address accepts a real Kerberos token (doctor/endpoint.ts).
 // Each failure carries a code, its cause and its fix (one line each); the report is also JSON.
@@ -11,6 +11,7 @@ import { closeLdapConnections, directory } from "../ldap/connection";
 import { globalCatalog } from "../ldap/global-catalog";
 import { domainInfo, DomainInfo } from "../ldap/domain";
 import { registerSecret } from "../secrets";
+import { SettingKey, settingDefault } from "../setting-keys";
 import { CONFIG_NAMESPACE, ConfigSource, configFromMap, configureFromStack, exchangeSettings, ExchangeSettings, ldapSettings } from "../settings";
 import { getServiceTickets, Logon, TicketOutcome } from "../kerberos/tickets";
 import { Principal } from "../kerberos/principal";
@@ -172,7 +173,7 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
   const sam = asaSam(o.asaName);
 
   const addresses = await explainDnsPending(o, r, await checkDns(o, r));
-  const endpoints = o.checkEndpoints ?? true;
+  const endpoints = o.checkEndpoints ?? settingDefault("httpsCheck");
   let endpointTicket: EndpointTicket | { unavailable: string } = { unavailable: "no ticket was obtained" };
 
   // 2 + 3: the directory
@@ -346,7 +347,7 @@ function spnNamesFromOutput(spns: unknown): string[] | undefined {
  */
 export function doctorOptionsFromConfig(values: Record<string, string | undefined>, outputs: Record<string, unknown> = {}): DoctorOptions {
   const config: ConfigSource = configFromMap(values);
-  const get = (k: string): string | undefined => {
+  const get = (k: SettingKey): string | undefined => {
     const v = config.get(`${CONFIG_NAMESPACE}:${k}`);
     return v === "" ? undefined : v;
   };

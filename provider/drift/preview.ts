@@ -36,7 +36,7 @@ const OPS: Record<string, DriftChange["op"]> = {
 };
 
 /** Keys that never count as declared settings (bookkeeping of the dynamic provider). */
-const BOOKKEEPING = new Set(["__provider", "resourceUrn", "drift", "owner", "accountOwner", "adopt"]);
+const BOOKKEEPING = new Set(["__provider", "resourceUrn", "drift", "owner", "accountOwner", "adopt", "packageVersion"]);
 
 function typeOf(step: PreviewStep, urn: string): string {
   const t = String(step.newState?.type ?? step.oldState?.type ?? urn.split("::")[2] ?? "");

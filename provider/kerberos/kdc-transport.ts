@@ -7,6 +7,7 @@
 //   verified against the given CA (default: Node's trust store).
 // KDCs are tried in the order given; the first that answers wins (MIT's behaviour, without its
 // parallel "race" after 1 s). Node's own sockets only: no program is started.
+import { settingDefault } from "../setting-keys";
 import { readFileSync } from "node:fs";
 import { createSocket } from "node:dgram";
 import { request } from "node:https";
@@ -45,7 +46,7 @@ export interface KdcAnswer {
 }
 
 export const DEFAULT_KDC_TIMEOUT_MS = 10_000;
-export const DEFAULT_KDC_PROXY_TIMEOUT_MS = 30_000;
+export const DEFAULT_KDC_PROXY_TIMEOUT_MS: number = settingDefault("kdcProxyTimeoutMs");
 
 export function describeKdc(k: KdcAddress): string {
   return `${isIPv6(k.host) ? `[${k.host}]` : k.host}:${k.port} (${k.transport.toUpperCase()})`;

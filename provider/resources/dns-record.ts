@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { AlreadyExistsError, ConflictError, InvalidInputError, warn } from "../errors";
 import { LdapOverride, ldapSettings } from "../settings";
+import { settingDefault } from "../setting-keys";
 import { bool, dnsLabel, fqdn, ipv4, ipv6, oneOf } from "../validate";
 import { CheckFailures, ResourceImpl, thinProvider, checkInputs } from "./dynamic";
 import { directoryFor, LdapConnection } from "../ldap/connection";
@@ -19,7 +20,7 @@ export type DnsRecordType = "A" | "AAAA" | "CNAME";
 const TYPES: readonly DnsRecordType[] = ["A", "AAAA", "CNAME"];
 /** RFC 2181 §8: a TTL is an unsigned 31-bit number. */
 export const MAX_TTL = 2147483647;
-export const DEFAULT_TTL = 3600;
+export const DEFAULT_TTL: number = settingDefault("dnsTtl");
 
 export interface DnsRecordArgs {
   /** The AD-integrated zone, such as corp.example. */

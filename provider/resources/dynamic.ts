@@ -4,9 +4,10 @@
 // for `read`, `update` and `delete`. So the serialized object must capture nothing heavy, live
 // (clients, sessions) or secret, and must load the real implementation by package name at call
 // time: upgrading the package then upgrades what old state runs. Each method below captures only
-// the resource's type token and hands over to `providerCall`.
+// the resource's type token and the version that wrote it, and hands over to `providerCall`.
 import * as pulumi from "@pulumi/pulumi";
-import { causeOf, formatProblem, InvalidInputError, KerberosRolloutError } from "../errors";
+import { causeOf, ConflictError, formatProblem, InvalidInputError, KerberosRolloutError } from "../errors";
+import { checkProjectLoadsThisPackage, PACKAGE_NAME, PACKAGE_VERSION, writtenByNewer } from "../package-install";
 import type { ErrorCode } from "../error-codes";
 import { configureFromStack, ConfigSource } from "../settings";
 import { recordProviderCall } from "../stats";
@@ -26,6 +27,7 @@ import type { ResourceImpl } from "./resource-impl";
  * and moving or renaming a file changes nothing in any stack (ARCHITECTURE.md, "State").
  */
 export function thinProvider(type: string): pulumi.dynamic.ResourceProvider {
+  checkProjectLoadsThisPackage();
   // One object per resource type: Pulumi caches a provider's serialized code per object, so a new
   // object for every resource would serialize the same closures again for each one.
   let provider = thinProviders.get(type);
@@ -39,15 +41,60 @@ export function thinProvider(type: string): pulumi.dynamic.ResourceProvider {
 const thinProviders = new Map<string, pulumi.dynamic.ResourceProvider>();
 
 function makeThinProvider(type: string): pulumi.dynamic.ResourceProvider {
+  const writer = PACKAGE_VERSION;
+  const call = (method: Method, args: unknown[]) => providerPackage(writer).providerCall(type, method, args);
   return {
-    configure: async (req) => require("pulumi-exchange-kerberos").providerConfigure(req.config),
-    check: async (olds, news) => require("pulumi-exchange-kerberos").providerCall(type, "check", [olds, news]),
-    diff: async (id, olds, news) => require("pulumi-exchange-kerberos").providerCall(type, "diff", [id, olds, news]),
-    create: async (inputs) => require("pulumi-exchange-kerberos").providerCall(type, "create", [inputs]),
-    read: async (id, props) => require("pulumi-exchange-kerberos").providerCall(type, "read", [id, props]),
-    update: async (id, olds, news) => require("pulumi-exchange-kerberos").providerCall(type, "update", [id, olds, news]),
-    delete: async (id, props) => require("pulumi-exchange-kerberos").providerCall(type, "delete", [id, props]),
+    configure: async (req) => providerPackage(writer).providerConfigure(req.config),
+    check: async (olds, news) => call("check", [olds, news]),
+    diff: async (id, olds, news) => call("diff", [id, olds, news]),
+    create: async (inputs) => call("create", [inputs]),
+    read: async (id, props) => call("read", [id, props]),
+    update: async (id, olds, news) => call("update", [id, olds, news]),
+    delete: async (id, props) => call("delete", [id, props]),
   };
+}
+
+/** What the stored code calls: each method resolves to its own result type (CheckResult, DiffResult…). */
+type StoredEntry = { providerCall(type: string, method: Method, args: unknown[]): Promise<any>; providerConfigure: typeof providerConfigure };
+
+/**
+ * Stored in state with the closures above (Pulumi serializes what they call), so it may use only
+ * its argument, `require` and globals: loads the package by name from the directory the engine
+ * starts the provider in (the program's), and when that cannot run state `writer` wrote (not
+ * installed there, or an older version: 0.1.0 has no `providerCall`), says which version to install.
+ */
+function providerPackage(writer: string): StoredEntry {
+  const name = "pulumi-exchange-kerberos";
+  const cwd = process.cwd();
+  const refuse = (cause: string): never => {
+    const fs = require("fs");
+    const path = require("path");
+    let project = cwd;
+    while (!fs.existsSync(path.join(project, "Pulumi.yaml")) && path.dirname(project) !== project) project = path.dirname(project);
+    const error = new Error(`this resource was written by ${name} ${writer}; ${cause}. Fix: run npm install ${name}@^${writer} in ${fs.existsSync(path.join(project, "Pulumi.yaml")) ? project : cwd} (by that name, in the project's own package.json: Pulumi runs each resource's stored code from there, for refresh and destroy too)`);
+    // The provider host prints `${e}: ${e.stack}` before the engine shows the message: once is
+    // enough, as for the package's own errors (expectSdkPrint).
+    const print = console.error;
+    console.error = (...values: unknown[]) => {
+      if (values.length === 1 && values[0] === `${error}: ${error.stack}`) console.error = print;
+      else print(...values);
+    };
+    throw error;
+  };
+  let installed: string;
+  let pkg: { providerCall?: unknown; providerConfigure?: unknown };
+  try {
+    installed = String(require(`${name}/package.json`).version);
+    pkg = require(name);
+  } catch (e) {
+    return refuse(`${cwd} cannot load it (${String(e instanceof Error ? e.message : e).split("\n")[0]})`);
+  }
+  const [major, minor] = installed.split(".").map(Number);
+  const [wMajor, wMinor] = writer.split(".").map(Number);
+  if (major < wMajor || (major === wMajor && minor < wMinor) || typeof pkg.providerCall !== "function" || typeof pkg.providerConfigure !== "function") {
+    return refuse(`${cwd} loads ${installed}, which cannot run it`);
+  }
+  return pkg as StoredEntry;
 }
 
 /** The provider's `configure`: the stack's config, read by settings.ts. */
@@ -111,8 +158,50 @@ export function plain<T>(value: T): T {
 export type Method = Exclude<keyof ResourceImpl, "replaceKeys">;
 
 /** Runs one provider method of one resource: the single entry point of every serialized closure. */
-export function providerCall(type: string, method: Method, args: unknown[]): Promise<unknown> {
-  return runProviderMethod(implementationOf(type), type, method, args);
+export async function providerCall(type: string, method: Method, args: unknown[]): Promise<unknown> {
+  const writer = writerOf(method, args);
+  if (writer !== undefined && writtenByNewer(writer, PACKAGE_VERSION)) {
+    const e = new ConflictError(
+      `this resource's state was written by ${PACKAGE_NAME} ${writer}, newer than the ${PACKAGE_VERSION} this project loads`,
+      `install ${writer} or later where the stack runs (npm install ${PACKAGE_NAME}@^${writer}); docs/reference/state-compatibility.md says which versions read which state`,
+      { code: "STATE_FROM_NEWER_VERSION" },
+    );
+    if (SDK_PRINTS.has(method)) expectSdkPrint(e);
+    throw e;
+  }
+  return withPackageVersion(method, args, await runProviderMethod(implementationOf(type, writer), type, method, args));
+}
+
+/** The input and output that say which version of the package wrote a resource's state. */
+export const PACKAGE_VERSION_KEY = "packageVersion";
+
+/** The version recorded in the state a method is handed (olds, or the outputs of read and delete). */
+function writerOf(method: Method, args: unknown[]): string | undefined {
+  const recorded = method === "check" ? args[0] : method === "create" ? undefined : args[1];
+  const v = typeof recorded === "object" && recorded !== null ? (recorded as Record<string, unknown>)[PACKAGE_VERSION_KEY] : undefined;
+  return typeof v === "string" && /^\d+\.\d+\./.test(v) ? v : undefined;
+}
+
+/**
+ * The version goes into the inputs `check` returns (so state names the version that last ran the
+ * program) and into the outputs of create and update, beside the stored code that wrote them; a
+ * read keeps the outputs' version, since the stored code stays the one create or update left.
+ */
+export function withPackageVersion(method: Method, args: unknown[], result: unknown): unknown {
+  const r = result as { inputs?: Record<string, unknown>; failures?: unknown[]; outs?: Record<string, unknown>; props?: Record<string, unknown> };
+  const stamp = (o: Record<string, unknown> | undefined, version: string | undefined) =>
+    o && version !== undefined && Object.keys(o).length > 0 ? { ...o, [PACKAGE_VERSION_KEY]: version } : o;
+  switch (method) {
+    case "check":
+      return r.failures?.length ? r : { ...r, inputs: stamp(r.inputs, PACKAGE_VERSION) };
+    case "create":
+    case "update":
+      return { ...r, outs: stamp(r.outs, PACKAGE_VERSION) };
+    case "read":
+      return { ...r, props: stamp(r.props, writerOf(method, args)) };
+    default:
+      return result;
+  }
 }
 
 /** One provider method of `impl`, cleaned and counted: what `providerCall` runs for a registered

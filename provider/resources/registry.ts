@@ -3,6 +3,7 @@
 // breaking existing stacks: this table is the one place that knows where each implementation
 // lives. The requires run on first use, inside the provider process.
 import type { ResourceImpl } from "./resource-impl";
+import { PACKAGE_NAME, PACKAGE_VERSION } from "../package-install";
 
 const IMPLEMENTATIONS: Record<string, () => ResourceImpl> = {
   "exchange-kerberos:DnsRecord": () => require("./dns-record").dnsRecordImpl,
@@ -36,9 +37,10 @@ export function typeOfRelease01Export(exportName: string): string {
   return type;
 }
 
-export function implementationOf(type: string): ResourceImpl {
+/** `writer`: the version state says wrote the resource, when it says (release 0.2.0 on). */
+export function implementationOf(type: string, writer?: string): ResourceImpl {
   const load = IMPLEMENTATIONS[type];
-  if (!load) throw new Error(`state names a resource type ${type} that this version of pulumi-exchange-kerberos does not have: install the version that wrote the stack`);
+  if (!load) throw new Error(`state names a resource type ${type} that ${PACKAGE_NAME} ${PACKAGE_VERSION} does not have: install ${writer === undefined ? "the version that wrote the stack" : `${writer}, the version that wrote it (npm install ${PACKAGE_NAME}@${writer})`}`);
   return load();
 }
 

@@ -1,5 +1,5 @@
 // Error codes are an interface, like the doctor's (test/unit/doctor-codes.test.ts): every code is
-// UPPER_SNAKE, used, listed in the README's "Error codes" table, and none is also a doctor code,
+// UPPER_SNAKE, used, listed in docs/reference/error-codes.md, and none is also a doctor code,
 // so a script reading either knows which it has. And a message is built from the error's fields
 // in one place: field, reason and fix come back out unchanged, with no parsing.
 import assert from "node:assert/strict";
@@ -29,7 +29,7 @@ function sources(dir: string): string[] {
 }
 
 const codes = Object.keys(ERROR_CODES) as ErrorCode[];
-const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
+const reference = readFileSync(join(REPO_ROOT, "docs", "reference", "error-codes.md"), "utf8");
 
 describe("error codes", () => {
   it("are UPPER_SNAKE, each with a one-line meaning, as the doctor's are", () => {
@@ -43,9 +43,10 @@ describe("error codes", () => {
     }
   });
 
-  it("the README's table lists exactly the codes of provider/error-codes.ts", () => {
-    const table = section(readme, "## Error codes", "\n## ");
-    const listed = [...table.matchAll(/^\| `([A-Z0-9_]+)` \|/gm)].map((m) => m[1]);
+  it("docs/reference/error-codes.md lists exactly the codes of provider/error-codes.ts, each with its meaning", () => {
+    const table = section(reference, "## The codes", "<!-- END GENERATED");
+    const listed = [...table.matchAll(/^\| `([A-Z0-9_]+)` \| (.+) \|$/gm)].map((m) => m[1]);
+    for (const m of table.matchAll(/^\| `([A-Z0-9_]+)` \| (.+) \|$/gm)) assert.equal(m[2], ERROR_CODES[m[1] as ErrorCode].replace(/\|/g, "\\|"), m[1]);
     assert.deepEqual([...listed].sort(), [...codes].sort());
     assert.equal(new Set(listed).size, listed.length, "a code listed twice");
   });
