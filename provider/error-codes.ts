@@ -141,6 +141,21 @@ export const ERROR_CODES = {
   NO_EXCHANGE_SERVERS_FOUND: "discover found no Exchange servers in the Configuration partition",
   ASA_CREDENTIAL_NOT_LATEST: "a server accepted the ASA credential but another is its latest",
   FOREIGN_ASA_CREDENTIALS: "a server holds ASA credentials of another account and adopt is not set",
+  WSMAN_CLIENT_MISSING: "PowerShell on this machine has no WSMan client, so it cannot open Exchange's remote session (pwsh 7.3+ on Linux and macOS)",
+
+  // The ssh transport to a Windows management host (exchange-kerberos:exchangeTransport ssh).
+  NOT_AN_SSH_TARGET: "exchange-kerberos:sshTarget is not user@host",
+  SSH_FILE_UNREADABLE: "the SSH identity or known-hosts file cannot be read",
+  SECOND_HOP_NEEDS_CREDENTIAL: "a key-based SSH logon has no network credentials: the session to Exchange needs exchangeUser/exchangePassword",
+  SSH_CLIENT_MISSING: "the OpenSSH client cannot be started",
+  SSH_UNREACHABLE: "no SSH server answered at the management host's address and port",
+  SSH_HOST_KEY_UNKNOWN: "the known-hosts file pins no key for the management host",
+  SSH_HOST_KEY_CHANGED: "the management host presented another key than the one pinned",
+  SSH_AUTH_REFUSED: "the management host refused the SSH key",
+  SSH_REMOTE_COMMAND_MISSING: "the management host cannot run the remote command (PowerShell)",
+  SSH_REMOTE_COMMAND_SILENT: "the remote command started over SSH never answered",
+  SSH_CONNECTION_LOST: "the SSH connection to the management host ended during a call",
+  SSH_FAILED: "ssh failed in a way none of the other SSH codes covers",
 
   // Kerberos tools (the doctor, the keytab command).
   KERBEROS_TOOL_MISSING: "an MIT Kerberos program (kinit, kvno) is not installed",

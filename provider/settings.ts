@@ -3,9 +3,10 @@
 // non-secret fields. One process-wide store: every resource of a run shares it, as they share the
 // LDAP connection and the PowerShell session.
 import * as fs from "fs";
+import { isIP } from "net";
 import * as path from "path";
 import { formatProblem, InvalidInputError } from "./errors";
-import { booleanValue, integerValue } from "./config-values";
+import { booleanValue, integerValue, setCommand, shown } from "./config-values";
 
 /** The config namespace: `pulumi config set exchange-kerberos:ldapUrl ldaps://dc1.corp.example`. */
 export const CONFIG_NAMESPACE = "exchange-kerberos";
@@ -34,6 +35,11 @@ export interface LdapSettings {
 }
 
 export interface ExchangeSettings {
+  /** `process`: a PowerShell this machine runs (the default); `ssh`: Windows PowerShell on a
+   * Windows management host, reached with the OpenSSH client (exchange/ssh-transport.ts). */
+  transport: "process" | "ssh";
+  /** How to reach the management host; set exactly when `transport` is `ssh`. */
+  ssh?: SshSettings;
   /** The PowerShell executable: `pwsh` (default) or `powershell.exe`, or a full path. */
   shell: string;
   /** `remote` (a session to http://<endpoint>/PowerShell/, the default) or `local` (the snap-in). */
@@ -49,6 +55,31 @@ export interface ExchangeSettings {
   /** PowerShell sessions per endpoint that calls for different servers may run in at once. */
   sessions: number;
 }
+
+export interface SshSettings {
+  /** The account on the management host, as ssh's -l takes it: admin, CORP\admin or admin@corp.example. */
+  user: string;
+  /** The management host: a DNS name or an IP address. */
+  host: string;
+  port: number;
+  /** The private key; absent = the agent's keys and the user's default ones. */
+  identityFile?: string;
+  /** The known-hosts file that pins the host's key. */
+  knownHostsFile: string;
+  connectTimeoutMs: number;
+  /** What the management host runs: Windows PowerShell reading statements from stdin. */
+  remoteCommand: string;
+  /** The OpenSSH client: `ssh` (`ssh.exe` on Windows) or a path. */
+  executable: string;
+}
+
+/**
+ * The remote command of the ssh transport. Windows OpenSSH runs a command through its default
+ * shell, cmd.exe (DefaultShell, PowerShell/openssh-portable contrib/win32/win32compat/pwd.c), so
+ * the program is named; -ExecutionPolicy Bypass because Windows 10 and 11 default to Restricted;
+ * -Command -: one statement per stdin line, as the local process is run.
+ */
+export const DEFAULT_SSH_REMOTE_COMMAND = "powershell.exe -NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -Command -";
 
 /**
  * Sessions per Exchange endpoint unless exchange-kerberos:exchangeSessions says otherwise.
@@ -104,11 +135,11 @@ function required(name: string, what: string, secret = false): string {
 /**
  * A path from stack config: relative paths are relative to the project directory (the one holding
  * Pulumi.yaml, found upwards from the provider's working directory), so that a stack file can say
- * `.lab/127.0.0.2/ca.pem` whatever folder the engine starts the provider in. Bare command names
- * (`pwsh`) are left for PATH.
+ * `.lab/127.0.0.2/ca.pem` whatever folder the engine starts the provider in (on Windows
+ * `.lab\\ca.pem` too). Bare command names (`pwsh`) are left for PATH.
  */
 export function projectPath(p: string | undefined): string | undefined {
-  if (p === undefined || path.isAbsolute(p) || !p.includes("/")) return p;
+  if (p === undefined || path.isAbsolute(p) || !(p.includes("/") || p.includes(path.sep))) return p;
   for (let dir = process.cwd(); ; dir = path.dirname(dir)) {
     if (fs.existsSync(path.join(dir, "Pulumi.yaml"))) return path.resolve(dir, p);
     if (path.dirname(dir) === dir) return path.resolve(p);
@@ -179,7 +210,15 @@ export function exchangeSettings(override: ExchangeOverride = {}): ExchangeSetti
   if ((user === undefined) !== (password === undefined)) {
     throw new InvalidInputError(`${CONFIG_NAMESPACE}:exchangeUser`, "exchangeUser and exchangePassword must be set together", `pulumi config set ${CONFIG_NAMESPACE}:exchangeUser DOMAIN\\admin and pulumi config set --secret ${CONFIG_NAMESPACE}:exchangePassword`, { code: "SETTINGS_INCOMPLETE" });
   }
+  const transport = (key("exchangeTransport") ?? "process") as ExchangeSettings["transport"];
+  if (transport !== "process" && transport !== "ssh") {
+    throw new InvalidInputError(`${CONFIG_NAMESPACE}:exchangeTransport`, `${shown(transport)} is not process or ssh`, `set process (PowerShell on this machine) or ssh (Windows PowerShell on a Windows management host): ${setCommand(`${CONFIG_NAMESPACE}:exchangeTransport`, "ssh")}`, { code: "VALUE_NOT_ALLOWED" });
+  }
+  const ssh = transport === "ssh" ? sshSettings() : undefined;
+  if (ssh) secondHop(connection, user);
   return {
+    transport,
+    ssh,
     shell: projectPath(override.shell ?? key("exchangeShell")) ?? (process.platform === "win32" ? "powershell.exe" : "pwsh"),
     connection,
     endpoint: override.endpoint ?? key("exchangeEndpoint"),
@@ -189,6 +228,95 @@ export function exchangeSettings(override: ExchangeOverride = {}): ExchangeSetti
     timeoutMs: millis("exchangeTimeoutMs", 120000),
     sessions: integerValue(`${CONFIG_NAMESPACE}:exchangeSessions`, key("exchangeSessions"), { min: 1, max: 64, unit: "sessions", example: String(DEFAULT_EXCHANGE_SESSIONS) }) ?? DEFAULT_EXCHANGE_SESSIONS,
   };
+}
+
+/** A file named in config for the ssh transport: it must be there and readable, or preview says so. */
+function readableFile(name: string, what: string): string | undefined {
+  const raw = key(name);
+  if (raw === undefined) return undefined;
+  const field = `${CONFIG_NAMESPACE}:${name}`;
+  if (raw.trim() === "") throw new InvalidInputError(field, "is empty", `${setCommand(field, "/etc/exchange-kerberos/known_hosts")}, or remove it with pulumi config rm ${field}`, { code: "VALUE_EMPTY" });
+  const file = projectPath(raw) as string;
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+    if (!fs.statSync(file).isFile()) throw new Error("not a file");
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    throw new InvalidInputError(field, `cannot read ${file} (${why})`, `point it at ${what}, readable by the account that runs pulumi`, { code: "SSH_FILE_UNREADABLE" });
+  }
+  return file;
+}
+
+/** `user@host`: ssh splits at the last @, so the user may be a UPN (admin@corp.example@mgmt01). */
+function sshTarget(): { user: string; host: string } {
+  const field = `${CONFIG_NAMESPACE}:sshTarget`;
+  const raw = key("sshTarget");
+  const example = setCommand(field, "svc-exchange@mgmt01.corp.example");
+  if (raw === undefined || raw === "") {
+    throw new InvalidInputError(field, "exchange-kerberos:exchangeTransport ssh needs the management host and the account to log on with", example, { code: "SETTING_MISSING" });
+  }
+  const at = raw.lastIndexOf("@");
+  const user = raw.slice(0, at);
+  const host = raw.slice(at + 1);
+  // A user or host starting with "-" would be read as an option; control characters and white space
+  // have no place in either (Windows account names with spaces are not supported here).
+  const userOk = /^[A-Za-z0-9._$\\@][A-Za-z0-9._$\\@-]{0,255}$/.test(user);
+  const hostOk = isIP(host) !== 0 || (/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(host) && host.length <= 253);
+  if (at <= 0 || !userOk || !hostOk) {
+    throw new InvalidInputError(field, `${shown(raw)} is not user@host (an account name without spaces, then a host name or IP address)`, example, { code: "NOT_AN_SSH_TARGET" });
+  }
+  return { user, host };
+}
+
+function sshSettings(): SshSettings {
+  const knownHostsFile = readableFile("sshKnownHostsFile", "a known_hosts file holding the management host's key (the host key is pinned: an unknown or changed key is refused)");
+  if (knownHostsFile === undefined) {
+    throw new InvalidInputError(
+      `${CONFIG_NAMESPACE}:sshKnownHostsFile`,
+      "exchange-kerberos:exchangeTransport ssh needs the known-hosts file that pins the management host's key",
+      `write the host's key line into a file ("mgmt01.corp.example ssh-ed25519 AAAA…", from C:\\ProgramData\\ssh\\ssh_host_ed25519_key.pub on the host) and ${setCommand(`${CONFIG_NAMESPACE}:sshKnownHostsFile`, "ssh/known_hosts")}`,
+      { code: "SETTING_MISSING" },
+    );
+  }
+  const command = key("sshRemoteCommand");
+  if (command !== undefined && (command.trim() === "" || /[\x00-\x1f\x7f]/.test(command))) {
+    throw new InvalidInputError(`${CONFIG_NAMESPACE}:sshRemoteCommand`, command.trim() === "" ? "is empty" : "has a line break or control character", `one command line, such as ${setCommand(`${CONFIG_NAMESPACE}:sshRemoteCommand`, DEFAULT_SSH_REMOTE_COMMAND)}`, { code: command.trim() === "" ? "VALUE_EMPTY" : "TEXT_NOT_ONE_LINE" });
+  }
+  return {
+    ...sshTarget(),
+    port: integerValue(`${CONFIG_NAMESPACE}:sshPort`, key("sshPort"), { min: 1, max: 65535, unit: "a TCP port", example: "22" }) ?? 22,
+    identityFile: readableFile("sshIdentityFile", "the private key whose public half is in the account's authorized_keys on the management host"),
+    knownHostsFile,
+    connectTimeoutMs: millis("sshConnectTimeoutMs", 30000),
+    remoteCommand: command ?? DEFAULT_SSH_REMOTE_COMMAND,
+    executable: projectPath(key("sshExecutable")) ?? (process.platform === "win32" ? "ssh.exe" : "ssh"),
+  };
+}
+
+/**
+ * The second hop. A key-based SSH logon to Windows is a logon without network credentials
+ * (PowerShell/Win32-OpenSSH#518, #1264): from it neither New-PSSession to Exchange nor
+ * KdcProxyServer's Invoke-Command can authenticate as that account, and the local snap-in cannot
+ * reach Active Directory. The ssh transport logs on with a key (BatchMode), so the session to
+ * Exchange needs its own credential. docs/ssh-transport.md, "The second hop".
+ */
+function secondHop(connection: ExchangeSettings["connection"], user: string | undefined): void {
+  if (connection === "local") {
+    throw new InvalidInputError(
+      `${CONFIG_NAMESPACE}:exchangeConnection`,
+      "local (the snap-in) over exchangeTransport ssh would reach Active Directory from a key-based SSH logon, which has no network credentials (SECOND_HOP_NEEDS_CREDENTIAL)",
+      `set ${CONFIG_NAMESPACE}:exchangeConnection remote with ${CONFIG_NAMESPACE}:exchangeEndpoint naming the Exchange server, and ${CONFIG_NAMESPACE}:exchangeUser/exchangePassword`,
+      { code: "SECOND_HOP_NEEDS_CREDENTIAL" },
+    );
+  }
+  if (user === undefined) {
+    throw new InvalidInputError(
+      `${CONFIG_NAMESPACE}:exchangeUser`,
+      "exchangeTransport ssh logs on to the management host with a key, a logon without network credentials: the session to Exchange (New-PSSession) and KdcProxyServer's Invoke-Command would have none to send (SECOND_HOP_NEEDS_CREDENTIAL)",
+      `pulumi config set ${CONFIG_NAMESPACE}:exchangeUser CORP\\svc-exchange and pulumi config set --secret ${CONFIG_NAMESPACE}:exchangePassword`,
+      { code: "SECOND_HOP_NEEDS_CREDENTIAL" },
+    );
+  }
 }
 
 /**
