@@ -33,6 +33,9 @@ flags (each sets the stack config key ${CONFIG_NAMESPACE}:<camelCase of the flag
   --ldap-url URL            --ldap-ca-file PEM              --ldap-bind-user USER      --gc-url URL
   --kerberos-user USER      --krb5-config PATH              --exchange-shell PATH
   --exchange-connection remote|local                        --exchange-endpoint HOST
+  --exchange-transport process|ssh                          --ssh-target USER@HOST
+  --ssh-port N              --ssh-known-hosts-file PATH     --ssh-identity-file PATH
+  --ssh-remote-command CMD  --ssh-connect-timeout-ms N      --ssh-executable PATH
   --https-ca-file PEM       CA of the Exchange certificate  --https-check false (skip check 8)
   --kdc-proxy URL           every ticket only through this KDC proxy (MS-KKDCP), as from outside
   --kdc-proxy-ca-file PEM   CA of the proxy's certificate   --kdc-proxy-timeout-ms N (default 30000)
@@ -68,6 +71,14 @@ const FLAG_KEYS = new Set([
   "exchangeEndpoint",
   "exchangeAuthentication",
   "exchangeUser",
+  "exchangeTransport",
+  "sshTarget",
+  "sshPort",
+  "sshKnownHostsFile",
+  "sshIdentityFile",
+  "sshRemoteCommand",
+  "sshConnectTimeoutMs",
+  "sshExecutable",
   "httpsCaFile",
   "httpsCheck",
   "kdcProxyUrl",

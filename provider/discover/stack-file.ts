@@ -24,6 +24,14 @@ export const CONNECTION_KEYS = [
   "exchangeEndpoint",
   "exchangeAuthentication",
   "exchangeUser",
+  "exchangeTransport",
+  "sshTarget",
+  "sshPort",
+  "sshKnownHostsFile",
+  "sshIdentityFile",
+  "sshRemoteCommand",
+  "sshConnectTimeoutMs",
+  "sshExecutable",
 ] as const;
 
 /** `dir/Pulumi.<site>.yaml`, where dir is the project's stackConfigDir (else the project dir). */
