@@ -139,7 +139,7 @@ function required(name: string, what: string, secret = false): string {
  * `.lab\\ca.pem` too). Bare command names (`pwsh`) are left for PATH.
  */
 export function projectPath(p: string | undefined): string | undefined {
-  if (p === undefined || path.isAbsolute(p) || !(p.includes("/") || p.includes(path.sep))) return p;
+  if (p === undefined || path.isAbsolute(p) || !(p.includes("/") || p.includes("\\"))) return p;
   for (let dir = process.cwd(); ; dir = path.dirname(dir)) {
     if (fs.existsSync(path.join(dir, "Pulumi.yaml"))) return path.resolve(dir, p);
     if (path.dirname(dir) === dir) return path.resolve(p);

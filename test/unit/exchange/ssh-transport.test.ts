@@ -10,7 +10,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { KerberosRolloutError } from "../../../provider/errors";
-import { configFromMap, configureFromStack, DEFAULT_SSH_REMOTE_COMMAND, exchangeSettings, type SshSettings } from "../../../provider/settings";
+import { configFromMap, configureFromStack, DEFAULT_SSH_REMOTE_COMMAND, exchangeSettings, projectPath, type SshSettings } from "../../../provider/settings";
+import { REPO_ROOT } from "../../fixtures/pulumi-cli";
 import { sshArguments, sshFailure, sshOptionPath, sshSilent } from "../../../provider/exchange/ssh-transport";
 import { encryptSealKey, newSealKey } from "../../../provider/exchange/sealing";
 import { assertScriptText, inlineBootstrapScript, KEY_REQUEST_SCRIPT, keyDeliveryScript, parsePublicKeyAnswer, parseResult } from "../../../provider/exchange/channel";
@@ -58,6 +59,13 @@ describe("ssh transport (no server)", function () {
       assert.equal(DEFAULT_SSH_REMOTE_COMMAND, "powershell.exe -NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -Command -");
       // A UPN or DOMAIN\user logs on as written; ssh splits at the last @.
       assert.deepEqual([settings({ [`${NS}:sshTarget`]: "admin@corp.example@10.0.0.5" }).ssh?.user, settings({ [`${NS}:sshTarget`]: "CORP\\admin@mgmt01" }).ssh?.host], ["admin@corp.example", "mgmt01"]);
+    });
+
+    it("takes a path written the Windows way (keys\\known_hosts) from the project folder, and leaves a bare command for PATH", () => {
+      assert.equal(projectPath("keys\\known_hosts"), path.resolve(REPO_ROOT, "keys\\known_hosts"));
+      assert.equal(projectPath("keys/known_hosts"), path.resolve(REPO_ROOT, "keys/known_hosts"));
+      assert.equal(projectPath("powershell.exe"), "powershell.exe");
+      assert.equal(projectPath("/etc/ek/known_hosts"), "/etc/ek/known_hosts");
     });
 
     it("refuses, naming the key: another transport, a missing or malformed target, a file it cannot read, a bad port or command", () => {
