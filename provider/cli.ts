@@ -18,7 +18,7 @@ import { readArgs } from "./cli-args";
 import { KerberosRolloutError } from "./errors";
 import { DISCOVER_USAGE, DiscoverError, formatDiscoverReport, runDiscover, splitDiscoverArgs } from "./discover";
 import { redact, registerSecret } from "./secrets";
-import { CONFIG_NAMESPACE } from "./settings";
+import { CONFIG_NAMESPACE, SSH_TRANSPORT_KEYS } from "./settings";
 
 const USAGE = `usage: pulumi-exchange-kerberos drift (--stack NAME | --all) [--json]   (drift --help says more)
 
@@ -71,14 +71,7 @@ const FLAG_KEYS = new Set([
   "exchangeEndpoint",
   "exchangeAuthentication",
   "exchangeUser",
-  "exchangeTransport",
-  "sshTarget",
-  "sshPort",
-  "sshKnownHostsFile",
-  "sshIdentityFile",
-  "sshRemoteCommand",
-  "sshConnectTimeoutMs",
-  "sshExecutable",
+  ...SSH_TRANSPORT_KEYS,
   "httpsCaFile",
   "httpsCheck",
   "kdcProxyUrl",
@@ -222,7 +215,10 @@ async function keytab(argv: string[]): Promise<number> {
   const o = await optionsFrom(p);
   try {
     const written = await writeAsaKeytab({ path: output, names: [o.namespace, ...(o.extraSpnNames ?? [])], asaName: o.asaName, asaPassword: o.asaPassword, ldap: o.ldap });
-    const line = `keytab: wrote ${written.path} (0600): ${written.principals.join(", ")}, key version ${written.kvno}, ${written.etypes.join(" and ")}`;
+    // Windows keeps no mode bits (Node sets only the read-only attribute): the folder's ACL is what
+    // protects the keys there (docs/platforms.md).
+    const protection = process.platform === "win32" ? "readable as the folder's ACL allows: keep it in a folder only its users can read" : "0600";
+    const line = `keytab: wrote ${written.path} (${protection}): ${written.principals.join(", ")}, key version ${written.kvno}, ${written.etypes.join(" and ")}`;
     process.stdout.write(`${p.json ? JSON.stringify(written, null, 2) : line}\n`);
     return 0;
   } finally {

@@ -4,6 +4,7 @@
 // LDAP connection and the PowerShell session.
 import * as fs from "fs";
 import { isIP } from "net";
+import * as os from "os";
 import * as path from "path";
 import { formatProblem, InvalidInputError } from "./errors";
 import { booleanValue, integerValue, setCommand, shown } from "./config-values";
@@ -73,6 +74,9 @@ export interface SshSettings {
   executable: string;
 }
 
+/** The ssh transport's config keys (the doctor's and discover's flags, discover's stack file). */
+export const SSH_TRANSPORT_KEYS = ["exchangeTransport", "sshTarget", "sshPort", "sshKnownHostsFile", "sshIdentityFile", "sshRemoteCommand", "sshConnectTimeoutMs", "sshExecutable"] as const;
+
 /**
  * The remote command of the ssh transport. Windows OpenSSH runs a command through its default
  * shell, cmd.exe (DefaultShell, PowerShell/openssh-portable contrib/win32/win32compat/pwd.c), so
@@ -136,7 +140,7 @@ function required(name: string, what: string, secret = false): string {
  * A path from stack config: relative paths are relative to the project directory (the one holding
  * Pulumi.yaml, found upwards from the provider's working directory), so that a stack file can say
  * `.lab/127.0.0.2/ca.pem` whatever folder the engine starts the provider in (on Windows
- * `.lab\\ca.pem` too). Bare command names (`pwsh`) are left for PATH.
+ * `.lab\ca.pem` too). Bare command names (`pwsh`) are left for PATH.
  */
 export function projectPath(p: string | undefined): string | undefined {
   if (p === undefined || path.isAbsolute(p) || !(p.includes("/") || p.includes("\\"))) return p;
@@ -236,7 +240,12 @@ function readableFile(name: string, what: string): string | undefined {
   if (raw === undefined) return undefined;
   const field = `${CONFIG_NAMESPACE}:${name}`;
   if (raw.trim() === "") throw new InvalidInputError(field, "is empty", `${setCommand(field, "/etc/exchange-kerberos/known_hosts")}, or remove it with pulumi config rm ${field}`, { code: "VALUE_EMPTY" });
-  const file = projectPath(raw) as string;
+  // ~ is the home folder, as ssh itself reads it (~/.ssh/id_ed25519).
+  const file = /^~[/\\]/.test(raw) ? path.join(os.homedir(), raw.slice(2)) : (projectPath(raw) as string);
+  if (/["\x00-\x1f]/.test(file)) {
+    // ssh's option parser cannot take a double quote in a file name (ssh-transport.ts, sshOptionPath).
+    throw new InvalidInputError(field, `${shown(file)} holds a double quote or a control character`, "move the file to a path without them", { code: "NOT_A_FILE_PATH" });
+  }
   try {
     fs.accessSync(file, fs.constants.R_OK);
     if (!fs.statSync(file).isFile()) throw new Error("not a file");

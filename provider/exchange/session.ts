@@ -14,9 +14,9 @@
 //   error-mapping.ts  Exchange's errors, returned as data, to our typed errors
 //   operation-table.ts each operation's parameters and result shape, checked here at the boundary
 //   session-stats.ts  the counters
+import * as fs from "node:fs";
 import { causeOf, KerberosRolloutError, NotFoundError, UnreachableError, warn } from "../errors";
 import type { ExchangeSettings } from "../settings";
-import * as fs from "node:fs";
 import { assertScriptText, bootstrapScript, inlineBootstrapScript, KEY_REQUEST_SCRIPT, keyDeliveryScript, modulePath, operationScript, parsePublicKeyAnswer, parseResult, type Outcome } from "./channel";
 import { ExchangeCommandError, scrub, typedError } from "./error-mapping";
 import { OPERATION_TABLE, type OperationName, type OperationParams, type OperationResult } from "./operation-table";

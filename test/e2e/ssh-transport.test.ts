@@ -11,17 +11,16 @@
 //     key, sshd down, a remote command that never answers, one that is missing, no credential for
 //     the second hop; the connection cut in the middle of `up`, after which the next `up` converges.
 import * as assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Lab, labAddr, startLab } from "../fixtures/lab";
+import { Lab, labAddr, run, startLab } from "../fixtures/lab";
 import { CliResult, PulumiCli, REPO_ROOT } from "../fixtures/pulumi-cli";
 import { ArgvSampler, findSecrets, SecretsScan } from "../fixtures/secrets-scan";
 import { readState, readTranscript, seedServers, setFaults, standinExecutable, transcriptPath } from "../fixtures/exchange-standin/state";
 import { sessionKeysFile } from "../fixtures/exchange-standin/session-setup";
 import { NO_WSMAN_ENV } from "../fixtures/exchange-standin/remoting";
-import { startSshd, type Sshd } from "../fixtures/sshd";
+import { startSshd, waitFor, type Sshd } from "../fixtures/sshd";
 import { stepTimes } from "../fixtures/step-times";
 
 const NS = "outlook.corp.example";
@@ -36,16 +35,21 @@ const YAML = require("js-yaml") as { load(s: string): unknown }; // eslint-disab
 const { times, timed } = stepTimes();
 
 /** Runs a program in the project copy with the CLI's environment. */
-function runIn(cli: PulumiCli, cmd: string, args: string[], env?: Record<string, string>): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: cli.projectDir, env: cli.environment(env), stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+const runIn = (cli: PulumiCli, cmd: string, args: string[], env?: Record<string, string>): Promise<CliResult> =>
+  run(cmd, args, { cwd: cli.projectDir, env: cli.environment(env), timeoutMs: 300_000 });
+
+/** A site stack on the lab: its connection keys, the site's keys and `values`; passwords as secrets. */
+async function configureStack(cli: PulumiCli, stack: string, lab: Lab, values: Record<string, string>): Promise<void> {
+  const plain: Record<string, string> = {
+    ...Object.fromEntries(Object.entries(lab.stackConfig).filter(([k]) => !k.endsWith("Password"))),
+    "exchange-kerberos:namespace": NS,
+    "exchange-kerberos:asaOu": `OU=Service Accounts,${lab.baseDn}`,
+    "exchange-kerberos:krb5Config": lab.krb5Conf,
+    "exchange-kerberos:httpsCheck": "false",
+    ...values,
+  };
+  await cli.run(["config", "set-all", "--stack", stack, ...Object.entries(plain).flatMap(([k, v]) => ["--plaintext", `${k}=${v}`])]);
+  for (const [k, v] of Object.entries(lab.stackConfig)) if (k.endsWith("Password")) await cli.setConfig(k, v, { secret: true });
 }
 
 const cliJs = (cli: PulumiCli, args: string[], env?: Record<string, string>) => runIn(cli, process.execPath, [CLI_JS, ...args], env);
@@ -71,14 +75,6 @@ function remoteShells(stateFile: string): number[] {
       return false;
     }
   }).map(Number);
-}
-
-async function until(what: string, ok: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe("ssh transport: Exchange through a Windows management host's sshd (real OpenSSH, the stand-in as its PowerShell)", function () {
@@ -130,22 +126,15 @@ describe("ssh transport: Exchange through a Windows management host's sshd (real
     // No EXCHANGE_STANDIN_STATE here: a shell started on this side (not over ssh) could not answer.
     cli = await PulumiCli.create({ project: "test/fixtures/site-stack" });
     await cli.selectStack("ssh-site");
-    const plain: Record<string, string> = {
-      ...Object.fromEntries(Object.entries(lab.stackConfig).filter(([k]) => !k.endsWith("Password"))),
+    await configureStack(cli, "ssh-site", lab, {
       ...sshd.stackConfig,
       "exchange-kerberos:exchangeUser": EXCHANGE_USER,
       "exchange-kerberos:exchangeTimeoutMs": "30000",
-      "exchange-kerberos:namespace": NS,
       "exchange-kerberos:servers": JSON.stringify(SERVERS),
       "exchange-kerberos:dnsZone": lab.domain,
       "exchange-kerberos:dnsAddresses": JSON.stringify(["192.0.2.11"]),
       "exchange-kerberos:asaName": "SSHASA01",
-      "exchange-kerberos:asaOu": `OU=Service Accounts,${lab.baseDn}`,
-      "exchange-kerberos:krb5Config": lab.krb5Conf,
-      "exchange-kerberos:httpsCheck": "false",
-    };
-    await cli.run(["config", "set-all", "--stack", "ssh-site", ...Object.entries(plain).flatMap(([k, v]) => ["--plaintext", `${k}=${v}`])]);
-    for (const [k, v] of Object.entries(lab.stackConfig)) if (k.endsWith("Password")) await cli.setConfig(k, v, { secret: true });
+    });
     await cli.setConfig("exchange-kerberos:exchangePassword", EXCHANGE_PASSWORD, { secret: true });
     passwords.push(lab.adminPassword);
     scan = new SecretsScan(cli, () => [...passwords, ...sessionKeys()]);
@@ -296,7 +285,7 @@ describe("ssh transport: Exchange through a Windows management host's sshd (real
     const transcript = transcriptPath(stateFile);
     let offset = fs.statSync(transcript).size;
     const cut = (async () => {
-      await until("a Set-EkAsaCredential sent over ssh", () => {
+      await waitFor("a Set-EkAsaCredential sent over ssh", () => {
         const size = fs.statSync(transcript).size;
         const fd = fs.openSync(transcript, "r");
         // From a little before the last read: a line being written as it was read is read again whole.
@@ -306,7 +295,7 @@ describe("ssh transport: Exchange through a Windows management host's sshd (real
         fs.closeSync(fd);
         offset = size;
         return fresh.includes("'Set-EkAsaCredential'");
-      });
+      }, 120_000);
       await sshd.stop();
     })();
     const failed = await timed("up (cut)", () => step(() => cli.up([], { okCodes: [1] })));
@@ -324,8 +313,8 @@ describe("ssh transport: Exchange through a Windows management host's sshd (real
     const doctor = await step(() => cliJs(cli, ["doctor", "--stack", "ssh-site"]));
     assert.equal(doctor.code, 0, doctor.stdout);
     // The pulumi runs are over: every remote shell and every sshd connection ended with them.
-    await until("the remote shells to end", () => remoteShells(stateFile).length === 0, 15_000);
-    await until("sshd's connections to end", () => sshd.connectionPids().length === 0, 15_000);
+    await waitFor("the remote shells to end", () => remoteShells(stateFile).length === 0, 15_000);
+    await waitFor("sshd's connections to end", () => sshd.connectionPids().length === 0, 15_000);
     assertNoSecrets();
   });
 
@@ -349,18 +338,11 @@ describe("where PowerShell has no WSMan client (pwsh 7.3+ on Linux): preview, do
     // The default transport: a local PowerShell, played by the stand-in without a WSMan client.
     cli = await PulumiCli.create({ project: "test/fixtures/site-stack", env: { EXCHANGE_STANDIN_STATE: stateFile, [NO_WSMAN_ENV]: "1" } });
     await cli.selectStack("no-wsman");
-    const plain: Record<string, string> = {
-      ...Object.fromEntries(Object.entries(lab.stackConfig).filter(([k]) => !k.endsWith("Password"))),
+    await configureStack(cli, "no-wsman", lab, {
       "exchange-kerberos:exchangeShell": standinExecutable(),
-      "exchange-kerberos:namespace": NS,
       "exchange-kerberos:servers": JSON.stringify(["EX1", "EX2"]),
       "exchange-kerberos:asaName": "NOWSMAN01",
-      "exchange-kerberos:asaOu": `OU=Service Accounts,${lab.baseDn}`,
-      "exchange-kerberos:krb5Config": lab.krb5Conf,
-      "exchange-kerberos:httpsCheck": "false",
-    };
-    await cli.run(["config", "set-all", "--stack", "no-wsman", ...Object.entries(plain).flatMap(([k, v]) => ["--plaintext", `${k}=${v}`])]);
-    for (const [k, v] of Object.entries(lab.stackConfig)) if (k.endsWith("Password")) await cli.setConfig(k, v, { secret: true });
+    });
   });
 
   after(async function () {

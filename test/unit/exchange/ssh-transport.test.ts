@@ -61,11 +61,21 @@ describe("ssh transport (no server)", function () {
       assert.deepEqual([settings({ [`${NS}:sshTarget`]: "admin@corp.example@10.0.0.5" }).ssh?.user, settings({ [`${NS}:sshTarget`]: "CORP\\admin@mgmt01" }).ssh?.host], ["admin@corp.example", "mgmt01"]);
     });
 
-    it("takes a path written the Windows way (keys\\known_hosts) from the project folder, and leaves a bare command for PATH", () => {
+    it("takes a path written the Windows way (keys\\known_hosts) from the project folder, ~ from the home folder, and leaves a bare command for PATH", () => {
       assert.equal(projectPath("keys\\known_hosts"), path.resolve(REPO_ROOT, "keys\\known_hosts"));
       assert.equal(projectPath("keys/known_hosts"), path.resolve(REPO_ROOT, "keys/known_hosts"));
       assert.equal(projectPath("powershell.exe"), "powershell.exe");
       assert.equal(projectPath("/etc/ek/known_hosts"), "/etc/ek/known_hosts");
+      const home = fs.mkdtempSync(path.join(os.tmpdir(), "ek-home-"));
+      const was = process.env.HOME;
+      process.env.HOME = home;
+      try {
+        fs.writeFileSync(path.join(home, "kh"), "");
+        assert.equal(settings({ [`${NS}:sshKnownHostsFile`]: "~/kh" }).ssh?.knownHostsFile, path.join(home, "kh"), "~ is the home folder, as ssh reads it");
+      } finally {
+        process.env.HOME = was;
+        fs.rmSync(home, { recursive: true, force: true });
+      }
     });
 
     it("refuses, naming the key: another transport, a missing or malformed target, a file it cannot read, a bad port or command", () => {
@@ -79,6 +89,7 @@ describe("ssh transport (no server)", function () {
       refused({ [`${NS}:sshKnownHostsFile`]: path.join(dir, "missing") }, "SSH_FILE_UNREADABLE", "sshKnownHostsFile");
       refused({ [`${NS}:sshKnownHostsFile`]: dir }, "SSH_FILE_UNREADABLE", "sshKnownHostsFile");
       refused({ [`${NS}:sshIdentityFile`]: path.join(dir, "missing") }, "SSH_FILE_UNREADABLE", "sshIdentityFile");
+      refused({ [`${NS}:sshIdentityFile`]: path.join(dir, 'a"b') }, "NOT_A_FILE_PATH", "sshIdentityFile");
       refused({ [`${NS}:sshPort`]: "0" }, "NUMBER_OUT_OF_RANGE", "sshPort");
       refused({ [`${NS}:sshPort`]: "22x" }, "NOT_A_NUMBER", "sshPort");
       refused({ [`${NS}:sshConnectTimeoutMs`]: "-1" }, "NOT_A_NUMBER", "sshConnectTimeoutMs");
