@@ -18,7 +18,7 @@ import { readArgs } from "./cli-args";
 import { KerberosRolloutError } from "./errors";
 import { DISCOVER_USAGE, DiscoverError, formatDiscoverReport, runDiscover, splitDiscoverArgs } from "./discover";
 import { redact, registerSecret } from "./secrets";
-import { CONFIG_NAMESPACE } from "./settings";
+import { CONFIG_NAMESPACE, SSH_TRANSPORT_KEYS } from "./settings";
 
 export const USAGE = `usage: pulumi-exchange-kerberos drift (--stack NAME | --all) [--json]   (drift --help says more)
 
@@ -35,6 +35,9 @@ flags (each sets the stack config key ${CONFIG_NAMESPACE}:<camelCase of the flag
   --kerberos-kdc KDC        the KDC the doctor asks (host[:port], tcp/ or udp/host[:port], or dns
                             for _kerberos._tcp SRV records); default: the DC of --ldap-url
   --exchange-connection remote|local                        --exchange-endpoint HOST
+  --exchange-transport process|ssh                          --ssh-target USER@HOST
+  --ssh-port N              --ssh-known-hosts-file PATH     --ssh-identity-file PATH
+  --ssh-remote-command CMD  --ssh-connect-timeout-ms N      --ssh-executable PATH
   --https-ca-file PEM       CA of the Exchange certificate  --https-check false (skip check 8)
   --kdc-proxy URL           every ticket only through this KDC proxy (MS-KKDCP), as from outside
   --kdc-proxy-ca-file PEM   CA of the proxy's certificate   --kdc-proxy-timeout-ms N (default 30000)
@@ -72,6 +75,7 @@ const FLAG_KEYS = new Set([
   "exchangeEndpoint",
   "exchangeAuthentication",
   "exchangeUser",
+  ...SSH_TRANSPORT_KEYS,
   "httpsCaFile",
   "httpsCheck",
   "kdcProxyUrl",
@@ -228,7 +232,10 @@ async function keytab(argv: string[]): Promise<number> {
   const o = await optionsFrom(p);
   try {
     const written = await writeAsaKeytab({ path: output, names: [o.namespace, ...(o.extraSpnNames ?? [])], asaName: o.asaName, asaPassword: o.asaPassword, ldap: o.ldap });
-    const line = `keytab: wrote ${written.path} (0600): ${written.principals.join(", ")}, key version ${written.kvno}, ${written.etypes.join(" and ")}`;
+    // Windows keeps no mode bits (Node sets only the read-only attribute): the folder's ACL is what
+    // protects the keys there (docs/platforms.md).
+    const protection = process.platform === "win32" ? "readable as the folder's ACL allows: keep it in a folder only its users can read" : "0600";
+    const line = `keytab: wrote ${written.path} (${protection}): ${written.principals.join(", ")}, key version ${written.kvno}, ${written.etypes.join(" and ")}`;
     process.stdout.write(`${p.json ? JSON.stringify(written, null, 2) : line}\n`);
     return 0;
   } finally {

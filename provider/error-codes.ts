@@ -161,6 +161,21 @@ export const ERROR_CODES = {
   OA_BASIC_OVER_HTTP: "Outlook Anywhere refuses Basic authentication for clients not required to use TLS",
   OA_NO_HOSTNAME: "Outlook Anywhere would be left with neither an internal nor an external host name",
   EXECUTION_POLICY_BY_GROUP_POLICY: "Group Policy sets an execution policy that keeps PowerShell from loading the operations module",
+  WSMAN_CLIENT_MISSING: "PowerShell on this machine has no WSMan client, so it cannot open Exchange's remote session (pwsh 7.3+ on Linux and macOS)",
+
+  // The ssh transport to a Windows management host (exchange-kerberos:exchangeTransport ssh).
+  NOT_AN_SSH_TARGET: "exchange-kerberos:sshTarget is not user@host",
+  SSH_FILE_UNREADABLE: "the SSH identity or known-hosts file cannot be read",
+  SECOND_HOP_NEEDS_CREDENTIAL: "a key-based SSH logon has no network credentials: the session to Exchange needs exchangeUser/exchangePassword",
+  SSH_CLIENT_MISSING: "the OpenSSH client cannot be started",
+  SSH_UNREACHABLE: "no SSH server answered at the management host's address and port",
+  SSH_HOST_KEY_UNKNOWN: "the known-hosts file pins no key for the management host",
+  SSH_HOST_KEY_CHANGED: "the management host presented another key than the one pinned",
+  SSH_AUTH_REFUSED: "the management host refused the SSH key",
+  SSH_REMOTE_COMMAND_MISSING: "the management host cannot run the remote command (PowerShell)",
+  SSH_REMOTE_COMMAND_SILENT: "the remote command started over SSH never answered",
+  SSH_CONNECTION_LOST: "the SSH connection to the management host ended during a call",
+  SSH_FAILED: "ssh failed in a way none of the other SSH codes covers",
 
   // Kerberos (the doctor's client, kerberos/kdc-client.ts). The first two are retired (below).
   KERBEROS_TOOL_MISSING: "retired: an MIT Kerberos program (kinit, kvno) was not installed (the doctor no longer starts MIT programs)",

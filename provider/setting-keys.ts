@@ -63,6 +63,14 @@ export const SETTINGS = {
   exchangeUser: { scope: "connection", defaultText: "the current user's Kerberos ticket", meaning: "the account for the remote session (with exchangePassword)" },
   exchangePassword: { scope: "connection", secret: true, defaultText: "none", meaning: "its password" },
   exchangeTimeoutMs: { scope: "connection", default: 120000, meaning: "how long one Exchange call may take, in milliseconds" },
+  exchangeTransport: { scope: "connection", default: "process", meaning: "process (PowerShell on this machine) or ssh (Windows PowerShell on a Windows management host, over OpenSSH: docs/ssh-transport.md)" },
+  sshTarget: { scope: "connection", defaultText: "required with exchangeTransport ssh", meaning: "the management host's account and host, user@host (ssh splits at the last @: admin@corp.example@mgmt01)", example: "svc-exchange@mgmt01.corp.example" },
+  sshPort: { scope: "connection", default: 22, meaning: "the management host's SSH port" },
+  sshKnownHostsFile: { scope: "connection", defaultText: "required with exchangeTransport ssh", meaning: "the known_hosts file that pins the host's key (relative: from the project folder; ~/…: from the home folder)" },
+  sshIdentityFile: { scope: "connection", defaultText: "the agent's keys and ~/.ssh/id_*", meaning: "the private key ssh logs on with (paths as for sshKnownHostsFile)" },
+  sshConnectTimeoutMs: { scope: "connection", default: 30000, meaning: "how long ssh waits for the TCP connection and the server's banner, in milliseconds" },
+  sshRemoteCommand: { scope: "connection", default: "powershell.exe -NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -Command -", meaning: "what the management host runs (Windows OpenSSH's default shell is cmd.exe)" },
+  sshExecutable: { scope: "connection", defaultText: "ssh (ssh.exe on Windows)", meaning: "the OpenSSH client" },
   exchangeSessions: { scope: "connection", default: 6, meaning: "PowerShell sessions per Exchange endpoint that work on different servers at once, 1 to 64 (a third of Exchange's PowerShellMaxConcurrency 18)" },
 
   // The doctor (and keytab, drift).

@@ -8,6 +8,8 @@ export interface ServerFacts {
   server: string;
   /** Why the server could not be read (then nothing else is set). */
   error?: string;
+  /** What to do about it, when the error said. */
+  fix?: string;
   /** Latest first. */
   credentials: AsaCredentialStatus[];
   urls?: VdirUrlsState;

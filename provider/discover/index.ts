@@ -37,6 +37,8 @@ connection flags, as for doctor: --ldap-url URL --ldap-ca-file PEM --ldap-bind-u
   --ldap-start-tls false  --krb5-config PATH --kerberos-user USER --dns-server IP --https-ca-file PEM
   --exchange-shell PATH --exchange-connection remote|local --exchange-endpoint HOST
   --exchange-authentication Kerberos|Negotiate|Basic --exchange-user USER
+  --exchange-transport ssh --ssh-target USER@HOST --ssh-known-hosts-file PATH --ssh-identity-file PATH
+  --ssh-port N --ssh-remote-command CMD --ssh-connect-timeout-ms N --ssh-executable PATH
   (copied into the stack file; no stack is read)
 secrets from the environment only, never written to the file: EXCHANGE_KERBEROS_LDAP_BIND_PASSWORD,
   EXCHANGE_KERBEROS_EXCHANGE_PASSWORD

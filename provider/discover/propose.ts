@@ -105,7 +105,12 @@ export function propose(facts: DiscoveredFacts): Proposal {
   for (const s of facts.servers.filter((x) => x.error)) {
     findings.push({ code: "EXCHANGE_UNREACHABLE", subject: s.server, cause: `${s.server} could not be read: ${s.error}`, upWill: "nothing: it is left out of the proposed servers; add it once it can be read" });
   }
-  if (readable.length === 0) throw new DiscoverError("no Exchange server could be read; check the Exchange connection settings and --servers");
+  if (readable.length === 0) {
+    // One cause for all (no WSMan client, ssh refused): say it once, with its fix, as the doctor does.
+    const first = facts.servers[0];
+    const same = first?.fix !== undefined && facts.servers.every((s) => s.fix === first.fix);
+    throw new DiscoverError(same ? `no Exchange server could be read: ${first.error}. Fix: ${first.fix}` : "no Exchange server could be read; check the Exchange connection settings and --servers");
+  }
   const namespace = facts.namespace;
   if (!namespace) throw new DiscoverError("no namespace found in the servers' URLs; give it with --namespace FQDN");
 

@@ -13,7 +13,7 @@ import { NotFoundError } from "../errors";
 import { ExchangeSettings, LdapSettings } from "../settings";
 import { getAsaCredentials, getOutlookAuth, getVdirUrls, serverHandle } from "../exchange/operations";
 import { spnHolders } from "../doctor/directory";
-import { message } from "../doctor/report";
+import { fixOf, message } from "../doctor/report";
 import { AccountFacts, AccountKind, DiscoveredFacts, DnsFacts, ServerFacts } from "./facts";
 import { majorityChoice } from "./propose";
 
@@ -64,7 +64,7 @@ async function readServer(exchange: ExchangeSettings, server: string): Promise<S
     const h = await serverHandle(exchange, server);
     return { server, credentials: await getAsaCredentials(h), urls: await getVdirUrls(h), auth: await getOutlookAuth(h) };
   } catch (e) {
-    return { server, error: message(e), credentials: [] };
+    return { server, error: message(e), fix: fixOf(e, "") || undefined, credentials: [] };
   }
 }
 

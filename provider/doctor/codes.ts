@@ -68,6 +68,7 @@ export const DOCTOR_CODES = {
   SERVER_ASA_STALE: "a server holds an older password of the ASA",
   SERVER_ASA_TIME_UNKNOWN: "a server's credential cannot be compared with the time AD's password was set",
   EXCHANGE_UNREACHABLE: "Exchange could not be reached",
+  EXCHANGE_NO_WSMAN_CLIENT: "PowerShell on the doctor's machine has no WSMan client for Exchange's remote session",
   EXCHANGE_ERROR: "Exchange answered with an error",
   NO_SERVERS: "no Exchange servers are configured",
   // 7. Negotiate and URLs

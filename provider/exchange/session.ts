@@ -8,23 +8,42 @@
 // sessions at once) shrinks the pool for the run instead of failing a call. The parts it is built
 // from, one concern each:
 //   shell-process.ts  the process (spawn, framing of one line, exit, kill)
+//   ssh-transport.ts  the ssh command line, and what ssh's failures mean (exchangeTransport ssh)
 //   channel.ts        the fixed script text and the result line
-//   sealing.ts        secrets sealed under the process's key
+//   sealing.ts        secrets sealed under the process's key, and how that key crosses
 //   error-mapping.ts  Exchange's errors, returned as data, to our typed errors
 //   operation-table.ts each operation's parameters and result shape, checked here at the boundary
 //   session-stats.ts  the counters
+import * as fs from "node:fs";
 import { causeOf, InvalidInputError, KerberosRolloutError, NotFoundError, UnreachableError, warn } from "../errors";
 import { CONFIG_NAMESPACE, type ExchangeSettings } from "../settings";
-import { assertScriptText, bootstrapScript, EXECUTION_POLICY_SCRIPT, groupPolicyRefusal, modulePath, operationScript, parseResult, type Outcome } from "./channel";
+import { assertScriptText, bootstrapScript, EXECUTION_POLICY_SCRIPT, groupPolicyRefusal, inlineBootstrapScript, KEY_REQUEST_SCRIPT, keyDeliveryScript, modulePath, operationScript, parsePublicKeyAnswer, parseResult, type Outcome } from "./channel";
 import { ExchangeCommandError, scrub, typedError } from "./error-mapping";
 import { OPERATION_TABLE, type OperationName, type OperationParams, type OperationResult } from "./operation-table";
-import { newSealKey, sealParams, Secret, secretsIn, SESSION_KEY_ENV } from "./sealing";
+import { encryptSealKey, newSealKey, sealParams, Secret, secretsIn, SESSION_KEY_ENV } from "./sealing";
 import { countCall, countRestart, countSessionStarted, countTimeout } from "./session-stats";
 import { ShellExited, ShellNotStarted, ShellProcess, ShellReportedError, ShellTimedOut } from "./shell-process";
+import { sshArguments, sshClientMissing, sshDestination, sshFailure, sshSilent } from "./ssh-transport";
 import { recordProblems } from "./wire-schema";
 
-class SessionDied extends Error {}
-class CallTimedOut extends Error {}
+/** The process ended; `answered`: whether it had answered anything before (ssh: the channel was up). */
+class SessionDied extends Error {
+  constructor(
+    message: string,
+    readonly exit: ShellExited["exit"] | undefined,
+    readonly answered: boolean,
+  ) {
+    super(message);
+  }
+}
+class CallTimedOut extends Error {
+  constructor(
+    what: string,
+    readonly answered: boolean,
+  ) {
+    super(what);
+  }
+}
 
 export interface CallOptions {
   /** Names the object in error messages, e.g. "server EX1". */
@@ -158,7 +177,8 @@ export class ExchangeSession {
     this.sessions.splice(this.sessions.indexOf(s), 1);
     this.size = this.sessions.length;
     s.kill();
-    warn(`Exchange at ${this.endpoint} did not open session ${this.sessions.length + 1} of ${this.settings.sessions} (${cause instanceof KerberosRolloutError ? causeOf(cause) : String(cause)}); this run goes on with ${this.size}`, "lower exchange-kerberos:exchangeSessions, or close other Exchange Management Shell sessions of this account");
+    const why = s.explain(cause);
+    warn(`Exchange at ${this.endpoint} did not open session ${this.sessions.length + 1} of ${this.settings.sessions} (${why instanceof KerberosRolloutError ? causeOf(why) : why.message}); this run goes on with ${this.size}`, "lower exchange-kerberos:exchangeSessions, or close other Exchange Management Shell sessions of this account");
   }
 }
 
@@ -250,8 +270,20 @@ class ShellSession {
     }
   }
 
+  /** What an error that ended an open means, in our terms (the pool's warning for an extra session). */
+  explain(e: unknown): Error {
+    return this.translate(e, `opening a session for ${this.endpoint}`, this.secrets({}));
+  }
+
   private translate(e: unknown, what: string, secrets: readonly string[]): Error {
     if (e instanceof KerberosRolloutError) return e;
+    const ssh = this.settings.ssh;
+    if (ssh) {
+      // Over ssh, whatever ends the process before PowerShell speaks is ssh's (or sshd's) doing.
+      if (e instanceof CallTimedOut && !e.answered) return sshSilent(ssh, this.settings.timeoutMs);
+      if (e instanceof SessionDied) return scrubbed(sshFailure(ssh, { code: e.exit?.code ?? null, signal: e.exit?.signal ?? null, stderr: e.exit?.stderr ?? e.message }, e.answered), secrets);
+      if (e instanceof ShellNotStarted) return sshClientMissing(ssh, e.message);
+    }
     if (e instanceof CallTimedOut) {
       return new UnreachableError(
         `${what}: Exchange at ${this.endpoint} did not answer within ${this.settings.timeoutMs} ms; the session was closed and the next call starts a new one`,
@@ -262,7 +294,7 @@ class ShellSession {
       return new UnreachableError(`${what}: the PowerShell session for ${this.endpoint} ended during the call (${scrub(e.message, secrets).trim()})`, "run the operation again; if it repeats, start the shell by hand to see why it exits");
     }
     if (e instanceof ShellNotStarted) {
-      return new UnreachableError(`could not start ${this.settings.shell}: ${e.message}`, "install PowerShell 7 (pwsh) or set exchange-kerberos:exchangeShell");
+      return new UnreachableError(`could not start ${this.settings.shell}: ${e.message}`, "install PowerShell 7 (pwsh) or set exchange-kerberos:exchangeShell, or reach Exchange from a Windows management host: exchange-kerberos:exchangeTransport ssh (docs/platforms.md)");
     }
     const msg = e instanceof Error ? e.message : String(e);
     return new ExchangeCommandError(`${what}: PowerShell reported: ${scrub(msg, secrets).trim()}`);
@@ -270,18 +302,23 @@ class ShellSession {
 
   private async ensure(): Promise<ShellProcess> {
     if (this.shell && !this.dead) return this.shell;
+    const failed = deadEnds.get(transportKey(this.settings));
+    if (failed) throw failed;
     if (this.everStarted) countRestart();
     this.kill();
     const shell = this.spawn();
     this.everStarted = true;
     const secrets = this.secrets({});
     try {
-      const loaded = await this.invokeRaw(shell, bootstrapScript(modulePath()), "loading the operations module").catch(async (e: unknown) => {
+      await this.handOverKey(shell);
+      // Over ssh the module travels as text: the management host has no copy of the file.
+      const bootstrap = this.settings.ssh ? inlineBootstrapScript(fs.readFileSync(modulePath(), "utf8")) : bootstrapScript(modulePath());
+      const loaded = await this.invokeRaw(shell, bootstrap, "loading the operations module").catch(async (e: unknown) => {
         if (e instanceof SessionDied || e instanceof CallTimedOut) throw e;
         throw (await this.policyRefusal(shell)) ?? e;
       });
       if (!loaded.includes("EK-MODULE-LOADED")) {
-        throw new ExchangeCommandError(`the shell ${this.settings.shell} did not load ExchangeKerberos.psm1`, "check that the executable is PowerShell 5.1 or 7");
+        throw new ExchangeCommandError(`${this.shellName()} did not load ExchangeKerberos.psm1`, "check that the executable is PowerShell 5.1 or 7");
       }
       const connect: OperationParams<"Connect-EkExchange"> = {
         Connection: this.settings.connection,
@@ -304,8 +341,12 @@ class ShellSession {
       this.connected = this.settings.connection === "remote";
     } catch (e) {
       this.kill();
-      if (e instanceof SessionDied) throw e;
-      throw this.translate(e, `starting the Exchange session for ${this.endpoint}`, secrets);
+      // A session that dies while opening is started once more; over ssh, a process that ended
+      // before the remote command said a word never opened (ssh said why): that is not retried.
+      if (e instanceof SessionDied && !(this.settings.ssh && !e.answered)) throw e;
+      const err = this.translate(e, `starting the Exchange session for ${this.endpoint}`, secrets);
+      if (err instanceof KerberosRolloutError && DEAD_ENDS.has(err.code)) deadEnds.set(transportKey(this.settings), err);
+      throw err;
     }
     return shell;
   }
@@ -321,11 +362,32 @@ class ShellSession {
     return groupPolicyRefusal(answer, this.settings.shell);
   }
 
+  /**
+   * The sealing key crosses inside the channel (sealing.ts): the shell answers an RSA public key of
+   * its own, and gets the key encrypted to it. Nothing else is sent before this is done.
+   */
+  private async handOverKey(shell: ShellProcess): Promise<void> {
+    const answer = parsePublicKeyAnswer(await this.invokeRaw(shell, KEY_REQUEST_SCRIPT, "the key handoff"));
+    if (!answer) {
+      throw new ExchangeCommandError(`${this.shellName()} did not answer the key handoff with a public key`, "check that the executable is PowerShell 5.1 or 7 (exchange-kerberos:exchangeShell, or sshRemoteCommand over ssh)");
+    }
+    const delivered = await this.invokeRaw(shell, keyDeliveryScript(encryptSealKey(this.sealKey, answer.modulus, answer.exponent)), "the key handoff");
+    if (!delivered.includes("EK-KEY-SET")) throw new ExchangeCommandError(`${this.shellName()} did not take the session key`, "check that the executable is PowerShell 5.1 or 7");
+  }
+
+  /** The shell, for messages: the executable, or where ssh runs the remote command. */
+  private shellName(): string {
+    const ssh = this.settings.ssh;
+    return ssh ? `the remote command on ${sshDestination(ssh)}` : `the shell ${this.settings.shell}`;
+  }
+
   private spawn(): ShellProcess {
     this.sealKey = newSealKey();
-    // The executable exactly as configured; the sealing key travels in the environment: never in
-    // the arguments, never in script text.
-    const shell = new ShellProcess(this.settings.shell, { ...process.env, [SESSION_KEY_ENV]: this.sealKey.toString("base64") });
+    // The executable exactly as configured, or ssh to the management host. No sealing key in the
+    // environment or the arguments (it crosses in the channel: handOverKey), and none inherited.
+    const { [SESSION_KEY_ENV]: _inherited, ...env } = process.env;
+    const ssh = this.settings.ssh;
+    const shell = ssh ? new ShellProcess(ssh.executable, env, sshArguments(ssh)) : new ShellProcess(this.settings.shell, env);
     countSessionStarted(this.key);
     this.shell = shell;
     return shell;
@@ -349,7 +411,7 @@ class ShellSession {
     assertScriptText(script);
     if (shell.exited) {
       this.kill();
-      throw new SessionDied("the process had exited");
+      throw new SessionDied("the process had exited", undefined, shell.answered);
     }
     try {
       return await shell.invoke(script, timeoutMs);
@@ -357,11 +419,11 @@ class ShellSession {
       if (e instanceof ShellTimedOut) {
         countTimeout();
         this.kill();
-        throw new CallTimedOut(what);
+        throw new CallTimedOut(what, shell.answered);
       }
       if (e instanceof ShellExited) {
         this.kill();
-        throw new SessionDied(e.message);
+        throw new SessionDied(e.message, e.exit, shell.answered);
       }
       if (e instanceof ShellReportedError) throw new Error(e.message);
       throw e;
@@ -369,8 +431,28 @@ class ShellSession {
   }
 }
 
+/** The shell every session of these settings starts: the executable, or ssh to one destination. */
+function transportKey(settings: Pick<ExchangeSettings, "shell" | "ssh">): string {
+  return settings.ssh ? `ssh:${sshDestination(settings.ssh)}` : settings.shell;
+}
+
 export function sessionKey(settings: Omit<ExchangeSettings, "sessions" | "timeoutMs">, endpoint: string, target?: string): string {
-  return [settings.shell, settings.connection, endpoint.toLowerCase(), target?.toLowerCase() ?? "", settings.authentication, settings.user ?? ""].join("|");
+  return [transportKey(settings), settings.connection, endpoint.toLowerCase(), target?.toLowerCase() ?? "", settings.authentication, settings.user ?? ""].join("|");
+}
+
+/**
+ * Failures to open that no retry within this run can mend (a host key, a key refused, no such
+ * remote command, no WSMan client…): the first one is kept per transport, and every later open
+ * of the run fails at once with the same line, instead of one more ssh connection per resource.
+ * A host that did not answer (SSH_UNREACHABLE) or a connection lost is tried again.
+ */
+const DEAD_ENDS: ReadonlySet<string> = new Set(["SSH_CLIENT_MISSING", "SSH_HOST_KEY_UNKNOWN", "SSH_HOST_KEY_CHANGED", "SSH_AUTH_REFUSED", "SSH_REMOTE_COMMAND_MISSING", "SSH_REMOTE_COMMAND_SILENT", "WSMAN_CLIENT_MISSING"]);
+const deadEnds = new Map<string, KerberosRolloutError>();
+
+/** The same error with every secret scrubbed from its reason (ssh's stderr is quoted in it). */
+function scrubbed(e: KerberosRolloutError, secrets: readonly string[]): KerberosRolloutError {
+  const reason = scrub(e.reason, secrets);
+  return reason === e.reason ? e : new UnreachableError(reason, e.fix, { code: e.code });
 }
 
 const sessions = new Map<string, ExchangeSession>();
@@ -421,5 +503,6 @@ export function assertTargetSessions(settings: ExchangeSettings, what: string): 
 export async function closeExchangeSessions(): Promise<void> {
   const all = [...sessions.values()];
   sessions.clear();
+  deadEnds.clear();
   await Promise.all(all.map((s) => s.close()));
 }

@@ -97,7 +97,13 @@ export function corpus(lab: Lab): Case[] {
   cases.push(site("gcUrl", `ldap://${lab.addr}:3268`, k("gcUrl"), { ldapStartTls: "false" }));
   for (const v of ["0", "15s"]) cases.push(site("ldapTimeoutMs", v, k("ldapTimeoutMs")));
   for (const [key, v] of [["ldapStartTls", "yes"], ["ldapVerifyCertificate", "no"], ["ldapAllowPlainText", "1"], ["exchangeTimeoutMs", "-1"], ["exchangeConnection", "ssh"], ["exchangeAuthentication", "NTLM"]] as const) cases.push(site(key, v, k(key)));
-  cases.push(site("ldapBindUser", `alice@${lab.domain}`, /allowedChildClassesEffective/, { ldapBindPassword: { secret: ALICE_PASSWORD }, dnsZone: null, dnsAddresses: null }));
+  // the ssh transport (docs/ssh-transport.md): refused before any connection is tried
+  const ssh = { exchangeTransport: "ssh", sshTarget: "svc@mgmt01.corp.example", sshKnownHostsFile: lab.caFile };
+  cases.push(site("exchangeTransport", "wsman", k("exchangeTransport")));
+  cases.push(site("sshTarget", "-oProxyCommand=touch x@mgmt01", k("sshTarget"), { ...ssh, sshTarget: "-oProxyCommand=touch x@mgmt01" }));
+  cases.push(site("sshKnownHostsFile", "/nonexistent/known_hosts", k("sshKnownHostsFile"), { ...ssh, sshKnownHostsFile: "/nonexistent/known_hosts" }));
+  cases.push(site("sshTarget", "svc@mgmt01.corp.example", /exchange-kerberos:exchangeUser.*SECOND_HOP_NEEDS_CREDENTIAL/, ssh));
+    cases.push(site("ldapBindUser", `alice@${lab.domain}`, /allowedChildClassesEffective/, { ldapBindPassword: { secret: ALICE_PASSWORD }, dnsZone: null, dnsAddresses: null }));
   cases.push(site("ldapBindPassword", null, k("ldapBindPassword")));
 
   // Every resource input, one resource at a time.
