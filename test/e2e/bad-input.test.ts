@@ -332,8 +332,9 @@ describe("bad input: a corpus of hostile settings and resource inputs, each refu
     await siteCli.setConfig(`${NS}:extraSpnNames`, '["outlook-corp.example"]');
     try {
       const r = await siteCli.preview();
-      assert.match(r.stdout, /corpus-spn-outlook\.corp\.example\s+create/, r.stdout);
-      assert.match(r.stdout, /corpus-spn-outlook-corp\.example\s+create/, r.stdout);
+      // The site program's component is named "site" (not after the stack): its children site-….
+      assert.match(r.stdout, /site-spn-outlook\.corp\.example\s+create/, r.stdout);
+      assert.match(r.stdout, /site-spn-outlook-corp\.example\s+create/, r.stdout);
     } finally {
       await siteCli.setConfig(`${NS}:extraSpnNames`, '["autodiscover.corp.example"]');
     }
@@ -398,7 +399,9 @@ describe("bad input: a corpus of hostile settings and resource inputs, each refu
       const moved = await now.up();
       assert.doesNotMatch(moved.stdout, /\b(created|replaced|deleted)\b/, moved.stdout);
       const after = resourcesOf(await now.exportStack()).map((x) => x.urn);
-      assert.ok(after.some((u) => u.endsWith("::legacy-spn-outlook.corp.example")), after.join("\n"));
+      // The component is named "site" now: the stack-named, slugged URNs were kept through the
+      // component's alias (its old name, the stack's) and each child's alias (its slugged name).
+      assert.ok(after.some((u) => u.endsWith("::site-spn-outlook.corp.example")), after.join("\n"));
       assert.strictEqual(after.length, before.length);
       const again = await now.preview(["--expect-no-changes"]);
       assert.match(again.stdout, /13 unchanged/, again.stdout);

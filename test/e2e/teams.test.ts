@@ -123,13 +123,13 @@ describe("a team on one stack, as the guide tells it: the stack file in git is t
 
       // Running again from the checkout he had would undo alice's change: the guide's reason to pull.
       const stale = await timed("bob: preview from his old checkout", () => bob.preview());
-      assert.match(stale.stdout, new RegExp(`-\\s+\\S+Spn\\s+${STACK}-spn-${ADDED.replace(/\./g, "\\.")}\\s+delete`), stale.stdout);
+      assert.match(stale.stdout, new RegExp(`-\\s+\\S+Spn\\s+site-spn-${ADDED.replace(/\./g, "\\.")}\\s+delete`), stale.stdout);
 
       // The guide: pull, preview (his change alone), up, push.
       await git(bob.projectDir, "pull", "-q", "--no-rebase", "--no-edit", "origin", "main");
       const plan = await timed("bob: preview after git pull", () => bob.preview());
       assert.doesNotMatch(plan.stdout, /\b(create|delete|replace)\b/, plan.stdout);
-      assert.match(plan.stdout, new RegExp(`~\\s+\\S+DnsRecord\\s+${STACK}-dns\\s+update`), plan.stdout);
+      assert.match(plan.stdout, new RegExp(`~\\s+\\S+DnsRecord\\s+site-dns\\s+update`), plan.stdout);
       assert.match(plan.stdout, /~ 1 to update/, plan.stdout);
       await timed("bob: up", () => bob.up());
       await git(bob.projectDir, "push", "-q", "origin", "HEAD");
@@ -138,7 +138,7 @@ describe("a team on one stack, as the guide tells it: the stack file in git is t
       await timed("alice: preview --expect-no-changes after git pull", () => alice.preview(["--expect-no-changes"]));
       assert.match(await sambaTool(lab, ["spn", "list", "TEAM-ASA$"]), new RegExp(`HTTP/${ADDED.replace(/\./g, "\\.")}`), "alice's SPN stayed");
       assert.deepStrictEqual(dig(lab, NS, "A").answers, ["192.0.2.51"]);
-      const dns = resourcesOf(await alice.exportStack()).find((r) => r.urn.endsWith(`::${STACK}-dns`));
+      const dns = resourcesOf(await alice.exportStack()).find((r) => r.urn.endsWith(`::site-dns`));
       assert.strictEqual(dns?.outputs?.ttl, 600, "bob's TTL is applied");
     } catch (e) {
       throw e instanceof PulumiCliError ? new Error(e.message) : e;
