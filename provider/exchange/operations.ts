@@ -4,7 +4,7 @@
 // Access settings with Set-ClientAccessServer, 2016/2019/SE with Set-ClientAccessService.
 import { urnNow } from "../current-config";
 import { causeOf, InvalidInputError, KerberosRolloutError, NotFoundError, UnreachableError, warn } from "../errors";
-import type { CheckFailures } from "../resources/dynamic";
+import type { CheckFailures } from "../check-failures";
 import { declaredServers, exchangeSettings, type ExchangeOverride, type ExchangeSettings } from "../settings";
 import { ExchangeCommandError, typedError } from "./error-mapping";
 import type { ClientAccessNoun, OperationParams, OperationResult } from "./operation-table";

@@ -6,13 +6,13 @@
 // time: upgrading the package then upgrades what old state runs. Each method below captures only
 // the resource's type token and the version that wrote it, and hands over to `providerCall`.
 import * as pulumi from "@pulumi/pulumi";
-import { causeOf, ConflictError, formatProblem, InvalidInputError, KerberosRolloutError } from "../errors";
-import { checkProjectLoadsThisPackage, PACKAGE_NAME, PACKAGE_VERSION, writtenByNewer } from "../package-install";
-import type { ErrorCode } from "../error-codes";
+import { checkProjectLoadsThisPackage, PACKAGE_VERSION } from "../package-install";
 import { configureFromStack, ConfigSource } from "../settings";
 import { recordProviderCall } from "../stats";
 import { noteProgramRuns, useCurrentConfig } from "../current-config";
-import { implementationOf, typeOfRelease01Export } from "./registry";
+import { typeOfRelease01Export } from "./release-0-1";
+export { CheckFailures } from "../check-failures";
+import { CheckFailures } from "../check-failures";
 import { BOOKKEEPING_INPUTS, carryRecordedMarks, recordedInputs, rememberDeleted, rememberRecorded } from "./lifecycle";
 import { noteHeld, noteReleased } from "../stack-state";
 
@@ -157,53 +157,6 @@ export function plain<T>(value: T): T {
 
 export type Method = Exclude<keyof ResourceImpl, "replaceKeys">;
 
-/** Runs one provider method of one resource: the single entry point of every serialized closure. */
-export async function providerCall(type: string, method: Method, args: unknown[]): Promise<unknown> {
-  const writer = writerOf(method, args);
-  if (writer !== undefined && writtenByNewer(writer, PACKAGE_VERSION)) {
-    const e = new ConflictError(
-      `this resource's state was written by ${PACKAGE_NAME} ${writer}, newer than the ${PACKAGE_VERSION} this project loads`,
-      `install ${writer} or later where the stack runs (npm install ${PACKAGE_NAME}@^${writer}); docs/reference/state-compatibility.md says which versions read which state`,
-      { code: "STATE_FROM_NEWER_VERSION" },
-    );
-    if (SDK_PRINTS.has(method)) expectSdkPrint(e);
-    throw e;
-  }
-  return withPackageVersion(method, args, await runProviderMethod(implementationOf(type, writer), type, method, args));
-}
-
-/** The input and output that say which version of the package wrote a resource's state. */
-export const PACKAGE_VERSION_KEY = "packageVersion";
-
-/** The version recorded in the state a method is handed (olds, or the outputs of read and delete). */
-function writerOf(method: Method, args: unknown[]): string | undefined {
-  const recorded = method === "check" ? args[0] : method === "create" ? undefined : args[1];
-  const v = typeof recorded === "object" && recorded !== null ? (recorded as Record<string, unknown>)[PACKAGE_VERSION_KEY] : undefined;
-  return typeof v === "string" && /^\d+\.\d+\./.test(v) ? v : undefined;
-}
-
-/**
- * The version goes into the inputs `check` returns (so state names the version that last ran the
- * program) and into the outputs of create and update, beside the stored code that wrote them; a
- * read keeps the outputs' version, since the stored code stays the one create or update left.
- */
-export function withPackageVersion(method: Method, args: unknown[], result: unknown): unknown {
-  const r = result as { inputs?: Record<string, unknown>; failures?: unknown[]; outs?: Record<string, unknown>; props?: Record<string, unknown> };
-  const stamp = (o: Record<string, unknown> | undefined, version: string | undefined) =>
-    o && version !== undefined && Object.keys(o).length > 0 ? { ...o, [PACKAGE_VERSION_KEY]: version } : o;
-  switch (method) {
-    case "check":
-      return r.failures?.length ? r : { ...r, inputs: stamp(r.inputs, PACKAGE_VERSION) };
-    case "create":
-    case "update":
-      return { ...r, outs: stamp(r.outs, PACKAGE_VERSION) };
-    case "read":
-      return { ...r, props: stamp(r.props, writerOf(method, args)) };
-    default:
-      return result;
-  }
-}
-
 /** One provider method of `impl`, cleaned and counted: what `providerCall` runs for a registered
  * type (and the benchmark's no-op baseline for its own, unregistered one). */
 export async function runProviderMethod(impl: ResourceImpl, type: string, method: Method, args: unknown[]): Promise<unknown> {
@@ -223,7 +176,7 @@ export async function runProviderMethod(impl: ResourceImpl, type: string, method
 // and a stack trace, on refresh and destroy. The engine's line already says everything (object,
 // cause, fix), so that one print of exactly an error we threw is dropped, unless the engine runs
 // the provider verbosely (`pulumi … -v=9 --logflow` passes -v=9), when the stack is what was asked for.
-const SDK_PRINTS: ReadonlySet<Method> = new Set<Method>(["check", "diff", "read", "delete"]);
+export const SDK_PRINTS: ReadonlySet<Method> = new Set<Method>(["check", "diff", "read", "delete"]);
 /** The prints to drop, with how many times each is due (two calls can fail with the same text). */
 const expectedPrints = new Map<string, number>();
 let filterInstalled = false;
@@ -232,7 +185,7 @@ function verbose(): boolean {
   return process.argv.some((a) => /^-v=[1-9]/.test(a) || a === "--logtostderr");
 }
 
-function expectSdkPrint(e: unknown): void {
+export function expectSdkPrint(e: unknown): void {
   if (verbose() || !(e instanceof Error)) return;
   const text = `${e}: ${e.stack}`;
   expectedPrints.set(text, (expectedPrints.get(text) ?? 0) + 1);
@@ -270,7 +223,9 @@ function withUrn(outs: unknown, from: unknown): unknown {
  * function while such stacks may exist.
  */
 export function dispatch(_modulePath: string, exportName: string, method: Method, args: unknown[]): Promise<unknown> {
-  return providerCall(typeOfRelease01Export(exportName), method, args);
+  // By the package's name, as today's stored code calls in (providerPackage): providerCall lives
+  // above the registry (provider-call.ts), which this file must not import.
+  return providerPackage(PACKAGE_VERSION).providerCall(typeOfRelease01Export(exportName), method, args);
 }
 
 /** `exchange-kerberos:DnsRecord` → `DnsRecord`, as state's type tokens end. */
@@ -338,53 +293,6 @@ export function partialCreate(cause: unknown, id: string, properties: object): E
   return Object.assign(new Error(message), { id, properties: plain(properties), reasons: [message] });
 }
 
-/**
- * `check` result helper: collects failures as { property, reason }, the reason built from the
- * cause and the fix by `formatProblem` (the engine prints "property: reason").
- */
-export class CheckFailures {
-  readonly failures: pulumi.dynamic.CheckFailure[] = [];
-  private firstError?: Error;
-
-  /** A refusal of `property`: its stable code, the cause alone and the fix. */
-  add(property: string, code: ErrorCode, reason: string, fix?: string): void {
-    this.failures.push({ property, reason: formatProblem({ reason, fix }) });
-    this.firstError ??= new InvalidInputError(property, reason, fix, { code });
-  }
-
-  /**
-   * A refusal of `property` because of `e`, which the directory or Exchange raised while `check`
-   * asked it something: `context` says what could not be done ("cannot check the OU"), `e`'s
-   * cause and fix follow, and `e`'s code is kept.
-   */
-  addError(property: string, e: KerberosRolloutError, context?: string): void {
-    const reason = context === undefined ? e.reason : `${context}: ${causeOf(e)}`;
-    this.failures.push({ property, reason: formatProblem({ field: context === undefined && e.field !== property ? e.field : undefined, reason, fix: e.fix }) });
-    this.firstError ??= e;
-  }
-
-  /** Runs `fn`, turning an InvalidInputError (or any Error) into a failure on `property`. */
-  guard(property: string, fn: () => void): void {
-    try {
-      fn();
-    } catch (e) {
-      if (e instanceof KerberosRolloutError) {
-        // The engine prints "<property>: <reason>": a reason that named the field again would
-        // name it twice.
-        this.addError(property, e);
-        return;
-      }
-      const error = e instanceof Error ? e : new Error(String(e));
-      this.failures.push({ property, reason: error.message });
-      this.firstError ??= error;
-    }
-  }
-
-  /** Past `check` (create, update, diff): the first failure, thrown as it was raised. */
-  throwFirst(): void {
-    if (this.firstError) throw this.firstError;
-  }
-}
 
 /**
  * The shape of every resource's `check`: validate offline collecting every failure; then run the

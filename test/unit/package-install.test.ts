@@ -12,7 +12,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { REPO_ROOT } from "../fixtures/pulumi-cli";
 import { checkProjectLoadsThisPackage, PACKAGE_NAME, PACKAGE_VERSION, projectDirectory, versionLoadedFrom, writtenByNewer } from "../../provider/package-install";
 import { InvalidProgramInputError } from "../../provider/program-error";
-import { PACKAGE_VERSION_KEY, providerCall, thinProvider, withPackageVersion } from "../../provider/resources/dynamic";
+import { thinProvider } from "../../provider/resources/dynamic";
+import { PACKAGE_VERSION_KEY, providerCall, withPackageVersion } from "../../provider/resources/provider-call";
 import { ConflictError } from "../../provider/errors";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- the host's own loader
