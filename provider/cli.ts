@@ -36,6 +36,7 @@ flags (each sets the stack config key ${CONFIG_NAMESPACE}:<camelCase of the flag
   --https-ca-file PEM       CA of the Exchange certificate  --https-check false (skip check 8)
   --kdc-proxy URL           every ticket only through this KDC proxy (MS-KKDCP), as from outside
   --kdc-proxy-ca-file PEM   CA of the proxy's certificate   --kdc-proxy-timeout-ms N (default 30000)
+  --asa-password-max-age-days N   the ASA password's maximum age: check 3 reports ok, due soon or overdue
   --no-stack                use the flags and environment only
   --asa-password-stdin      read the ASA password from standard input
 secrets from the environment: EXCHANGE_KERBEROS_LDAP_BIND_PASSWORD, EXCHANGE_KERBEROS_ASA_PASSWORD,
@@ -73,6 +74,7 @@ const FLAG_KEYS = new Set([
   "kdcProxyUrl",
   "kdcProxyCaFile",
   "kdcProxyTimeoutMs",
+  "asaPasswordMaxAgeDays",
 ]);
 /** Flags whose config key is not their camelCase: --kdc-proxy sets kdcProxyUrl. */
 const FLAG_ALIASES: Record<string, string> = { kdcProxy: "kdcProxyUrl" };

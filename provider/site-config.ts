@@ -8,9 +8,10 @@ import { InvalidProgramInputError } from "./program-error";
 import { CONFIG_NAMESPACE } from "./settings";
 import { KerberosRolloutArgs, rolloutArgProblems } from "./components/kerberos-rollout";
 import { OnDestroy, onDestroyInput } from "./resources/lifecycle";
+import { MAX_AGE_DAYS_LIMIT } from "./asa-password-age";
 
 /** The site keys, under exchange-kerberos: (the connection keys are settings.ts's). */
-export const SITE_KEYS = ["namespace", "servers", "dnsZone", "dnsAddresses", "dnsTtl", "asaName", "asaOu", "asaPassword", "asaEncryptionTypes", "extraSpnNames", "adopt", "onDestroy", "kdcProxyServers", "kdcProxyThumbprint"] as const;
+export const SITE_KEYS = ["namespace", "servers", "dnsZone", "dnsAddresses", "dnsTtl", "asaName", "asaOu", "asaPassword", "asaPasswordMaxAgeDays", "asaEncryptionTypes", "extraSpnNames", "adopt", "onDestroy", "kdcProxyServers", "kdcProxyThumbprint"] as const;
 export type SiteKey = (typeof SITE_KEYS)[number];
 
 /** What the site program hands to KerberosRollout, but the password (a secret the program reads itself). */
@@ -18,7 +19,7 @@ export interface SiteSettings {
   namespace: string;
   servers: string[];
   dns?: { zone: string; addresses: string[]; ttl?: number };
-  asa: { name: string; ou: string; supportedEncryptionTypes?: number };
+  asa: { name: string; ou: string; supportedEncryptionTypes?: number; passwordMaxAgeDays?: number };
   extraSpnNames: string[];
   adopt: boolean;
   /** What destroy does with what existed before the stack (release, the default, or delete). */
@@ -41,6 +42,7 @@ const EXAMPLES: Record<SiteKey, string> = {
   asaName: "EXCH-ASA",
   asaOu: "OU=Service Accounts,DC=corp,DC=example",
   asaPassword: "<password>",
+  asaPasswordMaxAgeDays: "90",
   asaEncryptionTypes: "24",
   extraSpnNames: '["autodiscover.corp.example"]',
   adopt: "false",
@@ -64,6 +66,7 @@ function keyOfArgument(field: string): string {
     "asa.ou": "asaOu",
     "asa.supportedEncryptionTypes": "asaEncryptionTypes",
     "asa.password": "asaPassword",
+    "asa.passwordMaxAgeDays": "asaPasswordMaxAgeDays",
     adopt: "adopt",
     onDestroy: "onDestroy",
     "kdcProxy.servers": "kdcProxyServers",
@@ -118,6 +121,7 @@ export function readSiteSettings(get: (key: SiteKey) => string | undefined): Sit
   const asaName = required("asaName");
   const asaOu = required("asaOu");
   const asaEncryptionTypes = read(() => integerValue(siteKey("asaEncryptionTypes"), get("asaEncryptionTypes"), { min: 1, max: 0x7fffffff, unit: "a msDS-SupportedEncryptionTypes bit mask", example: "24" }));
+  const asaPasswordMaxAgeDays = read(() => integerValue(siteKey("asaPasswordMaxAgeDays"), get("asaPasswordMaxAgeDays"), { min: 1, max: MAX_AGE_DAYS_LIMIT, unit: "days", example: EXAMPLES.asaPasswordMaxAgeDays }));
   const extraSpnNames = list("extraSpnNames");
   const adopt = read(() => booleanValue(siteKey("adopt"), get("adopt")));
   const onDestroy = read(() => onDestroyInput(siteKey("onDestroy"), textValue(siteKey("onDestroy"), get("onDestroy"), EXAMPLES.onDestroy)));
@@ -140,7 +144,7 @@ export function readSiteSettings(get: (key: SiteKey) => string | undefined): Sit
     namespace: namespace!,
     servers: servers!,
     dns: dnsZone === undefined ? undefined : { zone: dnsZone, addresses: dnsAddresses!, ...(dnsTtl !== undefined ? { ttl: dnsTtl } : {}) },
-    asa: { name: asaName!, ou: asaOu!, supportedEncryptionTypes: asaEncryptionTypes },
+    asa: { name: asaName!, ou: asaOu!, supportedEncryptionTypes: asaEncryptionTypes, ...(asaPasswordMaxAgeDays !== undefined ? { passwordMaxAgeDays: asaPasswordMaxAgeDays } : {}) },
     extraSpnNames: extraSpnNames ?? [],
     adopt: adopt ?? false,
     ...(onDestroy !== undefined ? { onDestroy } : {}),

@@ -21,6 +21,10 @@ import { checkEndpoints, EndpointTicket } from "./endpoint";
 import { checkKdcProxy, parseKdcProxyUrl } from "./kdc-proxy";
 import { AES_TYPES, EncryptionTypes } from "../ldap/account-bits";
 import { DoctorFinding, DoctorReport, fixOf, message, Report, summarize } from "./report";
+import { checkPasswordAge } from "./password-age";
+import type { PasswordAge } from "../asa-password-age";
+import { integerValue } from "../config-values";
+import { MAX_AGE_DAYS_LIMIT } from "../asa-password-age";
 
 export { CheckId, CheckStatus, DoctorFinding, DoctorReport, formatDoctorReport } from "./report";
 import type { DoctorOptions } from "./options";
@@ -151,6 +155,7 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
   let info: DomainInfo | undefined;
   let asa: AsaAccountFacts | undefined;
   let qualifiedName = sam;
+  let passwordAgeNow: PasswordAge | undefined;
   try {
     const dc = directory(o.ldap);
     info = await domainInfo(dc);
@@ -166,6 +171,7 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
       }
     }
     checkAsa(asa, qualifiedName, r);
+    passwordAgeNow = checkPasswordAge(o, asa?.passwordLastSet, qualifiedName, r);
   } catch (e) {
     for (const spn of spns) r.add("spn", spn, "skip", "NOT_CHECKED", `the directory could not be read: ${message(e)}`, fixOf(e, `check ${CONFIG_NAMESPACE}:ldapUrl and the bind account`));
     r.add("asa", qualifiedName, "skip", "NOT_CHECKED", `the directory could not be read: ${message(e)}`, fixOf(e, `check ${CONFIG_NAMESPACE}:ldapUrl and the bind account`));
@@ -246,7 +252,7 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
   }
 
   const summary = summarize(r.findings);
-  return { ok: summary.fail === 0 && summary.skip === 0, namespace: o.namespace, realm, checkedAt: new Date().toISOString(), findings: r.findings, summary };
+  return { ok: summary.fail === 0 && summary.skip === 0, namespace: o.namespace, realm, checkedAt: new Date().toISOString(), findings: r.findings, summary, ...(passwordAgeNow ? { asaPassword: passwordAgeNow } : {}) };
 }
 
 /** Releases the LDAP connections and Exchange sessions the doctor opened (the CLI calls it). */
@@ -321,6 +327,8 @@ export function doctorOptionsFromConfig(values: Record<string, string | undefine
     ...(kdcProxy ? { kdcProxy } : {}),
     asaName,
     asaPassword: outStr("asaPasswordInAd") ?? outStr("asaPassword") ?? get("asaPassword"),
+    asaPasswordMaxAgeDays: integerValue(`${CONFIG_NAMESPACE}:asaPasswordMaxAgeDays`, get("asaPasswordMaxAgeDays"), { min: 1, max: MAX_AGE_DAYS_LIMIT, unit: "days", example: "90" }),
+    asaPasswordGiven: values[`${CONFIG_NAMESPACE}:asaPassword`] !== undefined && values[`${CONFIG_NAMESPACE}:asaPassword`] !== "",
     servers,
     ldap,
     exchange,

@@ -2,6 +2,7 @@
 // fix on one line each), the verdict, and the text form. No password or key ever enters it.
 import { causeOf, KerberosRolloutError } from "../errors";
 import type { DoctorCode } from "./codes";
+import type { PasswordAge } from "../asa-password-age";
 
 export type CheckStatus = "pass" | "warn" | "fail" | "skip";
 
@@ -29,6 +30,8 @@ export interface DoctorReport {
   checkedAt: string;
   findings: DoctorFinding[];
   summary: Record<CheckStatus, number>;
+  /** The ASA password's age against asaPasswordMaxAgeDays, when one is set (check 3). */
+  asaPassword?: PasswordAge;
 }
 
 export class Report {
