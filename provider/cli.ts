@@ -14,6 +14,7 @@ import { spawn } from "node:child_process";
 import { writeAsaKeytab } from "./asa-keytab";
 import { closeDoctorConnections, doctorOptionsFromConfig, DoctorOptions, formatDoctorReport, runDoctor } from "./doctor";
 import { driftCommand } from "./drift";
+import { rotateCommand } from "./drift/rotate";
 import { readArgs } from "./cli-args";
 import { KerberosRolloutError } from "./errors";
 import { DISCOVER_USAGE, DiscoverError, formatDiscoverReport, runDiscover, splitDiscoverArgs } from "./discover";
@@ -21,6 +22,7 @@ import { redact, registerSecret } from "./secrets";
 import { CONFIG_NAMESPACE } from "./settings";
 
 const USAGE = `usage: pulumi-exchange-kerberos drift (--stack NAME | --all) [--json]   (drift --help says more)
+usage: pulumi-exchange-kerberos rotate (--stack NAME | --all)           (rotate --help says more)
 
 usage: pulumi-exchange-kerberos doctor [--stack NAME] [--cwd DIR] [--json] [flags]
 
@@ -240,6 +242,7 @@ async function discover(argv: string[]): Promise<number> {
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === "drift") return driftCommand(rest); // its own usage, flags and exit codes: provider/drift
+  if (command === "rotate") return rotateCommand(rest); // the unattended rotation job: provider/drift/rotate.ts
   if (command === "discover" && (rest.includes("--help") || rest.includes("-h"))) {
     process.stdout.write(`${DISCOVER_USAGE}\n`);
     return 0;

@@ -41,7 +41,13 @@ export interface RotationInputs {
  * way (AD does not hold the recorded password yet), which is finished before another starts.
  */
 export function rotationAtCheck(inputs: RotationInputs, account: string, pwdLastSet: string, settled: boolean): { password?: string; passwordRotation?: string } {
-  if (inputs.passwordMaxAgeDays === undefined || !settled) return {};
+  if (inputs.passwordMaxAgeDays === undefined) return {};
+  if (!settled) {
+    // A rotation that stopped between the servers and AD (a failed or killed up): this up finishes
+    // it with the password the servers already hold. Said at preview, for drift and the rotation job.
+    const line = `${account}'s new password is bound on the servers but not yet set in AD (a rotation under way): this up finishes it`;
+    return inputs.previewPass ? { passwordRotation: line } : {};
+  }
   const setAt = Date.parse(pwdLastSet);
   if (!Number.isFinite(setAt)) return {};
   const age = passwordAge(new Date(setAt), inputs.passwordMaxAgeDays, commandStartedAt());
