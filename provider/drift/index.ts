@@ -246,7 +246,8 @@ function spawnSyncJson(args: string[], cwd: string | undefined): unknown {
 export async function checkStack(stack: string, cwd: string | undefined): Promise<StackDrift> {
   // Before reading the site: is it this checkout's site, and is anyone changing it?
   const before = await exportState(stack, cwd);
-  if (typeof before === "string") return { stack, status: "error", findings: [], error: `pulumi stack export failed: ${before}` };
+  // State that cannot be read: the preview meets the same cause and names it.
+  if (typeof before === "string") return judgeStack(stack, cwd);
   const { busy, note } = await busyNow(stack, cwd, before);
   if (busy) return { stack, status: "busy", findings: [], busy, ...(note ? { note } : {}) };
   if (before.applied) {
@@ -341,7 +342,7 @@ export function formatDrift(r: DriftReport): string {
     }
     if (s.status === "drift" && onlyRotationDue(s)) lines.push(`${s.stack}: the ASA's password is due, nothing else drifted, Kerberos works${due}; rotate: pulumi up --stack ${s.stack} (or the rotation job: pulumi-exchange-kerberos rotate)`);
     else if (s.status === "drift") lines.push(`${s.stack}: ${s.findings.length} finding(s)${s.doctorOk === false ? ", Kerberos will NOT work" : ""}; repair: pulumi up --refresh --stack ${s.stack}`);
-    if (s.note) lines.push(`${s.stack}: note: ${s.note}`);
+    if (s.note && (s.status === "ok" || s.status === "drift")) lines.push(`${s.stack}: note: ${s.note}`);
   }
   return lines.join("\n");
 }
