@@ -19,7 +19,7 @@ describe("ASA password age", () => {
     assert.equal(age(89.99).status, "due-soon");
     assert.equal(age(90).status, "overdue");
     assert.equal(age(97).ageDays, 97);
-    assert.equal(age(97).dueAt, "2026-12-01T12:00:00.000Z");
+    assert.equal(age(97).dueAt, "2026-11-30T12:00:00.000Z");
   });
 
   it("says it in one line: set DATE, N days ago, the maximum is M; and when it is due", () => {
