@@ -111,13 +111,13 @@ export function parseDriftArgs(argv: string[]): Args {
   return a;
 }
 
-interface Ran {
+export interface Ran {
   code: number;
   stdout: string;
   stderr: string;
 }
 
-function runProcess(cmd: string, args: string[], cwd: string | undefined): Promise<Ran> {
+export function runProcess(cmd: string, args: string[], cwd: string | undefined): Promise<Ran> {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";

@@ -13,9 +13,8 @@
 // starts again from the drift check. Any other lock: refused, as busy.
 import * as os from "node:os";
 import * as path from "node:path";
-import { spawn } from "node:child_process";
 import { redact } from "../secrets";
-import { checkStack, DRIFT_EXIT, formatDrift, onlyRotationDue, parseDriftArgs, StackDrift } from "./index";
+import { checkStack, DRIFT_EXIT, formatDrift, onlyRotationDue, parseDriftArgs, Ran, runProcess, StackDrift } from "./index";
 
 export const ROTATE_USAGE = `usage: pulumi-exchange-kerberos rotate (--stack NAME | --all) [--cwd DIR]
 
@@ -36,23 +35,7 @@ rotation, or a given password is due); 2 the check could not run; 3 busy; 4 chec
 
 export const ROTATE_EXIT = { ...DRIFT_EXIT, refused: 1, failed: 5 } as const;
 
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], cwd: string | undefined): Promise<Ran> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", (e) => resolve({ code: -1, stdout, stderr: e.message }));
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const run = runProcess;
 
 const pulumi = (args: string[], cwd: string | undefined): Promise<Ran> => run("pulumi", [...args, "--non-interactive", "--color", "never"], cwd);
 
