@@ -99,12 +99,22 @@ function holder(key: string, text: string): string {
   }
 }
 
-/** Whether a backend key (a path) is a lock file of this stack: `.pulumi/locks/<org>/<project>/<stack>/<id>.json`, or the legacy `.pulumi/locks/<stack>/<id>.json`. */
+/**
+ * The prefix of every key pulumi's DIY backend writes in a bucket that is not a folder: the URL's
+ * path (for postgres://, the database's name), as diy/backend.go opens it (blob.PrefixedBucket of
+ * the path without its leading "/", ending in "/"). `postgres://u@h/pulumi` keeps its lock at
+ * `pulumi/.pulumi/locks/…`.
+ */
+export function bucketPrefix(u: URL): string {
+  const p = decodeURIComponent(u.pathname).replace(/^\/+/, "");
+  return p === "" || p.endsWith("/") ? p : `${p}/`;
+}
+
+/** Whether a backend key (a path, after the bucket's prefix) is a lock file of this stack: `.pulumi/locks/<org>/<project>/<stack>/<id>.json`, or the legacy `.pulumi/locks/<stack>/<id>.json`. */
 export function isLockOf(key: string, project: string, stack: string): boolean {
   const parts = key.replace(/\\/g, "/").split("/");
-  const at = parts.lastIndexOf("locks");
-  if (at < 1 || parts[at - 1] !== ".pulumi" || !parts[parts.length - 1].endsWith(".json")) return false;
-  const dirs = parts.slice(at + 1, -1);
+  if (parts[0] !== ".pulumi" || parts[1] !== "locks" || !parts[parts.length - 1].endsWith(".json")) return false;
+  const dirs = parts.slice(2, -1);
   return (dirs.length === 3 && dirs[1] === project && dirs[2] === stack) || (dirs.length === 1 && dirs[0] === stack);
 }
 
@@ -139,21 +149,28 @@ function libpqEnvironment(u: URL): Record<string, string> {
 
 function postgresLocks(u: URL, project: string, stack: string): LockRead {
   const table = u.searchParams.get("table") ?? "pulumi_state";
-  // Values travel as psql variables (quoted by psql: :"table" as an identifier, :'pattern' as a literal).
-  const r = spawnSync("psql", ["-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-v", `table=${table}`, "-v", "pattern=.pulumi/locks/%"], {
-    input: `SELECT key, data::text FROM :"table" WHERE key LIKE :'pattern';\n`,
+  const prefix = bucketPrefix(u);
+  // A row is a blob: its key, and its data as {"data": base64 of the file} (diy/postgres/bucket.go).
+  // Values travel as psql variables (quoted by psql: :"table" as an identifier, :'prefix' as a literal).
+  const r = spawnSync("psql", ["-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-v", `table=${table}`, "-v", `prefix=${prefix}.pulumi/locks/`], {
+    input: `SELECT key, data->>'data' FROM :"table" WHERE starts_with(key, :'prefix');\n`,
     encoding: "utf8",
     timeout: 30_000,
     env: { ...process.env, ...libpqEnvironment(u) },
   });
   if (r.error || r.status !== 0) return { holders: [], unreadable: r.error ? "psql is not on PATH" : `psql: ${(r.stderr ?? "").trim().split("\n").pop() ?? `exit ${r.status}`}` };
-  const holders = r.stdout
+  return { holders: postgresLockHolders(r.stdout, prefix, project, stack) };
+}
+
+/** psql's rows (the key, a tab, the base64 of the lock file) → who holds this stack's lock. */
+export function postgresLockHolders(rows: string, prefix: string, project: string, stack: string): string[] {
+  return rows
     .split("\n")
     .filter((l) => l !== "")
     .map((l) => l.split("\t"))
+    .map(([key, data]) => [key.slice(prefix.length), data ?? ""])
     .filter(([key]) => isLockOf(key, project, stack))
-    .map(([key, data]) => holder(key, data ?? ""));
-  return { holders };
+    .map(([key, data]) => holder(key, Buffer.from(data, "base64").toString("utf8")));
 }
 
 /** Who holds this stack's lock in the backend at `url` (PULUMI_BACKEND_URL or `pulumi whoami`). */

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describeAge, describeDue, maxAgeDaysInput, passwordAge } from "../../provider/asa-password-age";
 import { leftByDeadProcess } from "../../provider/drift/rotate";
-import { isLockOf, keysBehind, readConfig, readExport } from "../../provider/drift/stack-status";
+import { bucketPrefix, isLockOf, keysBehind, postgresLockHolders, readConfig, readExport } from "../../provider/drift/stack-status";
 import { partOfRotation, plannedRotation } from "../../provider/drift/preview";
 import { resetByHand } from "../../provider/resources/asa-password";
 
@@ -79,6 +79,18 @@ describe("the rotation job and drift's reading of the state", () => {
     assert.equal(isLockOf(".pulumi/locks/site01/1f2e.json", "exchange-kerberos", "site01"), true);
     assert.equal(isLockOf(".pulumi/locks/organization/exchange-kerberos/site02/1f2e.json", "exchange-kerberos", "site01"), false);
     assert.equal(isLockOf(".pulumi/stacks/exchange-kerberos/site01.json", "exchange-kerberos", "site01"), false);
+    assert.equal(isLockOf("pulumi/.pulumi/locks/site01/1f2e.json", "exchange-kerberos", "site01"), false, "a key still carrying the bucket's prefix");
+  });
+
+  it("reads a postgres:// lock as pulumi writes it: under the database's name, the file in base64", () => {
+    assert.equal(bucketPrefix(new URL("postgres://pulumi@127.0.0.1:5432/pulumi?sslmode=disable")), "pulumi/");
+    assert.equal(bucketPrefix(new URL("postgres://pulumi@127.0.0.1:5432/")), "");
+    const lock = Buffer.from(JSON.stringify({ pid: 4242, username: "root", hostname: "runner1", timestamp: "2026-12-07T12:00:00Z" })).toString("base64");
+    const rows = [
+      `pulumi/.pulumi/locks/organization/exchange-kerberos/site01/1f2e.json\t${lock}`,
+      `pulumi/.pulumi/locks/organization/exchange-kerberos/site02/3a4b.json\t${lock}`,
+    ].join("\n");
+    assert.deepEqual(postgresLockHolders(rows, "pulumi/", "exchange-kerberos", "site01"), ["root@runner1 (pid 4242) since 2026-12-07T12:00:00Z"]);
   });
 
   it("a planned rotation takes in the updates of the ASA, the bindings and AD's password that no read found changed", () => {
