@@ -552,7 +552,7 @@ function recorded(olds: Record<string, unknown>): { adPassword?: string; adPassw
 }
 
 /** The outputs `check` can already tell, carried in its inputs (see `knownAtPreview`). */
-type KnownAtPreview = Partial<Pick<AsaOutputs, "password" | "dn" | "sid" | "samAccountName" | "qualifiedName" | "adPassword">> & { passwordRotation?: string };
+type KnownAtPreview = Partial<Pick<AsaOutputs, "password" | "dn" | "sid" | "samAccountName" | "qualifiedName" | "adPassword" | "adPasswordSetAt">> & { passwordRotation?: string };
 
 /**
  * At preview the engine does not call `update`: a resource being updated shows its checked inputs
@@ -584,16 +584,19 @@ async function knownAtPreview(olds: Record<string, unknown>, inputs: Inputs & { 
         : `${info.netbiosName}\\${sam} (${e.dn}) is taken over (adopt): its current password cannot be read, so this up sets the declared one in AD`,
     );
   }
-  // AD's password, known at preview (from the inputs check recorded last time, which lack the
-  // pwdLastSet that update compares: update computes the exact value). A binding's diff does not
-  // compare it, but an unknown one would plan every binding as changed where up changes nothing.
-  const adNow = inputs.deferPasswordSet && ours ? adPasswordNow(e, recorded(olds), typeof olds.password === "string" ? olds.password : undefined).adPassword : undefined;
+  // AD's password, known at preview, from what the last check recorded in the inputs (the engine
+  // hands check the old inputs, not the outputs): the password AD held then and its pwdLastSet,
+  // both carried in the inputs for that reason. A binding's diff does not compare it, but an
+  // unknown one would plan every binding as changed where up changes nothing; and it tells a
+  // rotation that stopped between the servers and AD (AD's pwdLastSet unchanged since).
+  const now = inputs.deferPasswordSet && ours ? adPasswordNow(e, recorded(olds), typeof olds.password === "string" ? olds.password : undefined) : undefined;
+  const adNow = now?.adPassword;
   // A generated password past its maximum age gets a new one, unless a rotation is still under
   // way (AD does not hold the recorded password yet): that one is finished first.
   const rotation = ours ? rotationAtCheck(inputs, `${info.netbiosName}\\${sam}`, isoPwdLastSet(e), !inputs.deferPasswordSet || adNow === known.password) : {};
   const password = rotation.password ?? known.password;
   const adPassword = !inputs.deferPasswordSet ? password : adNow;
-  return { ...known, ...rotation, password, sid, dn, samAccountName: sam, qualifiedName: `${info.netbiosName}\\${sam}`, ...(adPassword !== undefined ? { adPassword } : {}) };
+  return { ...known, ...rotation, password, sid, dn, samAccountName: sam, qualifiedName: `${info.netbiosName}\\${sam}`, ...(adPassword !== undefined ? { adPassword } : {}), ...(now ? { adPasswordSetAt: now.adPasswordSetAt } : {}) };
 }
 
 export const asaComputerAccountImpl: ResourceImpl = {

@@ -46,6 +46,7 @@ export function rotationAtCheck(inputs: RotationInputs, account: string, pwdLast
     // A rotation that stopped between the servers and AD (a failed or killed up): this up finishes
     // it with the password the servers already hold. Said at preview, for drift and the rotation job.
     const line = `${account}'s new password is bound on the servers but not yet set in AD (a rotation under way): this up finishes it`;
+    warn(line);
     return inputs.previewPass ? { passwordRotation: line } : {};
   }
   const setAt = Date.parse(pwdLastSet);
