@@ -310,10 +310,9 @@ async function judgeStack(stack: string, cwd: string | undefined): Promise<Stack
   };
   const findings: DriftFinding[] = changes.map((c) => ({ stack, resource: c.resource, type: c.type, change: redact(c.change), doctor: narrow(c.change, related(c.type, c.resource, c.change)), kind: "drift" }));
   if (rotation) {
-    const asa = all.find((c) => c.type === "AsaComputerAccount" && partOfRotation(c));
     const overdue = problems.filter((f) => f.code === "ASA_PASSWORD_OVERDUE");
     overdue.forEach((f) => used.add(f));
-    findings.unshift({ stack, resource: asa?.resource ?? "the ASA", type: "AsaComputerAccount", change: redact(rotation), doctor: overdue.length > 0 ? ["ASA_PASSWORD_OVERDUE"] : [], kind: "rotation" });
+    findings.unshift({ stack, resource: rotation.resource, type: "AsaComputerAccount", change: redact(rotation.why), doctor: overdue.length > 0 ? ["ASA_PASSWORD_OVERDUE"] : [], kind: "rotation" });
   }
   for (const f of problems) {
     // A warning no drift explains is not drift, but a password past its maximum age is: a given

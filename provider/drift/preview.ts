@@ -148,12 +148,12 @@ const ROTATION_TYPES = new Set(["AsaComputerAccount", "AsaBinding", "AsaPassword
 /**
  * The rotation a maximum age makes the preview plan, or one under way that it finishes
  * (asa-password-rotation.ts): the ASA's check puts why into its checked inputs
- * (`passwordRotation`), at preview only. Returns that line, or undefined.
+ * (`passwordRotation`), at preview only. Returns that line and the ASA's resource name, or undefined.
  */
-export function plannedRotation(steps: PreviewStep[]): string | undefined {
+export function plannedRotation(steps: PreviewStep[]): { why: string; resource: string } | undefined {
   for (const step of steps) {
     const why = step.newState?.inputs?.passwordRotation;
-    if (typeof why === "string" && why !== "") return why;
+    if (typeof why === "string" && why !== "") return { why, resource: String(step.urn ?? "").split("::").pop() ?? "" };
   }
   return undefined;
 }

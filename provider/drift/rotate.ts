@@ -61,7 +61,7 @@ function processAlive(pid: number): boolean {
 async function rotateStack(stack: string, cwd: string | undefined, say: (line: string) => void): Promise<number> {
   let s: StackDrift = await checkStack(stack, cwd);
   if (s.status === "busy" && s.busy && leftByDeadProcess(s.busy)) {
-    say(`${stack}: a killed run left the stack's lock (${s.busy.replace(/^the stack is locked by /, "").replace(/:.*$/, "")}): removing it (pulumi cancel), then pulumi refresh clears its pending operations`);
+    say(`${stack}: a killed run left the stack's lock (${s.busy.replace(/^the stack is locked by /, "").replace(/: an operation is running.*$/, "")}): removing it (pulumi cancel), then pulumi refresh clears its pending operations`);
     const cancel = await pulumi(["cancel", "--yes", "--stack", stack], cwd);
     if (cancel.code !== 0) return fail(say, stack, `pulumi cancel failed: ${lastLine(cancel)}`, ROTATE_EXIT.error);
     s = await checkStack(stack, cwd);

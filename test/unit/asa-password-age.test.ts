@@ -95,7 +95,8 @@ describe("the rotation job and drift's reading of the state", () => {
 
   it("a planned rotation takes in the updates of the ASA, the bindings and AD's password that no read found changed", () => {
     const steps = [{ op: "update", urn: "a::site-asa", newState: { inputs: { passwordRotation: "CORP\\X$'s password was set …: this up rotates it" } } }];
-    assert.match(plannedRotation(steps) ?? "", /this up rotates it/);
+    assert.match(plannedRotation(steps)?.why ?? "", /this up rotates it/);
+    assert.equal(plannedRotation(steps)?.resource, "site-asa");
     assert.equal(plannedRotation([{ op: "update", urn: "a::site-asa", newState: { inputs: {} } }]), undefined);
     assert.equal(partOfRotation({ resource: "site-bind-ex1", type: "AsaBinding", op: "update", change: "x", found: false }), true);
     assert.equal(partOfRotation({ resource: "site-bind-ex1", type: "AsaBinding", op: "update", change: "x", found: true }), false, "a credential replaced by hand is drift");
