@@ -99,6 +99,16 @@ describe("the ASA password on a schedule: maximum age, doctor, drift and the una
     assert.strictEqual(d.code, 0, `${what}: doctor\n${d.stdout}${d.stderr}`);
   };
 
+  const named = (ps: Proc[]): string[] => ps.map((p) => `${p.pid} (group ${p.pgid}) ${p.args.slice(0, 120)}`);
+  /** SIGKILL to a pid (or -pgid) that may have ended meanwhile. */
+  const kill = (pid: number): void => {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ESRCH") throw e;
+    }
+  };
+
   /** Back to the baseline after a failed case: no lock, no pending operation, the config, an up. */
   async function reset(): Promise<void> {
     proxy.arm();
@@ -234,20 +244,21 @@ describe("the ASA password on a schedule: maximum age, doctor, drift and the una
       process.kill(-group, "SIGKILL");
       await timed("job (killed)", () => killed);
       const left = await survivors(tree, 5_000);
-      const describe = (ps: Proc[]): string[] => ps.map((p) => `${p.pid} (group ${p.pgid}) ${p.args.slice(0, 120)}`);
-      assert.deepStrictEqual(describe(left.filter((p) => p.pgid === group)), [], "nothing of the job's own process group is left");
+      assert.deepStrictEqual(named(left.filter((p) => p.pgid === group)), [], "nothing of the job's own process group is left");
       // KNOWN DEFECT, issue 28 (not merged): the language host and the provider (with its Exchange
       // shells) keep running once their engine is gone. They run in process groups of their own, so
       // the kill of the job's group does not reach them; the runners of the two examples do (systemd
       // kills the unit's cgroup at TimeoutStartSec, the CI runner its job's processes). Until issue 28
       // makes them exit by themselves, the test names them and ends their process groups itself.
       if (left.length > 0) {
-        console.log(`      left by the killed run (issue 28), ended by the test:\n${describe(left).map((l) => `        ${l}`).join("\n")}`);
-        for (const g of new Set(left.map((p) => p.pgid))) process.kill(-g, "SIGKILL");
+        console.log(`      left by the killed run (issue 28), ended by the test:\n${named(left).map((l) => `        ${l}`).join("\n")}`);
+        for (const g of new Set(left.map((p) => p.pgid))) kill(-g);
       }
-      assert.deepStrictEqual(describe(await survivors(tree, 5_000)), [], "nothing of the killed run is left");
+      assert.deepStrictEqual(named(await survivors(tree, 5_000)), [], "nothing of the killed run is left");
     } finally {
-      for (const p of stillRunning(tree)) process.kill(p.pid, "SIGKILL");
+      // A case that failed before the kill leaves nothing running either.
+      if (tree.length === 0 && group > 0) tree = processTree(group);
+      for (const p of stillRunning(tree)) kill(p.pid);
     }
     assert.ok(await locks(), "the killed run left its lock");
     assert.strictEqual(await keyVersion(), kvno, "AD's password was not set");
