@@ -14,6 +14,7 @@ import { spawn } from "node:child_process";
 import { writeAsaKeytab } from "./asa-keytab";
 import { closeDoctorConnections, doctorOptionsFromConfig, DoctorOptions, formatDoctorReport, runDoctor } from "./doctor";
 import { driftCommand } from "./drift";
+import { rotateCommand } from "./drift/rotate";
 import { readArgs } from "./cli-args";
 import { KerberosRolloutError } from "./errors";
 import { DISCOVER_USAGE, DiscoverError, formatDiscoverReport, runDiscover, splitDiscoverArgs } from "./discover";
@@ -21,6 +22,7 @@ import { redact, registerSecret } from "./secrets";
 import { CONFIG_NAMESPACE, SSH_TRANSPORT_KEYS } from "./settings";
 
 export const USAGE = `usage: pulumi-exchange-kerberos drift (--stack NAME | --all) [--json]   (drift --help says more)
+usage: pulumi-exchange-kerberos rotate (--stack NAME | --all)           (rotate --help says more)
 
 usage: pulumi-exchange-kerberos doctor [--stack NAME] [--cwd DIR] [--json] [flags]
 
@@ -41,6 +43,7 @@ flags (each sets the stack config key ${CONFIG_NAMESPACE}:<camelCase of the flag
   --https-ca-file PEM       CA of the Exchange certificate  --https-check false (skip check 8)
   --kdc-proxy URL           every ticket only through this KDC proxy (MS-KKDCP), as from outside
   --kdc-proxy-ca-file PEM   CA of the proxy's certificate   --kdc-proxy-timeout-ms N (default 30000)
+  --asa-password-max-age-days N   the ASA password's maximum age: check 3 reports ok, due soon or overdue
   --no-stack                use the flags and environment only
   --asa-password-stdin      read the ASA password from standard input
 secrets from the environment: EXCHANGE_KERBEROS_LDAP_BIND_PASSWORD, EXCHANGE_KERBEROS_ASA_PASSWORD,
@@ -81,6 +84,7 @@ const FLAG_KEYS = new Set([
   "kdcProxyUrl",
   "kdcProxyCaFile",
   "kdcProxyTimeoutMs",
+  "asaPasswordMaxAgeDays",
 ]);
 /** Flags whose config key is not their camelCase: --kdc-proxy sets kdcProxyUrl. */
 const FLAG_ALIASES: Record<string, string> = { kdcProxy: "kdcProxyUrl" };
@@ -262,6 +266,7 @@ async function discover(argv: string[]): Promise<number> {
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === "drift") return driftCommand(rest); // its own usage, flags and exit codes: provider/drift
+  if (command === "rotate") return rotateCommand(rest); // the unattended rotation job: provider/drift/rotate.ts
   if (command === "discover" && (rest.includes("--help") || rest.includes("-h"))) {
     process.stdout.write(`${DISCOVER_USAGE}\n`);
     return 0;

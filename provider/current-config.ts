@@ -62,22 +62,65 @@ export function stackFlag(args: string[]): string | null {
   return null;
 }
 
-/** The stack the `pulumi` command that started this provider acts on; undefined when unknown. */
-function commandStack(): string | undefined {
+/** The `pulumi` process that started this provider (its pid and arguments); undefined when unknown. */
+function pulumiCommand(): { pid: number; args: string[] } | undefined {
   let pid = process.ppid;
   for (let depth = 0; depth < 8 && pid > 1; depth++) {
     const p = processInfo(pid);
     if (!p) return undefined;
     const exe = path.basename(p.args[0] ?? "").toLowerCase();
-    if (exe === "pulumi" || exe === "pulumi.exe") {
-      const flag = stackFlag(p.args);
-      if (flag) return flag;
-      const r = spawnSync("pulumi", ["stack", "--show-name", "--non-interactive"], { encoding: "utf8", timeout: 60_000, env: process.env });
-      return r.status === 0 && r.stdout.trim() !== "" ? r.stdout.trim() : undefined;
-    }
+    if (exe === "pulumi" || exe === "pulumi.exe") return { pid, args: p.args };
     pid = p.ppid;
   }
   return undefined;
+}
+
+/** The stack the `pulumi` command that started this provider acts on; undefined when unknown. */
+function commandStack(): string | undefined {
+  const command = pulumiCommand();
+  if (!command) return undefined;
+  const flag = stackFlag(command.args);
+  if (flag) return flag;
+  const r = spawnSync("pulumi", ["stack", "--show-name", "--non-interactive"], { encoding: "utf8", timeout: 60_000, env: process.env });
+  return r.status === 0 && r.stdout.trim() !== "" ? r.stdout.trim() : undefined;
+}
+
+/** When a process started, from the system's own record; undefined when it cannot be read. */
+function processStart(pid: number): Date | undefined {
+  if (process.platform === "linux") {
+    try {
+      // proc(5): field 22 of /proc/PID/stat is the start time in clock ticks after boot; /proc/stat's
+      // btime is the boot time in seconds since the epoch.
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+      const ticks = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+      const btime = Number(/^btime (\d+)$/m.exec(fs.readFileSync("/proc/stat", "utf8"))?.[1]);
+      const hz = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8", timeout: 10_000 }).stdout?.trim()) || 100;
+      const at = new Date(btime * 1000 + Math.round((ticks * 1000) / hz));
+      return Number.isFinite(at.getTime()) ? at : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  if (process.platform === "win32") return undefined;
+  const r = spawnSync("ps", ["-o", "lstart=", "-p", String(pid)], { encoding: "utf8", timeout: 10_000, env: { ...process.env, LC_ALL: "C" } });
+  const at = r.status === 0 ? new Date(r.stdout.trim()) : undefined;
+  return at && Number.isFinite(at.getTime()) ? at : undefined;
+}
+
+let startedAt: Date | undefined;
+
+/**
+ * The moment the `pulumi` command that runs this provider started, the same for every provider
+ * process it starts: `pulumi up` runs its preview and its update in two processes, and a decision
+ * that rests on the time (a password that is due) must come out the same in both, so that `up` does
+ * what its preview planned. Where that process cannot be found, the time this process first asked.
+ */
+export function commandStartedAt(): Date {
+  if (!startedAt) {
+    const command = pulumiCommand();
+    startedAt = (command && processStart(command.pid)) ?? new Date();
+  }
+  return startedAt;
 }
 
 /** The stack this run acts on, as far as the provider knows it (for messages naming URNs). */

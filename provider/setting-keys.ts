@@ -39,6 +39,7 @@ export const SETTINGS = {
   asaName: { scope: "site", required: true, meaning: "the ASA computer name (at most 15 characters)", example: "EXCH-ASA" },
   asaOu: { scope: "site", required: true, meaning: "the DN of the OU (or container) that holds the ASA", example: "OU=Service Accounts,DC=corp,DC=example" },
   asaPassword: { scope: "site", secret: true, defaultText: "generated (73 characters) and kept", meaning: "the ASA's password; change it to rotate", example: "<password>" },
+  asaPasswordMaxAgeDays: { scope: "site", defaultText: "none: no maximum", meaning: "the ASA password's maximum age in days (1–3650), from AD's pwdLastSet: a generated password older than that is rotated by the next up (its preview says why); a given one is warned about, never replaced; doctor and drift report its age (docs/guides/unattended-rotation.md)", example: "90" },
   asaEncryptionTypes: { scope: "site", default: AES_TYPES, meaning: "msDS-SupportedEncryptionTypes of the ASA (24 = AES128+AES256); RC4-only is refused: Microsoft is retiring RC4 for Kerberos in 2026", example: "24" },
   extraSpnNames: { scope: "site", defaultText: "none", meaning: "JSON list of more host names registered as HTTP/<name>, such as autodiscover.corp.example", example: '["autodiscover.corp.example"]' },
   adopt: { scope: "site", default: false, meaning: "take over objects that already exist (dynamic resources cannot be pulumi import-ed)", example: "false" },

@@ -9,6 +9,7 @@ import { CONFIG_NAMESPACE } from "./settings";
 import { SettingKey, settingDefault, settingKeys, SETTINGS } from "./setting-keys";
 import { KerberosRolloutArgs, rolloutArgProblems } from "./components/kerberos-rollout";
 import { OnDestroy, onDestroyInput } from "./resources/lifecycle";
+import { MAX_AGE_DAYS_LIMIT } from "./asa-password-age";
 
 /** The site keys, under exchange-kerberos: (setting-keys.ts, scope "site"; the connection keys are settings.ts's). */
 export type SiteKey = { [K in SettingKey]: (typeof SETTINGS)[K]["scope"] extends "site" ? K : never }[SettingKey];
@@ -19,7 +20,7 @@ export interface SiteSettings {
   namespace: string;
   servers: string[];
   dns?: { zone: string; addresses: string[]; ttl?: number };
-  asa: { name: string; ou: string; supportedEncryptionTypes?: number };
+  asa: { name: string; ou: string; supportedEncryptionTypes?: number; passwordMaxAgeDays?: number };
   extraSpnNames: string[];
   adopt: boolean;
   /** What destroy does with what existed before the stack (release, the default, or delete). */
@@ -51,6 +52,7 @@ function keyOfArgument(field: string): string {
     "asa.ou": "asaOu",
     "asa.supportedEncryptionTypes": "asaEncryptionTypes",
     "asa.password": "asaPassword",
+    "asa.passwordMaxAgeDays": "asaPasswordMaxAgeDays",
     adopt: "adopt",
     onDestroy: "onDestroy",
     "kdcProxy.servers": "kdcProxyServers",
@@ -105,6 +107,7 @@ export function readSiteSettings(get: (key: SiteKey) => string | undefined): Sit
   const asaName = required("asaName");
   const asaOu = required("asaOu");
   const asaEncryptionTypes = read(() => integerValue(siteKey("asaEncryptionTypes"), get("asaEncryptionTypes"), { min: 1, max: 0x7fffffff, unit: "a msDS-SupportedEncryptionTypes bit mask", example: EXAMPLES.asaEncryptionTypes }));
+  const asaPasswordMaxAgeDays = read(() => integerValue(siteKey("asaPasswordMaxAgeDays"), get("asaPasswordMaxAgeDays"), { min: 1, max: MAX_AGE_DAYS_LIMIT, unit: "days", example: EXAMPLES.asaPasswordMaxAgeDays }));
   const extraSpnNames = list("extraSpnNames");
   const adopt = read(() => booleanValue(siteKey("adopt"), get("adopt")));
   const onDestroy = read(() => onDestroyInput(siteKey("onDestroy"), textValue(siteKey("onDestroy"), get("onDestroy"), EXAMPLES.onDestroy)));
@@ -127,7 +130,7 @@ export function readSiteSettings(get: (key: SiteKey) => string | undefined): Sit
     namespace: namespace!,
     servers: servers!,
     dns: dnsZone === undefined ? undefined : { zone: dnsZone, addresses: dnsAddresses!, ...(dnsTtl !== undefined ? { ttl: dnsTtl } : {}) },
-    asa: { name: asaName!, ou: asaOu!, supportedEncryptionTypes: asaEncryptionTypes },
+    asa: { name: asaName!, ou: asaOu!, supportedEncryptionTypes: asaEncryptionTypes, ...(asaPasswordMaxAgeDays !== undefined ? { passwordMaxAgeDays: asaPasswordMaxAgeDays } : {}) },
     extraSpnNames: extraSpnNames ?? [],
     adopt: adopt ?? settingDefault("adopt"),
     ...(onDestroy !== undefined ? { onDestroy } : {}),

@@ -11,6 +11,7 @@
 //   asaName          EXCH-ASA                                  (required)
 //   asaOu            OU=Service Accounts,DC=corp,DC=example    (required)
 //   asaPassword      secret; generated and kept when absent; change it to rotate
+//   asaPasswordMaxAgeDays  90: a generated password older than that (AD's pwdLastSet) is rotated by the next up
 //   asaEncryptionTypes  24 (AES128+AES256, the default)
 //   extraSpnNames    ["autodiscover.corp.example"]
 //   adopt            false

@@ -32,9 +32,10 @@ import { InvalidProgramInputError } from "../program-error";
 import { ExchangeOverride, LdapOverride } from "../settings";
 import { fqdn, ipv4 } from "../validate";
 import { ownerMark } from "../owner";
+import { maxAgeDaysInput } from "../asa-password-age";
 
 /** The ASA: AsaComputerAccount's inputs but the connection override (the site's applies). */
-export type KerberosRolloutAsaArgs = Pick<AsaComputerAccountArgs, "name" | "ou" | "password" | "supportedEncryptionTypes" | "description" | "adopt">;
+export type KerberosRolloutAsaArgs = Pick<AsaComputerAccountArgs, "name" | "ou" | "password" | "supportedEncryptionTypes" | "description" | "adopt" | "passwordMaxAgeDays">;
 
 export interface KerberosRolloutDnsArgs {
   /** The AD-integrated zone that holds the namespace, such as corp.example. */
@@ -171,6 +172,7 @@ export function rolloutArgProblems(args: KerberosRolloutArgs): InvalidInputError
   if (plainValue(args.asa.name)) collect(problems, () => netbiosName("asa.name", args.asa.name));
   if (plainValue(args.asa.ou)) collect(problems, () => containerDn("asa.ou", args.asa.ou));
   if (plainValue(args.asa.supportedEncryptionTypes)) collect(problems, () => encryptionTypes("asa.supportedEncryptionTypes", args.asa.supportedEncryptionTypes));
+  if (plainValue(args.asa.passwordMaxAgeDays)) collect(problems, () => maxAgeDaysInput("asa.passwordMaxAgeDays", args.asa.passwordMaxAgeDays));
   return problems;
 }
 
@@ -306,6 +308,7 @@ export class KerberosRollout extends pulumi.ComponentResource {
       ou: args.asa.ou,
       password: args.asa.password,
       supportedEncryptionTypes: args.asa.supportedEncryptionTypes,
+      passwordMaxAgeDays: args.asa.passwordMaxAgeDays,
       description: args.asa.description ?? `Exchange Alternate Service Account for ${args.namespace}`,
       adopt: args.asa.adopt ?? adopt,
       onDestroy,

@@ -27,6 +27,8 @@ export const DOCTOR_CODES = {
   ASA_NO_AES: "msDS-SupportedEncryptionTypes of the ASA allows no AES",
   ASA_NO_PASSWORD: "the ASA has no password set",
   ASA_RC4_ALLOWED: "warn: the ASA still allows RC4",
+  ASA_PASSWORD_DUE_SOON: "warn: the ASA's password reaches its maximum age (asaPasswordMaxAgeDays) within a week",
+  ASA_PASSWORD_OVERDUE: "warn: the ASA's password is older than its maximum age (asaPasswordMaxAgeDays); drift counts it as drift",
   // 4. with kdcProxyUrl: the KDC proxy (MS-KKDCP)
   KDC_PROXY_UNREACHABLE: "the KDC proxy does not answer TLS, or dropped the request",
   KDC_PROXY_TIMEOUT: "no answer came through the KDC proxy in time",

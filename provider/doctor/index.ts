@@ -27,6 +27,10 @@ import { checkKdcProxy, parseKdcProxyUrl } from "./kdc-proxy";
 import { AES_TYPES, EncryptionTypes } from "../ldap/account-bits";
 import { DoctorFinding, DoctorReport, fixOf, message, Report, summarize } from "./report";
 import { explainDnsPending, explainPending } from "./pending";
+import { checkPasswordAge } from "./password-age";
+import type { PasswordAge } from "../asa-password-age";
+import { integerValue } from "../config-values";
+import { MAX_AGE_DAYS_LIMIT } from "../asa-password-age";
 
 export { CheckId, CheckStatus, DoctorFinding, DoctorReport, formatDoctorReport } from "./report";
 import type { DoctorOptions } from "./options";
@@ -180,6 +184,7 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
   let info: DomainInfo | undefined;
   let asa: AsaAccountFacts | undefined;
   let qualifiedName = sam;
+  let passwordAgeNow: PasswordAge | undefined;
   try {
     const dc = directory(o.ldap);
     info = await domainInfo(dc);
@@ -195,6 +200,7 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
       }
     }
     checkAsa(asa, qualifiedName, r);
+    passwordAgeNow = checkPasswordAge(o, asa?.passwordLastSet, qualifiedName, r);
   } catch (e) {
     for (const spn of spns) r.add("spn", spn, "skip", "NOT_CHECKED", `the directory could not be read: ${message(e)}`, fixOf(e, `check ${CONFIG_NAMESPACE}:ldapUrl and the bind account`));
     r.add("asa", qualifiedName, "skip", "NOT_CHECKED", `the directory could not be read: ${message(e)}`, fixOf(e, `check ${CONFIG_NAMESPACE}:ldapUrl and the bind account`));
@@ -305,7 +311,7 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
   const summary = summarize(r.findings);
   const waits = r.findings.flatMap((f) => (f.retryInSeconds === undefined ? [] : [f.retryInSeconds]));
   const retry = summary.fail === 0 && summary.skip === 0 && waits.length ? { retryAfterSeconds: Math.max(...waits) } : {};
-  return { ok: summary.fail === 0 && summary.skip === 0 && summary.pending === 0, namespace: o.namespace, realm, checkedAt: new Date().toISOString(), findings: r.findings, summary, ...retry };
+  return { ok: summary.fail === 0 && summary.skip === 0 && summary.pending === 0, namespace: o.namespace, realm, checkedAt: new Date().toISOString(), findings: r.findings, summary, ...retry, ...(passwordAgeNow ? { asaPassword: passwordAgeNow } : {}) };
 }
 
 /** Releases the LDAP connections and Exchange sessions the doctor opened (the CLI calls it). */
@@ -381,6 +387,8 @@ export function doctorOptionsFromConfig(values: Record<string, string | undefine
     ...(kdcProxy ? { kdcProxy } : {}),
     asaName,
     asaPassword: outStr("asaPasswordInAd") ?? outStr("asaPassword") ?? get("asaPassword"),
+    asaPasswordMaxAgeDays: integerValue(`${CONFIG_NAMESPACE}:asaPasswordMaxAgeDays`, get("asaPasswordMaxAgeDays"), { min: 1, max: MAX_AGE_DAYS_LIMIT, unit: "days", example: "90" }),
+    asaPasswordGiven: values[`${CONFIG_NAMESPACE}:asaPassword`] !== undefined && values[`${CONFIG_NAMESPACE}:asaPassword`] !== "",
     servers,
     ldap,
     exchange,

@@ -19,6 +19,10 @@ export interface DoctorOptions {
   asaName: string;
   /** The ASA password (the stack's secret): without it check 5 cannot run. */
   asaPassword?: string;
+  /** The password's maximum age in days (asaPasswordMaxAgeDays): check 3 reports its age against it. */
+  asaPasswordMaxAgeDays?: number;
+  /** The stack was given the password (asaPassword in config) rather than generating it: the fix differs. */
+  asaPasswordGiven?: boolean;
   /** The Exchange servers of the namespace. */
   servers: string[];
   ldap: LdapSettings;

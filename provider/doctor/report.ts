@@ -2,6 +2,7 @@
 // fix on one line each), the verdict, and the text form. No password or key ever enters it.
 import { causeOf, KerberosRolloutError } from "../errors";
 import type { DoctorCode } from "./codes";
+import type { PasswordAge } from "../asa-password-age";
 
 /** `pending`: what the stack wrote is on the DC it writes to, and has not reached the server that
  * answered yet (replication, DNS polling: doctor/pending.ts); the finding says when to look again. */
@@ -35,6 +36,8 @@ export interface DoctorReport {
   summary: Record<CheckStatus, number>;
   /** Only pending findings keep `ok` false: run the doctor again after this many seconds. */
   retryAfterSeconds?: number;
+  /** The ASA password's age against asaPasswordMaxAgeDays, when one is set (check 3). */
+  asaPassword?: PasswordAge;
 }
 
 export class Report {

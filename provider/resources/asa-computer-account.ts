@@ -19,6 +19,8 @@ import { Entry } from "ldapts";
 import { DEFAULT_ENCRYPTION_TYPES, EncryptionTypes, UAC_ACCOUNTDISABLE, UAC_WORKSTATION_TRUST_ACCOUNT } from "../ldap/account-bits";
 import { ldapOverrideInput } from "../overrides";
 import { keptOrigin, noteLegacyOrigin, OnDestroy, onDestroyInput, Origin, originOf, refuseIfHeld, releasedOnDestroy } from "./lifecycle";
+import { maxAgeDaysInput } from "../asa-password-age";
+import { rotationAtCheck } from "./asa-password-rotation";
 
 export { DEFAULT_ENCRYPTION_TYPES, EncryptionTypes } from "../ldap/account-bits";
 
@@ -49,6 +51,12 @@ export interface AsaComputerAccountArgs {
   deferPasswordSet?: pulumi.Input<boolean>;
   /** Per-resource override of the stack's LDAP settings (a site with its own DC). */
   ldap?: pulumi.Input<LdapOverride>;
+  /**
+   * The password's maximum age in days, measured from AD's pwdLastSet. A generated password older
+   * than that is rotated by the next `pulumi up` (its preview says why); a declared one is never
+   * replaced: the preview warns that it is due. See asa-password-rotation.ts.
+   */
+  passwordMaxAgeDays?: pulumi.Input<number>;
 }
 
 interface Inputs {
@@ -63,6 +71,7 @@ interface Inputs {
   onDestroy?: OnDestroy;
   deferPasswordSet: boolean;
   ldap?: LdapOverride;
+  passwordMaxAgeDays?: number;
 }
 
 export interface AsaOutputs extends Inputs {
@@ -167,6 +176,7 @@ export function validateAsaInputs(news: Record<string, unknown>, failures?: Chec
   f.guard("onDestroy", () => (out.onDestroy = onDestroyInput("onDestroy", news.onDestroy)));
   f.guard("deferPasswordSet", () => (out.deferPasswordSet = bool("deferPasswordSet", news.deferPasswordSet, false)));
   f.guard("ldap", () => (out.ldap = ldapOverrideInput("ldap", news.ldap)));
+  f.guard("passwordMaxAgeDays", () => (out.passwordMaxAgeDays = maxAgeDaysInput("passwordMaxAgeDays", news.passwordMaxAgeDays)));
   out.owner = ownerInput(news.owner);
   if (!failures) f.throwFirst();
   return out as Inputs;
@@ -543,7 +553,7 @@ function recorded(olds: Record<string, unknown>): { adPassword?: string; adPassw
 }
 
 /** The outputs `check` can already tell, carried in its inputs (see `knownAtPreview`). */
-type KnownAtPreview = Partial<Pick<AsaOutputs, "password" | "dn" | "sid" | "samAccountName" | "qualifiedName" | "adPassword">>;
+type KnownAtPreview = Partial<Pick<AsaOutputs, "password" | "dn" | "sid" | "samAccountName" | "qualifiedName" | "adPassword" | "adPasswordSetAt">> & { passwordRotation?: string };
 
 /**
  * At preview the engine does not call `update`: a resource being updated shows its checked inputs
@@ -554,7 +564,7 @@ type KnownAtPreview = Partial<Pick<AsaOutputs, "password" | "dn" | "sid" | "samA
  * account this stack manages (or adopts), its SID, its DN after any move, and `DOMAIN\NAME$`.
  * One read, on the connection `check` already uses.
  */
-async function knownAtPreview(olds: Record<string, unknown>, inputs: Inputs): Promise<KnownAtPreview> {
+async function knownAtPreview(olds: Record<string, unknown>, inputs: Inputs & { previewPass: boolean }): Promise<KnownAtPreview> {
   const generated = typeof olds.password === "string" && olds.password !== "" && !containsUnknown(olds.password) ? olds.password : generatePassword(undefined, inputs.name);
   const known: KnownAtPreview = { password: inputs.password ?? generated };
   const ours = typeof olds.name === "string" && olds.name.toUpperCase() === inputs.name.toUpperCase();
@@ -575,11 +585,19 @@ async function knownAtPreview(olds: Record<string, unknown>, inputs: Inputs): Pr
         : `${info.netbiosName}\\${sam} (${e.dn}) is taken over (adopt): its current password cannot be read, so this up sets the declared one in AD`,
     );
   }
-  // AD's password, known at preview (from the inputs check recorded last time, which lack the
-  // pwdLastSet that update compares: update computes the exact value). A binding's diff does not
-  // compare it, but an unknown one would plan every binding as changed where up changes nothing.
-  const adPassword = !inputs.deferPasswordSet ? known.password : ours ? adPasswordNow(e, recorded(olds), typeof olds.password === "string" ? olds.password : undefined).adPassword : undefined;
-  return { ...known, sid, dn, samAccountName: sam, qualifiedName: `${info.netbiosName}\\${sam}`, ...(adPassword !== undefined ? { adPassword } : {}) };
+  // AD's password, known at preview, from what the last check recorded in the inputs (the engine
+  // hands check the old inputs, not the outputs): the password AD held then and its pwdLastSet,
+  // both carried in the inputs for that reason. A binding's diff does not compare it, but an
+  // unknown one would plan every binding as changed where up changes nothing; and it tells a
+  // rotation that stopped between the servers and AD (AD's pwdLastSet unchanged since).
+  const now = inputs.deferPasswordSet && ours ? adPasswordNow(e, recorded(olds), typeof olds.password === "string" ? olds.password : undefined) : undefined;
+  const adNow = now?.adPassword;
+  // A generated password past its maximum age gets a new one, unless a rotation is still under
+  // way (AD does not hold the recorded password yet): that one is finished first.
+  const rotation = ours ? rotationAtCheck(inputs, `${info.netbiosName}\\${sam}`, isoPwdLastSet(e), !inputs.deferPasswordSet || adNow === known.password) : {};
+  const password = rotation.password ?? known.password;
+  const adPassword = !inputs.deferPasswordSet ? password : adNow;
+  return { ...known, ...rotation, password, sid, dn, samAccountName: sam, qualifiedName: `${info.netbiosName}\\${sam}`, ...(adPassword !== undefined ? { adPassword } : {}), ...(now ? { adPasswordSetAt: now.adPasswordSetAt } : {}) };
 }
 
 export const asaComputerAccountImpl: ResourceImpl = {
@@ -588,7 +606,9 @@ export const asaComputerAccountImpl: ResourceImpl = {
     const r = await checkInputs(news, validateAsaInputs, preflight, olds);
     if (r.failures?.length) return r;
     const inputs = validateAsaInputs(r.inputs);
-    return { inputs: { ...r.inputs, ...(await knownAtPreview(olds, inputs)) } };
+    // previewPass says only which pass this is (asa-password-rotation.ts): never recorded.
+    const { previewPass: _pass, ...checked } = r.inputs as Record<string, unknown>;
+    return { inputs: { ...checked, ...(await knownAtPreview(olds, { ...inputs, previewPass: r.inputs?.previewPass === true })) } };
   },
   async diff(_id, olds, news) {
     noteLegacyOrigin(olds);
@@ -649,6 +669,9 @@ export class AsaComputerAccount extends pulumi.dynamic.Resource {
         enabled: undefined,
         drift: undefined,
         origin: undefined,
+        // Which pass of `up` the program runs in, for a rotation that check decides (only with a
+        // maximum age): asa-password-rotation.ts.
+        ...(args.passwordMaxAgeDays !== undefined ? { previewPass: pulumi.runtime.isDryRun() } : {}),
       },
       deleteFirst({ ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "password", "adPassword"] }),
       "exchange-kerberos",
