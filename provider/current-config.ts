@@ -14,8 +14,9 @@
 // neither the stack nor the resource's URN, and a resource's recorded name is stale after
 // `pulumi stack rename` (which rewrites only URNs) or `pulumi state move`. So it is read from the
 // `pulumi` process that started this provider: its --stack/-s flag, else the stack selected in the
-// project (`pulumi stack --show-name`, what that command then uses). Only when no such process can
-// be found (a platform without /proc or ps) is the stack recorded at the last `up` used.
+// project (`pulumi stack --show-name`, what that command then uses). Where no such process can be
+// read (Windows), the stack recorded at the last `up`, and when that one is gone (renamed, or its
+// resources moved), the selected stack.
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
@@ -135,8 +136,18 @@ export function useCurrentConfig(props: unknown): void {
   if (!recorded) return; // state written before resources recorded their URN: nothing names the stack
   settled = true;
   current = commandStack();
-  const stack = current ?? recorded;
-  const r = spawnSync("pulumi", ["config", "--json", "--show-secrets", "--stack", stack, "--non-interactive"], { encoding: "utf8", timeout: 60_000, env: process.env });
+  const config = (name: string) => spawnSync("pulumi", ["config", "--json", "--show-secrets", "--stack", name, "--non-interactive"], { encoding: "utf8", timeout: 60_000, env: process.env });
+  let stack = current ?? recorded;
+  let r = config(stack);
+  if ((r.status !== 0 || r.error) && current === undefined) {
+    // No `pulumi` process could be read (Windows): the recorded stack is gone after a rename or a
+    // move; the selected one is what the command acts on unless it was given --stack.
+    const selected = spawnSync("pulumi", ["stack", "--show-name", "--non-interactive"], { encoding: "utf8", timeout: 60_000, env: process.env });
+    if (selected.status === 0 && selected.stdout.trim() !== "") {
+      stack = current = selected.stdout.trim();
+      r = config(stack);
+    }
+  }
   if (r.status !== 0 || r.error) {
     const why = (r.error?.message ?? r.stderr ?? "").split("\n").find((l) => l.trim() !== "")?.trim() ?? `exit ${r.status}`;
     warn(`could not read stack ${stack}'s current config (${why}); using the connection settings recorded at the last pulumi up. If they changed, run pulumi up first, or add --run-program`);

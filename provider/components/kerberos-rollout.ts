@@ -1,5 +1,5 @@
 // KerberosRollout: Kerberos for one Outlook namespace (one site), the way Microsoft says to roll it
-// out, as one component. The order is the point (README, "The order"):
+// out, as one component. The order is the point (docs/resources/kerberos-rollout.md, "The order"):
 //   1. the DNS record and every server's virtual-directory URLs for the namespace
 //   2. the ASA computer account (AES keys), its password not yet set in AD
 //   3. the ASA credential bound on every Client Access server
@@ -48,7 +48,7 @@ export interface KerberosRolloutDnsArgs {
 
 /** The KDC proxy (KPSSVC) on the servers that publish it: KdcProxyServer's inputs but the server. */
 export interface KerberosRolloutKdcProxyArgs extends Omit<KdcProxyServerArgs, "server" | "via" | "exchange"> {
-  /** The Windows servers that publish https://<name>/KdcProxy (often those that publish Exchange). */
+  /** The Windows servers that publish https://<name>/KdcProxy: servers where nothing else serves HTTPS on 443 (an Exchange server's IIS does: refused, KDC_PROXY_PORT_TAKEN). */
   servers: string[];
 }
 
@@ -73,8 +73,8 @@ export interface KerberosRolloutArgs {
    * What destroy does with what existed before the stack (taken over with adopt): `release` (the
    * default) leaves it working as it is — the record, the ASA with the password the stack set, its
    * SPNs, the credential on every server, the servers' URLs and Negotiate —; `delete` deletes and
-   * restores it as if the stack had made it. What the stack created is always deleted. README,
-   * "Lifecycle".
+   * restores it as if the stack had made it. What the stack created is always deleted
+   * (docs/reference/lifecycle.md).
    */
   onDestroy?: OnDestroy;
   /** Kerberos from outside the network: the KDC proxy, configured after Negotiate. */

@@ -37,7 +37,7 @@ export const DOCTOR_CODES = {
   KDC_PROXY_CERT_UNTRUSTED: "the KDC proxy's certificate is not trusted",
   KDC_PROXY_REALM_REFUSED: "the KDC proxy does not serve the realm, or its KDC is of another realm",
   KDC_PROXY_KDC_UNREACHABLE: "the KDC proxy reached no KDC",
-  KDC_PROXY_NOT_FOUND: "nothing answers at the KDC proxy's path (HTTP 404)",
+  KDC_PROXY_NOT_FOUND: "no KDC proxy is published at the path of kdcProxyUrl (HTTP 403 or 404; Windows publishes it at /KdcProxy)",
   KDC_PROXY_ERROR: "the KDC proxy answered with another HTTP error, or with no KDC answer",
   KDC_PROXY_URL_INVALID: "exchange-kerberos:kdcProxyUrl is not an https:// URL",
   KDC_PROXY_CA_FILE_UNREADABLE: "exchange-kerberos:kdcProxyCaFile cannot be read",

@@ -287,7 +287,7 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
     for (const s of o.servers) r.add("binding", s, "skip", "NOT_CHECKED", "the Exchange connection is not configured", `set ${CONFIG_NAMESPACE}:exchangeShell/exchangeConnection`);
   } else {
     // Side by side (the sessions bound how many at once): each server's password comparison opens
-    // a session on that server (docs/exchange-rules.md, rule 1). Findings stay in server order.
+    // a session on that server (docs/reference/exchange-rules.md, rule 1). Findings stay in server order.
     const each = await Promise.all(
       o.servers.map(async (s) => {
         const own = new Report();

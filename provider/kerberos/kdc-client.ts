@@ -113,7 +113,7 @@ function offsetFrom(e: KrbError, localMs: number): number | undefined {
   return e.stime ? e.stime.getTime() + Math.floor((e.susec ?? 0) / 1000) - localMs : undefined;
 }
 
-/** The typed error for a KRB-ERROR answering an AS-REQ (every code the doctor names: README's "Error codes"). */
+/** The typed error for a KRB-ERROR answering an AS-REQ (every code the doctor names: docs/reference/error-codes.md). */
 function asRefusal(user: string, realm: string, e: KrbError, offsetMs: number): KerberosRolloutError {
   const what = `${krbErrorText(e)} from the KDC`;
   switch (e.code) {
@@ -159,7 +159,7 @@ async function exchange(o: KdcClientOptions, message: Buffer): Promise<{ reply: 
   return { reply: decodeKdcReply(answer.reply), via: answer.via };
 }
 
-/** The AS exchange for `client` with `password`. Rejects with a typed error (README "Error codes"):
+/** The AS exchange for `client` with `password`. Rejects with a typed error (docs/reference/error-codes.md):
  * KDC_UNKNOWN_USER, KDC_PASSWORD_REFUSED, KDC_LOGON_DENIED, CLOCK_SKEW, KDC_UNREACHABLE,
  * KDC_REQUEST_REFUSED, KERBEROS_FORMAT or ETYPE_NOT_IMPLEMENTED. */
 export async function requestTgt(o: KdcClientOptions, client: Principal, password: string): Promise<Tgt> {

@@ -578,7 +578,7 @@ async function knownAtPreview(olds: Record<string, unknown>, inputs: Inputs & { 
   const dn = dnEquals(parentDn(e.dn), inputs.ou) ? e.dn : childDn("CN", rdnValue(e.dn), inputs.ou);
   if (!ours && (inputs.owner === undefined || str(e, OWNER_ATTRIBUTE) !== inputs.owner)) {
     // Taking over an account whose password no tool can read: the plan is a create, so say here,
-    // at preview, that it changes the password (README, "Taking over an existing rollout").
+    // at preview, that it changes the password (docs/guides/take-over-a-rollout.md).
     warn(
       inputs.deferPasswordSet
         ? `${info.netbiosName}\\${sam} (${e.dn}) is taken over (adopt): its current password cannot be read, so this up rotates it — every AsaBinding binds the new password on its server first, then AsaPassword sets it in AD`

@@ -280,10 +280,10 @@ async function preflight(i: Inputs, f: CheckFailures, olds: Record<string, unkno
       // dnsRecord, and dNSTombstoned for a delete (Windows tombstones a node: [MS-DNSP] §2.3.2.2).
       const lacking = ["dnsRecord", "dNSTombstoned"].filter((a) => !writable.includes(a.toLowerCase()));
       if (e && lacking.length) {
-        f.add("name", "NO_RIGHT_TO_WRITE_RECORDS", `the bind user ${user} may not write the records of ${node.dn} (allowedAttributesEffective lacks ${lacking.join(", ")})`, `add the bind user to DnsAdmins, or delegate write access on the zone ${i.zone} (docs/least-privilege.md)`);
+        f.add("name", "NO_RIGHT_TO_WRITE_RECORDS", `the bind user ${user} may not write the records of ${node.dn} (allowedAttributesEffective lacks ${lacking.join(", ")})`, `add the bind user to DnsAdmins, or delegate write access on the zone ${i.zone} (docs/guides/delegate-the-bind-account.md)`);
       }
       if (e && i.owner !== undefined && !writable.includes("admindescription")) {
-        f.add("name", "NO_RIGHT_TO_WRITE_OWNER_MARK", `the bind user ${user} may not write adminDescription on ${node.dn}, where the stack marks the records it owns`, `delegate "Write adminDescription" on dnsNode objects of the zone ${i.zone} (docs/least-privilege.md)`);
+        f.add("name", "NO_RIGHT_TO_WRITE_OWNER_MARK", `the bind user ${user} may not write adminDescription on ${node.dn}, where the stack marks the records it owns`, `delegate "Write adminDescription" on dnsNode objects of the zone ${i.zone} (docs/guides/delegate-the-bind-account.md)`);
       }
     } else {
       const [z] = await c.search(zone, { scope: "base", attributes: ["allowedChildClassesEffective"] });

@@ -1,7 +1,7 @@
 // KdcProxyServer: the KDC Proxy Server service (KPSSVC, MS-KKDCP) on one Windows server, so that
-// Outlook outside the network gets Kerberos tickets over HTTPS (README, "Outlook outside the
-// network"). What Microsoft's manual method configures (the "SMB over QUIC" article; "Netsh http
-// commands"), each one managed and read back for drift:
+// Outlook outside the network gets Kerberos tickets over HTTPS
+// (docs/guides/outlook-outside-the-network.md). What Microsoft's manual method configures (the "SMB
+// over QUIC" article; "Netsh http commands"), each one managed and read back for drift:
 //   - the Settings values under HKLM\SYSTEM\CurrentControlSet\Services\KPSSVC\Settings:
 //     HttpsClientAuth and DisallowUnprotectedPasswordAuth (Microsoft sets both to 0; 1 asks for
 //     client certificates, or refuses password logons that are not protected);

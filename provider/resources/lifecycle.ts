@@ -1,4 +1,4 @@
-// What each resource does over Pulumi's whole lifecycle, in one place (README "Lifecycle"):
+// What each resource does over Pulumi's whole lifecycle, in one place (docs/reference/lifecycle.md):
 //
 // - Destroy. An object the stack CREATED is deleted (settings it changed are put back); an object it
 //   ADOPTED (found existing at create) is RELEASED: the stack stops managing it and leaves it

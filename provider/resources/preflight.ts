@@ -62,7 +62,7 @@ export interface AsaRightsQuestion {
 
 /**
  * For `check`: every right `up`, a rotation and `destroy` need on the ASA, checked before anything
- * changes (docs/least-privilege.md lists them with their dsacls lines). On an existing account
+ * changes (docs/guides/delegate-the-bind-account.md lists them with their dsacls lines). On an existing account
  * the directory's own answer (allowedAttributesEffective) decides the attribute writes; the rights
  * AD reports nowhere (delete, Reset Password), and every right on an account not created yet, are
  * read from the DACLs (ldap/access-check.ts). Each missing right is one failure with its own code.
@@ -82,7 +82,7 @@ export async function checkAsaRights(c: LdapConnection, f: CheckFailures, q: Asa
   const where = asa ? asa.dn : `a new computer object in ${q.ou}`;
   const dsacls = (perm: string, inherit = true) => `dsacls "${q.ou}" ${inherit ? "/I:S" : "/I:T"} /G "${user}:${perm}"`;
   const missing = (code: ErrorCode, what: string, perm: string, inherit = true) =>
-    f.add("ou", code, `the bind user ${user} may not ${what} (${where})`, `delegate it on the OU: ${dsacls(perm, inherit)}, or bind as an account that has it (docs/least-privilege.md)`);
+    f.add("ou", code, `the bind user ${user} may not ${what} (${where})`, `delegate it on the OU: ${dsacls(perm, inherit)}, or bind as an account that has it (docs/guides/delegate-the-bind-account.md)`);
 
   const canDelete = grants(ouDacl, token, DS_DELETE_CHILD, [computer]) || (asa !== undefined && grants(asaDacl, token, DELETE, []));
   if (!canDelete) missing("NO_RIGHT_TO_DELETE_COMPUTERS", "delete computer objects, which destroy and a rename need", "CCDC;computer", false);

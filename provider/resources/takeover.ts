@@ -1,8 +1,8 @@
 // What taking over an existing object (adopt) changes, said at preview. A new stack plans every
 // resource as a create, whether the object is missing or already there (dynamic resources cannot
 // be `pulumi import`ed), so a resource being adopted says in one line, from its `check`, what its
-// create will change; one that already matches says nothing (README, "Taking over an existing
-// rollout"). Read-only, and only for a resource the stack does not hold yet.
+// create will change; one that already matches says nothing (docs/guides/take-over-a-rollout.md).
+// Read-only, and only for a resource the stack does not hold yet.
 
 import { recordedInputs } from "./lifecycle";
 

@@ -1,5 +1,5 @@
 // A site of three servers managed through one exchangeEndpoint, against the Exchange stand-in (a
-// TEST DOUBLE, not Exchange) enforcing Exchange's own rules (docs/exchange-rules.md): the ASA
+// TEST DOUBLE, not Exchange) enforcing Exchange's own rules (docs/reference/exchange-rules.md): the ASA
 // credential is set only in a session on each server itself, the shell loads its module only
 // because it bypasses the Restricted policy of a Windows client, the machines speak German, a
 // server's Remote Registry service can be off, and a runspace counts until Remove-PSSession.

@@ -1,4 +1,4 @@
-// All of Pulumi's lifecycle, not only preview/up/refresh/destroy (README "Lifecycle"), through the
+// All of Pulumi's lifecycle, not only preview/up/refresh/destroy (docs/reference/lifecycle.md), through the
 // real CLI against a lab Samba AD DC and the Exchange stand-in (a TEST DOUBLE for Exchange):
 //   - `pulumi up --replace` of every resource type, and `pulumi state taint`: a replacement deletes
 //     first (every resource but AsaPassword defaults to deleteBeforeReplace), so no create takes

@@ -1,6 +1,6 @@
 // A lab as real as a production forest: two domain controllers with DRS replication between them
 // (the second joined with `samba-tool domain join … DC`), the stack bound as a least-privilege
-// account (svc-rollout: exactly the rights of docs/least-privilege.md), writing to DC1, while DNS,
+// account (svc-rollout: exactly the rights of docs/guides/delegate-the-bind-account.md), writing to DC1, while DNS,
 // the KDC and the Global Catalog are DC2 — as a client in another part of the site sees them.
 // DC1 is made a non-GC DC (its nTDSDSA options without IS_GC, its _gc._tcp record gone), so the
 // provider must find the GC through _gc._tcp. Replication into DC2 is paused on purpose to make
@@ -176,7 +176,7 @@ describe("two DCs with replication, a least-privilege bind account (real pulumi 
     assert.strictEqual(ok.code, 0, ok.out);
   });
 
-  it("a takeover as svc-rollout: an ASA, its SPN and the record made by hand by an admin are adopted, and destroy removes them", async function () {
+  it("a takeover as svc-rollout: an ASA, its SPN and the record made by hand by an admin are adopted, and destroy with onDestroy delete removes them", async function () {
     await timed("destroy", () => cli.destroy());
     const ou = `OU=Service Accounts,${dc1.baseDn}`;
     await sambaTool(dc1, ["computer", "create", "TAKE-ASA", `--computerou=OU=Service Accounts`]);
@@ -195,6 +195,10 @@ describe("two DCs with replication, a least-privilege bind account (real pulumi 
     const d = await timed("doctor (takeover)", () => doctor());
     assert.strictEqual(d.code, 0, d.out);
     for (const s of Object.values(readState(stateFile).servers)) assert.strictEqual(s.asa[0]?.userName, `${dc1.netbios}\\TAKE-ASA$`, s.name);
+    // By default destroy would release what existed before the stack (docs/reference/lifecycle.md);
+    // onDestroy delete, recorded by an up, has it deleted: the delegated Delete right at work.
+    await cli.setConfig("exchange-kerberos:onDestroy", "delete");
+    await timed("up (onDestroy delete)", () => cli.up());
     await timed("destroy (takeover)", () => cli.destroy());
     const gone = await sambaTool(dc1, ["computer", "show", "TAKE-ASA"]).then(() => false, () => true);
     assert.ok(gone, `destroy as svc-rollout deleted the adopted ASA in ${ou}`);

@@ -1,5 +1,5 @@
 // Windows AD's rules a Domain Admin bind on one Samba DC hides, against the lab DC: a delegated
-// bind account (svc-rollout, exactly the rights of docs/least-privilege.md) and what preflight
+// bind account (svc-rollout, exactly the rights of docs/guides/delegate-the-bind-account.md) and what preflight
 // says when one right is missing; HTTP/ as an alias of HOST/; adopted dynamic DNS records made
 // static; DNS partitions from CN=Partitions; a DC that resets TLS.
 import { strict as assert } from "node:assert";
