@@ -216,19 +216,8 @@ export function propose(facts: DiscoveredFacts): Proposal {
   }
 
   // DNS: the record is taken over with its addresses and TTL; without one, DNS is left out.
-  const site: ProposedSite = {
-    namespace,
-    servers: readable.map((s) => s.server),
-    asaName: account.name,
-    asaOu: account.ou,
-    asaEncryptionTypes: enc,
-    extraSpnNames,
-    adopt: true,
-  };
-  if (facts.dns.zone && facts.dns.addresses.length > 0) {
-    site.dnsZone = facts.dns.zone;
-    site.dnsAddresses = facts.dns.addresses;
-    if (facts.dns.ttl !== undefined && facts.dns.ttl !== DEFAULT_TTL) site.dnsTtl = facts.dns.ttl;
+  const site = proposedSite(facts, readable, { name: account.name, ou: account.ou, encryptionTypes: enc }, extraSpnNames);
+  if (site.dnsZone) {
     unchanged.push(`the A record ${namespace} (${facts.dns.addresses.join(", ")})`);
   } else {
     findings.push({
@@ -250,20 +239,7 @@ export function propose(facts: DiscoveredFacts): Proposal {
 function proposeNewAsa(facts: DiscoveredFacts, asa: { name: string; ou: string }, old: string, spns: string, findings: DiscoverFinding[], readable: ServerFacts[]): Proposal {
   const namespace = facts.namespace!;
   const hosts = spns.split(", ").map((s) => s.slice("HTTP/".length).toLowerCase());
-  const site: ProposedSite = {
-    namespace,
-    servers: readable.map((s) => s.server),
-    asaName: asa.name,
-    asaOu: asa.ou,
-    asaEncryptionTypes: DEFAULT_ENCRYPTION_TYPES,
-    extraSpnNames: [...new Set(hosts.filter((h) => h !== namespace))],
-    adopt: true,
-  };
-  if (facts.dns.zone && facts.dns.addresses.length > 0) {
-    site.dnsZone = facts.dns.zone;
-    site.dnsAddresses = facts.dns.addresses;
-    if (facts.dns.ttl !== undefined && facts.dns.ttl !== DEFAULT_TTL) site.dnsTtl = facts.dns.ttl;
-  }
+  const site = proposedSite(facts, readable, { name: asa.name, ou: asa.ou, encryptionTypes: DEFAULT_ENCRYPTION_TYPES }, [...new Set(hosts.filter((h) => h !== namespace))]);
   const plan = [
     `creates the computer account ${asa.name} in ${asa.ou} (AES)`,
     `binds ${facts.netbiosName}\\${asa.name}$ on ${site.servers.join(", ")} in place of ${old}'s credential`,
@@ -271,4 +247,24 @@ function proposeNewAsa(facts: DiscoveredFacts, asa: { name: string; ou: string }
     `adds ${spns} to ${asa.name}: preview refuses them while ${old} still holds them (SPN_WRONG_ACCOUNT): remove them there first (setspn -D), right before pulumi up`,
   ];
   return { site, findings, plan, unchanged: [`${old} itself (the stack does not manage it; disable or delete it once the site works)`] };
+}
+
+/** The site config proposed for the servers that could be read, with the namespace's record (its
+ * addresses and TTL) when there is one: otherwise DNS is left out. */
+function proposedSite(facts: DiscoveredFacts, readable: ServerFacts[], asa: { name: string; ou: string; encryptionTypes: number }, extraSpnNames: string[]): ProposedSite {
+  const site: ProposedSite = {
+    namespace: facts.namespace!,
+    servers: readable.map((s) => s.server),
+    asaName: asa.name,
+    asaOu: asa.ou,
+    asaEncryptionTypes: asa.encryptionTypes,
+    extraSpnNames,
+    adopt: true,
+  };
+  if (facts.dns.zone && facts.dns.addresses.length > 0) {
+    site.dnsZone = facts.dns.zone;
+    site.dnsAddresses = facts.dns.addresses;
+    if (facts.dns.ttl !== undefined && facts.dns.ttl !== DEFAULT_TTL) site.dnsTtl = facts.dns.ttl;
+  }
+  return site;
 }

@@ -20,9 +20,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { dig, KerberosShell, ldapsearch } from "../fixtures/admin-tools";
 import { Lab, labAddr, run, sambaTool, startLab } from "../fixtures/lab";
-import { CliResult, PulumiCli, PulumiCliError, REPO_ROOT, resourcesOf } from "../fixtures/pulumi-cli";
+import { CliResult, PulumiCli, REPO_ROOT, resourcesOf } from "../fixtures/pulumi-cli";
 import { readState, seedServers, standinExecutable } from "../fixtures/exchange-standin/state";
 import { SecretsScan } from "../fixtures/secrets-scan";
+import { stepTimes } from "../fixtures/step-times";
 
 const SERVICE_OU = "OU=Service Accounts";
 const CLI = path.join(REPO_ROOT, "dist", "provider", "cli.js");
@@ -43,19 +44,7 @@ describe("lifecycle: forced replacements, taint, stack rename, state move, retai
   let lab: Lab;
   let sh: KerberosShell;
   const sites: Site[] = [];
-  const times: Record<string, number> = {};
-
-  async function timed<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    const t0 = Date.now();
-    try {
-      return await fn();
-    } catch (e) {
-      if (e instanceof PulumiCliError) throw new Error(e.message);
-      throw e;
-    } finally {
-      times[name] = (Date.now() - t0) / 1000;
-    }
-  }
+  const { times, timed } = stepTimes();
 
   /** A deployed site of its own: stack, namespace, ASA and stand-in servers EX1, EX2. */
   async function site(tag: string, extraConfig: Record<string, string> = {}): Promise<Site> {
