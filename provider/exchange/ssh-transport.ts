@@ -141,7 +141,7 @@ export function sshFailure(s: SshSettings, exit: SshExit, opened: boolean): Kerb
       `add the public key to the account's authorized_keys on the host (for an administrator: C:\\ProgramData\\ssh\\administrators_authorized_keys), or set exchange-kerberos:sshIdentityFile to the key it holds`,
     );
   }
-  if (/Connection refused|No route to host|Network is unreachable|Could not resolve hostname|Name or service not known|nodename nor servname|Connection timed out|Operation timed out|banner exchange/.test(err)) {
+  if (/Connection refused|No route to host|Network is unreachable|Could not resolve hostname|Name or service not known|nodename nor servname|Connection timed out|Operation timed out|banner exchange|kex_exchange_identification/.test(err) || (!opened && /Connection reset by peer|Connection closed by/.test(err))) {
     return transportError(
       "SSH_UNREACHABLE",
       `ssh to ${to}: no SSH server answered (${said(err)})`,
