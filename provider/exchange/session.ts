@@ -200,7 +200,7 @@ class ShellSession {
 
   /** Opens the session before any call needs it (the pool's extra sessions). */
   warm(): Promise<void> {
-    const warmed = this.tail.then(() => this.ensure()).then(() => undefined);
+    const warmed = this.tail.then(() => this.ensure(true)).then(() => undefined);
     this.tail = warmed.catch(() => undefined);
     return warmed;
   }
@@ -300,10 +300,30 @@ class ShellSession {
     return new ExchangeCommandError(`${what}: PowerShell reported: ${scrub(msg, secrets).trim()}`);
   }
 
-  private async ensure(): Promise<ShellProcess> {
+  /**
+   * The open shell, opened first if need be. Until one open of this transport has succeeded, the
+   * pools' first opens wait for each other: a dead end (below) found by the first is then every
+   * other server's answer, not one more refused open each. A pool's extra sessions (`alongside`)
+   * open side by side with its first, as they exist to.
+   */
+  private async ensure(alongside = false): Promise<ShellProcess> {
     if (this.shell && !this.dead) return this.shell;
-    const failed = deadEnds.get(transportKey(this.settings));
+    const key = transportKey(this.settings);
+    if (!alongside) for (let first = firstOpens.get(key); first && !openedTransports.has(key); first = firstOpens.get(key)) await first;
+    const failed = deadEnds.get(key);
     if (failed) throw failed;
+    if (alongside || openedTransports.has(key)) return this.open();
+    const opening = this.open();
+    const settled: Promise<void> = opening
+      .then(() => void openedTransports.add(key), () => undefined)
+      .finally(() => {
+        if (firstOpens.get(key) === settled) firstOpens.delete(key);
+      });
+    firstOpens.set(key, settled);
+    return opening;
+  }
+
+  private async open(): Promise<ShellProcess> {
     if (this.everStarted) countRestart();
     this.kill();
     const shell = this.spawn();
@@ -448,6 +468,9 @@ export function sessionKey(settings: Omit<ExchangeSettings, "sessions" | "timeou
  */
 const DEAD_ENDS: ReadonlySet<string> = new Set(["SSH_CLIENT_MISSING", "SSH_HOST_KEY_UNKNOWN", "SSH_HOST_KEY_CHANGED", "SSH_AUTH_REFUSED", "SSH_REMOTE_COMMAND_MISSING", "SSH_REMOTE_COMMAND_SILENT", "WSMAN_CLIENT_MISSING"]);
 const deadEnds = new Map<string, KerberosRolloutError>();
+/** Transports one session has opened through in this run, and the open the others wait for until then. */
+const openedTransports = new Set<string>();
+const firstOpens = new Map<string, Promise<void>>();
 
 /** The same error with every secret scrubbed from its reason (ssh's stderr is quoted in it). */
 function scrubbed(e: KerberosRolloutError, secrets: readonly string[]): KerberosRolloutError {
@@ -504,5 +527,7 @@ export async function closeExchangeSessions(): Promise<void> {
   const all = [...sessions.values()];
   sessions.clear();
   deadEnds.clear();
+  openedTransports.clear();
+  firstOpens.clear();
   await Promise.all(all.map((s) => s.close()));
 }
