@@ -267,10 +267,11 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
       if (v.ok) {
         stackPasswordMatchesAd ??= true;
         r.pass("decrypt", t.spn, `the ${v.etypeName} ticket decrypts with the key derived from the ASA password (client ${v.client}): every server holding that password can accept it`);
-      } else if (v.code === "KRB_AP_ERR_MODIFIED" && spnFinding?.code === "SPN_WRONG_ACCOUNT") {
+      } else if ((v.code === "KRB_AP_ERR_MODIFIED" || v.code === "STALE_TICKET") && spnFinding?.code === "SPN_WRONG_ACCOUNT") {
         // The KDC encrypted the ticket for the account that holds the SPN (check 2): it says nothing
-        // about the ASA's password, which no server needs to differ from AD's for this.
-        r.add("decrypt", t.spn, "fail", v.code, `the ticket is encrypted with the key of the account that holds ${t.spn}, not the ASA's (SPN_WRONG_ACCOUNT, check 2): no Exchange server can decrypt it`, spnFinding.fix);
+        // about the ASA's password, which no server needs to differ from AD's for this; nor does
+        // its key version, which is that account's (an older one than the ASA's is no stale ticket).
+        r.add("decrypt", t.spn, "fail", "KRB_AP_ERR_MODIFIED", `the ticket is encrypted with the key of the account that holds ${t.spn}, not the ASA's (SPN_WRONG_ACCOUNT, check 2): no Exchange server can decrypt it`, spnFinding.fix);
       } else {
         const alias = v.code === "KRB_AP_ERR_MODIFIED" ? aliasTicket(t.spn, r.findings.find((x) => x.check === "spn" && x.subject === t.spn)?.code) : undefined;
         if (!alias && (v.code === "KRB_AP_ERR_MODIFIED" || v.code === "STALE_TICKET")) stackPasswordMatchesAd = false;
