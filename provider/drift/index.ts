@@ -13,7 +13,7 @@ import { spawn, spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { redact } from "../secrets";
 import type { DoctorFinding, DoctorReport } from "../doctor/report";
-import { driftFromPreview, partOfRotation, plannedRotation, PreviewDiagnostic, previewFailures, PreviewStep } from "./preview";
+import { CheckRefusal, checkRefusals, driftFromPreview, partOfRotation, plannedRotation, PreviewDiagnostic, previewFailures, PreviewStep, refusalChange } from "./preview";
 import { readArgs } from "../cli-args";
 import { keysBehind, projectName, readConfig, readExport, readLock, StateRead } from "./stack-status";
 import { describeDue, PasswordAge } from "../asa-password-age";
@@ -25,6 +25,8 @@ still works. For each stack: \`pulumi preview --refresh --expect-no-changes --js
 the Exchange servers, changes nothing, writes no state), then the doctor. One line per finding:
 the stack, the resource, what changed (declared → found) and the doctor's codes about it.
 Secrets are never printed: a changed password shows as "changed". Repair with \`pulumi up --refresh\`.
+A resource the preview refuses (an SPN another account now holds) is a finding with the refusal's
+words, and the preview runs again without it (--exclude), so every other resource is still judged.
 
   --stack NAME, -s NAME   the stack to check (repeatable)
   --all                   every stack of the project in the backend (\`pulumi stack ls\`)
@@ -134,6 +136,9 @@ export function runProcess(cmd: string, args: string[], cwd: string | undefined)
     child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
 }
+
+/** How many refused resources drift plans around before it stops looking for more (each costs one preview). */
+const MAX_REFUSED = 8;
 
 const pulumi = (args: string[], cwd: string | undefined): Promise<Ran> => runProcess("pulumi", [...args, "--non-interactive", "--color", "never"], cwd);
 
@@ -275,18 +280,29 @@ export async function checkStack(stack: string, cwd: string | undefined): Promis
 /** The preview and the doctor of one stack, judged. */
 async function judgeStack(stack: string, cwd: string | undefined): Promise<StackDrift> {
   // --show-sames: a rotation under way is said by the ASA's step, which plans no change of its own.
-  const preview = await pulumi(["preview", "--refresh", "--expect-no-changes", "--json", "--show-sames", "--stack", stack], cwd);
-  let steps: PreviewStep[];
-  let diagnostics: PreviewDiagnostic[];
-  try {
-    const parsed = JSON.parse(preview.stdout) as { steps?: PreviewStep[]; diagnostics?: PreviewDiagnostic[] };
-    steps = parsed.steps ?? [];
-    diagnostics = parsed.diagnostics ?? [];
-  } catch {
-    return { stack, status: "error", findings: [], error: `pulumi preview --refresh failed: ${lastError(preview)}` };
+  const plan = async (excluded: string[]) => {
+    const ran = await pulumi(["preview", "--refresh", "--expect-no-changes", "--json", "--show-sames", "--stack", stack, ...excluded.flatMap((u) => ["--exclude", u])], cwd);
+    try {
+      const parsed = JSON.parse(ran.stdout) as { steps?: PreviewStep[]; diagnostics?: PreviewDiagnostic[] };
+      return { ran, steps: parsed.steps ?? [], diagnostics: parsed.diagnostics ?? [] };
+    } catch {
+      return { ran, error: `pulumi preview --refresh failed: ${lastError(ran)}` };
+    }
+  };
+  let planned = await plan([]);
+  // A resource refused at check stops the plan there: plan again without it, until none is
+  // refused (each refusal is a finding of its own), so every other resource is still judged.
+  const refused: CheckRefusal[] = [];
+  while (!("error" in planned) && planned.ran.code !== 0 && refused.length < MAX_REFUSED) {
+    const fresh = checkRefusals(planned.diagnostics).filter((r) => !refused.some((x) => x.urn === r.urn));
+    if (fresh.length === 0) break;
+    refused.push(...fresh);
+    planned = await plan(refused.map((r) => r.urn));
   }
+  if ("error" in planned) return { stack, status: "error", findings: [], error: planned.error ?? "" };
+  const { ran: preview, steps, diagnostics } = planned;
   const rotation = plannedRotation(steps);
-  const all = driftFromPreview(steps);
+  const all = [...refused.map(refusalChange), ...driftFromPreview(steps)];
   const changes = rotation ? all.filter((c) => !partOfRotation(c)) : all;
   // preview exits non-zero both for "changes were proposed" and for a failure (a DC unreachable):
   // only the first is drift. With --json a resource that could not be read is reported in the

@@ -142,6 +142,35 @@ export function previewFailures(diagnostics: PreviewDiagnostic[]): string[] {
     .filter((m) => m !== "" && !/^\S+ resource '[^']*'(: property [\s\S]* value [\s\S]*)? has a problem: /.test(m));
 }
 
+/** A resource whose `check` refused it (the engine's "… has a problem: …"): its URN and the cause. */
+export interface CheckRefusal {
+  urn: string;
+  cause: string;
+}
+
+const REFUSAL = /^\S+ resource '[^']*'(?:: property [\s\S]*? value [\s\S]*?)? has a problem: ([\s\S]*)$/;
+
+/**
+ * The resources the preview refused at `check`: a change made by hand that no up can plan (an SPN
+ * another account now holds). The engine stops planning at the first one, so every resource
+ * registered after it has no step: drift plans again without the refused ones (`--exclude`).
+ */
+export function checkRefusals(diagnostics: PreviewDiagnostic[]): CheckRefusal[] {
+  const out: CheckRefusal[] = [];
+  for (const d of diagnostics) {
+    if (d.severity !== "error" || typeof d.message !== "string" || typeof d.urn !== "string" || d.urn === "") continue;
+    const m = REFUSAL.exec(d.message.trim().replace(/^error: /, ""));
+    if (m) out.push({ urn: d.urn, cause: m[1].replace(/\s*\n\s*/g, " ").replace(/\. Fix: .*$/, "").trim() });
+  }
+  return out;
+}
+
+/** A refused resource as a finding: what the preview refuses, in its own words. */
+export function refusalChange(r: CheckRefusal): DriftChange {
+  const type = (r.urn.split("::")[2] ?? "").replace(/^.*[:/]/, "");
+  return { resource: r.urn.split("::").pop() ?? r.urn, type, op: "update", change: `the preview refuses it: ${r.cause}`, found: true };
+}
+
 /** Resource types a rotation plans as updates (the ASA's password, every binding, AD's password). */
 const ROTATION_TYPES = new Set(["AsaComputerAccount", "AsaBinding", "AsaPassword"]);
 
