@@ -59,16 +59,18 @@ interface PreviewStep {
 /**
  * The declared inputs an update changes, as the CLI shows them. The engine gets no per-property
  * reasons from a dynamic provider and prints secrets as "[secret]" on both sides, so a changed
- * password shows in the plan only as the update itself. The ASA's identity (sid, dn, names), which
- * its `check` carries forward for the preview, is not a declared input.
+ * password shows in the plan only as the update itself. The ASA's identity (sid, dn, names) and
+ * AD's password, which its `check` carries forward for the preview, are not declared inputs.
  */
 function changedInputs(s: PreviewStep): string[] {
   if (s.op !== "update") return [];
   const olds = s.oldState?.inputs ?? {};
   const news = s.newState?.inputs ?? {};
-  // Carried by check (the ASA's identity), and bookkeeping inputs (provider/resources/lifecycle.ts:
-  // the URN, the stack, owner marks, the ASA's origin): none is a declared input.
-  const carried = ["sid", "dn", "samAccountName", "qualifiedName", "__provider", "resourceUrn", "pulumiStack", "owner", "accountOwner", "accountOrigin", "recordOrigin", "packageVersion"];
+  // Carried by check (the ASA's identity; AD's password and its pwdLastSet, which the state's
+  // inputs gain only at the ASA's first recorded step after the check that found it), and
+  // bookkeeping inputs (provider/resources/lifecycle.ts: the URN, the stack, owner marks, the ASA's
+  // origin): none is a declared input.
+  const carried = ["sid", "dn", "samAccountName", "qualifiedName", "adPassword", "adPasswordSetAt", "__provider", "resourceUrn", "pulumiStack", "owner", "accountOwner", "accountOrigin", "recordOrigin", "packageVersion"];
   return [...new Set([...Object.keys(olds), ...Object.keys(news)])]
     .filter((k) => !carried.includes(k) && JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
 }
