@@ -14,13 +14,15 @@ import { spawn } from "node:child_process";
 import { writeAsaKeytab } from "./asa-keytab";
 import { closeDoctorConnections, doctorOptionsFromConfig, DoctorOptions, formatDoctorReport, runDoctor } from "./doctor";
 import { driftCommand } from "./drift";
+import { rotateCommand } from "./drift/rotate";
 import { readArgs } from "./cli-args";
 import { KerberosRolloutError } from "./errors";
 import { DISCOVER_USAGE, DiscoverError, formatDiscoverReport, runDiscover, splitDiscoverArgs } from "./discover";
 import { redact, registerSecret } from "./secrets";
-import { CONFIG_NAMESPACE } from "./settings";
+import { CONFIG_NAMESPACE, SSH_TRANSPORT_KEYS } from "./settings";
 
-const USAGE = `usage: pulumi-exchange-kerberos drift (--stack NAME | --all) [--json]   (drift --help says more)
+export const USAGE = `usage: pulumi-exchange-kerberos drift (--stack NAME | --all) [--json]   (drift --help says more)
+usage: pulumi-exchange-kerberos rotate (--stack NAME | --all)           (rotate --help says more)
 
 usage: pulumi-exchange-kerberos doctor [--stack NAME] [--cwd DIR] [--json] [flags]
 
@@ -32,15 +34,22 @@ flags (each sets the stack config key ${CONFIG_NAMESPACE}:<camelCase of the flag
   --dns-server IP           --extra-spn-name FQDN (rep.)    --asa-name NAME
   --ldap-url URL            --ldap-ca-file PEM              --ldap-bind-user USER      --gc-url URL
   --kerberos-user USER      --krb5-config PATH              --exchange-shell PATH
+  --kerberos-kdc KDC        the KDC the doctor asks (host[:port], tcp/ or udp/host[:port], or dns
+                            for _kerberos._tcp SRV records); default: the DC of --ldap-url
   --exchange-connection remote|local                        --exchange-endpoint HOST
+  --exchange-transport process|ssh                          --ssh-target USER@HOST
+  --ssh-port N              --ssh-known-hosts-file PATH     --ssh-identity-file PATH
+  --ssh-remote-command CMD  --ssh-connect-timeout-ms N      --ssh-executable PATH
   --https-ca-file PEM       CA of the Exchange certificate  --https-check false (skip check 8)
   --kdc-proxy URL           every ticket only through this KDC proxy (MS-KKDCP), as from outside
   --kdc-proxy-ca-file PEM   CA of the proxy's certificate   --kdc-proxy-timeout-ms N (default 30000)
+  --asa-password-max-age-days N   the ASA password's maximum age: check 3 reports ok, due soon or overdue
   --no-stack                use the flags and environment only
   --asa-password-stdin      read the ASA password from standard input
 secrets from the environment: EXCHANGE_KERBEROS_LDAP_BIND_PASSWORD, EXCHANGE_KERBEROS_ASA_PASSWORD,
   EXCHANGE_KERBEROS_KERBEROS_PASSWORD, EXCHANGE_KERBEROS_EXCHANGE_PASSWORD
-exit code: 0 Kerberos will work, 1 it will not (or a check could not run), 2 the doctor could not run
+exit code: 0 Kerberos will work, 1 it will not (or a check could not run), 2 the doctor could not run,
+  3 nothing failed but what the stack wrote has not reached every DC yet (pending: run it again later)
 
 usage: pulumi-exchange-kerberos keytab [--stack NAME] [--cwd DIR] -o FILE [flags as above]
 
@@ -62,17 +71,20 @@ const FLAG_KEYS = new Set([
   "ldapStartTls",
   "gcUrl",
   "kerberosUser",
+  "kerberosKdc",
   "krb5Config",
   "exchangeShell",
   "exchangeConnection",
   "exchangeEndpoint",
   "exchangeAuthentication",
   "exchangeUser",
+  ...SSH_TRANSPORT_KEYS,
   "httpsCaFile",
   "httpsCheck",
   "kdcProxyUrl",
   "kdcProxyCaFile",
   "kdcProxyTimeoutMs",
+  "asaPasswordMaxAgeDays",
 ]);
 /** Flags whose config key is not their camelCase: --kdc-proxy sets kdcProxyUrl. */
 const FLAG_ALIASES: Record<string, string> = { kdcProxy: "kdcProxyUrl" };
@@ -145,7 +157,7 @@ async function readStack(stack: string | undefined, cwd: string | undefined): Pr
   // rotation that failed half-way the config's (and the output's) password is not yet AD's.
   try {
     const state = JSON.parse(await runPulumi(["stack", "export", "--show-secrets", ...sel], cwd)) as { deployment?: { resources?: { type?: string; outputs?: Record<string, unknown> }[] } };
-    const asaPassword = (state.deployment?.resources ?? []).filter((r) => (r.type ?? "").endsWith(":AsaPassword")).map((r) => r.outputs?.password);
+    const asaPassword = (state.deployment?.resources ?? []).filter((r) => (r.type ?? "").endsWith(":AsaPassword")).map((r) => exportedSecret(r.outputs?.password));
     if (asaPassword.length === 1 && typeof asaPassword[0] === "string" && asaPassword[0] !== "") {
       registerSecret(asaPassword[0]);
       outputs.asaPasswordInAd = asaPassword[0];
@@ -154,6 +166,19 @@ async function readStack(stack: string | undefined, cwd: string | undefined): Pr
     // no state to read: the outputs and config stand
   }
   return { config, outputs };
+}
+
+/**
+ * A value of `pulumi stack export --show-secrets`: a secret stays wrapped in its signature object,
+ * its value JSON in `plaintext`.
+ */
+function exportedSecret(v: unknown): unknown {
+  if (typeof v !== "object" || v === null || typeof (v as { plaintext?: unknown }).plaintext !== "string") return v;
+  try {
+    return JSON.parse((v as { plaintext: string }).plaintext);
+  } catch {
+    return undefined;
+  }
 }
 
 function readStdin(): Promise<string> {
@@ -193,7 +218,7 @@ async function doctor(argv: string[]): Promise<number> {
   try {
     const report = await runDoctor(options);
     process.stdout.write(`${p.json ? JSON.stringify(report, null, 2) : formatDoctorReport(report)}\n`);
-    return report.ok ? 0 : 1;
+    return report.ok ? 0 : report.retryAfterSeconds !== undefined ? 3 : 1;
   } finally {
     await closeDoctorConnections();
   }
@@ -211,7 +236,10 @@ async function keytab(argv: string[]): Promise<number> {
   const o = await optionsFrom(p);
   try {
     const written = await writeAsaKeytab({ path: output, names: [o.namespace, ...(o.extraSpnNames ?? [])], asaName: o.asaName, asaPassword: o.asaPassword, ldap: o.ldap });
-    const line = `keytab: wrote ${written.path} (0600): ${written.principals.join(", ")}, key version ${written.kvno}, ${written.etypes.join(" and ")}`;
+    // Windows keeps no mode bits (Node sets only the read-only attribute): the folder's ACL is what
+    // protects the keys there (docs/platforms.md).
+    const protection = process.platform === "win32" ? "readable as the folder's ACL allows: keep it in a folder only its users can read" : "0600";
+    const line = `keytab: wrote ${written.path} (${protection}): ${written.principals.join(", ")}, key version ${written.kvno}, ${written.etypes.join(" and ")}`;
     process.stdout.write(`${p.json ? JSON.stringify(written, null, 2) : line}\n`);
     return 0;
   } finally {
@@ -238,6 +266,7 @@ async function discover(argv: string[]): Promise<number> {
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === "drift") return driftCommand(rest); // its own usage, flags and exit codes: provider/drift
+  if (command === "rotate") return rotateCommand(rest); // the unattended rotation job: provider/drift/rotate.ts
   if (command === "discover" && (rest.includes("--help") || rest.includes("-h"))) {
     process.stdout.write(`${DISCOVER_USAGE}\n`);
     return 0;

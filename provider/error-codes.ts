@@ -1,6 +1,7 @@
 // Every code an error of the family (errors.ts) carries, with what it means. A code is part of the
-// package's interface, like ActiveDirectoryDsc's message ids and the doctor's finding codes (README
-// "doctor"): short, UPPER_SNAKE, listed in README "Error codes", and never renamed or reused once
+// package's interface, like ActiveDirectoryDsc's message ids and the doctor's finding codes
+// (docs/reference/doctor.md): short, UPPER_SNAKE, listed in docs/reference/error-codes.md (generated
+// from this list by scripts/docs.ts), and never renamed or reused once
 // published; a new cause gets a new code. A code names the kind of cause; the error's `field` says
 // which input it is about, so one code serves every field with that cause (VALUE_EMPTY).
 // test/unit/error-codes.test.ts checks that every code is used, documented and unique, also
@@ -70,10 +71,11 @@ export const ERROR_CODES = {
   INVALID_REALM: "not a Kerberos realm name",
   INVALID_USER_NAME: "not a user name",
   INVALID_KVNO: "not a key version number",
-  NOT_A_KRB5_CONF_VALUE: "a value that cannot be written into a krb5.conf (space, brace, quote, # or ;)",
+  NOT_A_KRB5_CONF_VALUE: "retired: a value that could not be written into a krb5.conf (the doctor no longer writes one)",
   NOT_A_KDC_PROXY_URL: "exchange-kerberos:kdcProxyUrl is not a KDC proxy URL (https://<name>/KdcProxy)",
   KPSSVC_MISSING: "the server named for the KDC proxy has no KDC Proxy Server service (kpssvc)",
   CERTIFICATE_NOT_IN_STORE: "the certificate named by its thumbprint is not in the server's computer Personal store",
+  KDC_PROXY_PORT_TAKEN: "another application (IIS, on every Exchange server) holds the certificate binding of the KDC proxy's IP:port",
 
   // Passwords and encryption types.
   PASSWORD_TOO_LONG: "a password longer than AD accepts (256 characters)",
@@ -94,6 +96,7 @@ export const ERROR_CODES = {
   LDAP_CERT_UNTRUSTED: "the domain controller's TLS certificate is not trusted or does not name it",
   LDAP_UNREACHABLE: "the domain controller does not answer",
   LDAP_TLS_FAILED: "the TLS handshake with the domain controller failed",
+  LDAP_NO_TLS_CERTIFICATE: "the domain controller reset TLS: it has no LDAPS certificate",
   LDAP_CONNECTION_LOST: "the connection to the domain controller broke during an operation",
   LDAP_BIND_REFUSED: "the domain controller refused the bind user or password",
   LDAP_ACCESS_DENIED: "the bind user lacks the right for an operation",
@@ -105,6 +108,7 @@ export const ERROR_CODES = {
   LDAP_VALUE_REJECTED: "the directory rejected a DN or value (syntax, schema)",
   LDAP_RESULT_ERROR: "another LDAP result code",
   LDAP_OPERATION_FAILED: "an LDAP operation failed without a result code",
+  GC_NOT_FOUND: "no Global Catalog of the forest was found (the DC is none, and no _gc._tcp record names one)",
   NOT_A_DOMAIN_CONTROLLER: "the LDAP server is not an Active Directory domain controller",
   NETBIOS_NAME_UNREADABLE: "the domain's NetBIOS name cannot be read",
   OU_NOT_FOUND: "the OU for the ASA does not exist",
@@ -113,6 +117,13 @@ export const ERROR_CODES = {
   NO_RIGHT_TO_CREATE_COMPUTERS: "the bind user may not create computer objects in the OU",
   NO_RIGHT_TO_CREATE_NAMES: "the bind user may not create names in the DNS zone",
   NO_RIGHT_TO_WRITE_RECORDS: "the bind user may not write the DNS name's records",
+  NO_RIGHT_TO_DELETE_COMPUTERS: "the bind user may not delete computer objects in the OU",
+  NO_RIGHT_TO_WRITE_SPN: "the bind user may not write servicePrincipalName on the ASA (the general right, not the validated write)",
+  NO_RIGHT_TO_WRITE_ENCRYPTION_TYPES: "the bind user may not write msDS-SupportedEncryptionTypes on the ASA",
+  NO_RIGHT_TO_WRITE_OWNER_MARK: "the bind user may not write adminDescription (the stack's owner mark) on the object",
+  NO_RIGHT_TO_WRITE_DESCRIPTION: "the bind user may not write description on the ASA",
+  NO_RIGHT_TO_RESET_PASSWORD: "the bind user may not reset the ASA's password",
+  NO_RIGHT_TO_ENABLE_ACCOUNT: "the bind user may not write userAccountControl to enable the disabled ASA",
   NAME_TAKEN: "an object of another class holds the ASA's DN",
   SAM_ACCOUNT_NAME_TAKEN: "the ASA's sAMAccountName belongs to an account that is not a computer",
   SAM_ACCOUNT_NAME_DUPLICATE: "more than one account has the sAMAccountName",
@@ -124,11 +135,14 @@ export const ERROR_CODES = {
   ACCOUNT_IN_OTHER_DOMAIN: "the account lies in another domain than the domain controller's",
   OBJECT_GONE: "the object the stack manages no longer exists",
   OBJECT_VANISHED: "the object disappeared right after it was written",
+  DESTROY_WOULD_STRAND_NAME: "destroy would delete a DNS record that existed before the stack while URLs it puts back name it",
+  HELD_BY_ANOTHER_RESOURCE: "another resource of the stack still holds the object in state and deletes it later in the same run",
   SPN_ALREADY_HELD: "the account holds the SPN already and adopt is not set",
   SPN_HELD_ELSEWHERE: "another account holds the SPN",
   SPN_HELD_TWICE: "the SPN is on the managed account and on another",
   SPN_REFUSED: "the directory refused to add the SPN",
   DNS_ZONE_NOT_FOUND: "the DNS zone is not in the directory",
+  DNS_PARTITION_NOT_HELD: "the domain controller does not hold the DNS application partition the zone may live in",
   DNS_ZONE_DUPLICATE: "the DNS zone is in more than one partition",
   DNS_ZONE_NO_SOA: "the zone apex has no SOA record",
   DNS_RECORDS_EXIST: "the name has records of the declared type already and adopt is not set",
@@ -141,17 +155,50 @@ export const ERROR_CODES = {
   NO_EXCHANGE_SERVERS_FOUND: "discover found no Exchange servers in the Configuration partition",
   ASA_CREDENTIAL_NOT_LATEST: "a server accepted the ASA credential but another is its latest",
   FOREIGN_ASA_CREDENTIALS: "a server holds ASA credentials of another account and adopt is not set",
+  ASA_NEEDS_REMOTE_SESSION: "the ASA credential can be set only in a remote session on the server itself, not through the snap-in (exchangeConnection local)",
+  ASA_STATUS_UNREADABLE: "a server's ASA status arrived as display text that cannot be read",
+  OA_SSL_OFFLOADING_REQUIRED: "Outlook Anywhere clients not required to use TLS need SSLOffloading on the server",
+  OA_BASIC_OVER_HTTP: "Outlook Anywhere refuses Basic authentication for clients not required to use TLS",
+  OA_NO_HOSTNAME: "Outlook Anywhere would be left with neither an internal nor an external host name",
+  EXECUTION_POLICY_BY_GROUP_POLICY: "Group Policy sets an execution policy that keeps PowerShell from loading the operations module",
+  WSMAN_CLIENT_MISSING: "PowerShell on this machine has no WSMan client, so it cannot open Exchange's remote session (pwsh 7.3+ on Linux and macOS)",
 
-  // Kerberos tools (the doctor, the keytab command).
-  KERBEROS_TOOL_MISSING: "an MIT Kerberos program (kinit, kvno) is not installed",
-  KERBEROS_TOOL_FAILED: "an MIT Kerberos program failed",
+  // The ssh transport to a Windows management host (exchange-kerberos:exchangeTransport ssh).
+  NOT_AN_SSH_TARGET: "exchange-kerberos:sshTarget is not user@host",
+  SSH_FILE_UNREADABLE: "the SSH identity or known-hosts file cannot be read",
+  SECOND_HOP_NEEDS_CREDENTIAL: "a key-based SSH logon has no network credentials: the session to Exchange needs exchangeUser/exchangePassword",
+  SSH_CLIENT_MISSING: "the OpenSSH client cannot be started",
+  SSH_UNREACHABLE: "no SSH server answered at the management host's address and port",
+  SSH_HOST_KEY_UNKNOWN: "the known-hosts file pins no key for the management host",
+  SSH_HOST_KEY_CHANGED: "the management host presented another key than the one pinned",
+  SSH_AUTH_REFUSED: "the management host refused the SSH key",
+  SSH_REMOTE_COMMAND_MISSING: "the management host cannot run the remote command (PowerShell)",
+  SSH_REMOTE_COMMAND_SILENT: "the remote command started over SSH never answered",
+  SSH_CONNECTION_LOST: "the SSH connection to the management host ended during a call",
+  SSH_FAILED: "ssh failed in a way none of the other SSH codes covers",
+
+  // Kerberos (the doctor's client, kerberos/kdc-client.ts). The first two are retired (below).
+  KERBEROS_TOOL_MISSING: "retired: an MIT Kerberos program (kinit, kvno) was not installed (the doctor no longer starts MIT programs)",
+  KERBEROS_TOOL_FAILED: "retired: an MIT Kerberos program failed (the doctor no longer starts MIT programs)",
   KDC_UNKNOWN_USER: "the KDC does not know the user",
   KDC_PASSWORD_REFUSED: "the KDC refused the user's password",
   KDC_LOGON_DENIED: "the user's account cannot log on (disabled, locked, expired)",
   KDC_UNREACHABLE: "no KDC of the realm answered",
   CLOCK_SKEW: "this machine's clock and the KDC's differ by more than 5 minutes",
+  KDC_REQUEST_REFUSED: "the KDC refused the request with another error (its KRB-ERROR is named)",
+  NOT_A_KDC: "not a KDC name (host[:port], tcp/ or udp/host[:port], https://host/KdcProxy)",
+  KRB5_CONFIG_UNREADABLE: "the krb5.conf named by exchange-kerberos:krb5Config cannot be read",
   CCACHE_VERSION_UNSUPPORTED: "a credential cache file format other than 0x0503/0x0504",
   CCACHE_NOT_A_FILE: "a credential cache that is not a FILE: cache",
+
+  // The package as installed (package-install.ts, resources/dynamic.ts).
+  PACKAGE_NOT_IN_PROJECT: "the program's directory cannot load pulumi-exchange-kerberos by its own name, where Pulumi replays the stored provider code",
+  PACKAGE_VERSION_MISMATCH: "the program's directory loads another version of pulumi-exchange-kerberos than the program runs",
+  STATE_FROM_NEWER_VERSION: "a resource's state was written by a newer version of pulumi-exchange-kerberos than the one installed",
 } as const satisfies Record<string, string>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Published codes nothing raises any more, kept so that none is ever reused: the doctor wrote a
+ * krb5.conf for MIT's kinit and kvno, which it no longer starts. */
+export const RETIRED_ERROR_CODES: readonly ErrorCode[] = ["KERBEROS_TOOL_MISSING", "KERBEROS_TOOL_FAILED", "NOT_A_KRB5_CONF_VALUE"];

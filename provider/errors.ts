@@ -1,5 +1,5 @@
 // The typed error family shared by the LDAP and PowerShell transports. An error is data: a stable
-// `code` (provider/error-codes.ts, listed in README "Error codes"), the `field` where there is
+// `code` (provider/error-codes.ts, listed in docs/reference/error-codes.md), the `field` where there is
 // one, the `reason` (the cause alone) and the `fix`. Its message is built from those in one place,
 // `formatProblem`, and no code reads a message back: callers branch on `instanceof` and `code`,
 // and reuse `reason` and `fix`. No message may ever contain a password: build reasons from names

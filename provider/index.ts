@@ -13,7 +13,8 @@ export { OutlookAnywhereAuth, OutlookAnywhereAuthArgs, ClientAuthMethod } from "
 export { KdcProxyServer, KdcProxyServerArgs, KdcProxyStartType, KdcProxyServiceState } from "./resources/kdc-proxy-server";
 export { ldapStats, closeLdapConnections } from "./ldap/connection";
 // What the serialized dynamic providers in every stack's state call (resources/dynamic.ts).
-export { providerCall, providerConfigure } from "./resources/dynamic";
+export { providerCall } from "./resources/provider-call";
+export { providerConfigure } from "./resources/dynamic";
 export { closeExchangeSessions } from "./exchange/session";
 export { exchangeStats, ExchangeStats } from "./exchange/session-stats";
 export { ExchangeCommandError } from "./exchange/error-mapping";

@@ -44,3 +44,24 @@ export function dynamicResourceUrn(type: string, name: string, parent?: pulumi.R
     });
   });
 }
+
+/**
+ * The stack a resource is declared in, fully qualified (organization/project/stack), recorded as an
+ * input: what `refresh` and `destroy`, which do not run the program, read the current config of
+ * (current-config.ts) and export the state of (stack-state.ts). A bare name would read the default
+ * organization's stack of that name.
+ */
+export function stackInput(): string {
+  return `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
+}
+
+/**
+ * The options every resource of this package defaults to but AsaPassword: replace delete-first.
+ * AD and Exchange hold one object per name (an account, a record, an SPN value, a server's
+ * settings), so a replacement created first would take over the very object its predecessor then
+ * deletes (a forced `--replace`, `state taint`, `replaceOnChanges`: the engine asks no provider
+ * then, and only this option orders the delete first). A user may still set it to false.
+ */
+export function deleteFirst<T extends pulumi.CustomResourceOptions>(opts?: T): T {
+  return { ...(opts ?? ({} as T)), deleteBeforeReplace: opts?.deleteBeforeReplace ?? true };
+}

@@ -6,20 +6,25 @@ import { InvalidInputError } from "./errors";
 import { integerValue, booleanValue, stringListValue, textValue, setCommand } from "./config-values";
 import { InvalidProgramInputError } from "./program-error";
 import { CONFIG_NAMESPACE } from "./settings";
+import { SettingKey, settingDefault, settingKeys, SETTINGS } from "./setting-keys";
 import { KerberosRolloutArgs, rolloutArgProblems } from "./components/kerberos-rollout";
+import { OnDestroy, onDestroyInput } from "./resources/lifecycle";
+import { MAX_AGE_DAYS_LIMIT } from "./asa-password-age";
 
-/** The site keys, under exchange-kerberos: (the connection keys are settings.ts's). */
-export const SITE_KEYS = ["namespace", "servers", "dnsZone", "dnsAddresses", "dnsTtl", "asaName", "asaOu", "asaPassword", "asaEncryptionTypes", "extraSpnNames", "adopt", "kdcProxyServers", "kdcProxyThumbprint"] as const;
-export type SiteKey = (typeof SITE_KEYS)[number];
+/** The site keys, under exchange-kerberos: (setting-keys.ts, scope "site"; the connection keys are settings.ts's). */
+export type SiteKey = { [K in SettingKey]: (typeof SETTINGS)[K]["scope"] extends "site" ? K : never }[SettingKey];
+export const SITE_KEYS = settingKeys("site") as SiteKey[];
 
 /** What the site program hands to KerberosRollout, but the password (a secret the program reads itself). */
 export interface SiteSettings {
   namespace: string;
   servers: string[];
   dns?: { zone: string; addresses: string[]; ttl?: number };
-  asa: { name: string; ou: string; supportedEncryptionTypes?: number };
+  asa: { name: string; ou: string; supportedEncryptionTypes?: number; passwordMaxAgeDays?: number };
   extraSpnNames: string[];
   adopt: boolean;
+  /** What destroy does with what existed before the stack (release, the default, or delete). */
+  onDestroy?: OnDestroy;
   /** The KDC proxy's servers and certificate (kdcProxyServers, kdcProxyThumbprint), when set. */
   kdcProxy?: { servers: string[]; certificateThumbprint: string };
 }
@@ -29,21 +34,8 @@ export function siteKey(k: SiteKey): string {
   return `${CONFIG_NAMESPACE}:${k}`;
 }
 
-const EXAMPLES: Record<SiteKey, string> = {
-  namespace: "outlook.corp.example",
-  servers: '["EX1","EX2"]',
-  dnsZone: "corp.example",
-  dnsAddresses: '["10.0.0.11","10.0.0.12"]',
-  dnsTtl: "3600",
-  asaName: "EXCH-ASA",
-  asaOu: "OU=Service Accounts,DC=corp,DC=example",
-  asaPassword: "<password>",
-  asaEncryptionTypes: "24",
-  extraSpnNames: '["autodiscover.corp.example"]',
-  adopt: "false",
-  kdcProxyServers: '["GW1"]',
-  kdcProxyThumbprint: "0123456789ABCDEF0123456789ABCDEF01234567",
-};
+/** How each site key is written, for the fixes messages give. */
+const EXAMPLES = Object.fromEntries(SITE_KEYS.map((k) => [k, SETTINGS[k].example])) as Record<SiteKey, string>;
 
 /** KerberosRollout's argument names → the config keys the site program fills them from. */
 function keyOfArgument(field: string): string {
@@ -60,7 +52,9 @@ function keyOfArgument(field: string): string {
     "asa.ou": "asaOu",
     "asa.supportedEncryptionTypes": "asaEncryptionTypes",
     "asa.password": "asaPassword",
+    "asa.passwordMaxAgeDays": "asaPasswordMaxAgeDays",
     adopt: "adopt",
+    onDestroy: "onDestroy",
     "kdcProxy.servers": "kdcProxyServers",
     "kdcProxy.certificateThumbprint": "kdcProxyThumbprint",
   };
@@ -106,15 +100,17 @@ export function readSiteSettings(get: (key: SiteKey) => string | undefined): Sit
   if (dnsZone === undefined && dnsAddresses !== undefined && get("dnsZone") === undefined) {
     problems.push(new InvalidInputError(siteKey("dnsZone"), `is not set, but ${siteKey("dnsAddresses")} is`, `${setCommand(siteKey("dnsZone"), EXAMPLES.dnsZone)}, or remove ${siteKey("dnsAddresses")} to leave DNS alone`, { code: "SETTINGS_INCOMPLETE" }));
   }
-  const dnsTtl = read(() => integerValue(siteKey("dnsTtl"), get("dnsTtl"), { min: 0, max: 2147483647, unit: "seconds", example: "3600" }));
+  const dnsTtl = read(() => integerValue(siteKey("dnsTtl"), get("dnsTtl"), { min: 0, max: 2147483647, unit: "seconds", example: EXAMPLES.dnsTtl }));
   if (dnsTtl !== undefined && dnsZone === undefined && get("dnsZone") === undefined) {
     problems.push(new InvalidInputError(siteKey("dnsTtl"), `is set, but ${siteKey("dnsZone")} is not`, `remove ${siteKey("dnsTtl")}, or set ${siteKey("dnsZone")} and ${siteKey("dnsAddresses")} to manage the record`, { code: "SETTINGS_INCOMPLETE" }));
   }
   const asaName = required("asaName");
   const asaOu = required("asaOu");
-  const asaEncryptionTypes = read(() => integerValue(siteKey("asaEncryptionTypes"), get("asaEncryptionTypes"), { min: 1, max: 0x7fffffff, unit: "a msDS-SupportedEncryptionTypes bit mask", example: "24" }));
+  const asaEncryptionTypes = read(() => integerValue(siteKey("asaEncryptionTypes"), get("asaEncryptionTypes"), { min: 1, max: 0x7fffffff, unit: "a msDS-SupportedEncryptionTypes bit mask", example: EXAMPLES.asaEncryptionTypes }));
+  const asaPasswordMaxAgeDays = read(() => integerValue(siteKey("asaPasswordMaxAgeDays"), get("asaPasswordMaxAgeDays"), { min: 1, max: MAX_AGE_DAYS_LIMIT, unit: "days", example: EXAMPLES.asaPasswordMaxAgeDays }));
   const extraSpnNames = list("extraSpnNames");
   const adopt = read(() => booleanValue(siteKey("adopt"), get("adopt")));
+  const onDestroy = read(() => onDestroyInput(siteKey("onDestroy"), textValue(siteKey("onDestroy"), get("onDestroy"), EXAMPLES.onDestroy)));
   const kdcProxyServers = get("kdcProxyServers") === undefined ? undefined : list("kdcProxyServers");
   const kdcProxyThumbprint = read(() => textValue(siteKey("kdcProxyThumbprint"), get("kdcProxyThumbprint"), EXAMPLES.kdcProxyThumbprint));
   // The KDC proxy needs both: its servers and the certificate they bind.
@@ -134,9 +130,10 @@ export function readSiteSettings(get: (key: SiteKey) => string | undefined): Sit
     namespace: namespace!,
     servers: servers!,
     dns: dnsZone === undefined ? undefined : { zone: dnsZone, addresses: dnsAddresses!, ...(dnsTtl !== undefined ? { ttl: dnsTtl } : {}) },
-    asa: { name: asaName!, ou: asaOu!, supportedEncryptionTypes: asaEncryptionTypes },
+    asa: { name: asaName!, ou: asaOu!, supportedEncryptionTypes: asaEncryptionTypes, ...(asaPasswordMaxAgeDays !== undefined ? { passwordMaxAgeDays: asaPasswordMaxAgeDays } : {}) },
     extraSpnNames: extraSpnNames ?? [],
-    adopt: adopt ?? false,
+    adopt: adopt ?? settingDefault("adopt"),
+    ...(onDestroy !== undefined ? { onDestroy } : {}),
     kdcProxy: kdcProxyServers !== undefined && kdcProxyThumbprint !== undefined ? { servers: kdcProxyServers, certificateThumbprint: kdcProxyThumbprint } : undefined,
   };
   // What KerberosRollout would refuse, named by the config key the value came from.

@@ -14,6 +14,11 @@
 //
 //   scripts/bench [--sizes 1,5,20,50,200] [--realistic-sizes 1,5,20,50] [--repeat 3] [--lab 127.0.0.2]
 //                 [--out bench/out] [--sessions K] [--exchange-endpoint shared|per-server]
+//                 [--transport process|ssh] [--sshd ADDR]
+//     --transport ssh: every session is one ssh connection (the real OpenSSH client) to a Debian sshd
+//     on ADDR (default: the lab net's .62, test/fixtures/sshd.ts) whose remote command is the
+//     stand-in, as a Windows management host's PowerShell would be; process (default): the
+//     stand-in started here.
 //     --sizes: N for the zero-latency runs; --realistic-sizes: N for the realistic model (none: "")
 //     --sessions: exchange-kerberos:exchangeSessions for our stacks (default: the provider's default)
 //     shared (default): exchange-kerberos:exchangeEndpoint names EX1, whose sessions manage every
@@ -24,12 +29,13 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
-import { Lab, startLab, stopLab } from "../test/fixtures/lab";
+import { Lab, labAddr, startLab, stopLab } from "../test/fixtures/lab";
+import { startSshd, type Sshd } from "../test/fixtures/sshd";
 import { CliResult, PulumiCli, REPO_ROOT } from "../test/fixtures/pulumi-cli";
 import { readState, seedServers, standinExecutable } from "../test/fixtures/exchange-standin/state";
 import { LATENCY_MODELS, type LatencyModel } from "../test/fixtures/exchange-standin/latency";
 import { ProviderProcessStats, STATS_FILE_ENV } from "../provider/stats";
-import { DEFAULT_EXCHANGE_SESSIONS } from "../provider/settings";
+import { DEFAULT_EXCHANGE_SESSIONS, DEFAULT_SSH_REMOTE_COMMAND } from "../provider/settings";
 import { plotSvg } from "./bench-svg";
 
 export const STEPS = ["preview (new stack)", "up (from empty)", "preview (no changes)", "refresh", "up (rotation)", "destroy"] as const;
@@ -43,8 +49,13 @@ type Variant = Mode | "baseline";
  * Per pass of a step that talks to Exchange (a provider process: `up` and `refresh` preview first),
  * the calls it cannot do without: `once` per pass (the checks' one question about every server:
  * does it exist, which version), `perServer` for each server (the one read of its state, each
- * resource's one write). The floor is built from these.
+ * resource's one write). Set-EkAsaCredential runs in a session of its own on each server (Exchange
+ * sets the ASA credential only there: TargetServer): one more open per server, all side by side,
+ * outside the pool's rounds. The floor is built from these.
  */
+/** The call that runs in a session on its server (TargetServer), one per server, not in the pool. */
+const ON_TARGET = "Set-EkAsaCredential";
+
 export const MINIMUM_CALLS: Record<Step, { once: string[]; perServer: string[] }[]> = {
   "preview (new stack)": [{ once: ["Get-EkServerInfo"], perServer: [] }],
   "up (from empty)": [
@@ -130,6 +141,9 @@ export interface BenchResult {
   exchangeEndpoint: EndpointMode;
   /** exchange-kerberos:exchangeSessions of our stacks. */
   sessions: number;
+  /** exchange-kerberos:exchangeTransport of our stacks, and where ssh went. */
+  transport: Transport;
+  sshd?: string;
   models: Record<Mode, LatencyModel>;
   /** Runs of the whole lifecycle per N; times are the median. */
   repeat: number;
@@ -141,6 +155,7 @@ export interface BenchResult {
 }
 
 type EndpointMode = "shared" | "per-server";
+type Transport = "process" | "ssh";
 
 interface Options {
   sizes: Record<Mode, number[]>;
@@ -150,6 +165,8 @@ interface Options {
   exchangeEndpoint: EndpointMode;
   repeat: number;
   sessions?: number;
+  transport: Transport;
+  sshd: string;
 }
 
 function sizeList(flag: string, v: string): number[] {
@@ -159,7 +176,7 @@ function sizeList(flag: string, v: string): number[] {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { sizes: { zero: [1, 5, 20, 50, 200], realistic: [1, 5, 20, 50] }, smoke: false, lab: "127.0.0.2", out: path.join(REPO_ROOT, "bench", "out"), exchangeEndpoint: "shared", repeat: 3 };
+  const o: Options = { sizes: { zero: [1, 5, 20, 50, 200], realistic: [1, 5, 20, 50] }, smoke: false, lab: "127.0.0.2", out: path.join(REPO_ROOT, "bench", "out"), exchangeEndpoint: "shared", repeat: 3, transport: "process", sshd: labAddr(62) };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -174,11 +191,16 @@ function parseArgs(argv: string[]): Options {
     else if (a === "--out") o.out = path.resolve(value());
     else if (a === "--repeat") o.repeat = Number(value());
     else if (a === "--sessions") o.sessions = Number(value());
-    else if (a === "--exchange-endpoint") {
+    else if (a === "--sshd") o.sshd = value();
+    else if (a === "--transport") {
+      const v = value();
+      if (v !== "process" && v !== "ssh") throw new Error("--transport: process or ssh");
+      o.transport = v;
+    } else if (a === "--exchange-endpoint") {
       const v = value();
       if (v !== "shared" && v !== "per-server") throw new Error("--exchange-endpoint: shared or per-server");
       o.exchangeEndpoint = v;
-    } else throw new Error(`unknown argument ${a} (use --smoke, --sizes 1,5,20,50,200, --realistic-sizes 1,5,20,50, --lab ADDR, --out DIR, --sessions K, --exchange-endpoint shared|per-server, --repeat K)`);
+    } else throw new Error(`unknown argument ${a} (use --smoke, --sizes 1,5,20,50,200, --realistic-sizes 1,5,20,50, --lab ADDR, --out DIR, --sessions K, --exchange-endpoint shared|per-server, --transport process|ssh, --sshd ADDR, --repeat K)`);
   }
   if (o.smoke) Object.assign(o, { sizes: { zero: [1], realistic: [1] }, repeat: 1 });
   if (!Number.isInteger(o.repeat) || o.repeat < 1) throw new Error("--repeat: a whole number from 1");
@@ -261,7 +283,7 @@ class BenchStack {
     readonly standinState: string | undefined,
   ) {}
 
-  static async create(variant: Variant, n: number, lab: Lab, tag: string, o: Options): Promise<BenchStack> {
+  static async create(variant: Variant, n: number, lab: Lab, tag: string, o: Options, sshd?: Sshd): Promise<BenchStack> {
     const statsDir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-stats-${variant}-`));
     let standinState: string | undefined;
     const servers = Array.from({ length: n }, (_, i) => `EX${i + 1}`);
@@ -288,6 +310,14 @@ class BenchStack {
     };
     if (o.exchangeEndpoint === "shared") values["exchange-kerberos:exchangeEndpoint"] = `ex1.${lab.domain}`;
     if (o.sessions !== undefined) values["exchange-kerberos:exchangeSessions"] = String(o.sessions);
+    if (sshd && standinState) {
+      // One sshd for every stack: each stack's remote command names its own stand-in state.
+      Object.assign(values, sshd.stackConfig, {
+        "exchange-kerberos:sshRemoteCommand": `EXCHANGE_STANDIN_STATE=${standinState} ${DEFAULT_SSH_REMOTE_COMMAND}`,
+        "exchange-kerberos:exchangeUser": "CORP\\bench",
+      });
+      await cli.setConfig("exchange-kerberos:exchangePassword", "bench-only-not-a-secret", { secret: true });
+    }
     await cli.setAllConfig(values);
     return new BenchStack(variant, cli, statsDir, standinState);
   }
@@ -387,10 +417,17 @@ export function floorOf(step: Step, n: number, pool: number, ours: Measure, base
   const parts: string[] = [];
   for (const pass of MINIMUM_CALLS[step]) {
     const once = sum(pass.once.map(mean));
-    const perServer = sum(pass.perServer.map(mean));
-    ms += open + once + rounds * perServer;
-    roundTrips += 1 + pass.once.length + n * pass.perServer.length;
-    const what = [...(pass.once.length ? [`${(once / 1000).toFixed(1)} (${pass.once.join(" + ")})`] : []), ...(pass.perServer.length ? [`${rounds} × ${(perServer / 1000).toFixed(2)} (${pass.perServer.join(" + ")})`] : [])];
+    // The pool's calls come in rounds; the ASA's, each in its server's own session, side by side.
+    const pooled = pass.perServer.filter((op) => op !== ON_TARGET);
+    const perServer = sum(pooled.map(mean));
+    const onTarget = pass.perServer.includes(ON_TARGET) ? open + mean(ON_TARGET) : 0;
+    ms += open + once + rounds * perServer + onTarget;
+    roundTrips += 1 + pass.once.length + n * pooled.length + (onTarget ? 2 * n : 0);
+    const what = [
+      ...(pass.once.length ? [`${(once / 1000).toFixed(1)} (${pass.once.join(" + ")})`] : []),
+      ...(pooled.length ? [`${rounds} × ${(perServer / 1000).toFixed(2)} (${pooled.join(" + ")})`] : []),
+      ...(onTarget ? [`${(onTarget / 1000).toFixed(2)} (open + ${ON_TARGET}, on each server)`] : []),
+    ];
     parts.push(`[${(open / 1000).toFixed(1)} (open) + ${what.join(" + ")}]`);
   }
   return { seconds: baseline.seconds + ms / 1000, roundTrips, detail: `${baseline.seconds.toFixed(2)} (baseline) + ${parts.join(" + ")}` };
@@ -481,7 +518,10 @@ export function markdown(result: BenchResult): string {
   const endpoint = result.exchangeEndpoint === "shared"
     ? "one Exchange endpoint for all servers (exchange-kerberos:exchangeEndpoint = EX1)"
     : "no exchangeEndpoint: each server's own /PowerShell endpoint";
-  lines.push(`Directory: a Samba AD DC (lab on ${result.lab}). Exchange: the stand-in, a TEST DOUBLE (test/fixtures/exchange-standin), ${endpoint}, exchangeSessions ${result.sessions}. Its times are a model, not Exchange's: "zero" answers at once; "realistic" (test/fixtures/exchange-standin/latency.ts, each figure's source there) opens a session in ${result.models.realistic.sessionOpenMs} ms, answers a call in ${result.models.realistic.roundTripMs} ms plus ${result.models.realistic.cmdletMs} ms per cmdlet it runs, ±${result.models.realistic.jitter * 100} %, and refuses a user's session beyond ${result.models.realistic.maxSessionsPerUser}.`);
+  const transport = result.transport === "ssh"
+    ? `over ssh: every session one connection of the real OpenSSH client to a Debian sshd on ${result.sshd}, whose remote command is the stand-in (exchangeTransport ssh)`
+    : "started on this machine (exchangeTransport process)";
+  lines.push(`Directory: a Samba AD DC (lab on ${result.lab}). Exchange: the stand-in, a TEST DOUBLE (test/fixtures/exchange-standin), ${transport}, ${endpoint}, exchangeSessions ${result.sessions}. Its times are a model, not Exchange's: "zero" answers at once; "realistic" (test/fixtures/exchange-standin/latency.ts, each figure's source there) opens a session in ${result.models.realistic.sessionOpenMs} ms, answers a call in ${result.models.realistic.roundTripMs} ms plus ${result.models.realistic.cmdletMs} ms per cmdlet it runs, ±${result.models.realistic.jitter * 100} %, and refuses a user's session beyond ${result.models.realistic.maxSessionsPerUser}.`);
   lines.push("");
   lines.push(`Time: wall time of the pulumi command, as a user runs it (\`up\` and \`refresh\` preview first)${result.repeat > 1 ? `, the median of ${result.repeat} runs of the whole lifecycle on fresh stacks` : ", one run"}. Baseline: the same-shaped stack of no-op dynamic resources (the engine's own cost, no I/O), run beside both. Floor (realistic only): the baseline's time plus, per pass that talks to Exchange, one session open and ceil(N / ${result.sessions}) rounds of the calls each server cannot do without, at the model's cost in that step. PS round trips: operations sent (session opens included), with the floor's count. Quiet: the longest time pulumi's output named no resource (its per-resource status lines).`);
   lines.push("");
@@ -525,6 +565,8 @@ async function main(): Promise<void> {
   const allSizes = [...new Set([...o.sizes.zero, ...o.sizes.realistic])].sort((a, b) => a - b);
   log(`${mach.nproc} CPU(s) ${mach.cpuModel}, load ${mach.loadAverageAtStart.map((x) => x.toFixed(2)).join(" ")}; zero ${o.sizes.zero.join(",")}; realistic ${o.sizes.realistic.join(",")}; repeat ${o.repeat}; lab ${o.lab}`);
   const lab = await startLab(o.lab);
+  // The stand-in's state is named per stack in the remote command; sshd's own SetEnv is unused here.
+  const sshd = o.transport === "ssh" ? await startSshd(o.sshd, { standinState: path.join(os.tmpdir(), "bench-sshd-unused.json") }) : undefined;
   const rows: Row[] = [];
   const tag = Date.now().toString(36).slice(-5);
   try {
@@ -535,7 +577,7 @@ async function main(): Promise<void> {
       for (let r = 0; r < o.repeat; r++) {
         const stacks: Partial<Record<Variant, BenchStack>> = {};
         try {
-          for (const v of variants) stacks[v] = await BenchStack.create(v, n, lab, `${tag}n${n}r${r}${v[0]}`, o);
+          for (const v of variants) stacks[v] = await BenchStack.create(v, n, lab, `${tag}n${n}r${r}${v[0]}`, o, sshd);
           for (const step of steps) {
             // Interleaved, step by step, so that a change in the machine's load hits all alike.
             for (const v of variants) {
@@ -558,6 +600,8 @@ async function main(): Promise<void> {
       }
     }
   } finally {
+    await sshd?.stop();
+    if (sshd) fs.rmSync(sshd.dir, { recursive: true, force: true });
     await stopLab(lab);
   }
   mach.loadAverageAtEnd = os.loadavg();
@@ -579,6 +623,8 @@ async function main(): Promise<void> {
     lab: o.lab,
     exchangeEndpoint: o.exchangeEndpoint,
     sessions: pool,
+    transport: o.transport,
+    ...(sshd ? { sshd: `${sshd.addr}:${sshd.port}` } : {}),
     models: { zero: LATENCY_MODELS.zero, realistic: LATENCY_MODELS.realistic },
     repeat: o.repeat,
     sizes: o.sizes,

@@ -11,10 +11,12 @@
 //   asaName          EXCH-ASA                                  (required)
 //   asaOu            OU=Service Accounts,DC=corp,DC=example    (required)
 //   asaPassword      secret; generated and kept when absent; change it to rotate
+//   asaPasswordMaxAgeDays  90: a generated password older than that (AD's pwdLastSet) is rotated by the next up
 //   asaEncryptionTypes  24 (AES128+AES256, the default)
 //   extraSpnNames    ["autodiscover.corp.example"]
 //   adopt            false
-//   kdcProxyServers  ["GW1"]            (omit both to publish no KDC proxy; README, "Outlook outside the network")
+//   onDestroy        release (the default: destroy leaves what existed before the stack), or delete
+//   kdcProxyServers  ["GW1"]            (omit both to publish no KDC proxy; docs/guides/outlook-outside-the-network.md)
 //   kdcProxyThumbprint  the proxy certificate's SHA-1 thumbprint on those servers
 import * as pulumi from "@pulumi/pulumi";
 import { KerberosRollout, readSiteSettings } from "pulumi-exchange-kerberos";
@@ -24,10 +26,15 @@ const config = new pulumi.Config("exchange-kerberos");
 // anything is declared: a bad value stops `pulumi preview` with one line naming its key.
 const settings = readSiteSettings((key) => config.get(key));
 
-const site = new KerberosRollout(pulumi.getStack(), {
+// The component's name is fixed, not the stack's: `pulumi stack rename` rewrites URNs but not the
+// names in them, so a component named after the stack would plan every resource as a create under
+// the new name and a delete under the old. Stacks deployed when it was named after the stack keep
+// their resources through the alias (children follow their parent's alias).
+const SITE = "site";
+const site = new KerberosRollout(SITE, {
   ...settings,
   asa: { ...settings.asa, password: config.getSecret("asaPassword") },
-});
+}, pulumi.getStack() === SITE ? {} : { aliases: [{ name: pulumi.getStack() }] });
 
 export const namespace = site.namespace;
 export const spns = site.spns;

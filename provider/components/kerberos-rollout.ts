@@ -1,5 +1,5 @@
 // KerberosRollout: Kerberos for one Outlook namespace (one site), the way Microsoft says to roll it
-// out, as one component. The order is the point (README, "The order"):
+// out, as one component. The order is the point (docs/resources/kerberos-rollout.md, "The order"):
 //   1. the DNS record and every server's virtual-directory URLs for the namespace
 //   2. the ASA computer account (AES keys), its password not yet set in AD
 //   3. the ASA credential bound on every Client Access server
@@ -25,15 +25,17 @@ import { OutlookAnywhereAuth, OutlookAnywhereAuthArgs } from "../resources/outlo
 import { Spn } from "../resources/spn";
 import { KdcProxyServer, KdcProxyServerArgs, kdcProxyUrl, thumbprint, windowsServerName } from "../resources/kdc-proxy-server";
 import { InvalidInputError } from "../errors";
-import { exchangeServerName } from "../exchange/inputs";
+import { exchangeServerName, serverKey } from "../exchange/inputs";
+import { OnDestroy, onDestroyInput } from "../resources/lifecycle";
 import { containerDn } from "../ldap/dn";
 import { InvalidProgramInputError } from "../program-error";
 import { ExchangeOverride, LdapOverride } from "../settings";
 import { fqdn, ipv4 } from "../validate";
 import { ownerMark } from "../owner";
+import { maxAgeDaysInput } from "../asa-password-age";
 
 /** The ASA: AsaComputerAccount's inputs but the connection override (the site's applies). */
-export type KerberosRolloutAsaArgs = Pick<AsaComputerAccountArgs, "name" | "ou" | "password" | "supportedEncryptionTypes" | "description" | "adopt">;
+export type KerberosRolloutAsaArgs = Pick<AsaComputerAccountArgs, "name" | "ou" | "password" | "supportedEncryptionTypes" | "description" | "adopt" | "passwordMaxAgeDays">;
 
 export interface KerberosRolloutDnsArgs {
   /** The AD-integrated zone that holds the namespace, such as corp.example. */
@@ -46,7 +48,7 @@ export interface KerberosRolloutDnsArgs {
 
 /** The KDC proxy (KPSSVC) on the servers that publish it: KdcProxyServer's inputs but the server. */
 export interface KerberosRolloutKdcProxyArgs extends Omit<KdcProxyServerArgs, "server" | "via" | "exchange"> {
-  /** The Windows servers that publish https://<name>/KdcProxy (often those that publish Exchange). */
+  /** The Windows servers that publish https://<name>/KdcProxy: servers where nothing else serves HTTPS on 443 (an Exchange server's IIS does: refused, KDC_PROXY_PORT_TAKEN). */
   servers: string[];
 }
 
@@ -65,8 +67,16 @@ export interface KerberosRolloutArgs {
   /** Authentication settings applied on every server (default: Negotiate, NTLM kept as fallback). */
   auth?: Omit<OutlookAnywhereAuthArgs, "server" | "exchange">;
   /** Take over objects that already exist: the DNS record, the ASA, its SPNs and the servers' ASA
-   * credentials (URLs and auth are always taken over and restored on destroy). */
+   * credentials, URLs and authentication. */
   adopt?: boolean;
+  /**
+   * What destroy does with what existed before the stack (taken over with adopt): `release` (the
+   * default) leaves it working as it is — the record, the ASA with the password the stack set, its
+   * SPNs, the credential on every server, the servers' URLs and Negotiate —; `delete` deletes and
+   * restores it as if the stack had made it. What the stack created is always deleted
+   * (docs/reference/lifecycle.md).
+   */
+  onDestroy?: OnDestroy;
   /** Kerberos from outside the network: the KDC proxy, configured after Negotiate. */
   kdcProxy?: KerberosRolloutKdcProxyArgs;
   /** Connection overrides for this site (a site with its own DC or Exchange endpoint). */
@@ -139,9 +149,10 @@ export function rolloutArgProblems(args: KerberosRolloutArgs): InvalidInputError
       const field = `servers[${i}]`;
       if (typeof s !== "string") throw new InvalidInputError(field, `${s === null ? "null" : JSON.stringify(s) ?? typeof s} is not a string`, "give each server's name as Get-ExchangeServer lists it, such as \"EX1\"", { code: "NOT_A_STRING" });
       if (s.trim() === "") throw new InvalidInputError(field, "is empty", "give each server's name as Get-ExchangeServer lists it, such as \"EX1\"", { code: "VALUE_EMPTY" });
-      const name = exchangeServerName(field, s);
-      if (seen.has(name.toLowerCase())) throw new InvalidInputError(field, `lists ${s} a second time`, "list each server once", { code: "DUPLICATE_VALUE" });
-      seen.add(name.toLowerCase());
+      const name = serverKey(exchangeServerName(field, s));
+      // EX1 and ex1.corp.example are one server (serverKey).
+      if (seen.has(name)) throw new InvalidInputError(field, `lists ${s} a second time`, "list each server once, by one name", { code: "DUPLICATE_VALUE" });
+      seen.add(name);
     }));
   }
   if (args.dns !== undefined) {
@@ -157,9 +168,11 @@ export function rolloutArgProblems(args: KerberosRolloutArgs): InvalidInputError
     }
   }
   if (args.kdcProxy !== undefined) kdcProxyProblems(args.kdcProxy, problems);
+  collect(problems, () => onDestroyInput("onDestroy", args.onDestroy));
   if (plainValue(args.asa.name)) collect(problems, () => netbiosName("asa.name", args.asa.name));
   if (plainValue(args.asa.ou)) collect(problems, () => containerDn("asa.ou", args.asa.ou));
   if (plainValue(args.asa.supportedEncryptionTypes)) collect(problems, () => encryptionTypes("asa.supportedEncryptionTypes", args.asa.supportedEncryptionTypes));
+  if (plainValue(args.asa.passwordMaxAgeDays)) collect(problems, () => maxAgeDaysInput("asa.passwordMaxAgeDays", args.asa.passwordMaxAgeDays));
   return problems;
 }
 
@@ -220,6 +233,21 @@ export function childNames(prefix: string, hosts: string[]): { host: string; nam
   });
 }
 
+/**
+ * Names for a server's resources: from the server's key (serverKey: `ex1` for EX1 and for
+ * ex1.corp.example), so that writing a server one way and then the other is the same resource —
+ * not a create of one and a delete of the other, which would undo what the create just did. A
+ * stack that named it by its FQDN keeps its URNs through aliases (the FQDN's lossless and slugged
+ * names).
+ */
+export function serverChildNames(prefix: string, servers: string[]): { host: string; name: string; aliases: pulumi.Alias[] }[] {
+  return childNames(prefix, servers).map(({ host, aliases }) => {
+    const name = childName(prefix, serverKey(host));
+    const full = childName(prefix, host);
+    return { host, name, aliases: [...(full !== name ? [{ name: full }] : []), ...aliases.filter((a) => a.name !== name)] };
+  });
+}
+
 export class KerberosRollout extends pulumi.ComponentResource {
   readonly namespace: pulumi.Output<string>;
   /** Every SPN registered on the ASA. */
@@ -241,25 +269,35 @@ export class KerberosRollout extends pulumi.ComponentResource {
     const ldap = args.ldap;
     const exchange = args.exchange;
     const adopt = args.adopt ?? false;
+    const onDestroy = args.onDestroy;
 
     // 1. DNS and URLs.
     const step1: pulumi.Resource[] = [];
+    let record: DnsRecord | undefined;
     if (args.dns) {
-      step1.push(new DnsRecord(`${name}-dns`, {
+      step1.push(record = new DnsRecord(`${name}-dns`, {
         zone: args.dns.zone,
         name: recordName(args.namespace, args.dns.zone),
         type: "A",
         values: args.dns.addresses,
         ttl: args.dns.ttl,
         adopt: args.dns.adopt ?? adopt,
+        onDestroy,
         ldap,
       }, child));
     }
-    for (const { host: server, name: childName, aliases } of childNames(`${name}-urls-`, args.servers)) {
+    for (const { host: server, name: childName, aliases } of serverChildNames(`${name}-urls-`, args.servers)) {
       step1.push(new ExchangeVirtualDirectoryUrls(childName, {
         ...args.urls,
         server,
         namespace: args.namespace,
+        adopt,
+        onDestroy,
+        // Destroy with onDestroy delete deletes a record that existed before the stack: the URL
+        // resources refuse at preview when the URLs destroy puts back would name it.
+        deletesNamespaceRecord: args.dns !== undefined && onDestroy === "delete" && (args.dns.adopt ?? adopt),
+        // Destroy releases the URLs exactly when it releases the record they name (lifecycle.ts).
+        recordOrigin: record?.origin,
         exchange,
       }, { ...child, aliases }));
     }
@@ -270,19 +308,24 @@ export class KerberosRollout extends pulumi.ComponentResource {
       ou: args.asa.ou,
       password: args.asa.password,
       supportedEncryptionTypes: args.asa.supportedEncryptionTypes,
+      passwordMaxAgeDays: args.asa.passwordMaxAgeDays,
       description: args.asa.description ?? `Exchange Alternate Service Account for ${args.namespace}`,
       adopt: args.asa.adopt ?? adopt,
+      onDestroy,
       deferPasswordSet: true,
       ldap,
     }, { ...child, dependsOn: step1 });
 
     // 3. Bound on every server.
-    const bindings = childNames(`${name}-bind-`, args.servers).map(({ host: server, name: childName, aliases }) => new AsaBinding(childName, {
+    const bindings = serverChildNames(`${name}-bind-`, args.servers).map(({ host: server, name: childName, aliases }) => new AsaBinding(childName, {
       server,
       account: asa.qualifiedName,
       password: asa.password,
       adPassword: asa.adPassword,
       adopt,
+      // Destroy keeps the credential on every server while the ASA is released (lifecycle.ts).
+      accountOrigin: asa.origin,
+      onDestroy,
       exchange,
     }, { ...child, dependsOn: [asa], aliases }));
 
@@ -306,14 +349,20 @@ export class KerberosRollout extends pulumi.ComponentResource {
         // output: a stack written before the mark existed has no such output, and an output
         // missing from state is unknown at every preview.
         accountOwner: ownerMark("AsaComputerAccount", `${name}-asa`),
+        accountOrigin: asa.origin,
         adopt,
+        onDestroy,
         ldap,
       }, { ...child, dependsOn: [adPassword], aliases }));
 
     // 6. Negotiate.
-    const negotiate = childNames(`${name}-auth-`, args.servers).map(({ host: server, name: childName, aliases }) => new OutlookAnywhereAuth(childName, {
+    const negotiate = serverChildNames(`${name}-auth-`, args.servers).map(({ host: server, name: childName, aliases }) => new OutlookAnywhereAuth(childName, {
       ...args.auth,
       server,
+      adopt,
+      onDestroy,
+      // Destroy keeps Negotiate exactly while the ASA stays (lifecycle.ts).
+      accountOrigin: asa.origin,
       exchange,
     }, { ...child, dependsOn: spns, aliases }));
 

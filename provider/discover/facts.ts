@@ -8,6 +8,8 @@ export interface ServerFacts {
   server: string;
   /** Why the server could not be read (then nothing else is set). */
   error?: string;
+  /** What to do about it, when the error said. */
+  fix?: string;
   /** Latest first. */
   credentials: AsaCredentialStatus[];
   urls?: VdirUrlsState;
@@ -26,7 +28,11 @@ export interface AccountFacts {
   encryptionTypes?: number;
   /** Its `HTTP/<host>` SPNs, as written. */
   httpSpns: string[];
+  /** What kind of account it is, from its objectClass: Microsoft's how-to prescribes a computer. */
+  kind: AccountKind;
 }
+
+export type AccountKind = "computer" | "user" | "managed service account" | "group managed service account";
 
 export interface SpnHolderFacts {
   spn: string;
@@ -56,6 +62,9 @@ export interface DiscoveredFacts {
   account?: AccountFacts;
   /** The majority's credential names an account AD does not have. */
   accountMissing?: string;
+  /** A new computer ASA to take the site over with (--asa-name and --asa-ou), when the servers'
+   * ASA is not a computer account. */
+  newAsa?: { name: string; ou: string };
   /** Holders of `HTTP/<namespace>` and of each HTTP/ SPN on the account, forest-wide. */
   spnHolders: SpnHolderFacts[];
   dns: DnsFacts;

@@ -2,7 +2,7 @@
 // `adopt: true`, so that the site can be taken over by `pulumi up` (dynamic resources cannot be
 // `pulumi import`ed). It reports every inconsistency with the doctor's code, follows the majority,
 // and says what the first `up` will change: always a rotation of the ASA's password, since no tool
-// can read the current one. README, "Taking over an existing rollout".
+// can read the current one. docs/guides/take-over-a-rollout.md.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { configFromMap, configureFromStack, CONFIG_NAMESPACE, exchangeSettings, ldapSettings } from "../settings";
@@ -29,12 +29,16 @@ SPNs; the namespace's A record — and proposes the site's stack file with adopt
   --print                   print the stack file instead of writing it (the report goes to stderr)
   --namespace FQDN          the namespace, when the servers' URLs disagree or show none
   --asa-name NAME           the ASA, when no server holds one
+  --asa-ou DN               with --asa-name: a new computer ASA to create in that OU, when the
+                            servers' ASA is a user or managed service account (ASA_NOT_A_COMPUTER)
   --cwd DIR                 the project folder (default: the current one)
   --json                    the report as JSON
 connection flags, as for doctor: --ldap-url URL --ldap-ca-file PEM --ldap-bind-user USER --gc-url URL
   --ldap-start-tls false  --krb5-config PATH --kerberos-user USER --dns-server IP --https-ca-file PEM
   --exchange-shell PATH --exchange-connection remote|local --exchange-endpoint HOST
   --exchange-authentication Kerberos|Negotiate|Basic --exchange-user USER
+  --exchange-transport ssh --ssh-target USER@HOST --ssh-known-hosts-file PATH --ssh-identity-file PATH
+  --ssh-port N --ssh-remote-command CMD --ssh-connect-timeout-ms N --ssh-executable PATH
   (copied into the stack file; no stack is read)
 secrets from the environment only, never written to the file: EXCHANGE_KERBEROS_LDAP_BIND_PASSWORD,
   EXCHANGE_KERBEROS_EXCHANGE_PASSWORD
@@ -45,6 +49,8 @@ exit code: 0 proposed (inconsistencies are reported, not fatal), 2 nothing could
 
 export interface DiscoverArgs {
   servers: string[] | "all";
+  /** With --asa-name: a new computer ASA, when the servers' ASA is not a computer account. */
+  asaOu?: string;
   site?: string;
   print: boolean;
   force: boolean;
@@ -67,7 +73,8 @@ export function splitDiscoverArgs(argv: string[]): { own: Omit<DiscoverArgs, "co
     else if (flag === "--force") own.force = true;
     else if (flag === "--stack" || flag === "-s" || flag === "--no-stack" || flag === "--asa-password-stdin") {
       throw new DiscoverError(`${flag}: discover reads no stack and no ASA password; it proposes the stack file from what the servers and AD hold`);
-    } else if (flag === "--asa-ou" || flag === "--extra-spn-name" || flag === "--dns-address") {
+    } else if (flag === "--asa-ou") own.asaOu = value();
+    else if (flag === "--extra-spn-name" || flag === "--dns-address") {
       throw new DiscoverError(`${flag}: discover reads it from the rollout; edit the stack file afterwards to change it`);
     } else rest.push(a);
   }
@@ -100,7 +107,8 @@ export async function runDiscover(a: DiscoverArgs): Promise<DiscoverResult> {
     registerSecret(v); // kept out of every message discover prints
   }
   configureFromStack(configFromMap(values));
-  const facts = await readFacts({ ldap: ldapSettings(), exchange: exchangeSettings(), servers, namespace: a.config.namespace, asaName: a.config.asaName });
+  if (a.asaOu !== undefined && a.config.asaName === undefined) throw new DiscoverError("--asa-ou names the OU of a new computer ASA: give its name with --asa-name too");
+  const facts = await readFacts({ ldap: ldapSettings(), exchange: exchangeSettings(), servers, namespace: a.config.namespace, asaName: a.config.asaName, asaOu: a.asaOu });
   const proposal = propose(facts);
   const stackFile = renderStackFile(a.site ?? "<site>", proposal, a.config);
   if (target) {

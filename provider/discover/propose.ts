@@ -1,6 +1,6 @@
 // From what `discover` read (facts.ts) to a site config and what the first `pulumi up` of it will
 // do. Pure: no I/O. Where the servers disagree the proposal follows the majority, and every
-// disagreement is reported with the doctor's code (README, "doctor") and what `up` would change.
+// disagreement is reported with the doctor's code (docs/reference/doctor.md) and what `up` would change.
 import { DEFAULT_TTL } from "../resources/dns-record";
 import { declaredSettings, flattenVdirUrls, validateVdirUrlsInputs } from "../resources/exchange-virtual-directory-urls";
 import { declaredOutlookAuth, flattenOutlookAuth, validateOutlookAuthInputs } from "../resources/outlook-anywhere-auth";
@@ -105,7 +105,12 @@ export function propose(facts: DiscoveredFacts): Proposal {
   for (const s of facts.servers.filter((x) => x.error)) {
     findings.push({ code: "EXCHANGE_UNREACHABLE", subject: s.server, cause: `${s.server} could not be read: ${s.error}`, upWill: "nothing: it is left out of the proposed servers; add it once it can be read" });
   }
-  if (readable.length === 0) throw new DiscoverError("no Exchange server could be read; check the Exchange connection settings and --servers");
+  if (readable.length === 0) {
+    // One cause for all (no WSMan client, ssh refused): say it once, with its fix, as the doctor does.
+    const first = facts.servers[0];
+    const same = first?.fix !== undefined && facts.servers.every((s) => s.fix === first.fix);
+    throw new DiscoverError(same ? `no Exchange server could be read: ${first.error}. Fix: ${first.fix}` : "no Exchange server could be read; check the Exchange connection settings and --servers");
+  }
   const namespace = facts.namespace;
   if (!namespace) throw new DiscoverError("no namespace found in the servers' URLs; give it with --namespace FQDN");
 
@@ -116,8 +121,19 @@ export function propose(facts: DiscoveredFacts): Proposal {
     throw new DiscoverError(
       facts.accountMissing
         ? `the servers hold the credential of ${facts.accountMissing}, which is not in the directory (ASA_MISSING); create the account or give --asa-name and --asa-ou of the one to use`
-        : "no server holds an ASA credential (SERVER_NO_ASA on every server) and no --asa-name was given: there is no rollout to take over; write the stack file by hand (README, \"Rolling out a site\")",
+        : "no server holds an ASA credential (SERVER_NO_ASA on every server) and no --asa-name was given: there is no rollout to take over; write the stack file by hand (docs/guides/roll-out-a-site.md)",
     );
+  }
+  // An ASA that is not a computer account (a user, a managed service account): Microsoft's how-to
+  // prescribes a computer account, and this stack manages only computer ASAs. It is never reported
+  // as missing: it is there, of another kind. The way out is a new computer ASA that the stack
+  // binds on every server in its place.
+  if (account.kind !== "computer") {
+    const spns = account.httpSpns.length ? account.httpSpns.join(", ") : `HTTP/${namespace}`;
+    const howTo = `take the site over with a new computer ASA: discover again with --asa-name NAME --asa-ou "OU=…" (the computer account the stack creates), then, right before pulumi up, remove the SPNs from ${account.qualifiedName} (setspn -D ${spns.split(", ")[0]} ${account.qualifiedName}, for each of ${spns}): up binds the new ASA on every server in place of ${account.qualifiedName}'s credential, sets its password in AD, then adds the SPNs to it (until then Outlook uses NTLM)`;
+    findings.push({ code: "ASA_NOT_A_COMPUTER", subject: account.qualifiedName, cause: `${account.qualifiedName} (${account.dn}), whose credential the servers hold and which holds ${spns}, is a ${account.kind}, not a computer account (Microsoft's how-to prescribes a computer account)`, upWill: facts.newAsa ? `replaces it with the computer account ${facts.newAsa.name} in ${facts.newAsa.ou}` : "nothing until a computer ASA is named" });
+    if (!facts.newAsa) throw new DiscoverError(`${account.qualifiedName} (${account.dn}) is a ${account.kind}, not a computer account (ASA_NOT_A_COMPUTER): ${howTo}`);
+    return proposeNewAsa(facts, facts.newAsa, account.qualifiedName, spns, findings, readable);
   }
   let bound = 0;
   for (const s of readable) {
@@ -200,19 +216,8 @@ export function propose(facts: DiscoveredFacts): Proposal {
   }
 
   // DNS: the record is taken over with its addresses and TTL; without one, DNS is left out.
-  const site: ProposedSite = {
-    namespace,
-    servers: readable.map((s) => s.server),
-    asaName: account.name,
-    asaOu: account.ou,
-    asaEncryptionTypes: enc,
-    extraSpnNames,
-    adopt: true,
-  };
-  if (facts.dns.zone && facts.dns.addresses.length > 0) {
-    site.dnsZone = facts.dns.zone;
-    site.dnsAddresses = facts.dns.addresses;
-    if (facts.dns.ttl !== undefined && facts.dns.ttl !== DEFAULT_TTL) site.dnsTtl = facts.dns.ttl;
+  const site = proposedSite(facts, readable, { name: account.name, ou: account.ou, encryptionTypes: enc }, extraSpnNames);
+  if (site.dnsZone) {
     unchanged.push(`the A record ${namespace} (${facts.dns.addresses.join(", ")})`);
   } else {
     findings.push({
@@ -224,4 +229,42 @@ export function propose(facts: DiscoveredFacts): Proposal {
   }
   unchanged.push(`the account ${asaQualified} (${account.dn}), but for its password${enc !== account.encryptionTypes ? ", encryption types" : ""} and description (the component's), and the stack's mark`);
   return { site, findings, plan, unchanged };
+}
+
+/**
+ * The proposal that moves a site from an ASA that is not a computer account to a new computer ASA
+ * (--asa-name, --asa-ou): the stack creates it, binds it on every server in place of the old
+ * credential (adopt), sets its password, and adds the SPNs once they are off the old account.
+ */
+function proposeNewAsa(facts: DiscoveredFacts, asa: { name: string; ou: string }, old: string, spns: string, findings: DiscoverFinding[], readable: ServerFacts[]): Proposal {
+  const namespace = facts.namespace!;
+  const hosts = spns.split(", ").map((s) => s.slice("HTTP/".length).toLowerCase());
+  const site = proposedSite(facts, readable, { name: asa.name, ou: asa.ou, encryptionTypes: DEFAULT_ENCRYPTION_TYPES }, [...new Set(hosts.filter((h) => h !== namespace))]);
+  const plan = [
+    `creates the computer account ${asa.name} in ${asa.ou} (AES)`,
+    `binds ${facts.netbiosName}\\${asa.name}$ on ${site.servers.join(", ")} in place of ${old}'s credential`,
+    `sets ${asa.name}'s password in AD`,
+    `adds ${spns} to ${asa.name}: preview refuses them while ${old} still holds them (SPN_WRONG_ACCOUNT): remove them there first (setspn -D), right before pulumi up`,
+  ];
+  return { site, findings, plan, unchanged: [`${old} itself (the stack does not manage it; disable or delete it once the site works)`] };
+}
+
+/** The site config proposed for the servers that could be read, with the namespace's record (its
+ * addresses and TTL) when there is one: otherwise DNS is left out. */
+function proposedSite(facts: DiscoveredFacts, readable: ServerFacts[], asa: { name: string; ou: string; encryptionTypes: number }, extraSpnNames: string[]): ProposedSite {
+  const site: ProposedSite = {
+    namespace: facts.namespace!,
+    servers: readable.map((s) => s.server),
+    asaName: asa.name,
+    asaOu: asa.ou,
+    asaEncryptionTypes: asa.encryptionTypes,
+    extraSpnNames,
+    adopt: true,
+  };
+  if (facts.dns.zone && facts.dns.addresses.length > 0) {
+    site.dnsZone = facts.dns.zone;
+    site.dnsAddresses = facts.dns.addresses;
+    if (facts.dns.ttl !== undefined && facts.dns.ttl !== DEFAULT_TTL) site.dnsTtl = facts.dns.ttl;
+  }
+  return site;
 }

@@ -2,7 +2,8 @@
 // doctor uses (ldap/connection.ts, exchange/operations.ts): each server's ASA credentials, URLs and
 // authentication; the account behind the majority's credential, its OU, encryption types and
 // HTTP/ SPNs; the forest-wide holders of those SPNs; the namespace's A record.
-import { directory, globalCatalog, str, strs } from "../ldap/connection";
+import { directory, str, strs } from "../ldap/connection";
+import { globalCatalog } from "../ldap/global-catalog";
 import { domainInfo, findBySamAccountName } from "../ldap/domain";
 import { findZone, liveRecords, nodeDn, readNode } from "../ldap/dns-zone";
 import { DnsType, recordText } from "../ldap/dns-record-codec";
@@ -12,8 +13,8 @@ import { NotFoundError } from "../errors";
 import { ExchangeSettings, LdapSettings } from "../settings";
 import { getAsaCredentials, getOutlookAuth, getVdirUrls, serverHandle } from "../exchange/operations";
 import { spnHolders } from "../doctor/directory";
-import { message } from "../doctor/report";
-import { AccountFacts, DiscoveredFacts, DnsFacts, ServerFacts } from "./facts";
+import { fixOf, message } from "../doctor/report";
+import { AccountFacts, AccountKind, DiscoveredFacts, DnsFacts, ServerFacts } from "./facts";
 import { majorityChoice } from "./propose";
 
 export interface DiscoverInputs {
@@ -23,8 +24,19 @@ export interface DiscoverInputs {
   servers: string[] | "all";
   /** Overrides the namespace the URLs show. */
   namespace?: string;
-  /** The ASA to use when no server holds one. */
+  /** The ASA to use when no server holds one; with asaOu, a new computer ASA that replaces one that
+   * is not a computer account. */
   asaName?: string;
+  asaOu?: string;
+}
+
+/** The kind of account an entry is, from its objectClass (most specific first). */
+function accountKind(objectClasses: string[]): AccountKind {
+  const c = objectClasses.map((x) => x.toLowerCase());
+  if (c.includes("msds-groupmanagedserviceaccount")) return "group managed service account";
+  if (c.includes("msds-managedserviceaccount")) return "managed service account";
+  if (c.includes("computer")) return "computer";
+  return "user";
 }
 
 /** Exchange's servers, from the Configuration partition (msExchExchangeServer objects), but Edge
@@ -52,7 +64,7 @@ async function readServer(exchange: ExchangeSettings, server: string): Promise<S
     const h = await serverHandle(exchange, server);
     return { server, credentials: await getAsaCredentials(h), urls: await getVdirUrls(h), auth: await getOutlookAuth(h) };
   } catch (e) {
-    return { server, error: message(e), credentials: [] };
+    return { server, error: message(e), fix: fixOf(e, "") || undefined, credentials: [] };
   }
 }
 
@@ -90,7 +102,10 @@ export async function readFacts(i: DiscoverInputs): Promise<DiscoveredFacts> {
   let account: AccountFacts | undefined;
   let accountMissing: string | undefined;
   if (name) {
-    const [e] = await findBySamAccountName(dc, info.defaultNamingContext, `${name}$`, ["sAMAccountName", "userAccountControl", "msDS-SupportedEncryptionTypes", "servicePrincipalName"]);
+    // The credential names the account as bound (CORP\EXCH-ASA$, or CORP\svc-exch for a user
+    // account): look it up by that sAMAccountName, and only add the $ of a computer name for --asa-name.
+    const sam = credentialOf ? credentialOf.replace(/^[^\\]*\\/, "") : `${name}$`;
+    const [e] = await findBySamAccountName(dc, info.defaultNamingContext, sam, ["sAMAccountName", "userAccountControl", "msDS-SupportedEncryptionTypes", "servicePrincipalName", "objectClass"]);
     if (e) {
       const enc = str(e, "msDS-SupportedEncryptionTypes");
       const sam = str(e, "sAMAccountName") ?? `${name}$`;
@@ -102,6 +117,7 @@ export async function readFacts(i: DiscoverInputs): Promise<DiscoveredFacts> {
         enabled: (Number(str(e, "userAccountControl") ?? "0") & UAC_ACCOUNTDISABLE) === 0,
         encryptionTypes: enc === undefined ? undefined : Number(enc),
         httpSpns: strs(e, "servicePrincipalName").filter((v) => /^HTTP\/[^/:]+$/i.test(v)),
+        kind: accountKind(strs(e, "objectClass")),
       };
     } else {
       accountMissing = credentialOf ?? `${info.netbiosName}\\${name}$`;
@@ -113,6 +129,7 @@ export async function readFacts(i: DiscoverInputs): Promise<DiscoveredFacts> {
   const holders = [];
   for (const spn of spns) holders.push({ spn, holders: await spnHolders(gc, spn) });
   const dns = namespace ? await readDns(i.ldap, namespace) : { addresses: [] };
-  return { servers, namespace, netbiosName: info.netbiosName, defaultNamingContext: info.defaultNamingContext, account, accountMissing, spnHolders: holders, dns };
+  const newAsa = i.asaName && i.asaOu ? { name: i.asaName.toUpperCase(), ou: i.asaOu } : undefined;
+  return { servers, namespace, netbiosName: info.netbiosName, defaultNamingContext: info.defaultNamingContext, account, accountMissing, spnHolders: holders, dns, ...(newAsa ? { newAsa } : {}) };
 }
 

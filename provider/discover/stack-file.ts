@@ -4,7 +4,7 @@
 // with `pulumi config set --secret`, which encrypts them.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { CONFIG_NAMESPACE } from "../settings";
+import { CONFIG_NAMESPACE, SSH_TRANSPORT_KEYS } from "../settings";
 import { DiscoverError, Proposal } from "./propose";
 
 /** Connection keys `discover` copies from its flags into the stack file (none of them secret). */
@@ -16,6 +16,7 @@ export const CONNECTION_KEYS = [
   "ldapStartTls",
   "krb5Config",
   "kerberosUser",
+  "kerberosKdc",
   "dnsServer",
   "httpsCaFile",
   "httpsCheck",
@@ -24,6 +25,7 @@ export const CONNECTION_KEYS = [
   "exchangeEndpoint",
   "exchangeAuthentication",
   "exchangeUser",
+  ...SSH_TRANSPORT_KEYS,
 ] as const;
 
 /** `dir/Pulumi.<site>.yaml`, where dir is the project's stackConfigDir (else the project dir). */

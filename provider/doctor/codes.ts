@@ -1,8 +1,8 @@
 // Every code a doctor finding carries (`doctor --json` → `code`), with what it means. The same
 // convention as the errors' codes (provider/error-codes.ts): short, UPPER_SNAKE, listed in the
-// README (the doctor's table), never renamed or reused once published. Check 4 reports the ticket
+// docs/reference/doctor.md (its table is generated from this list), never renamed or reused once published. Check 4 reports the ticket
 // layer's codes with TICKET_ before them, check 5 the verifier's as they are: both are listed here,
-// so the type below refuses a code that is not. test/unit/doctor-codes.test.ts checks the README.
+// so the type below refuses a code that is not. test/unit/doctor-codes.test.ts checks the page.
 
 export const DOCTOR_CODES = {
   OK: "the check passed",
@@ -12,17 +12,23 @@ export const DOCTOR_CODES = {
   DNS_WRONG_ADDRESS: "the namespace resolves to other addresses than the declared ones",
   DNS_UNREACHABLE: "the domain's DNS server does not answer",
   DNS_SERVER_UNKNOWN: "no DNS server of the domain could be found",
+  DNS_REPLICATION_PENDING: "pending: the DC written to holds the declared addresses; the DNS server has not received or polled them yet",
   // 2. SPNs
   SPN_MISSING: "an HTTP/<name> SPN is not on the ASA",
   SPN_DUPLICATE: "an SPN is on the ASA and on another account in the forest",
   SPN_WRONG_ACCOUNT: "an SPN is on another account, not on the ASA",
+  SPN_ALIAS_HELD: "no account holds the SPN, but another holds the SPN it is an alias of (HOST/ for HTTP/): the KDC issues that account's tickets",
+  SPN_REPLICATION_PENDING: "pending: the ASA holds the SPN on the DC written to; the Global Catalog has not received it yet",
   GC_ERROR: "the Global Catalog could not be searched",
   // 3. ASA account
   ASA_MISSING: "the ASA does not exist",
+  ASA_NOT_A_COMPUTER: "the account the servers hold as ASA is a user or managed service account, not the computer account Microsoft's how-to prescribes",
   ASA_DISABLED: "the ASA is disabled",
   ASA_NO_AES: "msDS-SupportedEncryptionTypes of the ASA allows no AES",
   ASA_NO_PASSWORD: "the ASA has no password set",
   ASA_RC4_ALLOWED: "warn: the ASA still allows RC4",
+  ASA_PASSWORD_DUE_SOON: "warn: the ASA's password reaches its maximum age (asaPasswordMaxAgeDays) within a week",
+  ASA_PASSWORD_OVERDUE: "warn: the ASA's password is older than its maximum age (asaPasswordMaxAgeDays); drift counts it as drift",
   // 4. with kdcProxyUrl: the KDC proxy (MS-KKDCP)
   KDC_PROXY_UNREACHABLE: "the KDC proxy does not answer TLS, or dropped the request",
   KDC_PROXY_TIMEOUT: "no answer came through the KDC proxy in time",
@@ -31,19 +37,24 @@ export const DOCTOR_CODES = {
   KDC_PROXY_CERT_UNTRUSTED: "the KDC proxy's certificate is not trusted",
   KDC_PROXY_REALM_REFUSED: "the KDC proxy does not serve the realm, or its KDC is of another realm",
   KDC_PROXY_KDC_UNREACHABLE: "the KDC proxy reached no KDC",
-  KDC_PROXY_NOT_FOUND: "nothing answers at the KDC proxy's path (HTTP 404)",
+  KDC_PROXY_NOT_FOUND: "no KDC proxy is published at the path of kdcProxyUrl (HTTP 403 or 404; Windows publishes it at /KdcProxy)",
   KDC_PROXY_ERROR: "the KDC proxy answered with another HTTP error, or with no KDC answer",
   KDC_PROXY_URL_INVALID: "exchange-kerberos:kdcProxyUrl is not an https:// URL",
   KDC_PROXY_CA_FILE_UNREADABLE: "exchange-kerberos:kdcProxyCaFile cannot be read",
   // 4. service tickets
   KERBEROS_LOGON_FAILED: "the doctor's user could not get a TGT",
+  KERBEROS_USER_NOT_A_PRINCIPAL: "the doctor's Kerberos user is not a principal (a DN bind user needs kerberosUser)",
+  KERBEROS_LOGON_RC4: "warn: the doctor's user could log on only with RC4 (the account has no AES keys)",
+  CLOCK_OFFSET: "warn: this machine's clock differs from the KDC's by a minute or more (the doctor corrected for it)",
   TICKET_SPN_UNKNOWN: "the KDC does not know the SPN",
   TICKET_SPN_NOT_UNIQUE: "the KDC finds the SPN on more than one account",
   TICKET_NO_COMMON_ETYPE: "the KDC and the ASA share no encryption type",
   TICKET_CLOCK_SKEW: "the clocks differ by more than 5 minutes",
   TICKET_KDC_UNREACHABLE: "no KDC answered",
-  TICKET_NOT_IN_CACHE: "kvno succeeded but the ticket is not in the cache",
-  TICKET_KVNO_FAILED: "kvno failed otherwise",
+  TICKET_NOT_IN_CACHE: "the KDC answered with a ticket for another principal than the SPN asked for",
+  TICKET_KVNO_FAILED: "the KDC refused the service ticket for another reason (named in the cause)",
+  KDC_REPLICATION_PENDING: "pending: the KDC that answered has not received the SPN or the ASA's new password from the DC written to yet",
+  TICKET_FOR_ALIAS_HOLDER: "the ticket is for the account holding the HOST/ alias of the SPN, not for the ASA",
   // 5. the ticket decrypts with the ASA password
   KRB_AP_ERR_MODIFIED: "the ticket does not decrypt with a key derived from the ASA password",
   STALE_TICKET: "the ticket predates the ASA's last password set",
@@ -59,6 +70,7 @@ export const DOCTOR_CODES = {
   SERVER_ASA_STALE: "a server holds an older password of the ASA",
   SERVER_ASA_TIME_UNKNOWN: "a server's credential cannot be compared with the time AD's password was set",
   EXCHANGE_UNREACHABLE: "Exchange could not be reached",
+  EXCHANGE_NO_WSMAN_CLIENT: "PowerShell on the doctor's machine has no WSMan client for Exchange's remote session",
   EXCHANGE_ERROR: "Exchange answered with an error",
   NO_SERVERS: "no Exchange servers are configured",
   // 7. Negotiate and URLs

@@ -6,7 +6,7 @@ import { LdapConnection, bufs, str } from "../ldap/connection";
 import { escapeFilterValue } from "../ldap/escape";
 import { dateFromFiletime, parseFiletime } from "../ldap/filetime";
 import { UAC_ACCOUNTDISABLE } from "../ldap/account-bits";
-import { findSpnHolders } from "../ldap/domain";
+import { findSpnHolders, heldAs, spnAliasTarget, spnMappings } from "../ldap/domain";
 
 /** ATTRTYP of msDS-SupportedEncryptionTypes (1.2.840.113556.1.4.1963): prefix index 9 of the
  * fixed prefix table ("1.2.840.113556.1.4."), low word 1963 ([MS-DRSR] §5.16.4 MakeAttid). */
@@ -102,9 +102,15 @@ export async function readAsaAccount(c: LdapConnection, baseDn: string, samAccou
 export interface SpnHolder {
   dn: string;
   samAccountName?: string;
+  /** Set when the account holds not `spn` but this value, which `spn` is an alias of (HOST/<name>). */
+  aliasOf?: string;
 }
 
-/** Every object in the forest whose servicePrincipalName holds `spn` (case-insensitive). */
+/** Every object in the forest whose servicePrincipalName holds `spn` (case-insensitive), or the value it is an alias of. */
 export async function spnHolders(gc: LdapConnection, spn: string): Promise<SpnHolder[]> {
-  return (await findSpnHolders(gc, spn, ["sAMAccountName"])).map((e) => ({ dn: e.dn, samAccountName: str(e, "sAMAccountName") }));
+  const alias = spnAliasTarget(spn, await spnMappings(gc));
+  return (await findSpnHolders(gc, spn, ["sAMAccountName"])).map((e) => {
+    const held = heldAs(e, spn, alias);
+    return { dn: e.dn, samAccountName: str(e, "sAMAccountName"), ...(held !== spn && held !== undefined ? { aliasOf: held } : {}) };
+  });
 }

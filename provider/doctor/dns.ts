@@ -7,7 +7,7 @@ import { CONFIG_NAMESPACE } from "../settings";
 import { message, Report } from "./report";
 
 /** The DNS server to ask: configured, else the DC's address from the LDAP URL. */
-async function dnsServerFor(o: DoctorOptions): Promise<string> {
+export async function dnsServerFor(o: DoctorOptions): Promise<string> {
   if (o.dnsServer) return o.dnsServer;
   const host = new URL(o.ldap.url).hostname.replace(/^\[|\]$/g, "");
   if (isIP(host)) return host;

@@ -25,6 +25,8 @@ export interface EndpointTicket {
   ticket: Buffer;
   kvno?: number;
   session: { key: EncryptionKey; client: Principal };
+  /** The KDC's clock minus this machine's (check 4): the authenticator is taken on the KDC's clock. */
+  clockOffsetMs?: number;
 }
 
 export interface EndpointContext {
@@ -185,7 +187,7 @@ export async function checkEndpoints(o: DoctorOptions, ctx: EndpointContext, r: 
       if ("unavailable" in ctx.ticket) continue;
       const t = ctx.ticket;
       if (!isAesSha1(t.session.key.etype)) continue;
-      const { apReq, context } = buildApReq(t.ticket, t.session.key, t.session.client);
+      const { apReq, context } = buildApReq(t.ticket, t.session.key, t.session.client, new Date(Date.now() + (t.clockOffsetMs ?? 0)));
       let answer: HttpAnswer;
       try {
         answer = await get(addr, host, path, ca, `Negotiate ${negotiateToken(apReq).toString("base64")}`);

@@ -3,6 +3,7 @@
 // are on a name the ASA holds an SPN for. Through the shared sessions of exchange/.
 import type { DoctorOptions } from "./options";
 import { AsaCredentialProof, getAsaCredentials, getOutlookAuth, getVdirUrls, serverHandle, ServerHandle, testAsaCredentials, VDIR_KINDS } from "../exchange/operations";
+import { KerberosRolloutError } from "../errors";
 import { CONFIG_NAMESPACE } from "../settings";
 import { fixOf, message, Report } from "./report";
 import type { DoctorCode } from "./codes";
@@ -42,7 +43,8 @@ export async function checkServer(
   try {
     h = await serverHandle(settings, server);
   } catch (e) {
-    r.add("binding", server, "fail", "EXCHANGE_UNREACHABLE", `cannot read ${server}: ${message(e)}`, fixOf(e, `check ${CONFIG_NAMESPACE}:exchangeShell/exchangeEndpoint and that ${server} is an Exchange server`));
+    const noWsman = e instanceof KerberosRolloutError && e.code === "WSMAN_CLIENT_MISSING";
+    r.add("binding", server, "fail", noWsman ? "EXCHANGE_NO_WSMAN_CLIENT" : "EXCHANGE_UNREACHABLE", `cannot read ${server}: ${message(e)}`, fixOf(e, `check ${CONFIG_NAMESPACE}:exchangeShell/exchangeEndpoint and that ${server} is an Exchange server`));
     r.add("negotiate", server, "skip", "NOT_CHECKED", `${server} could not be read`, `fix the connection to ${server} first`);
     return;
   }

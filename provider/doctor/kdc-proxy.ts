@@ -1,19 +1,20 @@
 // Doctor check 4, from outside the network: when `kdcProxyUrl` is set, every ticket comes through
 // that KDC proxy (MS-KKDCP; Windows' KDC Proxy Server service, KPSSVC) and never from a KDC
-// directly. Before kinit runs, this probe walks the path a client outside takes and names the
-// first thing that breaks, since MIT's client says only "Cannot contact any KDC" whatever it is:
+// directly. Before any password-derived message is sent, this probe walks the path a client
+// outside takes and names the first thing that breaks (a client, MIT's or Windows', says only that
+// no KDC could be reached, whatever it is):
 // the proxy's address (unreachable), its certificate (expired, not naming the host, not trusted),
 // the time it takes (timeout), what it says for our realm (refused, or no KDC behind it), and
 // finally that a KDC answered through it (an AS-REQ without pre-authentication, which any KDC
 // answers at once with PREAUTH_REQUIRED: no password is sent).
 import { readFileSync } from "node:fs";
-import { request } from "node:https";
 import { isIP } from "node:net";
 import { checkServerIdentity, connect, PeerCertificate } from "node:tls";
 import { buildProbeAsReq, classifyKdcAnswer, decodeKdcProxyMessage, encodeKdcProxyMessage } from "../kerberos/kkdcp";
-import { userPrincipalName } from "../kerberos/tickets";
+import { DEFAULT_KDC_PROXY_TIMEOUT_MS, postKdcProxy } from "../kerberos/kdc-transport";
+import { NAME_TYPE, Principal } from "../kerberos/principal";
 import { CONFIG_NAMESPACE, projectPath } from "../settings";
-import { message, Report } from "./report";
+import { message, Report, serverText } from "./report";
 import type { DoctorCode } from "./codes";
 
 export interface KdcProxyOptions {
@@ -24,8 +25,6 @@ export interface KdcProxyOptions {
   /** The whole probe (connect, TLS, the proxy's round trip to the KDC); default 30 000 ms. */
   timeoutMs?: number;
 }
-
-export const DEFAULT_KDC_PROXY_TIMEOUT_MS = 30_000;
 
 /** A parsed `kdcProxyUrl`, or why it is not one (refused before anything is sent). */
 export function parseKdcProxyUrl(text: string): URL | { invalid: string } {
@@ -66,36 +65,20 @@ function tlsFacts(host: string, port: number, servername: string | undefined, ca
   });
 }
 
-function post(u: URL, ca: Buffer | undefined, body: Buffer, signal: AbortSignal): Promise<{ status: number; type: string; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: u.hostname.replace(/^\[|\]$/g, ""),
-        port: u.port ? Number(u.port) : 443,
-        path: u.pathname,
-        method: "POST",
-        ca,
-        agent: false,
-        signal,
-        headers: { "Content-Type": "application/kerberos", "Content-Length": body.length, "User-Agent": "pulumi-exchange-kerberos doctor", "Cache-Control": "no-cache", Pragma: "no-cache" },
-      },
-      (res) => {
-        const parts: Buffer[] = [];
-        res.on("data", (d: Buffer) => parts.push(d));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, type: String(res.headers["content-type"] ?? ""), body: Buffer.concat(parts) }));
-        res.on("error", reject);
-      },
-    );
-    req.once("error", (e) => reject(signal.aborted ? new Timeout() : e));
-    req.end(body);
-  });
+/** The path of a URL, for a finding ("/kdcproxy"); the text itself when it is no URL. */
+function pathOf(where: string): string {
+  try {
+    return new URL(where).pathname || "/";
+  } catch {
+    return where;
+  }
 }
 
 /** What the proxy's HTTP answer to the probe says (pure: the unit tests feed it answers). The
  * 503 wording that tells a refused realm from a KDC out of reach ("Can't find remote" against
  * "Remote unavailable") is FreeIPA kdcproxy's; any other proxy's 503 counts as no KDC behind it. */
 export function judgeProxyAnswer(where: string, realm: string, answer: { status: number; type: string; body: Buffer }, certNames?: string): Outcome {
-  const text = answer.body.toString("utf8").trim().slice(0, 200);
+  const text = serverText(answer.body.toString("utf8"));
   if (answer.status === 503 && /can't find remote/i.test(text)) {
     return {
       ok: false,
@@ -112,12 +95,25 @@ export function judgeProxyAnswer(where: string, realm: string, answer: { status:
       fix: `let the proxy server reach a domain controller of ${realm} on TCP 88 (firewall, DNS SRV records _kerberos._tcp.${realm.toLowerCase()}), or fix the proxy's KDC list`,
     };
   }
+  if (answer.status === 403 || answer.status === 404) {
+    // Nothing is published at that path: a web server there refuses it (403: a folder it will not
+    // list; 404: no such resource). Windows publishes KPSSVC at /KdcProxy; HTTP.sys compares a
+    // reserved URL's path case-insensitively (Microsoft Learn, "UrlPrefix Strings": the relativeURI
+    // part is case-insensitive), other proxies (kdcproxy under Apache) may not.
+    const path = pathOf(where);
+    return {
+      ok: false,
+      code: "KDC_PROXY_NOT_FOUND",
+      cause: `${where} answered HTTP ${answer.status} to a KDC proxy request: no KDC proxy is published at the path ${path}${text ? ` ("${text}")` : ""}`,
+      fix: `use the path Windows publishes the KDC Proxy Server at, /KdcProxy (https://<name>/KdcProxy; HTTP.sys matches it in any case, a proxy on another web server may not), in ${CONFIG_NAMESPACE}:kdcProxyUrl or --kdc-proxy`,
+    };
+  }
   if (answer.status !== 200) {
     return {
       ok: false,
-      code: answer.status === 404 ? "KDC_PROXY_NOT_FOUND" : "KDC_PROXY_ERROR",
+      code: "KDC_PROXY_ERROR",
       cause: `${where} answered HTTP ${answer.status}${text ? ` ("${text}")` : ""} to a KDC proxy request`,
-      fix: answer.status === 404 ? `check the path: the KDC proxy is published at https://<name>/KdcProxy (the URL reservation https://+:443/KdcProxy)` : "check the proxy server's logs for this request",
+      fix: "check the proxy server's logs for this request",
     };
   }
   let kdc;
@@ -133,7 +129,7 @@ export function judgeProxyAnswer(where: string, realm: string, answer: { status:
 }
 
 /** Walks the proxy path once; the first thing that breaks, with its cause and fix. */
-export async function probeKdcProxy(p: KdcProxyOptions, realm: string, user: string): Promise<Outcome> {
+export async function probeKdcProxy(p: KdcProxyOptions, realm: string, user: Principal): Promise<Outcome> {
   const parsed = parseKdcProxyUrl(p.url);
   if ("invalid" in parsed) return { ok: false, code: "KDC_PROXY_URL_INVALID", cause: parsed.invalid, fix: `set ${CONFIG_NAMESPACE}:kdcProxyUrl (or --kdc-proxy) to https://<name>/KdcProxy` };
   const u = parsed;
@@ -187,15 +183,10 @@ export async function probeKdcProxy(p: KdcProxyOptions, realm: string, user: str
       };
     }
     // 2. One KKDCP round trip to a KDC of the realm.
-    let user0;
-    try {
-      user0 = userPrincipalName(user, realm);
-    } catch (e) {
-      return { ok: false, code: "KDC_PROXY_ERROR", cause: message(e), fix: `check ${CONFIG_NAMESPACE}:kerberosUser` };
-    }
+    const probe = buildProbeAsReq({ name: user.components[0], enterprise: user.nameType === NAME_TYPE.ENTERPRISE }, realm);
     let answer;
     try {
-      answer = await post(u, ca, encodeKdcProxyMessage(buildProbeAsReq(user0, realm), realm), controller.signal);
+      answer = await postKdcProxy(u, ca, encodeKdcProxyMessage(probe, realm), controller.signal);
     } catch (e) {
       if (e instanceof Timeout || controller.signal.aborted) return timeout;
       return { ok: false, code: "KDC_PROXY_UNREACHABLE", cause: `${where} dropped the request: ${message(e)}`, fix: "check the proxy server's web service (HTTP.sys / KPSSVC) and its logs" };
@@ -207,7 +198,7 @@ export async function probeKdcProxy(p: KdcProxyOptions, realm: string, user: str
 }
 
 /** Check 4's prelude when `kdcProxyUrl` is set: one finding; true when tickets may be asked for. */
-export async function checkKdcProxy(p: KdcProxyOptions, realm: string, user: string, r: Report): Promise<boolean> {
+export async function checkKdcProxy(p: KdcProxyOptions, realm: string, user: Principal, r: Report): Promise<boolean> {
   const o = await probeKdcProxy(p, realm, user);
   if (o.ok) r.pass("kdcProxy", p.url, o.detail);
   else r.add("kdcProxy", p.url, "fail", o.code, o.cause, o.fix);

@@ -18,6 +18,8 @@ export interface DriftChange {
   op: "create" | "update" | "replace" | "delete";
   /** One line: what changed, declared → found. */
   change: string;
+  /** The line comes from what the resource's read found (its `drift` output), not from the plan alone. */
+  found: boolean;
 }
 
 export interface PreviewStep {
@@ -36,7 +38,7 @@ const OPS: Record<string, DriftChange["op"]> = {
 };
 
 /** Keys that never count as declared settings (bookkeeping of the dynamic provider). */
-const BOOKKEEPING = new Set(["__provider", "resourceUrn", "drift", "owner", "accountOwner", "adopt"]);
+const BOOKKEEPING = new Set(["__provider", "resourceUrn", "drift", "owner", "accountOwner", "adopt", "packageVersion"]);
 
 function typeOf(step: PreviewStep, urn: string): string {
   const t = String(step.newState?.type ?? step.oldState?.type ?? urn.split("::")[2] ?? "");
@@ -94,20 +96,24 @@ export function driftFromPreview(steps: PreviewStep[]): DriftChange[] {
     if (!op || urn === "" || typeOf(step, urn) === "Stack" || urn.includes("pulumi:providers:")) continue;
     const resource = urn.split("::").pop() ?? urn;
     const type = typeOf(step, urn);
-    const add = (change: string): void => void found.push({ resource, type, op, change });
+    const add = (change: string, read = false): void => void found.push({ resource, type, op, change, found: read });
     if (op === "create") {
       const what = identity(step.newState);
-      add(`${what ? `${what}: ` : ""}declared → not found (gone, or moved out of the stack's reach)`);
+      add(`${what ? `${what}: ` : ""}declared → not found (gone, or moved out of the stack's reach)`, true);
       continue;
     }
     if (op === "delete") {
       const what = identity(step.oldState);
-      add(`${what ? `${what}: ` : ""}not declared → found`);
+      add(`${what ? `${what}: ` : ""}not declared → found`, true);
       continue;
     }
     const recorded = step.oldState?.outputs?.drift;
     const lines = Array.isArray(recorded) ? recorded.filter((l): l is string => typeof l === "string") : [];
-    const changes = lines.length > 0 ? lines.map(normalizeDrift) : inputDiff(step);
+    if (lines.length > 0) {
+      for (const l of lines) add(normalizeDrift(l), true);
+      continue;
+    }
+    const changes = inputDiff(step);
     if (changes.length === 0) changes.push("declared settings differ from what was found (a secret, or a setting read only at up)");
     for (const c of changes) add(c);
   }
@@ -134,4 +140,55 @@ export function previewFailures(diagnostics: PreviewDiagnostic[]): string[] {
     .filter((d) => d.severity === "error" && typeof d.message === "string")
     .map((d) => (d.message as string).trim().replace(/^error: /, "")) // the digest keeps the severity's prefix
     .filter((m) => m !== "" && !/^\S+ resource '[^']*'(: property [\s\S]* value [\s\S]*)? has a problem: /.test(m));
+}
+
+/** A resource whose `check` refused it (the engine's "… has a problem: …"): its URN and the cause. */
+export interface CheckRefusal {
+  urn: string;
+  cause: string;
+}
+
+const REFUSAL = /^\S+ resource '[^']*'(?:: property [\s\S]*? value [\s\S]*?)? has a problem: ([\s\S]*)$/;
+
+/**
+ * The resources the preview refused at `check`: a change made by hand that no up can plan (an SPN
+ * another account now holds). The engine stops planning at the first one, so every resource
+ * registered after it has no step: drift plans again without the refused ones (`--exclude`).
+ */
+export function checkRefusals(diagnostics: PreviewDiagnostic[]): CheckRefusal[] {
+  const out: CheckRefusal[] = [];
+  for (const d of diagnostics) {
+    if (d.severity !== "error" || typeof d.message !== "string" || typeof d.urn !== "string" || d.urn === "") continue;
+    const m = REFUSAL.exec(d.message.trim().replace(/^error: /, ""));
+    if (m) out.push({ urn: d.urn, cause: m[1].replace(/\s*\n\s*/g, " ").replace(/\. Fix: .*$/, "").trim() });
+  }
+  return out;
+}
+
+/** A refused resource as a finding: what the preview refuses, in its own words. */
+export function refusalChange(r: CheckRefusal): DriftChange {
+  const type = (r.urn.split("::")[2] ?? "").replace(/^.*[:/]/, "");
+  return { resource: r.urn.split("::").pop() ?? r.urn, type, op: "update", change: `the preview refuses it: ${r.cause}`, found: true };
+}
+
+/** Resource types a rotation plans as updates (the ASA's password, every binding, AD's password). */
+const ROTATION_TYPES = new Set(["AsaComputerAccount", "AsaBinding", "AsaPassword"]);
+
+/**
+ * The rotation a maximum age makes the preview plan, or one under way that it finishes
+ * (asa-password-rotation.ts): the ASA's check puts why into its checked inputs
+ * (`passwordRotation`), at preview only. Returns that line and the ASA's resource name, or undefined.
+ */
+export function plannedRotation(steps: PreviewStep[]): { why: string; resource: string } | undefined {
+  for (const step of steps) {
+    const why = step.newState?.inputs?.passwordRotation;
+    if (typeof why === "string" && why !== "") return { why, resource: String(step.urn ?? "").split("::").pop() ?? "" };
+  }
+  return undefined;
+}
+
+/** Whether a change is part of that rotation: an update of the ASA, a binding or AD's password that
+ * no read found changed by hand. */
+export function partOfRotation(c: DriftChange): boolean {
+  return c.op === "update" && !c.found && ROTATION_TYPES.has(c.type);
 }

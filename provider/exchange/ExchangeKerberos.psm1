@@ -131,25 +131,55 @@ function Get-EkVdirIdentity {
     return ('{0}\{1} (Default Web Site)' -f $Server, $Name)
 }
 
+# The session runs on Endpoint, or on TargetServer where one is named: Exchange keeps each server's
+# ASA credential in that server's registry, and Set-ClientAccessService -AlternateServiceAccountCredential
+# and -IncludeAlternateServiceAccountCredentialPassword refuse to run anywhere else, so Microsoft's
+# RollAlternateServiceAccountPassword.ps1 opens its session to each server with
+# http://<fqdn>/powershell?serializationLevel=Full;TargetServer=<fqdn> (ConnectFunctions.ps1,
+# _NewExchangeRunspace). serializationLevel=Full brings objects back whole (the ASA status as objects
+# with a DateTime, not as display text), and Culture pins the session's culture and UI culture
+# (New-PSSessionOption), so that nothing Exchange formats depends on the admin's display language.
 function Connect-EkExchange {
     [CmdletBinding()]
-    param([string] $Connection, [string] $Endpoint, [string] $Authentication, [string] $User, $Password)
+    param([string] $Connection, [string] $Endpoint, [string] $TargetServer, [string] $Culture, [string] $Authentication, [string] $User, $Password)
     if ($Connection -eq 'local') {
         Add-PSSnapin -Name 'Microsoft.Exchange.Management.PowerShell.SnapIn'
         return @{ connection = 'local' }
     }
-    $uri = 'http://' + $Endpoint + '/PowerShell/'
+    $uri = 'http://' + $Endpoint + '/powershell?serializationLevel=Full'
+    if ($PSBoundParameters.ContainsKey('TargetServer')) { $uri = $uri + ';TargetServer=' + $TargetServer }
+    if ($PSBoundParameters.ContainsKey('Culture')) {
+        $option = New-PSSessionOption -Culture $Culture -UICulture $Culture
+    } else {
+        $option = New-PSSessionOption
+    }
     if ($PSBoundParameters.ContainsKey('User')) {
         $credential = New-EkCredential -User $User -SealedPassword $Password
-        $session = New-PSSession -ConfigurationName Microsoft.Exchange -ConnectionUri $uri -Authentication $Authentication -Credential $credential
+        $session = New-PSSession -ConfigurationName Microsoft.Exchange -ConnectionUri $uri -Authentication $Authentication -Credential $credential -SessionOption $option
         $script:EkCredential = $credential
     } else {
-        $session = New-PSSession -ConfigurationName Microsoft.Exchange -ConnectionUri $uri -Authentication $Authentication
+        $session = New-PSSession -ConfigurationName Microsoft.Exchange -ConnectionUri $uri -Authentication $Authentication -SessionOption $option
     }
+    $script:EkRemoteSession = $session
     # Imported globally so that the functions of this module see Exchange's cmdlets.
     Import-Module -ModuleInfo (Import-PSSession -Session $session -DisableNameChecking -AllowClobber) -Global -DisableNameChecking | Out-Null
-    $script:EkRemoteSession = $session
     return @{ connection = 'remote'; uri = $uri }
+}
+
+# Closes the Exchange session before the shell ends: a runspace left open counts against the
+# user's PowerShellMaxConcurrency until it expires ("Be sure to disconnect the remote PowerShell
+# session when you're finished ... Remove-PSSession $Session", Microsoft's "Connect to Exchange
+# servers using remote PowerShell").
+function Disconnect-EkExchange {
+    [CmdletBinding()]
+    param()
+    $closed = $false
+    if ($null -ne $script:EkRemoteSession) {
+        Remove-PSSession -Session $script:EkRemoteSession
+        $script:EkRemoteSession = $null
+        $closed = $true
+    }
+    return @{ closed = $closed }
 }
 
 # Each server asked, in one round trip: when several are asked, one search lists the organization's
@@ -226,7 +256,15 @@ function Read-EkVdirUrls {
     $vd = Get-ActiveSyncVirtualDirectory -Identity (Get-EkVdirIdentity $s 'Microsoft-Server-ActiveSync') -ADPropertiesOnly
     $result.activeSync = @{ identity = [string]$vd.Identity; internalUrl = (ConvertTo-EkUrl $vd.InternalUrl); externalUrl = (ConvertTo-EkUrl $vd.ExternalUrl) }
     $result.mapi = @{ identity = [string]$Mapi.Identity; internalUrl = (ConvertTo-EkUrl $Mapi.InternalUrl); externalUrl = (ConvertTo-EkUrl $Mapi.ExternalUrl) }
-    $result.outlookAnywhere = @{ identity = [string]$Oa.Identity; internalHostname = [string]$Oa.InternalHostname; internalClientsRequireSsl = [bool]$Oa.InternalClientsRequireSsl }
+    # What Set-OutlookAnywhere validates a change against: SSLOffloading and the external side.
+    $result.outlookAnywhere = @{
+        identity                  = [string]$Oa.Identity
+        internalHostname          = [string]$Oa.InternalHostname
+        internalClientsRequireSsl = [bool]$Oa.InternalClientsRequireSsl
+        externalHostname          = [string]$Oa.ExternalHostname
+        externalClientsRequireSsl = [bool]$Oa.ExternalClientsRequireSsl
+        sslOffloading             = [bool]$Oa.SSLOffloading
+    }
     $result.autodiscoverInternalUri = (ConvertTo-EkUrl $Cas.AutoDiscoverServiceInternalUri)
     return $result
 }
@@ -312,20 +350,25 @@ function Set-EkVdirUrls {
     return (Get-EkVdirUrls -Server $Server -Noun $Noun)
 }
 
-# The ASA credentials from a client access object read with -IncludeAlternateServiceAccountCredentialStatus.
+# The ASA credentials from a client access object read with -IncludeAlternateServiceAccountCredentialStatus
+# (or ...Password). A credential Exchange cannot parse from the registry has no WhenAddedUTC (and no
+# account): it is left out, since [datetime]$null throws ("Cannot convert null to type
+# "System.DateTime"") and would fail the whole read. Where the configuration arrives as its display
+# text instead of an object, the text travels in raw and the session reads it.
 function ConvertTo-EkAsaState {
     param([string] $Server, $Cas)
     $config = $Cas.AlternateServiceAccountConfiguration
     $credentials = @()
     $raw = ''
     if ($null -ne $config) {
-        $raw = [string]$config
         if (Test-EkProp $config 'EffectiveCredentials') {
-            foreach ($c in @($config.EffectiveCredentials | Sort-Object -Property WhenAddedUTC -Descending)) {
-                if ($null -eq $c) { continue }
-                $when = ([datetime]$c.WhenAddedUTC).ToUniversalTime().ToString('o')
+            foreach ($c in @($config.EffectiveCredentials)) {
+                if ($null -eq $c -or $null -eq $c.WhenAddedUTC) { continue }
+                $when = ([datetime]$c.WhenAddedUTC).ToUniversalTime().ToString('o', [System.Globalization.CultureInfo]::InvariantCulture)
                 $credentials += @{ account = [string]$c.QualifiedUserName; whenAddedUtc = $when }
             }
+        } else {
+            $raw = [string]$config
         }
     }
     return @{ server = $Server; credentials = $credentials; raw = $raw }
@@ -338,6 +381,16 @@ function Get-EkAsaCredential {
     return (ConvertTo-EkAsaState -Server $Server -Cas $cas)
 }
 
+# The client access object with its ASA credentials and their passwords, read on the server itself
+# (the session must run there: TargetServer). Exchange reads them from the local registry, so this
+# works where the status read, which opens the registry remotely, does not (Remote Registry off).
+function Get-EkClientAccessWithPasswords {
+    param([string] $Server, [string] $Noun)
+    if ($Noun -eq 'ClientAccessServer') { return Get-ClientAccessServer -Identity $Server -IncludeAlternateServiceAccountCredentialPassword }
+    if ($Noun -eq 'ClientAccessService') { return Get-ClientAccessService -Identity $Server -IncludeAlternateServiceAccountCredentialPassword }
+    throw ('unknown client access noun {0}' -f $Noun)
+}
+
 # Sets the server's ASA credentials to exactly the ones given, latest first: the new password and,
 # when it differs, the one AD holds now (so the server accepts tickets for AD's current key until
 # AD's password changes). Exchange's own shift of Latest to Previous is never relied on: after a
@@ -345,7 +398,8 @@ function Get-EkAsaCredential {
 # AD's password out. -RemoveAlternateServiceAccountCredentials with -AlternateServiceAccountCredential
 # in one call (one parameter set) is how RollAlternateServiceAccountPassword.ps1 copies a credential
 # set "recent first" to a server. Repeating the call gives the same result, so a lost answer can be
-# retried.
+# retried. Runs in a session on the server itself (TargetServer): Exchange refuses it anywhere else.
+# The answer is read back there too, accounts and times only.
 function Set-EkAsaCredential {
     [CmdletBinding()]
     param([string] $Server, [string] $Noun, [string] $Account, $Password, $CurrentPassword)
@@ -361,41 +415,44 @@ function Set-EkAsaCredential {
     } else {
         throw ('unknown client access noun {0}' -f $Noun)
     }
-    return (Get-EkAsaCredential -Server $Server -Noun $Noun)
+    return (ConvertTo-EkAsaState -Server $Server -Cas (Get-EkClientAccessWithPasswords -Server $s -Noun $Noun))
 }
 
 # Which of the server's ASA credentials hold a given password (the one AD holds, per the stack),
 # for the doctor. The passwords are read as RollAlternateServiceAccountPassword.ps1 -CopyFrom reads
-# them (-IncludeAlternateServiceAccountCredentialPassword) and compared here, in the session: only
-# true or false per credential comes back, never a password.
+# them (-IncludeAlternateServiceAccountCredentialPassword, in a session on the server) and compared
+# here, in the session: only true or false per credential comes back, never a password. A
+# credential Exchange cannot parse (no WhenAddedUTC) is left out; a configuration that arrives as
+# display text holds no passwords to compare: its text comes back in raw, and the caller falls back
+# to the credentials' times.
 function Test-EkAsaCredential {
     [CmdletBinding()]
     param([string] $Server, [string] $Noun, $Password)
     $expected = (New-EkCredential -User 'expected' -SealedPassword $Password).GetNetworkCredential().Password
     $s = $Server
-    if ($Noun -eq 'ClientAccessServer') {
-        $cas = Get-ClientAccessServer -Identity $s -IncludeAlternateServiceAccountCredentialPassword
-    } elseif ($Noun -eq 'ClientAccessService') {
-        $cas = Get-ClientAccessService -Identity $s -IncludeAlternateServiceAccountCredentialPassword
-    } else {
-        throw ('unknown client access noun {0}' -f $Noun)
-    }
+    $cas = Get-EkClientAccessWithPasswords -Server $s -Noun $Noun
     $credentials = @()
+    $raw = ''
     $config = $cas.AlternateServiceAccountConfiguration
     if ($null -ne $config -and (Test-EkProp $config 'EffectiveCredentials')) {
         foreach ($c in @($config.EffectiveCredentials)) {
-            if ($null -eq $c) { continue }
+            if ($null -eq $c -or $null -eq $c.WhenAddedUTC) { continue }
             $holds = $false
             if ((Test-EkProp $c 'Credential') -and $null -ne $c.Credential) {
                 $holds = ($c.Credential.GetNetworkCredential().Password -ceq $expected)
             }
-            $when = ([datetime]$c.WhenAddedUTC).ToUniversalTime().ToString('o')
+            $when = ([datetime]$c.WhenAddedUTC).ToUniversalTime().ToString('o', [System.Globalization.CultureInfo]::InvariantCulture)
             $credentials += @{ account = [string]$c.QualifiedUserName; whenAddedUtc = $when; holdsPassword = $holds }
         }
+    } elseif ($null -ne $config) {
+        $raw = [string]$config
     }
-    return @{ server = $s; credentials = $credentials }
+    return @{ server = $s; credentials = $credentials; raw = $raw }
 }
 
+# -RemoveAlternateServiceAccountCredentials alone needs no password, so Exchange runs it from any
+# server, reading and writing the target's registry remotely (it needs the Remote Registry service
+# there): the shared session does it.
 function Remove-EkAsaCredential {
     [CmdletBinding()]
     param([string] $Server, [string] $Noun)
@@ -435,20 +492,62 @@ function Get-EkOutlookAuth {
     return (ConvertTo-EkOutlookAuth -Oa $oa -Mapi $mapi)
 }
 
+# An error as Invoke-EkOperation reports one, for a part of Get-EkServerState that failed alone.
+function ConvertTo-EkError {
+    param($ErrorRecord)
+    return @{
+        category = [string]$ErrorRecord.CategoryInfo.Category
+        reason   = [string]$ErrorRecord.CategoryInfo.Reason
+        errorId  = [string]$ErrorRecord.FullyQualifiedErrorId
+        message  = [string]$ErrorRecord.Exception.Message
+    }
+}
+
 # Everything the three Exchange resources read on one server, in one round trip, each Exchange
-# object read once: the answers of Get-EkVdirUrls, Get-EkAsaCredential and Get-EkOutlookAuth.
+# object read once: the answers of Get-EkVdirUrls, Get-EkAsaCredential and Get-EkOutlookAuth. Each
+# part fails alone, its error in <part>Error: the ASA status opens the server's registry remotely
+# (Remote Registry), and where that fails the client access object is read again without it, so
+# that the URLs and Negotiate are still read.
 function Get-EkServerState {
     [CmdletBinding()]
     param([string] $Server, [string] $Noun)
     $s = $Server
-    $cas = Get-EkClientAccess -Server $s -Noun $Noun -WithAsaStatus $true
-    $oa = Get-OutlookAnywhere -Identity (Get-EkVdirIdentity $s 'Rpc') -ADPropertiesOnly
-    $mapi = Get-MapiVirtualDirectory -Identity (Get-EkVdirIdentity $s 'mapi') -ADPropertiesOnly
-    return @{
-        urls = (Read-EkVdirUrls -Server $s -Cas $cas -Oa $oa -Mapi $mapi)
-        asa  = (ConvertTo-EkAsaState -Server $s -Cas $cas)
-        auth = (ConvertTo-EkOutlookAuth -Oa $oa -Mapi $mapi)
+    $state = @{ urls = $null; asa = $null; auth = $null; urlsError = $null; asaError = $null; authError = $null }
+    $cas = $null
+    $casError = $null
+    try {
+        $cas = Get-EkClientAccess -Server $s -Noun $Noun -WithAsaStatus $true
+        $state.asa = (ConvertTo-EkAsaState -Server $s -Cas $cas)
+    } catch {
+        $state.asaError = (ConvertTo-EkError $_)
+        try {
+            $cas = Get-EkClientAccess -Server $s -Noun $Noun -WithAsaStatus $false
+        } catch {
+            $casError = (ConvertTo-EkError $_)
+        }
     }
+    $oa = $null
+    $mapi = $null
+    try {
+        $oa = Get-OutlookAnywhere -Identity (Get-EkVdirIdentity $s 'Rpc') -ADPropertiesOnly
+        $mapi = Get-MapiVirtualDirectory -Identity (Get-EkVdirIdentity $s 'mapi') -ADPropertiesOnly
+        $state.auth = (ConvertTo-EkOutlookAuth -Oa $oa -Mapi $mapi)
+    } catch {
+        $state.authError = (ConvertTo-EkError $_)
+        $state.urlsError = $state.authError
+    }
+    if ($null -eq $state.urlsError) {
+        if ($null -ne $casError) {
+            $state.urlsError = $casError
+        } else {
+            try {
+                $state.urls = (Read-EkVdirUrls -Server $s -Cas $cas -Oa $oa -Mapi $mapi)
+            } catch {
+                $state.urlsError = (ConvertTo-EkError $_)
+            }
+        }
+    }
+    return $state
 }
 
 # Each setting in its own call: -DefaultAuthenticationMethod is never used, and a property absent
@@ -557,16 +656,20 @@ function Get-EkKdcProxy {
 # reservation (true adds it for Network Service, false deletes it), the certificate binding of the
 # IP:port ('<thumbprint> {<appid>}'; null deletes it), the start type, then the state. A running service
 # whose settings or binding changed is restarted, so that it reads them. Each step first looks at
-# what is there, so repeating the call changes nothing more (a lost answer can be retried).
+# what is there, so repeating the call changes nothing more (a lost answer can be retried). A
+# binding is replaced or deleted only when its application id is SslBindingOwner (the resource's
+# own): another application's binding of the IP:port (IIS's, on every Exchange server, whose HTTPS
+# sites would all lose their certificate) is never touched.
 function Set-EkKdcProxy {
     [CmdletBinding()]
-    param([string] $Server, [string] $Url, [string] $IpPort, $HttpsClientAuth, $DisallowUnprotectedPasswordAuth, $UrlReserved, $SslBinding, $StartType, $Status)
+    param([string] $Server, [string] $Url, [string] $IpPort, $HttpsClientAuth, $DisallowUnprotectedPasswordAuth, $UrlReserved, $SslBinding, [string] $SslBindingOwner, $StartType, $Status)
     $change = @{}
     foreach ($name in @('HttpsClientAuth', 'DisallowUnprotectedPasswordAuth', 'UrlReserved', 'StartType', 'Status')) {
         if ($PSBoundParameters.ContainsKey($name)) { $change[$name] = $PSBoundParameters[$name] }
     }
     if ($PSBoundParameters.ContainsKey('SslBinding')) {
         if ($null -eq $SslBinding) { $change.SslBinding = 'none' } else { $change.SslBinding = [string]$SslBinding }
+        $change.SslBindingOwner = $SslBindingOwner
     }
     $write = {
         param([string] $Url, [string] $IpPort, [hashtable] $Change)
@@ -618,7 +721,12 @@ function Set-EkKdcProxy {
                 if ($hash.Success) { $current = ('{0} {1}' -f $hash.Value.ToUpperInvariant(), $app.Value.ToLowerInvariant()) }
             }
             if ($want -ne 'none' -and $want -cnotmatch '^[0-9A-F]{40} \{[0-9a-f-]{36}\}$') { throw 'the certificate binding is not a thumbprint and an {application id}' }
+            $owner = [string]$Change.SslBindingOwner
+            if ($owner -cnotmatch '^\{[0-9a-f-]{36}\}$') { throw 'the certificate binding owner is not an {application id}' }
             if ($current -ne $want) {
+                if ($current -ne 'none' -and -not $current.EndsWith(' ' + $owner)) {
+                    throw ('the certificate binding of {0} belongs to application {1}, not to this KDC proxy ({2}); it is left as it is' -f $IpPort, ($current -split ' ')[1], $owner)
+                }
                 if ($current -ne 'none') {
                     $out = netsh http delete sslcert "ipport=$IpPort"
                     if ($LASTEXITCODE -ne 0) { throw ('netsh http delete sslcert: {0}' -f ($out -join ' ')) }
@@ -670,16 +778,7 @@ function Invoke-EkOperation {
         $data = & $Name @arguments
         $result = @{ ok = $true; data = $data }
     } catch {
-        $e = $_
-        $result = @{
-            ok    = $false
-            error = @{
-                category = [string]$e.CategoryInfo.Category
-                reason   = [string]$e.CategoryInfo.Reason
-                errorId  = [string]$e.FullyQualifiedErrorId
-                message  = [string]$e.Exception.Message
-            }
-        }
+        $result = @{ ok = $false; error = (ConvertTo-EkError $_) }
     }
     $json = ConvertTo-Json -InputObject $result -Depth 8 -Compress
     [Console]::Out.WriteLine('EK-RESULT-BEGIN ' + (ConvertTo-EkBase64 $json) + ' EK-RESULT-END')

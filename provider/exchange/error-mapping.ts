@@ -29,12 +29,31 @@ export function scrub(message: string, secrets: readonly (string | undefined)[])
   return redact(message);
 }
 
+/**
+ * What New-PSSession and Invoke-Command -ComputerName answer where PowerShell cannot load a WSMan
+ * client library (pwsh 7.3 and later on Linux and macOS ship none: PowerShell/PowerShell#17390).
+ * WSManTransportManager.cs throws PSRemotingTransportException(WSManClientDllNotAvailable) from the
+ * DllNotFoundException, and that exception's default ErrorRecord (remotingexceptions.cs,
+ * SetDefaultErrorRecord) carries ResourceUnavailable and the id of PSRemotingDataStructureException,
+ * to which PowerShell appends the cmdlet's type. Only a synchronous failure to set up the transport
+ * carries this id: a server that does not answer fails the open later, as PSSessionOpenFailed.
+ */
+const NO_WSMAN_CLIENT = /^System\.Management\.Automation\.Remoting\.PSRemotingDataStructureException,Microsoft\.PowerShell\.Commands\.(NewPSSessionCommand|InvokeCommandCommand)$/;
+
+/** The three ways out, for every place that meets a PowerShell without WSMan (preview, doctor, discover). */
+export const NO_WSMAN_FIX =
+  "run pulumi on Windows, whose Windows PowerShell 5.1 and PowerShell 7 have WSMan; or set exchange-kerberos:exchangeTransport ssh to run PowerShell on a Windows management host (docs/ssh-transport.md); " +
+  "or give pwsh a WSMan client (the community module PSWSMan installs one; users report it no longer works with PowerShell 7.4 and later: PowerShell/PowerShell#20806, #25110)";
+
 /** Maps an error returned as data to our typed family. `what` names the object (server, vdir). */
 export function typedError(err: OperationError, what: string, secrets: readonly (string | undefined)[] = []): KerberosRolloutError {
   const msg = scrub(err.message, secrets);
   const text = `${what}: Exchange says: ${msg}`;
   const cat = err.category;
   const reason = err.reason;
+  if (NO_WSMAN_CLIENT.test(err.errorId)) {
+    return new UnreachableError(`${what}: PowerShell on this machine has no WSMan client, which Exchange's remote session needs; PowerShell says: ${msg} (WSMAN_CLIENT_MISSING)`, NO_WSMAN_FIX, { code: "WSMAN_CLIENT_MISSING" });
+  }
   if (reason === "CommandNotFoundException") {
     return new ExchangeCommandError(text, "the cmdlet does not exist in this Exchange version or for this role; check the server's version (Get-ExchangeServer) and the account's Exchange roles");
   }

@@ -13,6 +13,19 @@ export function exchangeServerName(field: string, value: unknown): string {
   throw new InvalidInputError(field, `${JSON.stringify(value)} is not an Exchange server name`, "give the server's name as Get-ExchangeServer shows it (EX1, at most 15 letters, digits or hyphens) or its FQDN");
 }
 
+/**
+ * An Exchange server's name as part of a resource name and for comparisons: its first label,
+ * lowercased. `EX1` and `ex1.corp.example` are one server (Exchange server objects are named by the
+ * computer's NetBIOS name, unique in the organisation: one CN under CN=Servers).
+ */
+export function serverKey(server: string): string {
+  return server.split(".")[0].toLowerCase();
+}
+
+/** Whether two names of Exchange servers name the same server (see serverKey). */
+export function sameServer(a: string, b: string): boolean {
+  return serverKey(a) === serverKey(b);
+}
 
 // ---- declared vs found ---------------------------------------------------------------------------
 

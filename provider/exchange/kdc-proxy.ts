@@ -85,12 +85,16 @@ export async function getKdcProxy(session: ExchangeSession, t: KdcProxyTarget, t
   return kdcProxyState(await session.call("Get-EkKdcProxy", { Server: t.server, Url: t.url, IpPort: t.ipPort, Thumbprint: thumbprint }, { what: `KDC proxy server ${t.server}`, idempotent: true }));
 }
 
-export async function setKdcProxy(session: ExchangeSession, t: KdcProxyTarget, change: KdcProxyChange): Promise<KdcProxyState> {
+/** `owner`: the application id whose binding the change may replace or delete (the resource's own). */
+export async function setKdcProxy(session: ExchangeSession, t: KdcProxyTarget, change: KdcProxyChange, owner: string): Promise<KdcProxyState> {
   const params: OperationParams<"Set-EkKdcProxy"> = { Server: t.server, Url: t.url, IpPort: t.ipPort };
   if ("httpsClientAuth" in change) params.HttpsClientAuth = change.httpsClientAuth;
   if ("disallowUnprotectedPasswordAuth" in change) params.DisallowUnprotectedPasswordAuth = change.disallowUnprotectedPasswordAuth;
   if (change.urlReserved !== undefined) params.UrlReserved = change.urlReserved;
-  if ("sslBinding" in change) params.SslBinding = change.sslBinding ? `${change.sslBinding.certHash} ${change.sslBinding.appId}` : null;
+  if ("sslBinding" in change) {
+    params.SslBinding = change.sslBinding ? `${change.sslBinding.certHash} ${change.sslBinding.appId}` : null;
+    params.SslBindingOwner = owner;
+  }
   if (change.startType !== undefined) params.StartType = change.startType;
   if (change.status !== undefined) params.Status = change.status;
   // Every step looks first and sets exactly the given state: safe to send again.

@@ -26,7 +26,14 @@ const vdirState = result.record({
   oab: vdirUrls,
   activeSync: vdirUrls,
   mapi: vdirUrls,
-  outlookAnywhere: result.record({ internalHostname: result.textOrNull, internalClientsRequireSsl: result.flag }),
+  outlookAnywhere: result.record({
+    internalHostname: result.textOrNull,
+    internalClientsRequireSsl: result.flag,
+    /** What Set-OutlookAnywhere validates a change against (the resources check it at preview). */
+    externalHostname: result.textOrNull,
+    externalClientsRequireSsl: result.flag,
+    sslOffloading: result.flag,
+  }),
   autodiscoverInternalUri: result.textOrNull,
 });
 const asaState = result.record({
@@ -34,6 +41,8 @@ const asaState = result.record({
   /** AlternateServiceAccountConfiguration as display text (some remote sessions deliver only that). */
   raw: result.text,
 });
+/** An error as Invoke-EkOperation reports one, for a part of an answer that failed alone. */
+const partError = result.nullable(result.record({ category: result.text, reason: result.text, errorId: result.text, message: result.text }));
 const outlookAuthState = result.record({
   outlookAnywhere: result.record({
     internalClientAuthenticationMethod: result.textOrNull,
@@ -84,9 +93,25 @@ function operations<const T extends Record<string, OperationSpec>>(table: T): T 
 export const OPERATION_TABLE = operations({
   /** Opens the Exchange session this PowerShell process works in (once per process). */
   "Connect-EkExchange": {
-    params: { Connection: oneOf("remote", "local"), Endpoint: text, Authentication: text, User: optional(text), Password: optional(secret) },
+    params: {
+      Connection: oneOf("remote", "local"),
+      Endpoint: text,
+      /** The server the session must run on (the ASA operations'), as ;TargetServer= in the URI. */
+      TargetServer: optional(text),
+      /** The session's culture and UI culture (New-PSSessionOption); absent: the operating system's. */
+      Culture: optional(text),
+      Authentication: text,
+      User: optional(text),
+      Password: optional(secret),
+    },
     result: result.record({ connection: result.text }),
-    cmdlets: ["Add-PSSnapin", "New-PSSession", "Import-PSSession", "Import-Module", "Out-Null", ...UNSEAL],
+    cmdlets: ["Add-PSSnapin", "New-PSSessionOption", "New-PSSession", "Import-PSSession", "Import-Module", "Out-Null", ...UNSEAL],
+  },
+  /** Closes the Exchange session (Remove-PSSession) before the shell ends, freeing its runspace. */
+  "Disconnect-EkExchange": {
+    params: {},
+    result: result.record({ closed: result.flag }),
+    cmdlets: ["Remove-PSSession"],
   },
   /**
    * Name, FQDN and version of each server asked, in one round trip (the checks of a preview come
@@ -126,32 +151,46 @@ export const OPERATION_TABLE = operations({
     result: vdirState,
     cmdlets: [...VDIR_SETS, ...CAS_SETS, ...VDIR_GETS, ...CAS_GETS],
   },
-  /** Sets the credentials to exactly Password (latest) and CurrentPassword; answers as the asa of Get-EkServerState. */
+  /**
+   * Sets the credentials to exactly Password (latest) and CurrentPassword; answers as the asa of
+   * Get-EkServerState. Only in a session on the server itself (TargetServer).
+   */
   "Set-EkAsaCredential": {
     params: { Server: text, Noun: noun, Account: text, Password: secret, CurrentPassword: optional(secret) },
     result: asaState,
-    cmdlets: [...CAS_SETS, ...CAS_GETS, "Sort-Object", ...UNSEAL],
+    cmdlets: [...CAS_SETS, ...CAS_GETS, ...UNSEAL],
   },
   "Remove-EkAsaCredential": {
     params: { Server: text, Noun: noun },
     result: asaState,
-    cmdlets: [...CAS_SETS, ...CAS_GETS, "Sort-Object"],
+    cmdlets: [...CAS_SETS, ...CAS_GETS],
   },
-  /** Which credentials hold Password, compared on the server: only true/false comes back. */
+  /**
+   * Which credentials hold Password, compared on the server (a session on it: TargetServer): only
+   * true/false comes back; raw is the configuration's display text when no objects arrived.
+   */
   "Test-EkAsaCredential": {
     params: { Server: text, Noun: noun, Password: secret },
-    result: result.record({ credentials: result.list(result.record({ account: result.text, whenAddedUtc: result.text, holdsPassword: result.flag })) }),
+    result: result.record({ credentials: result.list(result.record({ account: result.text, whenAddedUtc: result.text, holdsPassword: result.flag })), raw: result.text }),
     cmdlets: [...CAS_GETS, ...UNSEAL],
   },
   /**
    * Everything the three Exchange resources read on one server, in one round trip, each Exchange
    * object read once: the vdir URLs, the ASA credentials and the Outlook Anywhere/MAPI authentication
-   * (what Set-EkVdirUrls, Set-EkAsaCredential and Set-EkOutlookAuth answer after a write).
+   * (what Set-EkVdirUrls, Set-EkAsaCredential and Set-EkOutlookAuth answer after a write). Each
+   * part fails alone: null, with its error in <part>Error.
    */
   "Get-EkServerState": {
     params: { Server: text, Noun: noun },
-    result: result.record({ urls: vdirState, asa: asaState, auth: outlookAuthState }),
-    cmdlets: [...VDIR_GETS, ...CAS_GETS, "Sort-Object"],
+    result: result.record({
+      urls: result.nullable(vdirState),
+      asa: result.nullable(asaState),
+      auth: result.nullable(outlookAuthState),
+      urlsError: partError,
+      asaError: partError,
+      authError: partError,
+    }),
+    cmdlets: [...VDIR_GETS, ...CAS_GETS],
   },
   /** Each setting in its own call; answers as the auth of Get-EkServerState. */
   "Set-EkOutlookAuth": {
@@ -183,6 +222,8 @@ export const OPERATION_TABLE = operations({
       UrlReserved: optional(flag),
       /** "<thumbprint> {<appid>}", or null for no binding. */
       SslBinding: optional(textOrNull),
+      /** The {appid} whose binding SslBinding may replace or delete (this resource's own); another's is never touched. */
+      SslBindingOwner: optional(text),
       StartType: optional(oneOf("Automatic", "Manual", "Disabled")),
       Status: optional(oneOf("Running", "Stopped")),
     },

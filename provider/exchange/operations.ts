@@ -2,13 +2,15 @@
 // ExchangeKerberos.psm1 (whose parameters and result shapes are declared, and checked, by
 // operation-table.ts). Version detection lives here: Exchange 2013 manages the Client
 // Access settings with Set-ClientAccessServer, 2016/2019/SE with Set-ClientAccessService.
-import { causeOf, KerberosRolloutError, NotFoundError, UnreachableError, warn } from "../errors";
-import type { CheckFailures } from "../resources/dynamic";
+import { urnNow } from "../current-config";
+import { causeOf, InvalidInputError, KerberosRolloutError, NotFoundError, UnreachableError, warn } from "../errors";
+import type { CheckFailures } from "../check-failures";
 import { declaredServers, exchangeSettings, type ExchangeOverride, type ExchangeSettings } from "../settings";
 import { ExchangeCommandError, typedError } from "./error-mapping";
 import type { ClientAccessNoun, OperationParams, OperationResult } from "./operation-table";
+import { outlookAnywhereProblems, type OutlookAnywhereRule, type OutlookAnywhereSettings } from "./outlook-anywhere-rules";
 import { Secret } from "./sealing";
-import { sessionFor, type ExchangeSession } from "./session";
+import { assertTargetSessions, sessionFor, targetSessionFor, type ExchangeSession } from "./session";
 
 export type ExchangeVersion = "2013" | "2016" | "2019" | "SE";
 export type { ClientAccessNoun };
@@ -36,7 +38,9 @@ export function clientAccessNoun(version: ExchangeVersion): ClientAccessNoun {
 // ---- the session for a server ------------------------------------------------------------------
 
 export interface ServerHandle {
+  /** The endpoint's shared sessions: every operation but the ASA's writes and password reads. */
   session: ExchangeSession;
+  settings: ExchangeSettings;
   server: string;
   version: ExchangeVersion;
   noun: ClientAccessNoun;
@@ -100,7 +104,20 @@ export async function exchangeServer(server: string, override: ExchangeOverride 
 export async function serverHandle(settings: ExchangeSettings, server: string, recorded?: unknown): Promise<ServerHandle> {
   const session = sessionFor(settings, server);
   const version = typeof recorded === "string" && VERSIONS.includes(recorded) ? (recorded as ExchangeVersion) : (await serverInfo(settings, session, server)).version;
-  return { session, server, version, noun: clientAccessNoun(version) };
+  return { session, settings, server, version, noun: clientAccessNoun(version) };
+}
+
+/**
+ * The session that runs on the handle's server itself, for what Exchange does only there: setting
+ * the ASA credential and reading its passwords (Set-ClientAccessService refuses elsewhere,
+ * CannotManipulateAlternateServiceAccountsRemotely). Opened to the server's FQDN with
+ * TargetServer=<fqdn>, as RollAlternateServiceAccountPassword.ps1 does.
+ */
+async function onTarget(h: ServerHandle, what: string): Promise<ExchangeSession> {
+  // Refused before any round trip when the connection cannot reach a server's own session.
+  assertTargetSessions(h.settings, what);
+  const info = await serverInfo(h.settings, h.session, h.server);
+  return targetSessionFor(h.settings, info.fqdn || h.server, what);
 }
 
 /**
@@ -119,17 +136,72 @@ export async function serverExists(inputs: { server: string; exchange?: Exchange
   }
 }
 
+/** serverExists, and the server's ASA credential can be set from here (not through the snap-in). */
+export async function asaServerExists(inputs: { server: string; exchange?: ExchangeOverride }, f: CheckFailures): Promise<void> {
+  try {
+    assertTargetSessions(exchangeSettings(inputs.exchange), "binding the ASA credential");
+  } catch (e) {
+    if (e instanceof InvalidInputError) {
+      f.addError(e.field ?? "exchange", e);
+      return;
+    }
+    throw e;
+  }
+  await serverExists(inputs, f);
+}
+
+/** The Outlook Anywhere settings a change would leave on the server, as Set-OutlookAnywhere validates them. */
+async function outlookAnywhereAfter(h: ServerHandle, change: Partial<OutlookAnywhereSettings>): Promise<OutlookAnywhereSettings> {
+  const [urls, auth] = await Promise.all([readPart(h, "urls"), readPart(h, "auth")]);
+  const found: OutlookAnywhereSettings = {
+    internalHostname: urls.outlookAnywhere.internalHostname,
+    internalClientsRequireSsl: urls.outlookAnywhere.internalClientsRequireSsl,
+    internalClientAuthenticationMethod: auth.outlookAnywhere.internalClientAuthenticationMethod,
+    externalHostname: urls.outlookAnywhere.externalHostname,
+    externalClientsRequireSsl: urls.outlookAnywhere.externalClientsRequireSsl,
+    externalClientAuthenticationMethod: auth.outlookAnywhere.externalClientAuthenticationMethod,
+    sslOffloading: urls.outlookAnywhere.sslOffloading,
+  };
+  return { ...found, ...change };
+}
+
+const OA_FIXES: Record<OutlookAnywhereRule, (server: string) => string> = {
+  OA_SSL_OFFLOADING_REQUIRED: (server) =>
+    `require TLS for those clients (outlookAnywhereInternalClientsRequireSsl true, the default); only where a load balancer terminates TLS, turn SSL offloading on first: Set-OutlookAnywhere "${server}\\Rpc (Default Web Site)" -SSLOffloading $true`,
+  OA_BASIC_OVER_HTTP: () => "require TLS for those clients (ClientsRequireSsl true), or declare Negotiate or Ntlm",
+  OA_NO_HOSTNAME: (server) => `keep an internal host name, or set Outlook Anywhere's ExternalHostname on ${server} first`,
+};
+
+/**
+ * The online part of a check for a declared Outlook Anywhere change: refused at preview, naming
+ * `field`, when Set-OutlookAnywhere would refuse the settings it leaves (outlook-anywhere-rules.ts).
+ */
+export async function refuseOutlookAnywhereChange(inputs: { server: string; exchange?: ExchangeOverride }, change: Partial<OutlookAnywhereSettings>, field: string, f: CheckFailures): Promise<void> {
+  if (inputs.server === undefined) return; // not known yet (preview)
+  let after: OutlookAnywhereSettings;
+  try {
+    after = await outlookAnywhereAfter(await exchangeServer(inputs.server, inputs.exchange), change);
+  } catch (e) {
+    if (e instanceof KerberosRolloutError) f.addError(field, e, `cannot read Outlook Anywhere on ${JSON.stringify(inputs.server)}`);
+    else throw e;
+    return;
+  }
+  for (const p of outlookAnywhereProblems(after)) f.add(field, p.rule, `on ${inputs.server}, ${p.reason}`, OA_FIXES[p.rule](inputs.server));
+}
+
 // ---- a server that is gone ---------------------------------------------------------------------
 
 /** What an Exchange resource's read and delete need to say about the server it manages. */
 export interface ServerRef {
   server: string;
-  /** The resource's URN (recorded at create), for the `pulumi state delete` fix. */
-  urn?: string;
+  /** The resource's URN, as its inputs recorded it at the last up, for the `pulumi state delete` fix. */
+  resourceUrn?: string;
 }
 
 function stateDeleteFix(ref: ServerRef): string {
-  return `if ${ref.server} is decommissioned for good, remove this resource from state: pulumi state delete '${ref.urn ?? "<the resource's URN, from pulumi stack --show-urns>"}'`;
+  // State from before resources recorded their URN names none: then only the CLI can list it.
+  const urn = typeof ref.resourceUrn === "string" ? `'${urnNow(ref.resourceUrn)}'` : "<its URN, from pulumi stack --show-urns>";
+  return `if ${ref.server} is decommissioned for good, remove this resource from state: pulumi state delete ${urn}`;
 }
 
 /** An unreachable server still fails read and delete, with the way out named. */
@@ -170,9 +242,10 @@ export async function deleteOnServer(ref: ServerRef, what: string, fn: () => Pro
 
 // ---- one read per server -----------------------------------------------------------------------
 
-/** What Get-EkServerState answers: the three resources' views of one server. */
+/** What Get-EkServerState answers: the three resources' views of one server, each part or its error. */
 export type ServerState = OperationResult<"Get-EkServerState">;
-type StatePart = keyof ServerState;
+type StatePart = "urls" | "asa" | "auth";
+type PartOf<P extends StatePart> = NonNullable<ServerState[P]>;
 
 /** One Get-EkServerState in flight or answered, and the parts a reader has taken from it. */
 interface StateFill {
@@ -185,9 +258,11 @@ interface StateFill {
  * Negotiate): the reads that arrive together (a refresh, the doctor, discover) share it. Each part
  * is handed out once; a second read of the same part (a read after this process wrote it, or a
  * caller reading again) goes to Exchange again, so nothing is served from memory twice. The parts
- * are disjoint: a write of one (its answer is its own read-back) leaves the others as read.
+ * are disjoint: a write of one (its answer is its own read-back) leaves the others as read. A part
+ * Exchange could not read fails only its own reader (the ASA status needs the Remote Registry
+ * service on the server; the URLs and Negotiate do not).
  */
-async function readPart<P extends StatePart>(h: ServerHandle, part: P): Promise<ServerState[P]> {
+async function readPart<P extends StatePart>(h: ServerHandle, part: P): Promise<PartOf<P>> {
   const key = `state:${h.server.toLowerCase()}`;
   let fill = h.session.memo.get(key) as StateFill | undefined;
   if (!fill || fill.taken.has(part)) {
@@ -200,7 +275,12 @@ async function readPart<P extends StatePart>(h: ServerHandle, part: P): Promise<
     fill = fresh;
   }
   fill.taken.add(part);
-  return (await fill.answer)[part];
+  const state = await fill.answer;
+  const error = state[`${part}Error` as `${P}Error`];
+  if (error) throw typedError(error, `server ${h.server}`);
+  const value = state[part];
+  if (value === null) throw new ExchangeCommandError(`Get-EkServerState answered no ${part} for server ${h.server}`);
+  return value as PartOf<P>;
 }
 
 /** After a write of `part`, the next read of it goes to Exchange. */
@@ -214,9 +294,9 @@ export const VDIR_KINDS = ["owa", "ecp", "ews", "oab", "activeSync", "mapi"] as 
 export type VdirKind = (typeof VDIR_KINDS)[number];
 
 /** The URLs part of Get-EkServerState (Set-EkVdirUrls answers the same). */
-export type VdirUrlsState = ServerState["urls"];
+export type VdirUrlsState = PartOf<"urls">;
 export type VdirUrls = VdirUrlsState[VdirKind];
-export type OutlookAnywhereHost = VdirUrlsState["outlookAnywhere"];
+export type OutlookAnywhereHost = Pick<VdirUrlsState["outlookAnywhere"], "internalHostname" | "internalClientsRequireSsl">;
 
 /** A change: a present property is set (null clears it), an absent one is left alone. */
 export type VdirUrlsChange = Partial<Record<VdirKind, Partial<VdirUrls>>> & {
@@ -257,16 +337,21 @@ export interface AsaCredentialStatus {
 }
 
 /**
- * Over some remote sessions AlternateServiceAccountConfiguration arrives as its display text
- * ("Latest: <date>, DOMAIN\ASA$" and "Previous: …"); read the credentials from it then. ⚠ The
- * date is in the server's culture; a date Date.parse cannot read is reported as found.
+ * Where AlternateServiceAccountConfiguration arrives as its display text rather than an object (a
+ * session without serializationLevel=Full serializes the nested object as its ToString()), the
+ * credentials are read from it: "Latest: <date>, DOMAIN\ASA$" and "Previous: …". The session's
+ * culture is pinned to en-US (SESSION_CULTURE), which is the only wording and date format read
+ * here. ⚠ The date is the server's local time (the credential's WhenAdded), whose offset the text
+ * does not say: it is read as UTC, so that it reads the same wherever the provider runs.
  */
 export function parseAsaDisplay(raw: string): AsaCredentialStatus[] {
   const out: AsaCredentialStatus[] = [];
-  const re = /(Latest|Previous):\s*([^,]*),\s*([^\s,]+\\[^\s,]+)/g;
+  // en-US's general date and long time (M/d/yyyy h:mm:ss tt), then DOMAIN\NAME$.
+  const re = /(?:Latest|Previous):\s*(\d{1,2})\/(\d{1,2})\/(\d{4}) (\d{1,2}):(\d{2}):(\d{2})(?: ([AP]M))?,\s*([^\s,\\]+\\[^\s,]+)/g;
   for (let m = re.exec(raw); m; m = re.exec(raw)) {
-    const t = Date.parse(m[2]);
-    out.push({ account: m[3], whenAddedUtc: Number.isNaN(t) ? m[2].trim() : new Date(t).toISOString() });
+    const [month, day, year, hour, minute, second] = m.slice(1, 7).map(Number);
+    const h24 = m[7] === undefined ? hour : (hour % 12) + (m[7] === "PM" ? 12 : 0);
+    out.push({ account: m[8], whenAddedUtc: new Date(Date.UTC(year, month - 1, day, h24, minute, second)).toISOString() });
   }
   return out;
 }
@@ -281,14 +366,31 @@ function latestFirst<T extends { whenAddedUtc: string }>(list: T[]): T[] {
   return list.sort((a, b) => (a.whenAddedUtc < b.whenAddedUtc ? 1 : a.whenAddedUtc > b.whenAddedUtc ? -1 : 0));
 }
 
-function asaState(d: ServerState["asa"]): AsaCredentialStatus[] {
-  const creds = d.credentials.map((c) => ({ account: c.account, whenAddedUtc: isoTime(c.whenAddedUtc) }));
-  return latestFirst(creds.length > 0 ? creds : parseAsaDisplay(d.raw));
+/**
+ * The credentials of an ASA status answer. Display text that holds no credential the en-US reading
+ * finds is an error, never "no credential": read would otherwise mark the binding deleted, and a
+ * bind would fail after its write.
+ */
+export function asaCredentialsOf(d: { credentials: { account: string; whenAddedUtc: string }[]; raw: string }, server: string): AsaCredentialStatus[] {
+  if (d.credentials.length > 0) return latestFirst(d.credentials.map((c) => ({ account: c.account, whenAddedUtc: isoTime(c.whenAddedUtc) })));
+  const raw = d.raw.trim();
+  if (raw === "") return [];
+  const parsed = parseAsaDisplay(raw);
+  if (parsed.length > 0 || /^Latest:\s*<not set>,\s*Previous:\s*<not set>/i.test(raw)) return latestFirst(parsed);
+  throw new ExchangeCommandError(
+    `the ASA status of ${server} arrived as display text that cannot be read: ${JSON.stringify(raw.slice(0, 200))}`,
+    "check that the session runs with serializationLevel=Full and culture en-US (the provider opens it so); run Get-ClientAccessService -IncludeAlternateServiceAccountCredentialStatus on the server to see what it holds",
+    { code: "ASA_STATUS_UNREADABLE" },
+  );
+}
+
+function asaState(d: PartOf<"asa">, server: string): AsaCredentialStatus[] {
+  return asaCredentialsOf(d, server);
 }
 
 /** The credentials the server holds, latest first. */
 export async function getAsaCredentials(h: ServerHandle): Promise<AsaCredentialStatus[]> {
-  return asaState(await readPart(h, "asa"));
+  return asaState(await readPart(h, "asa"), h.server);
 }
 
 export interface AsaCredentialProof extends AsaCredentialStatus {
@@ -299,7 +401,12 @@ export interface AsaCredentialProof extends AsaCredentialStatus {
 /** Which of the server's credentials hold `password`, latest first (doctor check 6). The password
  * travels sealed, and only true/false per credential comes back. */
 export async function testAsaCredentials(h: ServerHandle, password: string): Promise<AsaCredentialProof[]> {
-  const d = await h.session.call("Test-EkAsaCredential", { Server: h.server, Noun: h.noun, Password: new Secret(password) }, { what: `server ${h.server}`, idempotent: true });
+  const session = await onTarget(h, "comparing the server's ASA passwords");
+  const d = await session.call("Test-EkAsaCredential", { Server: h.server, Noun: h.noun, Password: new Secret(password) }, { what: `server ${h.server}`, idempotent: true });
+  if (d.credentials.length === 0 && d.raw.trim() !== "") {
+    // Display text holds no password to compare: the caller judges by the credentials' times.
+    throw new ExchangeCommandError(`the ASA configuration of ${h.server} arrived as display text, without the credentials' passwords`, undefined, { code: "ASA_STATUS_UNREADABLE" });
+  }
   return latestFirst(d.credentials.map((c) => ({ ...c, whenAddedUtc: isoTime(c.whenAddedUtc) })));
 }
 
@@ -312,24 +419,27 @@ export async function testAsaCredentials(h: ServerHandle, password: string): Pro
 export async function setAsaCredentials(h: ServerHandle, account: string, password: string, currentPassword?: string): Promise<AsaCredentialStatus[]> {
   const params: OperationParams<"Set-EkAsaCredential"> = { Server: h.server, Noun: h.noun, Account: account, Password: new Secret(password) };
   if (currentPassword !== undefined && currentPassword !== password) params.CurrentPassword = new Secret(currentPassword);
+  const session = await onTarget(h, "binding the ASA credential");
   written(h, "asa");
   return asaState(
-    await h.session.call("Set-EkAsaCredential", params, {
+    await session.call("Set-EkAsaCredential", params, {
       what: `server ${h.server} (ASA ${account})`,
       idempotent: true,
     }),
+    h.server,
   );
 }
 
+/** Removal needs no password, so Exchange does it from any server (through the Remote Registry service of the target). */
 export async function removeAsaCredentials(h: ServerHandle): Promise<AsaCredentialStatus[]> {
   written(h, "asa");
-  return asaState(await h.session.call("Remove-EkAsaCredential", { Server: h.server, Noun: h.noun }, { what: `server ${h.server}`, idempotent: true }));
+  return asaState(await h.session.call("Remove-EkAsaCredential", { Server: h.server, Noun: h.noun }, { what: `server ${h.server}`, idempotent: true }), h.server);
 }
 
 // ---- Outlook Anywhere and MAPI authentication --------------------------------------------------
 
 /** The authentication part of Get-EkServerState (Set-EkOutlookAuth answers the same). */
-export type OutlookAuthState = ServerState["auth"];
+export type OutlookAuthState = PartOf<"auth">;
 
 export interface OutlookAuthChange {
   outlookAnywhere?: {

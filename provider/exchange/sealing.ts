@@ -1,12 +1,23 @@
 // Sealing: how a secret crosses into the PowerShell session without being readable in script text
 // (which PowerShell's script block logging records). Each value is sealed (AES-256-CBC, then
-// HMAC-SHA256: encrypt-then-MAC) under a random key made for each shell process and handed to it in
-// its environment (EK_SESSION_KEY), never in its arguments; the module (ConvertFrom-EkSealed in
-// ExchangeKerberos.psm1) reads the key once, removes the variable, checks the tag and only then
-// decrypts. See ARCHITECTURE.md, "Where each concern lives".
-import { createCipheriv, createHmac, randomBytes } from "node:crypto";
+// HMAC-SHA256: encrypt-then-MAC) under a random key made for each shell process; the module
+// (ConvertFrom-EkSealed in ExchangeKerberos.psm1) reads the key once at import from EK_SESSION_KEY,
+// removes the variable, checks the tag and only then decrypts. See ARCHITECTURE.md, "Where each
+// concern lives".
+//
+// How the key gets there: inside the channel, never in a process's arguments or environment, nor in
+// any text a log records. The shell makes an RSA key pair that never leaves it and answers the
+// public half; the session encrypts the sealing key to it (RSA-OAEP) and sends the ciphertext; the
+// shell decrypts it into its own EK_SESSION_KEY just before the module's import reads and clears it
+// (channel.ts: KEY_REQUEST_SCRIPT, keyDeliveryScript). Script block logging, a transcript on the
+// far side, sshd at LogLevel DEBUG3 and a process listing on either end see public keys and
+// ciphertext only. The same handoff serves the local process and the ssh transport: an
+// environment variable would not cross ssh without SendEnv/AcceptEnv, which sshd logs with its
+// value (debug2 "Setting env …", on Windows too).
+import { constants, createCipheriv, createHmac, createPublicKey, publicEncrypt, randomBytes } from "node:crypto";
 
-/** The environment variable that hands a shell process its sealing key. */
+/** The variable the module reads its sealing key from at import, set inside the shell by the key
+ * handoff (never by this process: a shell's environment is not where the key travels). */
 export const SESSION_KEY_ENV = "EK_SESSION_KEY";
 
 /** A parameter value that must never be readable in script text (sealed per call, scrubbed from errors). */
@@ -24,6 +35,22 @@ export const SEAL_KEY_BYTES = 64;
 
 export function newSealKey(): Buffer {
   return randomBytes(SEAL_KEY_BYTES);
+}
+
+/** The least RSA key the handoff accepts from a shell (the key request asks for 2048 bits). */
+const MIN_RSA_BITS = 2048;
+
+/**
+ * The sealing key encrypted to the shell's RSA public key (base64 of .NET's big-endian modulus and
+ * exponent, from ExportParameters), with OAEP and SHA-1: what RSACryptoServiceProvider.Decrypt(data,
+ * $true) undoes in .NET Framework 4.x and .NET alike. Returns the ciphertext as base64.
+ */
+export function encryptSealKey(key: Buffer, modulusB64: string, exponentB64: string): string {
+  const n = Buffer.from(modulusB64, "base64");
+  const bits = n.length * 8 - Math.clz32(n[0] ?? 0) + 24;
+  if (bits < MIN_RSA_BITS) throw new Error(`the shell answered an RSA key of ${bits} bits; the key handoff takes ${MIN_RSA_BITS} or more`);
+  const publicKey = createPublicKey({ key: { kty: "RSA", n: n.toString("base64url"), e: Buffer.from(exponentB64, "base64").toString("base64url") }, format: "jwk" });
+  return publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha1" }, key).toString("base64");
 }
 
 /**

@@ -1,15 +1,24 @@
 // The PowerShell process: spawned by us with node:child_process (see ARCHITECTURE.md, "The
 // PowerShell process", for why not node-powershell), one framed line at a time (framing.ts).
-// The executable is taken exactly as configured (exchange-kerberos:exchangeShell); the arguments
-// are fixed; the environment carries the sealing key. An idle process never keeps the provider
-// alive (it is unref'd; a call in flight holds its timer), and none outlives it: the ones still
-// running are killed when the provider's process exits (its engine gone: engine-watch.ts), since
-// a shell busy in a call would read the end of its input only after that call, if ever.
+// The executable is taken exactly as configured (exchange-kerberos:exchangeShell) with fixed
+// arguments, or, for the ssh transport, the OpenSSH client with the arguments ssh-transport.ts
+// builds: an argument array, never a shell line. An idle process never keeps the provider alive
+// (it is unref'd; a call in flight holds its timer), and none outlives it: when the provider's
+// process exits (its engine gone: engine-watch.ts), an idle shell reads the end of its input and
+// exits in order, closing its sessions; one busy in a call would read it only after that call, if
+// ever, so it is killed.
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { FrameReader, framedScript, newFrameId } from "./framing";
 
-/** The process exited (or was killed) before or during a call. */
-export class ShellExited extends Error {}
+/** The process exited (or was killed) before or during a call; what it last wrote to stderr with it. */
+export class ShellExited extends Error {
+  constructor(
+    message: string,
+    readonly exit: { code: number | null; signal: NodeJS.Signals | null; stderr: string } = { code: null, signal: null, stderr: "" },
+  ) {
+    super(message);
+  }
+}
 /** The process could not be started at all (no such executable, not executable). */
 export class ShellNotStarted extends Error {}
 /** The call did not complete within its timeout; the process has been killed. */
@@ -17,8 +26,17 @@ export class ShellTimedOut extends Error {}
 /** The line wrote to stderr: PowerShell's own error (a parse error, an unknown command). */
 export class ShellReportedError extends Error {}
 
-/** `-Command -`: read statements from stdin; `-NoExit`: keep reading after the first. */
-export const SHELL_ARGUMENTS: readonly string[] = ["-NoLogo", "-NoProfile", "-NonInteractive", "-NoExit", "-Command", "-"];
+/**
+ * `-Command -`: read statements from stdin; `-NoExit`: keep reading after the first.
+ * `-ExecutionPolicy Bypass`: Windows PowerShell's default policy on Windows 10/11 is Restricted,
+ * which loads no .psm1 (ours, nor the one Import-PSSession makes); the parameter sets the Process
+ * scope only, and Group Policy still overrides it (about_Execution_Policies). PowerShell on other
+ * systems ignores it.
+ */
+export const SHELL_ARGUMENTS: readonly string[] = ["-NoLogo", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-NoExit", "-Command", "-"];
+
+/** How much of the process's stderr is kept for the message of its exit (ssh says there why it failed). */
+const STDERR_TAIL = 4096;
 
 interface PendingCall {
   reader: FrameReader;
@@ -26,7 +44,7 @@ interface PendingCall {
   reject(e: Error): void;
 }
 
-/** The processes not yet exited, killed if this process exits first. */
+/** The processes not yet exited: those in a call are killed if this process exits first. */
 const running = new Set<ShellProcess>();
 let killOnExit = false;
 
@@ -34,9 +52,17 @@ export class ShellProcess {
   private readonly child: ChildProcessWithoutNullStreams;
   private exitReason?: Error;
   private pending?: PendingCall;
+  private stderrTail = "";
+  /** Whether any framed answer came back: the process (or the remote command behind ssh) speaks. */
+  answered = false;
 
-  constructor(executable: string, env: NodeJS.ProcessEnv) {
-    this.child = spawn(executable, [...SHELL_ARGUMENTS], { env, stdio: "pipe", shell: false, windowsHide: true });
+  constructor(executable: string, env: NodeJS.ProcessEnv, args: readonly string[] = SHELL_ARGUMENTS) {
+    // A process group of its own: Pulumi's engine ends a provider by signalling the provider's
+    // whole group (SIGINT, SIGKILL 5 s later: plugin.go's kill, cmdutil.InterruptChildren and
+    // KillChildren), which would end the shell abruptly and leave its Exchange session counted
+    // against PowerShellMaxConcurrency. Outside the group, the shell reads the end of its input when
+    // the provider goes and exits in order, which closes its sessions (LocalRunspace.DoCloseHelper).
+    this.child = spawn(executable, [...args], { env, stdio: "pipe", shell: false, windowsHide: true, detached: true });
     this.child.stdout.setEncoding("utf8");
     this.child.stderr.setEncoding("utf8");
     this.child.stdout.on("data", (chunk: string) => this.read("stdout", chunk));
@@ -46,18 +72,24 @@ export class ShellProcess {
     });
     // No new call after exit; a call in flight fails once the streams are drained ("close"), so an
     // answer printed just before the exit is still read.
+    const exit = { code: null as number | null, signal: null as NodeJS.Signals | null, stderr: "" };
     this.child.once("exit", (code, signal) => {
       running.delete(this);
-      this.exitReason ??= new ShellExited(signal ? `the process was ended by ${signal}` : `the process exited with code ${code}`);
+      Object.assign(exit, { code, signal });
+      this.exitReason ??= new ShellExited(signal ? `the process was ended by ${signal}` : `the process exited with code ${code}`, exit);
     });
-    this.child.once("close", () => this.ended(this.exitReason ?? new ShellExited("the process closed its output")));
+    // stderr is complete only once the streams are closed (ssh writes why it failed as it exits).
+    this.child.once("close", () => {
+      exit.stderr = this.stderrTail;
+      this.ended(this.exitReason ?? new ShellExited("the process closed its output", exit));
+    });
     // Writing to a process that just exited: the exit event says what happened.
     this.child.stdin.on("error", () => undefined);
     running.add(this);
     if (!killOnExit) {
       killOnExit = true;
       process.once("exit", () => {
-        for (const shell of running) shell.kill();
+        for (const shell of running) if (shell.pending) shell.kill();
       });
     }
     this.child.unref();
@@ -100,11 +132,13 @@ export class ShellProcess {
   }
 
   private read(stream: "stdout" | "stderr", chunk: string): void {
+    if (stream === "stderr") this.stderrTail = (this.stderrTail + chunk).slice(-STDERR_TAIL);
     const call = this.pending;
     if (!call) return;
     call.reader.push(stream, chunk);
     const answer = call.reader.answer();
     if (!answer) return;
+    this.answered = true;
     if (answer.stderr !== "") call.reject(new ShellReportedError(answer.stderr));
     else call.resolve(answer.stdout);
   }

@@ -129,6 +129,10 @@ export const result = {
       },
     };
   },
+  /** The spec's value, or null when absent (a part of an answer that failed alone). */
+  nullable<T>(spec: ResultSpec<T>): ResultSpec<T | null> {
+    return { read: (x, at) => (x === null || x === undefined ? null : spec.read(x, at)) };
+  },
   /** An object; fields not named here are ignored. Its fields are mutable, as the answer is the caller's. */
   record<const F extends ResultFields>(fields: F): ResultSpec<{ -readonly [K in keyof F]: ResultOfSpec<F[K]> }> {
     return {

@@ -31,8 +31,3 @@ export class UnsupportedEtypeError extends KerberosRolloutError {
     this.etype = etype;
   }
 }
-
-/** An MIT Kerberos program (kinit, kvno) is not installed or could not be run. */
-export class KerberosToolError extends KerberosRolloutError {
-  static readonly defaultCode = "KERBEROS_TOOL_FAILED";
-}

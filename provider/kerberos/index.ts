@@ -7,4 +7,6 @@ export { Ccache, CcacheCredential, parseCcache, readCcacheFile } from "./ccache"
 export { Ticket, EncTicketPart, TicketDecryption, KEY_USAGE_TICKET, decodeTicket, decryptTicket } from "./ticket";
 export { KeytabEntry, encodeKeytab, parseKeytab, writeKeytab } from "./keytab";
 export { VerifyServiceTicketArgs, VerifyServiceTicketResult, VerifyCode, verifyServiceTicket, verifyTicketBytes } from "./verify";
-export { TicketRequest, TicketOutcome, TicketFailureCode, getServiceTickets, withTicketCache } from "./tickets";
+export { TicketRequest, TicketOutcome, TicketFailureCode, TicketResult, Logon, getServiceTickets } from "./tickets";
+export { KdcClientOptions, Tgt, ServiceTicket, KdcRefusal, requestTgt, requestServiceTicket } from "./kdc-client";
+export { KdcAddress, KdcRoute, sendToKdc } from "./kdc-transport";

@@ -1,9 +1,9 @@
 // MS-KKDCP (the Kerberos KDC Proxy Protocol, as Windows' KDC Proxy Server service and FreeIPA's
 // kdcproxy serve it): the message a client POSTs to https://<proxy>/KdcProxy as
 // `application/kerberos`, and the small AS-REQ the doctor sends through it to learn whether a KDC
-// answers behind the proxy. The tickets themselves come from MIT kinit/kvno through the proxy
-// (tickets.ts, with the krb5-k5tls plugin); this file only lets the doctor name what is wrong when
-// the proxy path fails, which MIT reports as "Cannot contact any KDC" whatever the cause.
+// answers behind the proxy. The tickets themselves come through the proxy from kdc-client.ts
+// (kdc-transport.ts posts them); the probe lets the doctor name what is wrong on the proxy path
+// before any password-derived message is sent.
 //
 //   KDC-PROXY-MESSAGE ::= SEQUENCE {
 //     kerb-message   [0] OCTET STRING,   -- the Kerberos message with its 4-octet length prefix
@@ -11,8 +11,9 @@
 //     target-domain  [1] KERB-REALM OPTIONAL,  -- the realm; required in client messages
 //     dclocator-hint [2] INTEGER OPTIONAL }
 import { randomBytes } from "node:crypto";
-import { children, der, Fields, readElement, readInteger, readKerberosString, readOctetString, TagClass } from "./der";
+import { der, Fields, readElement, readKerberosString, readOctetString, TagClass } from "./der";
 import { KerberosFormatError } from "./errors";
+import { decodeKdcReply, encodeKdcReq, encodeKdcReqBody, MSG_TYPE } from "./kdc-messages";
 import { NAME_TYPE } from "./principal";
 
 /** A KDC-PROXY-MESSAGE carrying `kdcMessage` (bare DER, without the TCP length prefix). */
@@ -40,42 +41,29 @@ export function decodeKdcProxyMessage(body: Buffer): { kdcMessage: Buffer; realm
  * user@suffix, RFC 6806) asking for krbtgt/REALM: any KDC answers it at once, with KRB-ERROR
  * PREAUTH_REQUIRED (AD's usual answer), C_PRINCIPAL_UNKNOWN, or an AS-REP. Nothing secret is in it. */
 export function buildProbeAsReq(user: { name: string; enterprise: boolean }, realm: string, now = new Date()): Buffer {
-  const principal = (type: number, components: string[]): Buffer =>
-    der.sequence(der.context(0, der.integer(type)), der.context(1, der.sequence(...components.map((c) => der.generalString(c)))));
-  const body = der.sequence(
-    der.context(0, der.bitString(Buffer.alloc(4))),
-    der.context(1, principal(user.enterprise ? NAME_TYPE.ENTERPRISE : NAME_TYPE.PRINCIPAL, [user.name])),
-    der.context(2, der.generalString(realm)),
-    der.context(3, principal(NAME_TYPE.SRV_INST, ["krbtgt", realm])),
-    der.context(5, der.generalizedTime(new Date(now.getTime() + 10 * 3600_000))),
-    der.context(7, der.integer(randomBytes(4).readUInt32BE(0) & 0x7fffffff)),
-    der.context(8, der.sequence(der.integer(18), der.integer(17))),
-  );
-  return der.application(10, der.sequence(der.context(1, der.integer(5)), der.context(2, der.integer(10)), der.context(4, body)));
+  const body = encodeKdcReqBody({
+    options: 0,
+    cname: { nameType: user.enterprise ? NAME_TYPE.ENTERPRISE : NAME_TYPE.PRINCIPAL, components: [user.name] },
+    realm,
+    sname: { nameType: NAME_TYPE.SRV_INST, components: ["krbtgt", realm] },
+    till: new Date(now.getTime() + 10 * 3600_000),
+    nonce: randomBytes(4).readUInt32BE(0) & 0x7fffffff,
+    etypes: [18, 17],
+  });
+  return encodeKdcReq(MSG_TYPE.AS_REQ, [], body);
 }
-
-/** RFC 4120 §7.5.9 codes the doctor names when it sees them. */
-const KRB_ERRORS: Record<number, string> = {
-  6: "KDC_ERR_C_PRINCIPAL_UNKNOWN",
-  14: "KDC_ERR_ETYPE_NOSUPP",
-  24: "KDC_ERR_PREAUTH_FAILED",
-  25: "KDC_ERR_PREAUTH_REQUIRED",
-  37: "KRB_AP_ERR_SKEW",
-  68: "KDC_ERR_WRONG_REALM",
-};
 
 export type KdcAnswer = { kind: "as-rep" } | { kind: "krb-error"; code: number; name: string; realm?: string };
 
 /** What kind of KDC answer a message is: an AS-REP or a KRB-ERROR (with its code). */
 export function classifyKdcAnswer(message: Buffer): KdcAnswer {
   const { element } = readElement(message);
-  if (element.cls === TagClass.Application && element.tag === 11) return { kind: "as-rep" };
-  if (element.cls === TagClass.Application && element.tag === 30) {
-    const [seq] = children(element);
-    const f = new Fields(seq, "KRB-ERROR");
-    const code = readInteger(f.required(6, "error-code"), "error-code");
-    const realmEl = f.optional(9);
-    return { kind: "krb-error", code, name: KRB_ERRORS[code] ?? `error ${code}`, ...(realmEl ? { realm: readKerberosString(realmEl, "realm") } : {}) };
+  if (element.cls === TagClass.Application && element.tag === MSG_TYPE.AS_REP) return { kind: "as-rep" };
+  if (element.cls !== TagClass.Application || element.tag !== MSG_TYPE.KRB_ERROR) {
+    throw new KerberosFormatError("KDC answer", `expected an AS-REP or KRB-ERROR, got tag ${element.tag} of class ${element.cls}`);
   }
-  throw new KerberosFormatError("KDC answer", `expected an AS-REP or KRB-ERROR, got tag ${element.tag} of class ${element.cls}`);
+  const reply = decodeKdcReply(message);
+  if (reply.kind !== "error") throw new KerberosFormatError("KDC answer", "expected a KRB-ERROR");
+  const e = reply.error;
+  return { kind: "krb-error", code: e.code, name: e.name, ...(e.realm !== undefined ? { realm: e.realm } : {}) };
 }

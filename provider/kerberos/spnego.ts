@@ -18,6 +18,8 @@
 //                     responseToken [2] OCTET STRING, mechListMIC [3] }        -- RFC 4178 §4.2
 import { randomBytes, randomInt } from "node:crypto";
 import { decrypt, encrypt, EncryptionKey } from "./crypto";
+import { Checksum } from "./cipher";
+import { encodeApReq, encodeAuthenticator } from "./kdc-messages";
 import { Fields, TagClass, UniversalTag, children, der, encodeElement, expectTag, readElement, readInteger, readKerberosTime, readOnly, unwrapApplication } from "./der";
 import { KerberosFormatError, IntegrityError } from "./errors";
 import { causeOf } from "../errors";
@@ -43,47 +45,23 @@ export interface ApRequestContext {
   sessionKey: EncryptionKey;
 }
 
-function principalName(p: { nameType: number; components: string[] }): Buffer {
-  return der.sequence(der.context(0, der.integer(p.nameType)), der.context(1, der.sequence(...p.components.map((c) => der.generalString(c)))));
-}
-
 /** The GSS checksum of RFC 4121 §4.1.1: no channel bindings, mutual authentication asked. */
-function gssChecksum(): Buffer {
+function gssChecksum(): Checksum {
   const v = Buffer.alloc(24);
   v.writeUInt32LE(16, 0); // Lgth of Bnd
   v.writeUInt32LE(GSS_C_MUTUAL_FLAG | GSS_C_SEQUENCE_FLAG, 20);
-  return der.sequence(der.context(0, der.integer(CKSUM_GSS)), der.context(1, der.octetString(v)));
+  return { type: CKSUM_GSS, value: v };
 }
 
-/** A KRB_AP_REQ for `ticket` (DER, as in the ccache) with a fresh authenticator from `client`. */
+/** A KRB_AP_REQ for `ticket` (DER, as the KDC sent it) with a fresh authenticator from `client`;
+ * `now` is the KDC's time as the client knows it (its clock corrected by the offset the KDC's
+ * replies showed, as MIT's kdc_timesync does): a server compares the authenticator with its own. */
 export function buildApReq(ticket: Buffer, sessionKey: EncryptionKey, client: Principal, now = new Date()): { apReq: Buffer; context: ApRequestContext } {
   const ctime = new Date(Math.floor(now.getTime() / 1000) * 1000);
   const cusec = randomInt(0, 1_000_000);
-  const authenticator = der.application(
-    2,
-    der.sequence(
-      der.context(0, der.integer(5)),
-      der.context(1, der.generalString(client.realm)),
-      der.context(2, principalName(client)),
-      der.context(3, gssChecksum()),
-      der.context(4, der.integer(cusec)),
-      der.context(5, der.generalizedTime(ctime)),
-      der.context(7, der.integer(randomBytes(4).readUInt32BE(0) & 0x3fffffff)),
-    ),
-  );
+  const authenticator = encodeAuthenticator({ client, cksum: gssChecksum(), ctime, cusec, seqNumber: randomBytes(4).readUInt32BE(0) & 0x3fffffff });
   const cipher = encrypt(sessionKey, KEY_USAGE_AP_REQ_AUTHENTICATOR, authenticator);
-  const options = Buffer.alloc(4);
-  options.writeUInt32BE(AP_OPTION_MUTUAL_REQUIRED);
-  const apReq = der.application(
-    14,
-    der.sequence(
-      der.context(0, der.integer(5)),
-      der.context(1, der.integer(14)),
-      der.context(2, der.bitString(options)),
-      der.context(3, ticket),
-      der.context(4, der.sequence(der.context(0, der.integer(sessionKey.etype)), der.context(2, der.octetString(cipher)))),
-    ),
-  );
+  const apReq = encodeApReq(ticket, sessionKey, cipher, AP_OPTION_MUTUAL_REQUIRED);
   return { apReq, context: { ctime, cusec, sessionKey } };
 }
 

@@ -60,14 +60,14 @@ export interface EncTicketPart {
   renewTill?: Date;
 }
 
-function readPrincipalName(el: DerElement, what: string): PrincipalName {
+export function readPrincipalName(el: DerElement, what: string): PrincipalName {
   const f = new Fields(el, what);
   const nameType = readInteger(f.required(0, "name-type"), `${what} name-type`);
   const strings = expectTag(f.required(1, "name-string"), TagClass.Universal, UniversalTag.Sequence, `${what} name-string`);
   return { nameType, components: children(strings).map((s) => readKerberosString(s, `${what} name-string`)) };
 }
 
-function readEncryptedData(el: DerElement, what: string): EncryptedData {
+export function readEncryptedData(el: DerElement, what: string): EncryptedData {
   const f = new Fields(el, what);
   const kvnoEl = f.optional(1);
   return {

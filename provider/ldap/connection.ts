@@ -10,10 +10,11 @@ import { readFileSync } from "node:fs";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { createHash } from "node:crypto";
-import { AndFilter, Attribute, Change, Client, Entry, EqualityFilter, Filter, FilterParser, NotFilter, OrFilter } from "ldapts";
+import * as ldapts from "ldapts";
+import { AndFilter, Attribute, Change, Client, Control, Entry, EqualityFilter, Filter, FilterParser, NotFilter, OrFilter } from "ldapts";
 import { InvalidInputError } from "../errors";
 import { CONFIG_NAMESPACE, LdapOverride, LdapSettings, ldapSettings } from "../settings";
-import { isConnectionError, mapLdapError } from "./errors";
+import { isConnectionError, mapLdapError, noTlsCertificate } from "./errors";
 import { registerSecret } from "../secrets";
 
 export interface LdapStats {
@@ -75,13 +76,37 @@ export interface SearchArgs {
   binary?: string[];
   sizeLimit?: number;
   paged?: boolean;
+  /**
+   * LDAP_SERVER_SD_FLAGS_OID with these SECURITY_INFORMATION bits (4: the DACL): without it AD
+   * returns nTSecurityDescriptor only to a reader who may also read its SACL ([MS-ADTS] §3.1.1.3.4.1.11).
+   */
+  sdFlags?: number;
+}
+
+/** [MS-ADTS] §3.1.1.3.4.1.11: the control's value is the BER SEQUENCE { INTEGER flags }. */
+class SdFlagsControl extends Control {
+  constructor(private readonly flags: number) {
+    super("1.2.840.113556.1.4.801", { critical: true });
+  }
+  protected override writeControl(writer: Parameters<Control["writeControl"]>[0]): void {
+    writer.writeBuffer(Buffer.from([0x30, 0x03, 0x02, 0x01, this.flags & 0x7f]), 0x04);
+  }
 }
 
 export type Modification = { operation: "add" | "delete" | "replace"; type: string; values: (string | Buffer)[] };
 
+/** Where a connection goes when its URL is found only at its first open (the Global Catalog). */
+export interface LocatedServer {
+  url: string;
+  /** The address to connect to, when the URL's host name is not resolvable here (a name served
+   * only by the domain's DNS); the certificate is still checked against the URL's host name. */
+  address?: string;
+}
+
 /** One directory: a URL and a bind identity. */
 export class LdapConnection {
-  readonly url: string;
+  /** The server's URL; for a located one (the Global Catalog), final after the first open. */
+  url: string;
   readonly settings: LdapSettings;
   /** Per-connection cache for facts that do not change during a run (RootDSE, NetBIOS name). */
   readonly cache = new Map<string, Promise<unknown>>();
@@ -91,7 +116,9 @@ export class LdapConnection {
   private inflight = 0;
   private everOpened = false;
 
-  constructor(settings: LdapSettings, url: string) {
+  private address?: string;
+
+  constructor(settings: LdapSettings, url: string, private locate?: () => Promise<LocatedServer>) {
     this.settings = settings;
     this.url = url;
     registerSecret(settings.bindPassword);
@@ -111,7 +138,7 @@ export class LdapConnection {
         explicitBufferAttributes: args.binary,
         sizeLimit: args.sizeLimit,
         paged: args.paged ? { pageSize: 500 } : undefined,
-      });
+      }, args.sdFlags !== undefined ? new SdFlagsControl(args.sdFlags) : undefined);
       return r.searchEntries;
     });
   }
@@ -202,6 +229,12 @@ export class LdapConnection {
 
   private async open(): Promise<Client> {
     const s = this.settings;
+    if (this.locate) {
+      const found = await this.locate();
+      this.locate = undefined;
+      this.url = found.url;
+      this.address = found.address;
+    }
     const parsed = new URL(this.url);
     const secure = parsed.protocol === "ldaps:";
     if (!secure && parsed.protocol !== "ldap:") {
@@ -211,6 +244,7 @@ export class LdapConnection {
       throw new InvalidInputError(`${CONFIG_NAMESPACE}:ldapStartTls`, `a simple bind over ${this.url} without TLS would send the password in clear text`, `use ldaps://, or keep StartTLS on (${CONFIG_NAMESPACE}:ldapStartTls true); only a throwaway lab may set ${CONFIG_NAMESPACE}:ldapAllowPlainText true`, { code: "PLAIN_TEXT_LDAP" });
     }
     const host = parsed.hostname.replace(/^\[|\]$/g, "");
+    const connectTo = this.address ?? host;
     let ca: Buffer | undefined;
     if (s.caFile) {
       try {
@@ -229,6 +263,15 @@ export class LdapConnection {
 
     const sockets: net.Socket[] = [];
     let opened = false;
+    // How far TLS got: a DC without an LDAPS certificate accepts the TCP connection and resets it
+    // at the first TLS message (or refuses StartTLS), which is a different fix from a closed port.
+    const progress: { handshake: "none" | "tcp" | "tls" } = { handshake: "none" };
+    const watch = (sock: tls.TLSSocket, upgraded: boolean): tls.TLSSocket => {
+      if (upgraded) progress.handshake = "tcp";
+      else sock.once("connect", () => (progress.handshake = "tcp"));
+      sock.once("secureConnect", () => (progress.handshake = "tls"));
+      return sock;
+    };
     const refuse = (): net.Socket => {
       const dead = new net.Socket();
       process.nextTick(() => dead.destroy(new DroppedConnection()));
@@ -248,17 +291,19 @@ export class LdapConnection {
       if (opened) return refuse();
       opened = true;
       countOpen();
-      return track(net.connect(port, h));
+      return track(net.connect(port, h === host ? connectTo : h));
     }) as unknown as typeof net.connect;
     const createSecureConnection = ((...args: unknown[]) => {
       if (typeof args[0] === "object" && args[0] !== null) {
         // The StartTLS upgrade of the socket we opened: not a new connection.
-        return track(tls.connect({ ...(args[0] as tls.ConnectionOptions) }));
+        return track(watch(tls.connect({ ...(args[0] as tls.ConnectionOptions) }), true));
       }
       if (opened) return refuse();
       opened = true;
       countOpen();
-      return track(tls.connect(args[0] as number, args[1] as string, { ...tlsOptions }));
+      // The certificate is checked against the URL's host (servername), whatever address is dialled.
+      const to = args[1] === host ? connectTo : (args[1] as string);
+      return track(watch(tls.connect(args[0] as number, to, { ...tlsOptions, host: to, servername: net.isIP(host) ? undefined : host }), false));
     }) as unknown as typeof tls.connect;
 
     const client = new Client({
@@ -276,12 +321,15 @@ export class LdapConnection {
         try {
           await client.startTLS({ ...tlsOptions });
         } catch (e) {
+          // The DC refused the StartTLS request, or reset the upgrade.
+          if (progress.handshake !== "tls" && (e instanceof ldapts.ResultCodeError || (progress.handshake === "tcp" && isConnectionError(e)))) throw noTlsCertificate(this.url, e);
           throw mapLdapError(e, { ...ctx, op: "StartTLS", object: this.url });
         }
       }
       try {
         await client.bind(s.bindUser, s.bindPassword);
       } catch (e) {
+        if (secure && progress.handshake === "tcp" && isConnectionError(e)) throw noTlsCertificate(this.url, e);
         throw mapLdapError(e, { ...ctx, op: "bind", object: s.bindUser });
       }
     } catch (e) {
@@ -301,11 +349,11 @@ function poolKey(s: LdapSettings, url: string): string {
   return [url.toLowerCase(), s.bindUser.toLowerCase(), s.startTls, s.caFile ?? "", s.verifyCertificate, s.allowPlainText, pw].join("|");
 }
 
-function pooled(s: LdapSettings, url: string): LdapConnection {
-  const k = poolKey(s, url);
+function pooled(s: LdapSettings, url: string, locate?: () => Promise<LocatedServer>): LdapConnection {
+  const k = poolKey(s, locate ? `gc-of:${url}` : url);
   let c = pool.get(k);
   if (!c) {
-    c = new LdapConnection(s, url);
+    c = new LdapConnection(s, url, locate);
     pool.set(k, c);
   }
   return c;
@@ -329,9 +377,9 @@ export function globalCatalogUrl(s: LdapSettings): string {
   return `${secure ? "ldaps" : "ldap"}://${u.host.replace(/:\d+$/, "")}:${secure ? 3269 : 3268}`;
 }
 
-/** The forest's Global Catalog, for forest-wide uniqueness checks (SPNs). */
-export function globalCatalog(s: LdapSettings): LdapConnection {
-  return pooled(s, globalCatalogUrl(s));
+/** The pooled connection to a server found only at its first open (global-catalog.ts), keyed by `url`, its first guess. */
+export function locatedServer(s: LdapSettings, url: string, locate: () => Promise<LocatedServer>): LdapConnection {
+  return pooled(s, url, locate);
 }
 
 /** Closes every pooled connection (tests, the CLI at exit). */

@@ -91,21 +91,72 @@ export function entrySid(e: Entry): string | undefined {
 }
 
 /**
- * Every object in the forest that holds `spn` (one search of the Global Catalog, `gc`), exactly:
- * the attribute matches case-insensitively, and the value is compared again here so that a
- * wildcard-like value can never widen the match. `attributes` are returned besides the SPNs.
+ * The forest's SPN aliases: sPNMappings on CN=Directory Service,CN=Windows NT,CN=Services of the
+ * Configuration partition ([MS-ADA3] §2.276; default "host=alerter,…,http,…,w3svc"), as
+ * alias service class → the class it maps to (http → host). Read once per connection; a forest
+ * whose object cannot be read has none.
+ */
+export function spnMappings(c: LdapConnection): Promise<Map<string, string>> {
+  let p = c.cache.get("spnMappings") as Promise<Map<string, string>> | undefined;
+  if (!p) {
+    p = (async () => {
+      const info = await domainInfo(c);
+      const [e] = await c
+        .search(`CN=Directory Service,CN=Windows NT,CN=Services,${info.configurationNamingContext}`, { scope: "base", attributes: ["sPNMappings"] })
+        .catch((err: unknown) => {
+          if (err instanceof NotFoundError) return [];
+          throw err;
+        });
+      const map = new Map<string, string>();
+      for (const v of e ? strs(e, "sPNMappings") : []) {
+        const m = /^([^=]+)=(.*)$/.exec(v);
+        if (!m) continue;
+        for (const alias of m[2].split(",")) if (alias.trim()) map.set(alias.trim().toLowerCase(), m[1].trim().toLowerCase());
+      }
+      return map;
+    })();
+    c.cache.set("spnMappings", p);
+    p.catch(() => c.cache.delete("spnMappings"));
+  }
+  return p;
+}
+
+/** The value `spn` is an alias of (HOST/outlook.corp.example for HTTP/outlook.corp.example), if any. */
+export function spnAliasTarget(spn: string, mappings: Map<string, string>): string | undefined {
+  const slash = spn.indexOf("/");
+  if (slash <= 0) return undefined;
+  const target = mappings.get(spn.slice(0, slash).toLowerCase());
+  return target === undefined ? undefined : `${target.toUpperCase()}${spn.slice(slash)}`;
+}
+
+/** The value of `e` that makes it a holder of `spn`: the SPN itself, or else the alias it holds. */
+export function heldAs(e: Entry, spn: string, alias: string | undefined): string | undefined {
+  const values = strs(e, "servicePrincipalName").map((x) => x.toLowerCase());
+  if (values.includes(spn.toLowerCase())) return spn;
+  return alias !== undefined && values.includes(alias.toLowerCase()) ? alias : undefined;
+}
+
+/**
+ * Every object in the forest that holds `spn` (one search of the Global Catalog, `gc`), exactly,
+ * or holds the value `spn` is an alias of: HTTP/ is an alias of HOST/ in the default sPNMappings,
+ * so the KDC answers a request for HTTP/<name> that no account holds with a ticket for the holder
+ * of HOST/<name> ([MS-DRSR] §4.1.4.2.19 MapSPN, which DsCrackNames applies to an SPN it does not
+ * find), and a DC at the 2012 R2 functional level refuses an admin's write of an SPN whose alias
+ * another account holds (error 8647, [MS-ADTS] §3.1.1.5.1.3 "Uniqueness Constraints"; it does not
+ * check for a delegated, non-admin account, nor does Samba 4.17: so we do). The attribute matches
+ * case-insensitively and the values are compared again here, so that a wildcard-like value can
+ * never widen the match. `attributes` are returned besides the SPNs; `heldAs` tells which value
+ * an entry holds.
  */
 export async function findSpnHolders(gc: LdapConnection, spn: string, attributes: string[]): Promise<Entry[]> {
+  const alias = spnAliasTarget(spn, await spnMappings(gc));
+  const values = alias === undefined ? [spn] : [spn, alias];
   const found = await gc.search("", {
     scope: "sub",
-    filter: `(servicePrincipalName=${escapeFilterValue(spn)})`,
+    filter: values.length === 1 ? `(servicePrincipalName=${escapeFilterValue(spn)})` : `(|${values.map((v) => `(servicePrincipalName=${escapeFilterValue(v)})`).join("")})`,
     attributes: [...new Set(["distinguishedName", "servicePrincipalName", ...attributes])],
     binary: ["objectSid"],
     paged: true,
   });
-  return found.filter((e) => {
-    const v = e.servicePrincipalName;
-    const values = Array.isArray(v) ? v : v === undefined ? [] : [v];
-    return values.some((x) => String(x).toLowerCase() === spn.toLowerCase());
-  });
+  return found.filter((e) => heldAs(e, spn, alias) !== undefined);
 }

@@ -103,3 +103,20 @@ export function mapLdapError(e: unknown, ctx: ErrorContext): KerberosRolloutErro
   }
   return new UnreachableError(`${ctx.op} of ${ctx.object} on ${where} failed (${detail})`, "check the DC and the connection settings", { ...opts, code: "LDAP_OPERATION_FAILED" });
 }
+
+/**
+ * A DC that accepted the TCP connection on 636 (or took a StartTLS request) and then reset it or
+ * refused TLS. Windows DCs listen on 636 whether or not they can do TLS: they serve LDAPS only
+ * once a certificate for their FQDN with the Server Authentication EKU is in the computer store
+ * (from AD CS, or installed by hand), and until then reset the handshake (Microsoft's "Enable LDAP
+ * over SSL with a third-party certification authority", KB 321051; AskDS, "Troubleshooting LDAP
+ * Over SSL"). "Check that port 636 is open" would send the admin to the firewall.
+ */
+export function noTlsCertificate(url: string, e: unknown): UnreachableError {
+  const detail = redact(e instanceof Error ? e.message : String(e)).replace(/\s+/g, " ").trim();
+  return new UnreachableError(
+    `${url} accepted the connection but refused or reset TLS (${detail}): this DC has no LDAPS certificate`,
+    "give the DC a certificate for its FQDN with the Server Authentication EKU (AD CS's Kerberos Authentication or Domain Controller template, or one installed by hand in the computer store; no restart needed), or point exchange-kerberos:ldapUrl at a DC that has one",
+    { cause: e, code: "LDAP_NO_TLS_CERTIFICATE" },
+  );
+}

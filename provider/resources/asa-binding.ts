@@ -9,15 +9,16 @@
 // account and when it was added. A credential added later by someone else, or a different account,
 // is drift.
 import * as pulumi from "@pulumi/pulumi";
-import { dynamicResourceUrn } from "../owner";
-import { AlreadyExistsError, ConflictError, InvalidInputError } from "../errors";
+import { deleteFirst, dynamicResourceUrn, stackInput } from "../owner";
+import { AlreadyExistsError, ConflictError, InvalidInputError, warn } from "../errors";
 import type { ExchangeOverride } from "../settings";
 import { bool } from "../validate";
 import { CheckFailures, ResourceImpl, thinProvider, checkInputs, containsUnknown } from "./dynamic";
 import { takeoverNote, takingOver } from "./takeover";
-import { exchangeServerName, resourceUrnInput } from "../exchange/inputs";
-import { exchangeServer, getAsaCredentials, removeAsaCredentials, setAsaCredentials, type AsaCredentialStatus, serverExists, deleteOnServer, readOnServer } from "../exchange/operations";
+import { exchangeServerName, resourceUrnInput, sameServer } from "../exchange/inputs";
+import { exchangeServer, getAsaCredentials, removeAsaCredentials, setAsaCredentials, type AsaCredentialStatus, asaServerExists, deleteOnServer, readOnServer } from "../exchange/operations";
 import { exchangeOverride } from "../overrides";
+import { noteLegacyOrigin, OnDestroy, onDestroyInput, Origin, originOf, recordedOrigin, refuseIfHeld, releasedOnDestroy } from "./lifecycle";
 
 export interface AsaBindingArgs {
   /** The Exchange server (EX1 or its FQDN). Changing it replaces the binding. */
@@ -32,8 +33,16 @@ export interface AsaBindingArgs {
    * until AD's password is set. Omitted or "" when unknown: then only `password` is bound.
    */
   adPassword?: pulumi.Input<string>;
-  /** Bind even though the server already holds ASA credentials (delete then removes them all). */
+  /** Bind even though the server already holds ASA credentials of another account. */
   adopt?: pulumi.Input<boolean>;
+  /**
+   * The ASA's AsaComputerAccount `origin` output. Destroy leaves the credential on the server when
+   * the ASA is released (it existed before the stack: it keeps its SPNs and the password the stack
+   * set, and every server must keep holding it), and removes it when the ASA is deleted.
+   */
+  accountOrigin?: pulumi.Input<string>;
+  /** The ASA's `onDestroy`: with `delete`, the ASA is deleted and so is its credential here. */
+  onDestroy?: pulumi.Input<OnDestroy>;
   exchange?: pulumi.Input<ExchangeOverride>;
 }
 
@@ -44,12 +53,16 @@ interface Inputs {
   /** "" when unknown. */
   adPassword: string;
   adopt: boolean;
+  accountOrigin?: Origin;
+  onDestroy?: OnDestroy;
   exchange?: ExchangeOverride;
   /** This resource's URN, for the fix when its server cannot be reached on read or delete. */
   resourceUrn?: string;
 }
 
 export interface AsaBindingOutputs extends Inputs {
+  /** Whether the server held an ASA credential before create (lifecycle.ts); absent in older state. */
+  origin?: Origin;
   version: string;
   /** When our credential was added (WhenAddedUTC, ISO 8601). */
   boundAt: string;
@@ -86,6 +99,8 @@ export function validateAsaBindingInputs(news: Record<string, unknown>, failures
     out.adPassword = typeof news.adPassword === "string" ? news.adPassword : "";
   });
   f.guard("adopt", () => (out.adopt = bool("adopt", news.adopt, false)));
+  f.guard("onDestroy", () => (out.onDestroy = onDestroyInput("onDestroy", news.onDestroy)));
+  out.accountOrigin = recordedOrigin(news.accountOrigin);
   f.guard("exchange", () => (out.exchange = exchangeOverride("exchange", news.exchange)));
   out.resourceUrn = resourceUrnInput(news.resourceUrn);
   if (!failures) f.throwFirst();
@@ -106,12 +121,13 @@ export function asaDrift(props: Pick<AsaBindingOutputs, "server" | "account" | "
 }
 
 export function asaBindingDiff(olds: Partial<AsaBindingOutputs>, news: Inputs): pulumi.dynamic.DiffResult {
-  const replaces = (olds.server ?? "").toLowerCase() === news.server.toLowerCase() ? [] : ["server"];
+  const replaces = sameServer(olds.server ?? "", news.server) ? [] : ["server"];
   const rebind = (olds.account ?? "").toLowerCase() !== news.account.toLowerCase() || olds.password !== news.password;
+  const recorded = (olds.onDestroy ?? undefined) !== news.onDestroy;
   const drifted = (olds.drift ?? []).length > 0;
   const override = JSON.stringify(olds.exchange ?? {}) !== JSON.stringify(news.exchange ?? {});
   // `adopt` only matters when the binding is first made: flipping it later changes nothing.
-  return { changes: replaces.length > 0 || rebind || drifted || override, replaces, deleteBeforeReplace: false };
+  return { changes: replaces.length > 0 || rebind || drifted || override || recorded, replaces, deleteBeforeReplace: false };
 }
 
 function outputs(inputs: Inputs, version: string, boundAt: string, creds: readonly AsaCredentialStatus[]): AsaBindingOutputs {
@@ -149,7 +165,8 @@ function foreignCredentials(inputs: Inputs, creds: readonly AsaCredentialStatus[
 async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
   const inputs = validateAsaBindingInputs(raw);
   const h = await exchangeServer(inputs.server, inputs.exchange);
-  const foreign = foreignCredentials(inputs, await getAsaCredentials(h));
+  const found = await getAsaCredentials(h);
+  const foreign = foreignCredentials(inputs, found);
   if (foreign.length > 0 && !inputs.adopt) {
     throw new AlreadyExistsError(
       `${inputs.server} already holds ASA credentials of another account (${foreign.map((c) => `${c.account}, added ${c.whenAddedUtc}`).join("; ")})`,
@@ -157,7 +174,10 @@ async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.Crea
       { code: "FOREIGN_ASA_CREDENTIALS" },
     );
   }
-  return { id: `${inputs.server.toLowerCase()}/asa`, outs: await bind(inputs) };
+  // Binding replaces whatever the server holds: never while another resource of the stack still holds
+  // this server's binding in state and removes its credentials later in the run.
+  refuseIfHeld(raw, "AsaBinding", `the ASA credential of ${inputs.server}`, (o) => typeof o.server === "string" && sameServer(o.server, inputs.server));
+  return { id: `${inputs.server.toLowerCase()}/asa`, outs: { ...(await bind(inputs)), origin: originOf(found.length > 0) } };
 }
 
 async function read(id: string, props: AsaBindingOutputs): Promise<pulumi.dynamic.ReadResult> {
@@ -173,12 +193,17 @@ async function read(id: string, props: AsaBindingOutputs): Promise<pulumi.dynami
 async function update(_id: string, olds: AsaBindingOutputs, raw: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
   const news = validateAsaBindingInputs(raw);
   const rebind = olds.account.toLowerCase() !== news.account.toLowerCase() || olds.password !== news.password || (olds.drift ?? []).length > 0;
-  if (rebind) return { outs: await bind(news) };
+  const kept = olds.origin ? { origin: olds.origin } : {};
+  if (rebind) return { outs: { ...(await bind(news)), ...kept } };
   const h = await exchangeServer(news.server, news.exchange, olds.version);
-  return { outs: outputs(news, h.version, olds.boundAt, await getAsaCredentials(h)) };
+  return { outs: { ...outputs(news, h.version, olds.boundAt, await getAsaCredentials(h)), ...kept } };
 }
 
 async function del(_id: string, props: AsaBindingOutputs): Promise<void> {
+  if (releasedOnDestroy({ origin: props.accountOrigin, onDestroy: props.onDestroy })) {
+    warn(`${props.server} keeps the credential of ${props.account}: that ASA existed before this stack and is released, with its SPNs and the password the servers hold`);
+    return;
+  }
   await deleteOnServer(props, "the server", async () => removeAsaCredentials(await exchangeServer(props.server, props.exchange, props.version)));
 }
 
@@ -196,12 +221,13 @@ async function noteTakeover(inputs: Inputs): Promise<void> {
 export const asaBindingImpl: ResourceImpl = {
   replaceKeys: ["server"],
   async check(olds, news) {
-    const r = await checkInputs(news, validateAsaBindingInputs, serverExists);
+    const r = await checkInputs(news, validateAsaBindingInputs, asaServerExists);
     // Only a note: a server that cannot be read here fails create with the cause.
-    if (!r.failures?.length && takingOver(news.adopt, olds)) await noteTakeover(validateAsaBindingInputs(r.inputs ?? news)).catch(() => undefined);
+    if (!r.failures?.length && takingOver(news, olds)) await noteTakeover(validateAsaBindingInputs(r.inputs ?? news)).catch(() => undefined);
     return r;
   },
   async diff(_id, olds, news) {
+    noteLegacyOrigin({ origin: olds.accountOrigin ?? olds.origin, onDestroy: olds.onDestroy });
     return asaBindingDiff(olds, validateAsaBindingInputs(news));
   },
   create,
@@ -228,7 +254,7 @@ export class AsaBinding extends pulumi.dynamic.Resource {
       name,
       {
         ...args,
-        resourceUrn: dynamicResourceUrn("AsaBinding", name, opts?.parent),
+        resourceUrn: dynamicResourceUrn("AsaBinding", name, opts?.parent), pulumiStack: stackInput(),
         password: pulumi.secret(args.password),
         adPassword: args.adPassword === undefined ? undefined : pulumi.secret(args.adPassword),
         version: undefined,
@@ -238,7 +264,7 @@ export class AsaBinding extends pulumi.dynamic.Resource {
         previousAccount: undefined,
         drift: undefined,
       },
-      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "password", "adPassword"] },
+      deleteFirst({ ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "password", "adPassword"] }),
       "exchange-kerberos",
       "AsaBinding",
     );

@@ -4,7 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { AlreadyExistsError, ConflictError, InvalidInputError, KerberosRolloutError, NotFoundError, warn } from "../errors";
 import { LdapOverride, ldapSettings } from "../settings";
-import { askDirectory, baseEntry, lowerValues, within } from "./preflight";
+import { askDirectory, baseEntry, checkAsaRights, lowerValues, within } from "./preflight";
 import { bool } from "../validate";
 import { CheckFailures, ResourceImpl, thinProvider, checkInputs, containsUnknown } from "./dynamic";
 import { directoryFor, LdapConnection, Modification, str, strs } from "../ldap/connection";
@@ -13,11 +13,14 @@ import { domainInfo, entrySid, findBySamAccountName, findBySid } from "../ldap/d
 import { registerSecret } from "../secrets";
 import { dateFromFiletime, parseFiletime } from "../ldap/filetime";
 import { encodeUnicodePwd, generatePassword } from "../ldap/unicode-pwd";
-import { OWNER_ATTRIBUTE, ownerInput, ownerMark, dynamicResourceUrn } from "../owner";
+import { OWNER_ATTRIBUTE, deleteFirst, dynamicResourceUrn, ownerInput, ownerMark, stackInput } from "../owner";
 import { Entry } from "ldapts";
 
 import { DEFAULT_ENCRYPTION_TYPES, EncryptionTypes, UAC_ACCOUNTDISABLE, UAC_WORKSTATION_TRUST_ACCOUNT } from "../ldap/account-bits";
 import { ldapOverrideInput } from "../overrides";
+import { keptOrigin, noteLegacyOrigin, OnDestroy, onDestroyInput, Origin, originOf, refuseIfHeld, releasedOnDestroy } from "./lifecycle";
+import { maxAgeDaysInput } from "../asa-password-age";
+import { rotationAtCheck } from "./asa-password-rotation";
 
 export { DEFAULT_ENCRYPTION_TYPES, EncryptionTypes } from "../ldap/account-bits";
 
@@ -34,6 +37,12 @@ export interface AsaComputerAccountArgs {
   /** Take over an existing account of this name (its password is reset to ours). */
   adopt?: pulumi.Input<boolean>;
   /**
+   * What destroy does with an account that existed before (adopted): `release` (the default) leaves
+   * it as it is, with the password the stack set; `delete` deletes it. An account the stack created
+   * is always deleted.
+   */
+  onDestroy?: pulumi.Input<OnDestroy>;
+  /**
    * Leave the password in AD to a later step (default false). Microsoft's rotation order: every
    * Exchange server gets the new credential first, AD's password changes last. When true, create
    * gives the account a random throwaway password (so it has keys) and update never sets one; the
@@ -42,6 +51,12 @@ export interface AsaComputerAccountArgs {
   deferPasswordSet?: pulumi.Input<boolean>;
   /** Per-resource override of the stack's LDAP settings (a site with its own DC). */
   ldap?: pulumi.Input<LdapOverride>;
+  /**
+   * The password's maximum age in days, measured from AD's pwdLastSet. A generated password older
+   * than that is rotated by the next `pulumi up` (its preview says why); a declared one is never
+   * replaced: the preview warns that it is due. See asa-password-rotation.ts.
+   */
+  passwordMaxAgeDays?: pulumi.Input<number>;
 }
 
 interface Inputs {
@@ -53,8 +68,10 @@ interface Inputs {
   supportedEncryptionTypes: number;
   description?: string;
   adopt: boolean;
+  onDestroy?: OnDestroy;
   deferPasswordSet: boolean;
   ldap?: LdapOverride;
+  passwordMaxAgeDays?: number;
 }
 
 export interface AsaOutputs extends Inputs {
@@ -81,6 +98,10 @@ export interface AsaOutputs extends Inputs {
   adPasswordSetAt: string;
   /** What `read` found different from the declared state, in words. */
   drift: string[];
+  /** Whether create made the account or found it (adopt, lifecycle.ts); absent in older state. */
+  origin?: Origin;
+  /** The adminDescription an adopted account had before our mark replaced it: put back on release. */
+  markFound?: string | null;
 }
 
 // ---- offline validation ----
@@ -152,8 +173,10 @@ export function validateAsaInputs(news: Record<string, unknown>, failures?: Chec
   f.guard("supportedEncryptionTypes", () => (out.supportedEncryptionTypes = encryptionTypes("supportedEncryptionTypes", news.supportedEncryptionTypes)));
   f.guard("description", () => (out.description = description("description", news.description)));
   f.guard("adopt", () => (out.adopt = bool("adopt", news.adopt, false)));
+  f.guard("onDestroy", () => (out.onDestroy = onDestroyInput("onDestroy", news.onDestroy)));
   f.guard("deferPasswordSet", () => (out.deferPasswordSet = bool("deferPasswordSet", news.deferPasswordSet, false)));
   f.guard("ldap", () => (out.ldap = ldapOverrideInput("ldap", news.ldap)));
+  f.guard("passwordMaxAgeDays", () => (out.passwordMaxAgeDays = maxAgeDaysInput("passwordMaxAgeDays", news.passwordMaxAgeDays)));
   out.owner = ownerInput(news.owner);
   if (!failures) f.throwFirst();
   return out as Inputs;
@@ -172,6 +195,8 @@ export function asaDiff(olds: Partial<AsaOutputs>, news: Inputs): pulumi.dynamic
   if (olds.supportedEncryptionTypes !== news.supportedEncryptionTypes) changes.push("supportedEncryptionTypes");
   if ((olds.description ?? undefined) !== news.description) changes.push("description");
   if (olds.enabled === false) changes.push("enabled");
+  // Recorded in state by an update, for destroy to read.
+  if ((olds.onDestroy ?? undefined) !== news.onDestroy) changes.push("onDestroy");
   // State written before the ASA recorded the password AD holds (an earlier release): record it
   // now, so that the bindings that take it see a known value at every later preview (an output
   // missing from state is unknown at preview, and would plan their update every time).
@@ -318,6 +343,8 @@ async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.Crea
     if (!ours && !inputs.adopt) {
       throw asaExists(`${info.netbiosName}\\${sam}`, e.dn);
     }
+    const sid = entrySid(e);
+    refuseIfHeld(raw, "AsaComputerAccount", `the account ${info.netbiosName}\\${sam} (${e.dn})`, (o) => o.sid === sid);
     dn = await converge(c, e, inputs, ours ? initial : inputs.deferPasswordSet ? undefined : pw);
   } else {
     dn = childDn("CN", inputs.name, inputs.ou);
@@ -348,9 +375,14 @@ async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.Crea
   if (!e) throw new NotFoundError(`${dn} vanished right after it was written`, "check for replication or a concurrent delete, then run pulumi up again", { code: "OBJECT_VANISHED" });
   const setAt = inputs.deferPasswordSet ? "" : isoPwdLastSet(e);
   // AD's password now: the one this create set, unless an adopted account kept its own (unknown).
-  const adopted = existing.length > 0 && !(inputs.owner !== undefined && str(existing[0], OWNER_ATTRIBUTE) === inputs.owner);
+  // Our own mark without adopt is an earlier create of ours whose answer was lost. With adopt, an
+  // account there before this create counts as adopted even under our mark (a stack of this name
+  // whose state was lost made it): destroy then leaves it, never deletes what may be a user's.
+  const adopted = existing.length > 0 && (inputs.adopt || !(inputs.owner !== undefined && str(existing[0], OWNER_ATTRIBUTE) === inputs.owner));
   const ad = { adPassword: adopted && inputs.deferPasswordSet ? "" : inputs.deferPasswordSet ? initial : pw, adPasswordSetAt: isoPwdLastSet(e) };
   const outs = await outputsFrom(c, e, inputs, pw, setAt, ad);
+  outs.origin = originOf(adopted);
+  if (adopted) outs.markFound = str(existing[0], OWNER_ATTRIBUTE) ?? null;
   return { id: outs.sid, outs };
 }
 
@@ -398,13 +430,21 @@ async function update(id: string, olds: Partial<AsaOutputs>, raw: Record<string,
   if (!after) throw new NotFoundError(`${olds.dn ?? id} vanished during the update`, "run pulumi refresh", { code: "OBJECT_VANISHED" });
   const setAt = news.deferPasswordSet ? "" : mustSet ? isoPwdLastSet(after) : (olds.passwordSetByUs ?? isoPwdLastSet(after));
   const ad = mustSet ? { adPassword: pw, adPasswordSetAt: isoPwdLastSet(after) } : { adPassword: adBefore.adPassword, adPasswordSetAt: isoPwdLastSet(after) };
-  return { outs: await outputsFrom(c, after, news, pw, setAt, ad) };
+  return { outs: { ...(await outputsFrom(c, after, news, pw, setAt, ad)), ...keptOrigin(olds as Record<string, unknown>) } };
 }
 
 async function del(id: string, props: Partial<AsaOutputs>): Promise<void> {
   const c = directoryFor(props.ldap);
   const e = await readBySid(c, id);
   if (!e) return;
+  if (releasedOnDestroy(props)) {
+    // It existed before the stack: left as it is (its password is the one the servers hold), with
+    // the adminDescription it had before our mark.
+    const found = props.markFound ?? null;
+    if ((str(e, OWNER_ATTRIBUTE) ?? null) !== found) await c.modify(e.dn, [{ operation: "replace", type: OWNER_ATTRIBUTE, values: found === null ? [] : [found] }]);
+    warn(`${props.qualifiedName ?? e.dn} existed before this stack: released, not deleted (it keeps the password the stack set, which the Exchange servers hold)`);
+    return;
+  }
   await c.del(e.dn);
 }
 
@@ -476,6 +516,7 @@ async function preflight(inputs: Inputs, f: CheckFailures, olds: Record<string, 
       if (!lowerValues(ou, "allowedChildClassesEffective").includes("computer")) {
         f.add("ou", "NO_RIGHT_TO_CREATE_COMPUTERS", `the bind user ${ldapSettings(inputs.ldap ?? {}).bindUser} may not create computer objects in ${inputs.ou} (allowedChildClassesEffective lacks computer)`, `delegate "Create Computer objects" on that OU to the bind user, or choose an OU where it has that right`);
       }
+      if (inputs.name !== undefined) await checkAsaRights(c, f, { ou: inputs.ou, name: inputs.name, description: inputs.description, owner: inputs.owner });
     });
   }
   if (inputs.name !== undefined) {
@@ -512,7 +553,7 @@ function recorded(olds: Record<string, unknown>): { adPassword?: string; adPassw
 }
 
 /** The outputs `check` can already tell, carried in its inputs (see `knownAtPreview`). */
-type KnownAtPreview = Partial<Pick<AsaOutputs, "password" | "dn" | "sid" | "samAccountName" | "qualifiedName" | "adPassword">>;
+type KnownAtPreview = Partial<Pick<AsaOutputs, "password" | "dn" | "sid" | "samAccountName" | "qualifiedName" | "adPassword" | "adPasswordSetAt">> & { passwordRotation?: string };
 
 /**
  * At preview the engine does not call `update`: a resource being updated shows its checked inputs
@@ -523,7 +564,7 @@ type KnownAtPreview = Partial<Pick<AsaOutputs, "password" | "dn" | "sid" | "samA
  * account this stack manages (or adopts), its SID, its DN after any move, and `DOMAIN\NAME$`.
  * One read, on the connection `check` already uses.
  */
-async function knownAtPreview(olds: Record<string, unknown>, inputs: Inputs): Promise<KnownAtPreview> {
+async function knownAtPreview(olds: Record<string, unknown>, inputs: Inputs & { previewPass: boolean }): Promise<KnownAtPreview> {
   const generated = typeof olds.password === "string" && olds.password !== "" && !containsUnknown(olds.password) ? olds.password : generatePassword(undefined, inputs.name);
   const known: KnownAtPreview = { password: inputs.password ?? generated };
   const ours = typeof olds.name === "string" && olds.name.toUpperCase() === inputs.name.toUpperCase();
@@ -537,18 +578,26 @@ async function knownAtPreview(olds: Record<string, unknown>, inputs: Inputs): Pr
   const dn = dnEquals(parentDn(e.dn), inputs.ou) ? e.dn : childDn("CN", rdnValue(e.dn), inputs.ou);
   if (!ours && (inputs.owner === undefined || str(e, OWNER_ATTRIBUTE) !== inputs.owner)) {
     // Taking over an account whose password no tool can read: the plan is a create, so say here,
-    // at preview, that it changes the password (README, "Taking over an existing rollout").
+    // at preview, that it changes the password (docs/guides/take-over-a-rollout.md).
     warn(
       inputs.deferPasswordSet
         ? `${info.netbiosName}\\${sam} (${e.dn}) is taken over (adopt): its current password cannot be read, so this up rotates it — every AsaBinding binds the new password on its server first, then AsaPassword sets it in AD`
         : `${info.netbiosName}\\${sam} (${e.dn}) is taken over (adopt): its current password cannot be read, so this up sets the declared one in AD`,
     );
   }
-  // AD's password, known at preview (from the inputs check recorded last time, which lack the
-  // pwdLastSet that update compares: update computes the exact value). A binding's diff does not
-  // compare it, but an unknown one would plan every binding as changed where up changes nothing.
-  const adPassword = !inputs.deferPasswordSet ? known.password : ours ? adPasswordNow(e, recorded(olds), typeof olds.password === "string" ? olds.password : undefined).adPassword : undefined;
-  return { ...known, sid, dn, samAccountName: sam, qualifiedName: `${info.netbiosName}\\${sam}`, ...(adPassword !== undefined ? { adPassword } : {}) };
+  // AD's password, known at preview, from what the last check recorded in the inputs (the engine
+  // hands check the old inputs, not the outputs): the password AD held then and its pwdLastSet,
+  // both carried in the inputs for that reason. A binding's diff does not compare it, but an
+  // unknown one would plan every binding as changed where up changes nothing; and it tells a
+  // rotation that stopped between the servers and AD (AD's pwdLastSet unchanged since).
+  const now = inputs.deferPasswordSet && ours ? adPasswordNow(e, recorded(olds), typeof olds.password === "string" ? olds.password : undefined) : undefined;
+  const adNow = now?.adPassword;
+  // A generated password past its maximum age gets a new one, unless a rotation is still under
+  // way (AD does not hold the recorded password yet): that one is finished first.
+  const rotation = ours ? rotationAtCheck(inputs, `${info.netbiosName}\\${sam}`, isoPwdLastSet(e), !inputs.deferPasswordSet || adNow === known.password) : {};
+  const password = rotation.password ?? known.password;
+  const adPassword = !inputs.deferPasswordSet ? password : adNow;
+  return { ...known, ...rotation, password, sid, dn, samAccountName: sam, qualifiedName: `${info.netbiosName}\\${sam}`, ...(adPassword !== undefined ? { adPassword } : {}), ...(now ? { adPasswordSetAt: now.adPasswordSetAt } : {}) };
 }
 
 export const asaComputerAccountImpl: ResourceImpl = {
@@ -557,9 +606,12 @@ export const asaComputerAccountImpl: ResourceImpl = {
     const r = await checkInputs(news, validateAsaInputs, preflight, olds);
     if (r.failures?.length) return r;
     const inputs = validateAsaInputs(r.inputs);
-    return { inputs: { ...r.inputs, ...(await knownAtPreview(olds, inputs)) } };
+    // previewPass says only which pass this is (asa-password-rotation.ts): never recorded.
+    const { previewPass: _pass, ...checked } = r.inputs as Record<string, unknown>;
+    return { inputs: { ...checked, ...(await knownAtPreview(olds, { ...inputs, previewPass: r.inputs?.previewPass === true })) } };
   },
   async diff(_id, olds, news) {
+    noteLegacyOrigin(olds);
     return asaDiff(olds, validateAsaInputs(news));
   },
   create,
@@ -588,6 +640,8 @@ export class AsaComputerAccount extends pulumi.dynamic.Resource {
   declare readonly owner: pulumi.Output<string>;
   /** Secret: the password AD holds now ("" when unknown); see AsaOutputs.adPassword. */
   declare readonly adPassword: pulumi.Output<string>;
+  /** `created` or `adopted` (lifecycle.ts): what destroy does with the account and its bindings. */
+  declare readonly origin: pulumi.Output<string>;
 
   constructor(name: string, args: AsaComputerAccountArgs, opts?: pulumi.CustomResourceOptions) {
     super(
@@ -595,7 +649,7 @@ export class AsaComputerAccount extends pulumi.dynamic.Resource {
       name,
       {
         ...args,
-        resourceUrn: dynamicResourceUrn("AsaComputerAccount", name, opts?.parent),
+        resourceUrn: dynamicResourceUrn("AsaComputerAccount", name, opts?.parent), pulumiStack: stackInput(),
         owner: ownerMark("AsaComputerAccount", name),
         // Always a secret, "" when none is declared: `check` then puts the generated password in
         // the same key, and the engine keeps a key secret in the checked inputs only when it was
@@ -614,8 +668,12 @@ export class AsaComputerAccount extends pulumi.dynamic.Resource {
         keyVersion: undefined,
         enabled: undefined,
         drift: undefined,
+        origin: undefined,
+        // Which pass of `up` the program runs in, for a rotation that check decides (only with a
+        // maximum age): asa-password-rotation.ts.
+        ...(args.passwordMaxAgeDays !== undefined ? { previewPass: pulumi.runtime.isDryRun() } : {}),
       },
-      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "password", "adPassword"] },
+      deleteFirst({ ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "password", "adPassword"] }),
       "exchange-kerberos",
       "AsaComputerAccount",
     );

@@ -7,7 +7,7 @@
 // Delete changes nothing in AD: a password cannot be "unset", and the account's own delete (after
 // this one, on destroy) removes it.
 import * as pulumi from "@pulumi/pulumi";
-import { dynamicResourceUrn } from "../owner";
+import { dynamicResourceUrn, stackInput } from "../owner";
 import { InvalidInputError, NotFoundError } from "../errors";
 import { LdapOverride } from "../settings";
 import { readAsaPasswordState, setAsaPassword } from "./asa-computer-account";
@@ -35,6 +35,8 @@ export interface AsaPasswordOutputs extends Inputs {
   /** pwdLastSet right after we set it: a difference means someone else reset the password. */
   passwordSetByUs: string;
   keyVersion: number;
+  /** msDS-KeyVersionNumber right after we set it (absent in older state): see `resetByHand`. */
+  keyVersionSetByUs?: number;
   drift: string[];
 }
 
@@ -61,16 +63,27 @@ function validate(news: Record<string, unknown>, failures?: CheckFailures): Inpu
   return out as Inputs;
 }
 
+/**
+ * Whether AD's password was set by someone else since we set it. AD changes the key version at every
+ * password set; pwdLastSet alone also moves when an admin restarts the password's age without
+ * setting it (pwdLastSet 0, then -1): that keeps the password every server holds, and only restarts
+ * its age (asa-password-age.ts).
+ */
+export function resetByHand(p: Partial<Pick<AsaPasswordOutputs, "passwordLastSet" | "passwordSetByUs" | "keyVersion" | "keyVersionSetByUs">>): boolean {
+  if (p.passwordLastSet === p.passwordSetByUs) return false;
+  return p.keyVersionSetByUs === undefined || p.keyVersion !== p.keyVersionSetByUs;
+}
+
 /** What a refresh compares: ours vs. what AD has (a reset by someone else counts as a change). */
 export function asaPasswordDiff(olds: Partial<AsaPasswordOutputs>, news: Inputs): pulumi.dynamic.DiffResult {
   const replaces = olds.accountSid !== news.accountSid ? ["accountSid"] : [];
-  const changes = olds.password !== news.password || olds.passwordLastSet !== olds.passwordSetByUs;
+  const changes = olds.password !== news.password || resetByHand(olds);
   return { changes: changes || replaces.length > 0, replaces, deleteBeforeReplace: false };
 }
 
 async function setIt(inputs: Inputs): Promise<AsaPasswordOutputs> {
   const state = await setAsaPassword(inputs.accountSid, inputs.password, inputs.ldap);
-  return { ...inputs, dn: state.dn, passwordLastSet: state.passwordLastSet, passwordSetByUs: state.passwordLastSet, keyVersion: state.keyVersion, drift: [] };
+  return { ...inputs, dn: state.dn, passwordLastSet: state.passwordLastSet, passwordSetByUs: state.passwordLastSet, keyVersion: state.keyVersion, keyVersionSetByUs: state.keyVersion, drift: [] };
 }
 
 export const asaPasswordImpl: ResourceImpl = {
@@ -88,7 +101,7 @@ export const asaPasswordImpl: ResourceImpl = {
   async read(id, props: AsaPasswordOutputs) {
     try {
       const state = await readAsaPasswordState(id, props.ldap, props.dn);
-      const drift = state.passwordLastSet !== props.passwordSetByUs
+      const drift = resetByHand({ ...props, passwordLastSet: state.passwordLastSet, keyVersion: state.keyVersion })
         ? [`the ASA's password was set by someone else at ${state.passwordLastSet} (we set it at ${props.passwordSetByUs}); the Exchange servers do not hold that one`]
         : [];
       return { id, props: { ...props, dn: state.dn, passwordLastSet: state.passwordLastSet, keyVersion: state.keyVersion, drift } };
@@ -116,7 +129,10 @@ export class AsaPassword extends pulumi.dynamic.Resource {
     super(
       thinProvider("exchange-kerberos:AsaPassword"),
       name,
-      { resourceUrn: dynamicResourceUrn("AsaPassword", name, opts?.parent), dn: undefined, passwordLastSet: undefined, passwordSetByUs: undefined, keyVersion: undefined, drift: undefined, ...args },
+      { resourceUrn: dynamicResourceUrn("AsaPassword", name, opts?.parent), pulumiStack: stackInput(), dn: undefined, passwordLastSet: undefined, passwordSetByUs: undefined, keyVersion: undefined, keyVersionSetByUs: undefined, drift: undefined, ...args,
+        // A secret whatever the program gives: a plain string would otherwise be stored in plain
+        // text among the inputs (additionalSecretOutputs covers only the outputs).
+        password: pulumi.secret(args.password) },
       { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "password"] },
       "exchange-kerberos",
       "AsaPassword",

@@ -2,24 +2,25 @@
 // dnsNode over LDAP. `values` is authoritative (round robin over every address declared; any other
 // value of that type is removed); records of other types on the node are never touched.
 import * as pulumi from "@pulumi/pulumi";
-import { AlreadyExistsError, ConflictError, InvalidInputError } from "../errors";
-import { LdapOverride } from "../settings";
+import { AlreadyExistsError, ConflictError, InvalidInputError, warn } from "../errors";
+import { LdapOverride, ldapSettings } from "../settings";
+import { settingDefault } from "../setting-keys";
 import { bool, dnsLabel, fqdn, ipv4, ipv6, oneOf } from "../validate";
 import { CheckFailures, ResourceImpl, thinProvider, checkInputs } from "./dynamic";
 import { directoryFor, LdapConnection } from "../ldap/connection";
 import { canonicalAddress, DnsType, encodeA, encodeAAAA, encodeCountName, recordText, typeName } from "../ldap/dns-record-codec";
 import { findZone, liveRecords, nodeDn, readNode, setRecords } from "../ldap/dns-zone";
 import { parentDn } from "../ldap/dn";
-import { ldapSettings } from "../settings";
 import { askDirectory, lowerValues } from "./preflight";
-import { ownerInput, ownerMark, dynamicResourceUrn } from "../owner";
+import { OWNER_ATTRIBUTE, deleteFirst, dynamicResourceUrn, ownerInput, ownerMark, stackInput } from "../owner";
 import { ldapOverrideInput } from "../overrides";
+import { keptOrigin, noteLegacyOrigin, OnDestroy, onDestroyInput, Origin, originOf, refuseIfHeld, releasedOnDestroy } from "./lifecycle";
 
 export type DnsRecordType = "A" | "AAAA" | "CNAME";
 const TYPES: readonly DnsRecordType[] = ["A", "AAAA", "CNAME"];
 /** RFC 2181 §8: a TTL is an unsigned 31-bit number. */
 export const MAX_TTL = 2147483647;
-export const DEFAULT_TTL = 3600;
+export const DEFAULT_TTL: number = settingDefault("dnsTtl");
 
 export interface DnsRecordArgs {
   /** The AD-integrated zone, such as corp.example. */
@@ -33,6 +34,9 @@ export interface DnsRecordArgs {
   ttl?: pulumi.Input<number>;
   /** Take over records of this type that already exist on the name. */
   adopt?: pulumi.Input<boolean>;
+  /** What destroy does with records that existed before (adopted): `release` (the default) leaves
+   * them as they are; `delete` removes them. Records the stack wrote are always removed. */
+  onDestroy?: pulumi.Input<OnDestroy>;
   ldap?: pulumi.Input<LdapOverride>;
 }
 
@@ -43,6 +47,7 @@ interface Inputs {
   values: string[];
   ttl: number;
   adopt: boolean;
+  onDestroy?: OnDestroy;
   ldap?: LdapOverride;
   /** This resource's mark (owner.ts), written with the records. */
   owner?: string;
@@ -54,6 +59,10 @@ export interface DnsRecordOutputs extends Inputs {
   /** Types of the other records on the node (left alone). */
   otherTypes: string[];
   drift: string[];
+  /** Whether create wrote the records or found them (adopt, lifecycle.ts); absent in older state. */
+  origin?: Origin;
+  /** The node's adminDescription before our mark, for an adopted record: put back on release. */
+  markFound?: string | null;
 }
 
 export function validateDnsInputs(news: Record<string, unknown>, failures?: CheckFailures): Inputs {
@@ -95,6 +104,7 @@ export function validateDnsInputs(news: Record<string, unknown>, failures?: Chec
     out.ttl = ttl;
   });
   f.guard("adopt", () => (out.adopt = bool("adopt", news.adopt, false)));
+  f.guard("onDestroy", () => (out.onDestroy = onDestroyInput("onDestroy", news.onDestroy)));
   f.guard("ldap", () => (out.ldap = ldapOverrideInput("ldap", news.ldap)));
   out.owner = ownerInput(news.owner);
   if (out.type === "CNAME" && out.name === "@") f.add("name", "CNAME_AT_APEX", "a CNAME cannot be at the zone apex (@), which holds the SOA and NS records (RFC 1034 §3.6.2)", "use an A record at the apex");
@@ -113,7 +123,7 @@ export function dnsDiff(olds: Partial<DnsRecordOutputs>, news: Inputs): pulumi.d
   if (olds.zone !== news.zone) replaces.push("zone");
   if (olds.name !== news.name) replaces.push("name");
   if (olds.type !== news.type) replaces.push("type");
-  const changes = replaces.length > 0 || !sameSet(olds.values, news.values) || olds.ttl !== news.ttl;
+  const changes = replaces.length > 0 || !sameSet(olds.values, news.values) || olds.ttl !== news.ttl || (olds.onDestroy ?? undefined) !== news.onDestroy;
   // Same name, new type (A → CNAME): the old records must go first, a CNAME cannot sit beside them.
   return { changes, replaces, deleteBeforeReplace: replaces.length > 0 && olds.zone === news.zone && olds.name === news.name };
 }
@@ -141,14 +151,14 @@ async function state(c: LdapConnection, i: Pick<Inputs, "zone" | "name" | "type"
   return { zoneDn, dn, node, ours, others, marked: i.owner !== undefined && node.mark === i.owner };
 }
 
-function outputs(i: Inputs, dn: string, others: number[], drift: string[] = []): DnsRecordOutputs {
-  return { ...i, fqdn: display(i), nodeDn: dn, otherTypes: [...new Set(others.map(typeName))].sort(), drift };
+function outputs(i: Inputs, dn: string, others: number[], drift: string[] = [], kept: Record<string, unknown> = {}): DnsRecordOutputs {
+  return { ...i, fqdn: display(i), nodeDn: dn, otherTypes: [...new Set(others.map(typeName))].sort(), drift, ...kept };
 }
 
 /** CNAME exclusivity (RFC 1034 §3.6.2): no CNAME beside other data, no data beside a CNAME. */
 function checkCoexistence(i: Inputs, others: { type: number }[]): void {
   if (i.type === "CNAME" && others.length > 0) {
-    throw new ConflictError(`${display(i)} already has ${[...new Set(others.map((r) => typeName(r.type)))].join(", ")} records; a CNAME cannot coexist with other records`, "remove those records, or pick another name for the CNAME", { code: "CNAME_BESIDE_RECORDS" });
+    throw new ConflictError(`${display(i)} already has ${[...new Set(others.map((r) => typeName(r.type)))].join(", ")} records; a CNAME cannot coexist with other records`, "remove those records (samba-tool dns delete, or DNS Manager), or pick another name for the CNAME; records this stack adopted and released on a type change stay until removed by hand", { code: "CNAME_BESIDE_RECORDS" });
   }
   if (i.type !== "CNAME" && others.some((r) => r.type === DnsType.CNAME)) {
     throw new ConflictError(`${display(i)} is a CNAME; ${i.type} records cannot be added beside it`, "delete the CNAME first, or manage it with a DnsRecord of type CNAME", { code: "RECORDS_BESIDE_CNAME" });
@@ -177,8 +187,13 @@ async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.Crea
   if (s.ours.length > 0 && !i.adopt && !s.marked) {
     throw recordsExist(i, s.ours);
   }
+  // As the ASA's (asa-computer-account.ts): under our mark without adopt, a lost answer of ours;
+  // with adopt, records there before this create are adopted, whoever wrote them.
+  const adopted = s.ours.length > 0 && (i.adopt || !s.marked);
+  if (s.ours.length > 0) refuseIfHeld(raw, "DnsRecord", `the ${i.type} records of ${display(i)}`, (o) => o.zone === i.zone && o.name === i.name && o.type === i.type);
   await write(c, s.zoneDn, i);
-  return { id: `${i.zone}/${i.name}/${i.type}`, outs: outputs(i, s.dn, s.others.map((r) => r.type)) };
+  const kept = { origin: originOf(adopted), ...(adopted ? { markFound: s.node.mark ?? null } : {}) };
+  return { id: `${i.zone}/${i.name}/${i.type}`, outs: outputs(i, s.dn, s.others.map((r) => r.type), [], kept) };
 }
 
 async function read(id: string, props: Partial<DnsRecordOutputs>): Promise<pulumi.dynamic.ReadResult> {
@@ -195,7 +210,7 @@ async function read(id: string, props: Partial<DnsRecordOutputs>): Promise<pulum
   // A mixed TTL reads as the first record's TTL unless one of them differs from ours: then report
   // that one, so the diff shows a change.
   const ttl = ttls.find((t) => t !== props.ttl) ?? ttls[0];
-  return { id, props: { ...outputs({ ...i, values, ttl }, s.dn, s.others.map((r) => r.type), drift) } };
+  return { id, props: { ...outputs({ ...i, values, ttl }, s.dn, s.others.map((r) => r.type), drift, keptOrigin(props as Record<string, unknown>)) } };
 }
 
 async function update(_id: string, olds: Partial<DnsRecordOutputs>, raw: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
@@ -204,13 +219,21 @@ async function update(_id: string, olds: Partial<DnsRecordOutputs>, raw: Record<
   const s = await state(c, i);
   checkCoexistence(i, s.others);
   await write(c, s.zoneDn, i);
-  return { outs: outputs(i, s.dn, s.others.map((r) => r.type)) };
+  return { outs: outputs(i, s.dn, s.others.map((r) => r.type), [], keptOrigin(olds as Record<string, unknown>)) };
 }
 
 async function del(_id: string, props: Partial<DnsRecordOutputs>): Promise<void> {
   const i = props as Inputs;
   const c = directoryFor(i.ldap);
   const zoneDn = await findZone(c, i.zone);
+  if (releasedOnDestroy(props)) {
+    // They existed before the stack: left as they are, the node's adminDescription as it was.
+    const n = await readNode(c, nodeDn(zoneDn, i.name));
+    const found = props.markFound ?? null;
+    if (n.exists && (n.mark ?? null) !== found) await c.modify(n.dn, [{ operation: "replace", type: OWNER_ATTRIBUTE, values: found === null ? [] : [found] }]);
+    warn(`the ${i.type} records of ${display(i)} existed before this stack: released, not deleted`);
+    return;
+  }
   await setRecords(c, zoneDn, i.name, typeCode(i.type), [], i.ttl ?? DEFAULT_TTL, i.owner === undefined ? undefined : null);
 }
 
@@ -233,7 +256,10 @@ async function preflight(i: Inputs, f: CheckFailures, olds: Record<string, unkno
     const node = await readNode(c, nodeDn(zone, i.name));
     const live = liveRecords(node);
     const ours = live.filter((r) => r.type === typeCode(i.type));
-    const others = live.filter((r) => r.type !== typeCode(i.type));
+    // Records of the type state recorded on this name are the old resource's: a type change
+    // (A ↔ CNAME) replaces it delete-first, so they are gone before the new type is written.
+    const replacedType = olds.zone === i.zone && olds.name === i.name && typeof olds.type === "string" && olds.type !== i.type ? typeCode(olds.type as DnsRecordType) : undefined;
+    const others = live.filter((r) => r.type !== typeCode(i.type) && r.type !== replacedType);
     try {
       checkCoexistence(i, others);
     } catch (e) {
@@ -250,8 +276,14 @@ async function preflight(i: Inputs, f: CheckFailures, olds: Record<string, unkno
     const user = ldapSettings(i.ldap ?? {}).bindUser;
     if (node.exists) {
       const [e] = await c.search(node.dn, { scope: "base", attributes: ["allowedAttributesEffective"] });
-      if (e && !lowerValues(e, "allowedAttributesEffective").includes("dnsrecord")) {
-        f.add("name", "NO_RIGHT_TO_WRITE_RECORDS", `the bind user ${user} may not write the records of ${node.dn} (allowedAttributesEffective lacks dnsRecord)`, `add the bind user to DnsAdmins, or delegate write access on the zone ${i.zone}`);
+      const writable = e ? lowerValues(e, "allowedAttributesEffective") : [];
+      // dnsRecord, and dNSTombstoned for a delete (Windows tombstones a node: [MS-DNSP] §2.3.2.2).
+      const lacking = ["dnsRecord", "dNSTombstoned"].filter((a) => !writable.includes(a.toLowerCase()));
+      if (e && lacking.length) {
+        f.add("name", "NO_RIGHT_TO_WRITE_RECORDS", `the bind user ${user} may not write the records of ${node.dn} (allowedAttributesEffective lacks ${lacking.join(", ")})`, `add the bind user to DnsAdmins, or delegate write access on the zone ${i.zone} (docs/guides/delegate-the-bind-account.md)`);
+      }
+      if (e && i.owner !== undefined && !writable.includes("admindescription")) {
+        f.add("name", "NO_RIGHT_TO_WRITE_OWNER_MARK", `the bind user ${user} may not write adminDescription on ${node.dn}, where the stack marks the records it owns`, `delegate "Write adminDescription" on dnsNode objects of the zone ${i.zone} (docs/guides/delegate-the-bind-account.md)`);
       }
     } else {
       const [z] = await c.search(zone, { scope: "base", attributes: ["allowedChildClassesEffective"] });
@@ -268,6 +300,7 @@ export const dnsRecordImpl: ResourceImpl = {
     return checkInputs(news, validateDnsInputs, preflight, olds);
   },
   async diff(_id, olds, news) {
+    noteLegacyOrigin(olds);
     return dnsDiff(olds, validateDnsInputs(news));
   },
   create,
@@ -286,9 +319,11 @@ export class DnsRecord extends pulumi.dynamic.Resource {
   declare readonly nodeDn: pulumi.Output<string>;
   declare readonly otherTypes: pulumi.Output<string[]>;
   declare readonly drift: pulumi.Output<string[]>;
+  /** `created` or `adopted` (lifecycle.ts): whether destroy deletes the records or releases them. */
+  declare readonly origin: pulumi.Output<string>;
 
   constructor(name: string, args: DnsRecordArgs, opts?: pulumi.CustomResourceOptions) {
     super(thinProvider("exchange-kerberos:DnsRecord"), name, { ...args,
-        resourceUrn: dynamicResourceUrn("DnsRecord", name, opts?.parent), owner: ownerMark("DnsRecord", name), fqdn: undefined, nodeDn: undefined, otherTypes: undefined, drift: undefined }, opts, "exchange-kerberos", "DnsRecord");
+        resourceUrn: dynamicResourceUrn("DnsRecord", name, opts?.parent), pulumiStack: stackInput(), owner: ownerMark("DnsRecord", name), fqdn: undefined, nodeDn: undefined, otherTypes: undefined, drift: undefined, origin: undefined }, deleteFirst(opts), "exchange-kerberos", "DnsRecord");
   }
 }

@@ -4,15 +4,18 @@
 // for `read`, `update` and `delete`. So the serialized object must capture nothing heavy, live
 // (clients, sessions) or secret, and must load the real implementation by package name at call
 // time: upgrading the package then upgrades what old state runs. Each method below captures only
-// the resource's type token and hands over to `providerCall`.
+// the resource's type token and the version that wrote it, and hands over to `providerCall`.
 import * as pulumi from "@pulumi/pulumi";
-import { causeOf, formatProblem, InvalidInputError, KerberosRolloutError } from "../errors";
-import type { ErrorCode } from "../error-codes";
+import { checkProjectLoadsThisPackage, PACKAGE_VERSION } from "../package-install";
 import { configureFromStack, ConfigSource } from "../settings";
 import { exitWhenEngineGone } from "../engine-watch";
 import { recordProviderCall } from "../stats";
 import { noteProgramRuns, useCurrentConfig } from "../current-config";
-import { implementationOf, typeOfRelease01Export } from "./registry";
+import { typeOfRelease01Export } from "./release-0-1";
+export { CheckFailures } from "../check-failures";
+import { CheckFailures } from "../check-failures";
+import { BOOKKEEPING_INPUTS, carryRecordedMarks, recordedInputs, rememberDeleted, rememberRecorded } from "./lifecycle";
+import { noteHeld, noteReleased } from "../stack-state";
 
 export type { ResourceImpl } from "./resource-impl";
 import type { ResourceImpl } from "./resource-impl";
@@ -25,6 +28,7 @@ import type { ResourceImpl } from "./resource-impl";
  * and moving or renaming a file changes nothing in any stack (ARCHITECTURE.md, "State").
  */
 export function thinProvider(type: string): pulumi.dynamic.ResourceProvider {
+  checkProjectLoadsThisPackage();
   // One object per resource type: Pulumi caches a provider's serialized code per object, so a new
   // object for every resource would serialize the same closures again for each one.
   let provider = thinProviders.get(type);
@@ -38,15 +42,60 @@ export function thinProvider(type: string): pulumi.dynamic.ResourceProvider {
 const thinProviders = new Map<string, pulumi.dynamic.ResourceProvider>();
 
 function makeThinProvider(type: string): pulumi.dynamic.ResourceProvider {
+  const writer = PACKAGE_VERSION;
+  const call = (method: Method, args: unknown[]) => providerPackage(writer).providerCall(type, method, args);
   return {
-    configure: async (req) => require("pulumi-exchange-kerberos").providerConfigure(req.config),
-    check: async (olds, news) => require("pulumi-exchange-kerberos").providerCall(type, "check", [olds, news]),
-    diff: async (id, olds, news) => require("pulumi-exchange-kerberos").providerCall(type, "diff", [id, olds, news]),
-    create: async (inputs) => require("pulumi-exchange-kerberos").providerCall(type, "create", [inputs]),
-    read: async (id, props) => require("pulumi-exchange-kerberos").providerCall(type, "read", [id, props]),
-    update: async (id, olds, news) => require("pulumi-exchange-kerberos").providerCall(type, "update", [id, olds, news]),
-    delete: async (id, props) => require("pulumi-exchange-kerberos").providerCall(type, "delete", [id, props]),
+    configure: async (req) => providerPackage(writer).providerConfigure(req.config),
+    check: async (olds, news) => call("check", [olds, news]),
+    diff: async (id, olds, news) => call("diff", [id, olds, news]),
+    create: async (inputs) => call("create", [inputs]),
+    read: async (id, props) => call("read", [id, props]),
+    update: async (id, olds, news) => call("update", [id, olds, news]),
+    delete: async (id, props) => call("delete", [id, props]),
   };
+}
+
+/** What the stored code calls: each method resolves to its own result type (CheckResult, DiffResult…). */
+type StoredEntry = { providerCall(type: string, method: Method, args: unknown[]): Promise<any>; providerConfigure: typeof providerConfigure };
+
+/**
+ * Stored in state with the closures above (Pulumi serializes what they call), so it may use only
+ * its argument, `require` and globals: loads the package by name from the directory the engine
+ * starts the provider in (the program's), and when that cannot run state `writer` wrote (not
+ * installed there, or an older version: 0.1.0 has no `providerCall`), says which version to install.
+ */
+function providerPackage(writer: string): StoredEntry {
+  const name = "pulumi-exchange-kerberos";
+  const cwd = process.cwd();
+  const refuse = (cause: string): never => {
+    const fs = require("fs");
+    const path = require("path");
+    let project = cwd;
+    while (!fs.existsSync(path.join(project, "Pulumi.yaml")) && path.dirname(project) !== project) project = path.dirname(project);
+    const error = new Error(`this resource was written by ${name} ${writer}; ${cause}. Fix: run npm install ${name}@^${writer} in ${fs.existsSync(path.join(project, "Pulumi.yaml")) ? project : cwd} (by that name, in the project's own package.json: Pulumi runs each resource's stored code from there, for refresh and destroy too)`);
+    // The provider host prints `${e}: ${e.stack}` before the engine shows the message: once is
+    // enough, as for the package's own errors (expectSdkPrint).
+    const print = console.error;
+    console.error = (...values: unknown[]) => {
+      if (values.length === 1 && values[0] === `${error}: ${error.stack}`) console.error = print;
+      else print(...values);
+    };
+    throw error;
+  };
+  let installed: string;
+  let pkg: { providerCall?: unknown; providerConfigure?: unknown };
+  try {
+    installed = String(require(`${name}/package.json`).version);
+    pkg = require(name);
+  } catch (e) {
+    return refuse(`${cwd} cannot load it (${String(e instanceof Error ? e.message : e).split("\n")[0]})`);
+  }
+  const [major, minor] = installed.split(".").map(Number);
+  const [wMajor, wMinor] = writer.split(".").map(Number);
+  if (major < wMajor || (major === wMajor && minor < wMinor) || typeof pkg.providerCall !== "function" || typeof pkg.providerConfigure !== "function") {
+    return refuse(`${cwd} loads ${installed}, which cannot run it`);
+  }
+  return pkg as StoredEntry;
 }
 
 /** The provider's `configure`: the stack's config, read by settings.ts. */
@@ -83,9 +132,11 @@ export async function diffWithUnknowns(
   olds: Record<string, unknown>,
   news: Record<string, unknown>,
 ): Promise<pulumi.dynamic.DiffResult> {
-  const unknown = unknownKeys(news);
-  if (unknown.size === 0) return impl.diff(id, olds, news);
-  const standIn = { ...news, ...Object.fromEntries([...unknown].map((k) => [k, olds[k]])) };
+  const all = unknownKeys(news);
+  // A bookkeeping input not known yet (lifecycle.ts) changes nothing: it stands at its old value.
+  const unknown = new Set([...all].filter((k) => !BOOKKEEPING_INPUTS.has(k)));
+  const standIn = { ...news, ...Object.fromEntries([...all].map((k) => [k, olds[k]])) };
+  if (unknown.size === 0) return impl.diff(id, olds, standIn);
   let known: pulumi.dynamic.DiffResult;
   try {
     known = await impl.diff(id, olds, standIn);
@@ -108,17 +159,11 @@ export function plain<T>(value: T): T {
 
 export type Method = Exclude<keyof ResourceImpl, "replaceKeys">;
 
-/** Runs one provider method of one resource: the single entry point of every serialized closure. */
-export function providerCall(type: string, method: Method, args: unknown[]): Promise<unknown> {
-  exitWhenEngineGone();
-  return runProviderMethod(implementationOf(type), type, method, args);
-}
-
 /** One provider method of `impl`, cleaned and counted: what `providerCall` runs for a registered
  * type (and the benchmark's no-op baseline for its own, unregistered one). */
 export async function runProviderMethod(impl: ResourceImpl, type: string, method: Method, args: unknown[]): Promise<unknown> {
   try {
-    return await callImpl(impl, method, args);
+    return await callImpl(impl, type, method, args);
   } catch (e) {
     if (SDK_PRINTS.has(method)) expectSdkPrint(e);
     throw e;
@@ -133,7 +178,7 @@ export async function runProviderMethod(impl: ResourceImpl, type: string, method
 // and a stack trace, on refresh and destroy. The engine's line already says everything (object,
 // cause, fix), so that one print of exactly an error we threw is dropped, unless the engine runs
 // the provider verbosely (`pulumi … -v=9 --logflow` passes -v=9), when the stack is what was asked for.
-const SDK_PRINTS: ReadonlySet<Method> = new Set<Method>(["check", "diff", "read", "delete"]);
+export const SDK_PRINTS: ReadonlySet<Method> = new Set<Method>(["check", "diff", "read", "delete"]);
 /** The prints to drop, with how many times each is due (two calls can fail with the same text). */
 const expectedPrints = new Map<string, number>();
 let filterInstalled = false;
@@ -142,7 +187,7 @@ function verbose(): boolean {
   return process.argv.some((a) => /^-v=[1-9]/.test(a) || a === "--logtostderr");
 }
 
-function expectSdkPrint(e: unknown): void {
+export function expectSdkPrint(e: unknown): void {
   if (verbose() || !(e instanceof Error)) return;
   const text = `${e}: ${e.stack}`;
   expectedPrints.set(text, (expectedPrints.get(text) ?? 0) + 1);
@@ -165,11 +210,13 @@ function recordedUrn(props: unknown): unknown {
   return typeof props === "object" && props !== null ? (props as Record<string, unknown>).resourceUrn : undefined;
 }
 
-/** Outputs keep the resource's URN from its inputs (for messages and the current config). */
+/** Outputs keep the resource's URN and full stack name from its inputs (for messages, the current
+ * config and the stack's state: current-config.ts, stack-state.ts). */
 function withUrn(outs: unknown, from: unknown): unknown {
   const urn = recordedUrn(from);
   if (typeof outs !== "object" || outs === null || typeof urn !== "string" || Object.keys(outs).length === 0) return outs;
-  return { ...(outs as Record<string, unknown>), resourceUrn: urn };
+  const stack = (from as Record<string, unknown>).pulumiStack;
+  return { ...(outs as Record<string, unknown>), resourceUrn: urn, ...(typeof stack === "string" ? { pulumiStack: stack } : {}) };
 }
 
 /**
@@ -178,15 +225,24 @@ function withUrn(outs: unknown, from: unknown): unknown {
  * function while such stacks may exist.
  */
 export function dispatch(_modulePath: string, exportName: string, method: Method, args: unknown[]): Promise<unknown> {
-  return providerCall(typeOfRelease01Export(exportName), method, args);
+  // By the package's name, as today's stored code calls in (providerPackage): providerCall lives
+  // above the registry (provider-call.ts), which this file must not import.
+  return providerPackage(PACKAGE_VERSION).providerCall(typeOfRelease01Export(exportName), method, args);
 }
 
-async function callImpl(impl: ResourceImpl, method: Method, args: unknown[]): Promise<unknown> {
+/** `exchange-kerberos:DnsRecord` → `DnsRecord`, as state's type tokens end. */
+function shortType(type: string): string {
+  return type.split(":").pop() ?? type;
+}
+
+async function callImpl(impl: ResourceImpl, type: string, method: Method, args: unknown[]): Promise<unknown> {
   if (method === "check") noteProgramRuns();
-  else if (method !== "create") useCurrentConfig(recordedUrn(args[1]));
+  else if (method !== "create") useCurrentConfig(args[1]);
   switch (method) {
     case "check": {
-      const [olds, news] = args as [Record<string, unknown>, Record<string, unknown>];
+      const [olds, declared] = args as [Record<string, unknown>, Record<string, unknown>];
+      rememberRecorded(declared, olds ?? {});
+      const news = carryRecordedMarks(declared, olds ?? {});
       // During preview, inputs that are outputs of resources not yet created are unknown: their
       // values are checked when they are known (at `up`), not refused now.
       const unknown = unknownKeys(news);
@@ -198,11 +254,16 @@ async function callImpl(impl: ResourceImpl, method: Method, args: unknown[]): Pr
     }
     case "diff": {
       const [id, olds, news] = args as [string, Record<string, unknown>, Record<string, unknown>];
+      // A resource the engine replaces because one it depends on is replaced delete-first is diffed,
+      // deleted and then checked as a new one: its state seen here is what that check recognises.
+      rememberRecorded(news ?? {}, olds ?? {});
       return diffWithUnknowns(impl, id, olds, news);
     }
     case "create": {
       const r = await impl.create(args[0]);
-      return { ...r, outs: plain(withUrn(r.outs, args[0])) };
+      const outs = plain(withUrn(r.outs, args[0])) as Record<string, unknown>;
+      noteHeld((args[0] as Record<string, unknown>)?.resourceUrn, shortType(type), outs ?? {});
+      return { ...r, outs };
     }
     case "read": {
       const r = await impl.read(...(args as [string, any]));
@@ -210,10 +271,16 @@ async function callImpl(impl: ResourceImpl, method: Method, args: unknown[]): Pr
     }
     case "update": {
       const r = await impl.update(...(args as [string, any, any]));
-      return { ...r, outs: plain(withUrn(r.outs, args[2])) };
+      const outs = plain(withUrn(r.outs, args[2])) as Record<string, unknown>;
+      noteHeld((args[2] as Record<string, unknown>)?.resourceUrn, shortType(type), outs ?? {});
+      return { ...r, outs };
     }
-    case "delete":
-      return impl.delete(...(args as [string, any]));
+    case "delete": {
+      await impl.delete(...(args as [string, any]));
+      noteReleased(recordedUrn(args[1]));
+      rememberDeleted((args[1] ?? {}) as Record<string, unknown>);
+      return undefined;
+    }
   }
 }
 
@@ -228,61 +295,15 @@ export function partialCreate(cause: unknown, id: string, properties: object): E
   return Object.assign(new Error(message), { id, properties: plain(properties), reasons: [message] });
 }
 
-/**
- * `check` result helper: collects failures as { property, reason }, the reason built from the
- * cause and the fix by `formatProblem` (the engine prints "property: reason").
- */
-export class CheckFailures {
-  readonly failures: pulumi.dynamic.CheckFailure[] = [];
-  private firstError?: Error;
-
-  /** A refusal of `property`: its stable code, the cause alone and the fix. */
-  add(property: string, code: ErrorCode, reason: string, fix?: string): void {
-    this.failures.push({ property, reason: formatProblem({ reason, fix }) });
-    this.firstError ??= new InvalidInputError(property, reason, fix, { code });
-  }
-
-  /**
-   * A refusal of `property` because of `e`, which the directory or Exchange raised while `check`
-   * asked it something: `context` says what could not be done ("cannot check the OU"), `e`'s
-   * cause and fix follow, and `e`'s code is kept.
-   */
-  addError(property: string, e: KerberosRolloutError, context?: string): void {
-    const reason = context === undefined ? e.reason : `${context}: ${causeOf(e)}`;
-    this.failures.push({ property, reason: formatProblem({ field: context === undefined && e.field !== property ? e.field : undefined, reason, fix: e.fix }) });
-    this.firstError ??= e;
-  }
-
-  /** Runs `fn`, turning an InvalidInputError (or any Error) into a failure on `property`. */
-  guard(property: string, fn: () => void): void {
-    try {
-      fn();
-    } catch (e) {
-      if (e instanceof KerberosRolloutError) {
-        // The engine prints "<property>: <reason>": a reason that named the field again would
-        // name it twice.
-        this.addError(property, e);
-        return;
-      }
-      const error = e instanceof Error ? e : new Error(String(e));
-      this.failures.push({ property, reason: error.message });
-      this.firstError ??= error;
-    }
-  }
-
-  /** Past `check` (create, update, diff): the first failure, thrown as it was raised. */
-  throwFirst(): void {
-    if (this.firstError) throw this.firstError;
-  }
-}
 
 /**
  * The shape of every resource's `check`: validate offline collecting every failure; then run the
  * read-only checks that ask the directory or Exchange (`online`), so that `pulumi preview` refuses
  * what cannot work before anything changes. `online` runs when offline validation passed, or failed
  * only on properties absent from `news` (at preview, values not known yet: `dispatch` drops those
- * failures, and `online` skips what needs them, finding those fields undefined). `olds` are the
- * inputs state recorded (empty for a new resource): what the stack already manages is not refused.
+ * failures, and `online` skips what needs them, finding those fields undefined). `online` gets the
+ * inputs state recorded (empty for a new resource; for the engine's second check of a replacement,
+ * those the first check saw: lifecycle.ts): what the stack already manages is not refused.
  * Returns the normalized inputs on success.
  */
 export async function checkInputs<T extends object>(
@@ -295,6 +316,6 @@ export async function checkInputs<T extends object>(
   const inputs = validate(news, f);
   // A failure's property may be nested (internalUrls.owa): what counts is its top-level input.
   const known = f.failures.every((x) => news[x.property.split(/[.[]/)[0]] === undefined);
-  if (known && online) await online(inputs, f, olds ?? {});
+  if (known && online) await online(inputs, f, recordedInputs(news, olds ?? {}));
   return f.failures.length ? { inputs: news, failures: f.failures } : { inputs: { ...news, ...inputs } };
 }

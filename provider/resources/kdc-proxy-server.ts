@@ -1,7 +1,7 @@
 // KdcProxyServer: the KDC Proxy Server service (KPSSVC, MS-KKDCP) on one Windows server, so that
-// Outlook outside the network gets Kerberos tickets over HTTPS (README, "Outlook outside the
-// network"). What Microsoft's manual method configures (the "SMB over QUIC" article; "Netsh http
-// commands"), each one managed and read back for drift:
+// Outlook outside the network gets Kerberos tickets over HTTPS
+// (docs/guides/outlook-outside-the-network.md). What Microsoft's manual method configures (the "SMB
+// over QUIC" article; "Netsh http commands"), each one managed and read back for drift:
 //   - the Settings values under HKLM\SYSTEM\CurrentControlSet\Services\KPSSVC\Settings:
 //     HttpsClientAuth and DisallowUnprotectedPasswordAuth (Microsoft sets both to 0; 1 asks for
 //     client certificates, or refuses password logons that are not protected);
@@ -10,11 +10,13 @@
 //   - the service's start type and state.
 // The commands run on the named server through the Exchange session's PowerShell process
 // (Invoke-Command; provider/exchange/kdc-proxy.ts). What create found is kept in state
-// (`originals`) and put back on delete: a binding of another certificate (IIS's, on an Exchange
-// server) comes back, a reservation that was not there goes.
+// (`originals`) and put back on delete: a reservation that was not there goes. The certificate
+// binding of 0.0.0.0:443 is the resource's own or is left alone: a binding another application
+// holds (IIS's, on every Exchange server: OWA, EWS, MAPI and Autodiscover would lose HTTPS) is
+// refused at preview, and never replaced nor deleted.
 import * as pulumi from "@pulumi/pulumi";
-import { InvalidInputError, KerberosRolloutError, NotFoundError, causeOf } from "../errors";
-import { dynamicResourceUrn } from "../owner";
+import { InvalidInputError, KerberosRolloutError, NotFoundError, causeOf, warn } from "../errors";
+import { deleteFirst, dynamicResourceUrn, stackInput } from "../owner";
 import type { ExchangeOverride } from "../settings";
 import { bool, fqdn, oneOf } from "../validate";
 import { exchangeOverride } from "../overrides";
@@ -36,6 +38,8 @@ export const DEFAULT_KDC_PROXY_URL = "https://+:443/KdcProxy";
  * owner; Microsoft's example makes a new GUID, a fixed one lets every run recognise its own binding.
  */
 export const DEFAULT_APP_ID = "{4f550960-0435-47fc-9df7-cb1c782edf2a}";
+/** The application id IIS gives its certificate bindings (W3SVC_SSL_OWNER_GUID in IIS's SDK headers). */
+export const IIS_APP_ID = "{4dc3e181-e14b-4a21-b022-59fc669b0914}";
 
 export interface KdcProxyServerArgs {
   /** The Windows server that runs the KDC proxy (its name or FQDN). Changing it replaces the resource. */
@@ -208,17 +212,36 @@ function session(i: Pick<Inputs, "server" | "via" | "exchange">) {
   return kdcProxySession(i.server, i.via, i.exchange);
 }
 
+/** A binding of the IP:port that another application holds, named for the message; undefined: none, or ours. */
+function foreignBinding(found: KdcProxyState, ours: readonly (string | undefined)[]): string | undefined {
+  const b = found.sslBinding;
+  if (!b || ours.includes(b.appId)) return undefined;
+  return b.appId === IIS_APP_ID ? `IIS (application ${IIS_APP_ID}, certificate ${b.certHash})` : `application ${b.appId} (certificate ${b.certHash})`;
+}
+
+function takenError(server: string, ipPort: string, owner: string): InvalidInputError {
+  return new InvalidInputError(
+    "server",
+    `${server}'s certificate binding of ${ipPort} belongs to ${owner}; the KDC proxy would have to replace it, and every HTTPS site of that application on ${server} (on an Exchange server: OWA, EWS, MAPI, Autodiscover) would present the proxy's certificate, or none once the proxy is removed`,
+    "publish the KDC proxy on a server where nothing else serves HTTPS on 443 (Microsoft notes the same of Windows Admin Center on 443)",
+    { code: "KDC_PROXY_PORT_TAKEN" },
+  );
+}
+
 async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
   const inputs = validateKdcProxyServerInputs(raw);
   const t = target(inputs);
   const s = session(inputs);
-  const before = flattenKdcProxy(await getKdcProxy(s, t));
+  const found = await getKdcProxy(s, t);
+  const foreign = foreignBinding(found, [inputs.appId]);
+  if (foreign) throw takenError(inputs.server, t.ipPort, foreign);
+  const before = flattenKdcProxy(found);
   const declared = declaredKdcProxy(inputs);
   const keys = Object.keys(declared);
   const id = `${inputs.server.toLowerCase()}/kdc-proxy`;
   let settings: SettingsMap;
   try {
-    settings = pick(flattenKdcProxy(await setKdcProxy(s, t, kdcProxyChange(declared))), keys);
+    settings = pick(flattenKdcProxy(await setKdcProxy(s, t, kdcProxyChange(declared), inputs.appId)), keys);
   } catch (e) {
     // Some steps may have run: keep what was there before, for the next up and for destroy.
     throw partialCreate(e, id, { ...inputs, settings: pick(before, keys), originals: pick(before, keys), drift: [`${inputs.server}: the KDC proxy was being configured when this failed`] });
@@ -238,15 +261,31 @@ async function update(_id: string, olds: KdcProxyServerOutputs, raw: Record<stri
   const news = validateKdcProxyServerInputs(raw);
   const t = target(news);
   const s = session(news);
-  const current = flattenKdcProxy(await getKdcProxy(s, t));
+  const found = await getKdcProxy(s, t);
+  const foreign = foreignBinding(found, [news.appId, olds.appId]);
+  if (foreign) throw takenError(news.server, t.ipPort, foreign);
+  const current = flattenKdcProxy(found);
   const declared = declaredKdcProxy(news);
   const { originals } = carryOriginals(olds.originals, declared, current);
-  const settings = pick(flattenKdcProxy(await setKdcProxy(s, t, kdcProxyChange(declared))), Object.keys(declared));
+  // The binding there is ours under the old or the new application id (or there is none).
+  const owner = found.sslBinding?.appId ?? news.appId;
+  const settings = pick(flattenKdcProxy(await setKdcProxy(s, t, kdcProxyChange(declared), owner)), Object.keys(declared));
   return { outs: { ...news, settings, originals, drift: describeDrift(news.server, declared, settings) } };
 }
 
 async function del(_id: string, props: KdcProxyServerOutputs): Promise<void> {
-  await deleteOnServer(props, "the server or its KDC Proxy Server service", async () => setKdcProxy(session(props), target(props), kdcProxyChange(props.originals ?? {})));
+  await deleteOnServer(props, "the server or its KDC Proxy Server service", async () => {
+    const s = session(props);
+    const t = target(props);
+    const change = kdcProxyChange(props.originals ?? {});
+    const foreign = "sslBinding" in change ? foreignBinding(await getKdcProxy(s, t), [props.appId]) : undefined;
+    if (foreign) {
+      // Someone bound another application there since: it is theirs now, and stays.
+      delete change.sslBinding;
+      warn(`${props.server}: the certificate binding of ${t.ipPort} belongs to ${foreign} now; it is left as it is`);
+    }
+    return setKdcProxy(s, t, change, props.appId ?? DEFAULT_APP_ID);
+  });
 }
 
 /**
@@ -254,7 +293,7 @@ async function del(_id: string, props: KdcProxyServerOutputs): Promise<void> {
  * certificate in its computer store (HTTP.sys binds only from there), so that `pulumi preview`
  * refuses what `up` would fail on. What the stack already manages is not refused for drift.
  */
-async function online(inputs: Inputs, f: CheckFailures): Promise<void> {
+async function online(inputs: Inputs, f: CheckFailures, olds: Record<string, unknown>): Promise<void> {
   if (inputs.server === undefined) return; // not known yet (preview)
   let found: KdcProxyState;
   try {
@@ -270,6 +309,11 @@ async function online(inputs: Inputs, f: CheckFailures): Promise<void> {
     }
     throw e;
   }
+  const foreign = foreignBinding(found, [inputs.appId, typeof olds.appId === "string" ? olds.appId : undefined]);
+  if (foreign) {
+    const e = takenError(inputs.server, target(inputs).ipPort, foreign);
+    f.add("server", "KDC_PROXY_PORT_TAKEN", e.reason, e.fix);
+  }
   if (inputs.certificateThumbprint !== undefined && !found.certificateFound) {
     f.add("certificateThumbprint", "CERTIFICATE_NOT_IN_STORE", `no certificate ${inputs.certificateThumbprint} in Cert:\\LocalMachine\\My on ${inputs.server}`, `import the certificate for the proxy's public name, with its private key, into the computer's Personal store on ${inputs.server}, or give the thumbprint of one that is there`);
   }
@@ -277,8 +321,8 @@ async function online(inputs: Inputs, f: CheckFailures): Promise<void> {
 
 export const kdcProxyServerImpl: ResourceImpl = {
   replaceKeys: ["server", "url"],
-  async check(_olds, news) {
-    return checkInputs(news, validateKdcProxyServerInputs, online);
+  async check(olds, news) {
+    return checkInputs(news, validateKdcProxyServerInputs, online, olds);
   },
   async diff(_id, olds, news) {
     return kdcProxyDiff(olds, validateKdcProxyServerInputs(news));
@@ -301,8 +345,8 @@ export class KdcProxyServer extends pulumi.dynamic.Resource {
     super(
       thinProvider("exchange-kerberos:KdcProxyServer"),
       name,
-      { ...args, resourceUrn: dynamicResourceUrn("KdcProxyServer", name, opts?.parent), settings: undefined, originals: undefined, drift: undefined },
-      opts,
+      { ...args, resourceUrn: dynamicResourceUrn("KdcProxyServer", name, opts?.parent), pulumiStack: stackInput(), settings: undefined, originals: undefined, drift: undefined },
+      deleteFirst(opts),
       "exchange-kerberos",
       "KdcProxyServer",
     );

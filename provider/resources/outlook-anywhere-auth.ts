@@ -5,14 +5,15 @@
 // MAPI (hybrid, and the 2016+ default Ntlm,OAuth,Negotiate) must never be wiped. The values found
 // before create are kept in state and restored on delete.
 import * as pulumi from "@pulumi/pulumi";
-import { dynamicResourceUrn } from "../owner";
-import { InvalidInputError } from "../errors";
+import { deleteFirst, dynamicResourceUrn, stackInput } from "../owner";
+import { InvalidInputError, warn } from "../errors";
 import type { ExchangeOverride } from "../settings";
-import { oneOf } from "../validate";
+import { bool, oneOf } from "../validate";
 import { CheckFailures, ResourceImpl, thinProvider, checkInputs, partialCreate } from "./dynamic";
-import { carryOriginals, changedKeys, describeDrift, exchangeServerName, pick, type SettingsMap, resourceUrnInput } from "../exchange/inputs";
-import { exchangeServer, getOutlookAuth, setOutlookAuth, type OutlookAuthChange, type OutlookAuthState, serverExists, deleteOnServer, readOnServer } from "../exchange/operations";
+import { carryOriginals, changedKeys, describeDrift, exchangeServerName, pick, sameServer, type SettingsMap, resourceUrnInput } from "../exchange/inputs";
+import { exchangeServer, getOutlookAuth, setOutlookAuth, type OutlookAuthChange, type OutlookAuthState, serverExists, deleteOnServer, readOnServer, refuseOutlookAnywhereChange } from "../exchange/operations";
 import { exchangeOverride } from "../overrides";
+import { keptOrigin, noteLegacyOrigin, OnDestroy, onDestroyInput, Origin, originOf, recordedOrigin, refuseIfHeld, releasedOnDestroy, replacedProps } from "./lifecycle";
 
 /** Set-OutlookAnywhere's client authentication methods (Microsoft's cmdlet reference). */
 export const CLIENT_AUTH_METHODS = ["Basic", "Ntlm", "Negotiate"] as const;
@@ -31,6 +32,16 @@ export interface OutlookAnywhereAuthArgs {
   iisAuthenticationMethods?: pulumi.Input<pulumi.Input<string>[]>;
   /** The MAPI virtual directory's IIS methods, in full; absent: Negotiate added, OAuth and the rest kept. */
   mapiIisAuthenticationMethods?: pulumi.Input<pulumi.Input<string>[]>;
+  /** Taken over with a rollout done by hand (the site's adopt): destroy leaves the methods as they
+   * are (released) unless onDestroy is delete; without it, destroy puts back what create found. */
+  adopt?: pulumi.Input<boolean>;
+  onDestroy?: pulumi.Input<OnDestroy>;
+  /**
+   * The ASA's AsaComputerAccount `origin` output: Negotiate is worth offering only while the ASA,
+   * its SPNs and credentials stay, so destroy releases these settings exactly when it releases the
+   * ASA, and puts back what it found when it deletes the ASA.
+   */
+  accountOrigin?: pulumi.Input<string>;
   exchange?: pulumi.Input<ExchangeOverride>;
 }
 
@@ -40,6 +51,9 @@ interface Inputs {
   externalClientAuthenticationMethod?: ClientAuthMethod;
   iisAuthenticationMethods?: string[];
   mapiIisAuthenticationMethods?: string[];
+  adopt: boolean;
+  onDestroy?: OnDestroy;
+  accountOrigin?: Origin;
   exchange?: ExchangeOverride;
   /** This resource's URN, for the fix when its server cannot be reached on read or delete. */
   resourceUrn?: string;
@@ -52,6 +66,8 @@ export interface OutlookAnywhereAuthOutputs extends Inputs {
   /** The managed settings as found before create: restored on delete. */
   originals: SettingsMap;
   drift: string[];
+  /** Created (restored on destroy) or adopted (released on destroy): lifecycle.ts. Absent in older state. */
+  origin?: Origin;
 }
 
 const K = {
@@ -82,6 +98,9 @@ export function validateOutlookAuthInputs(news: Record<string, unknown>, failure
   }
   f.guard("iisAuthenticationMethods", () => (out.iisAuthenticationMethods = methodList("iisAuthenticationMethods", news.iisAuthenticationMethods, OA_IIS_METHODS)));
   f.guard("mapiIisAuthenticationMethods", () => (out.mapiIisAuthenticationMethods = methodList("mapiIisAuthenticationMethods", news.mapiIisAuthenticationMethods, MAPI_IIS_METHODS)));
+  f.guard("adopt", () => (out.adopt = bool("adopt", news.adopt, false)));
+  f.guard("onDestroy", () => (out.onDestroy = onDestroyInput("onDestroy", news.onDestroy)));
+  out.accountOrigin = recordedOrigin(news.accountOrigin);
   f.guard("exchange", () => (out.exchange = exchangeOverride("exchange", news.exchange)));
   out.resourceUrn = resourceUrnInput(news.resourceUrn);
   if (!failures) f.throwFirst();
@@ -125,36 +144,43 @@ export function outlookAuthChange(settings: SettingsMap): OutlookAuthChange {
 }
 
 export function outlookAuthDiff(olds: Partial<OutlookAnywhereAuthOutputs>, news: Inputs): pulumi.dynamic.DiffResult {
-  const replaces = (olds.server ?? "").toLowerCase() === news.server.toLowerCase() ? [] : ["server"];
+  const replaces = sameServer(olds.server ?? "", news.server) ? [] : ["server"];
   const found = olds.settings ?? {};
   const declared = declaredOutlookAuth(news, found);
   const dropped = Object.keys(found).filter((k) => !(k in declared));
   const declaredLists = JSON.stringify([olds.iisAuthenticationMethods ?? null, olds.mapiIisAuthenticationMethods ?? null]) !== JSON.stringify([news.iisAuthenticationMethods ?? null, news.mapiIisAuthenticationMethods ?? null]);
   const override = JSON.stringify(olds.exchange ?? {}) !== JSON.stringify(news.exchange ?? {});
-  const changes = replaces.length > 0 || changedKeys(declared, found).length > 0 || dropped.length > 0 || declaredLists || override;
+  const recorded = (olds.onDestroy ?? undefined) !== news.onDestroy;
+  const changes = replaces.length > 0 || changedKeys(declared, found).length > 0 || dropped.length > 0 || declaredLists || override || recorded;
   return { changes, replaces, deleteBeforeReplace: false };
 }
 
 async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
   const inputs = validateOutlookAuthInputs(raw);
   const h = await exchangeServer(inputs.server, inputs.exchange);
+  refuseIfHeld(raw, "OutlookAnywhereAuth", `the authentication methods of ${inputs.server}`, (o) => typeof o.server === "string" && sameServer(o.server, inputs.server));
   const before = flattenOutlookAuth(await getOutlookAuth(h));
   const declared = declaredOutlookAuth(inputs, before);
   const keys = Object.keys(declared);
+  // A replacement deleted first keeps what its predecessor found before the stack (lifecycle.ts).
+  const replaced = replacedProps(raw);
+  const found = (replaced?.originals ?? {}) as SettingsMap;
+  const originals = { ...pick(before, keys), ...pick(found, keys.filter((k) => k in found)) };
+  const kept = { origin: (replaced?.origin as Origin | undefined) ?? originOf(inputs.adopt) };
   const id = `${inputs.server.toLowerCase()}/outlook-anywhere-auth`;
   // A server that already offers what is declared (a rollout done by hand, taken over) is left
   // untouched: taking it over changes nothing on it.
   if (keys.every((k) => JSON.stringify(before[k] ?? null) === JSON.stringify(declared[k] ?? null))) {
-    return { id, outs: { ...inputs, version: h.version, settings: pick(before, keys), originals: pick(before, keys), drift: [] } };
+    return { id, outs: { ...inputs, version: h.version, settings: pick(before, keys), originals, drift: [], ...kept } };
   }
   let settings: SettingsMap;
   try {
     settings = pick(flattenOutlookAuth(await setOutlookAuth(h, outlookAuthChange(declared))), keys);
   } catch (e) {
     // Some settings may be changed already: keep what they were before, for the update and the restore.
-    throw partialCreate(e, id, { ...inputs, version: h.version, settings: pick(before, keys), originals: pick(before, keys), drift: [`${inputs.server}: the authentication methods were being set when this failed`] });
+    throw partialCreate(e, id, { ...inputs, version: h.version, settings: pick(before, keys), originals, drift: [`${inputs.server}: the authentication methods were being set when this failed`], ...kept });
   }
-  const outs: OutlookAnywhereAuthOutputs = { ...inputs, version: h.version, settings, originals: pick(before, keys), drift: describeDrift(inputs.server, declared, settings) };
+  const outs: OutlookAnywhereAuthOutputs = { ...inputs, version: h.version, settings, originals, drift: describeDrift(inputs.server, declared, settings), ...kept };
   return { id, outs };
 }
 
@@ -176,19 +202,34 @@ async function update(_id: string, olds: OutlookAnywhereAuthOutputs, raw: Record
   if (Object.keys(restore).length > 0) await setOutlookAuth(h, outlookAuthChange(restore));
   const keys = Object.keys(declared);
   const settings = pick(flattenOutlookAuth(await setOutlookAuth(h, outlookAuthChange(declared))), keys);
-  return { outs: { ...news, version: h.version, settings, originals, drift: describeDrift(news.server, declared, settings) } };
+  return { outs: { ...news, version: h.version, settings, originals, drift: describeDrift(news.server, declared, settings), ...keptOrigin(olds as unknown as Record<string, unknown>) } };
 }
 
 async function del(_id: string, props: OutlookAnywhereAuthOutputs): Promise<void> {
+  if (releasedOnDestroy({ origin: props.accountOrigin ?? props.origin, onDestroy: props.onDestroy })) {
+    warn(`${props.server}: its Outlook Anywhere and MAPI authentication were taken over with the site: released, left as they are`);
+    return;
+  }
   await deleteOnServer(props, "the server or its virtual directories", async () => setOutlookAuth(await exchangeServer(props.server, props.exchange, props.version), outlookAuthChange(props.originals ?? {})));
+}
+
+/** Basic declared for a side: refused at preview where those clients are not required to use TLS. */
+async function online(inputs: Inputs, f: CheckFailures): Promise<void> {
+  await serverExists(inputs, f);
+  if (f.failures.length > 0) return;
+  const internal = inputs.internalClientAuthenticationMethod;
+  const external = inputs.externalClientAuthenticationMethod;
+  if (internal === "Basic") await refuseOutlookAnywhereChange(inputs, { internalClientAuthenticationMethod: internal }, "internalClientAuthenticationMethod", f);
+  if (external === "Basic") await refuseOutlookAnywhereChange(inputs, { externalClientAuthenticationMethod: external }, "externalClientAuthenticationMethod", f);
 }
 
 export const outlookAnywhereAuthImpl: ResourceImpl = {
   replaceKeys: ["server"],
   async check(_olds, news) {
-    return checkInputs(news, validateOutlookAuthInputs, serverExists);
+    return checkInputs(news, validateOutlookAuthInputs, online);
   },
   async diff(_id, olds, news) {
+    noteLegacyOrigin(olds);
     return outlookAuthDiff(olds, validateOutlookAuthInputs(news));
   },
   create,
@@ -210,8 +251,8 @@ export class OutlookAnywhereAuth extends pulumi.dynamic.Resource {
       thinProvider("exchange-kerberos:OutlookAnywhereAuth"),
       name,
       { ...args,
-        resourceUrn: dynamicResourceUrn("OutlookAnywhereAuth", name, opts?.parent), version: undefined, settings: undefined, originals: undefined, drift: undefined },
-      opts,
+        resourceUrn: dynamicResourceUrn("OutlookAnywhereAuth", name, opts?.parent), pulumiStack: stackInput(), version: undefined, settings: undefined, originals: undefined, drift: undefined },
+      deleteFirst(opts),
       "exchange-kerberos",
       "OutlookAnywhereAuth",
     );

@@ -3,18 +3,21 @@
 // Catalog and refuses an SPN held by any other account, naming it. Unlike ActiveDirectoryDsc we
 // never move an SPN from its holder: that would break whatever service relies on it.
 import * as pulumi from "@pulumi/pulumi";
-import { AlreadyExistsError, ConflictError, InvalidInputError, NotFoundError } from "../errors";
+import { AlreadyExistsError, ConflictError, InvalidInputError, NotFoundError, warn } from "../errors";
 import { LdapOverride, ldapSettings } from "../settings";
 import { bool } from "../validate";
 import { CheckFailures, ResourceImpl, thinProvider, checkInputs } from "./dynamic";
-import { directory, globalCatalog, LdapConnection, str, strs } from "../ldap/connection";
-import { dnEquals, objectDn } from "../ldap/dn";
+import { directory, LdapConnection, str, strs } from "../ldap/connection";
+import { globalCatalog } from "../ldap/global-catalog";
+import { dnEquals, domainNc, objectDn } from "../ldap/dn";
 import { domainInfo, entrySid, findBySamAccountName, findBySid, findSpnHolders } from "../ldap/domain";
-import { OWNER_ATTRIBUTE, ownerInput, dynamicResourceUrn } from "../owner";
+import { OWNER_ATTRIBUTE, deleteFirst, dynamicResourceUrn, ownerInput, stackInput } from "../owner";
 import { Entry } from "ldapts";
 import { askDirectory } from "./preflight";
 import { takeoverNote, takingOver } from "./takeover";
 import { ldapOverrideInput } from "../overrides";
+import { noteLegacyOrigin, OnDestroy, onDestroyInput, Origin, originOf, recordedOrigin, refuseIfHeld, releasedOnDestroy } from "./lifecycle";
+import { holderInState, stackOf } from "../stack-state";
 
 export interface SpnArgs {
   /** `service/host[:port][/name]`, such as `HTTP/outlook.corp.example`. */
@@ -29,6 +32,14 @@ export interface SpnArgs {
    * carries on without adopt. On any other account it is still refused.
    */
   accountOwner?: pulumi.Input<string>;
+  /**
+   * The account's AsaComputerAccount `origin` output: whether the stack created the account (then
+   * a value already on it is an add of ours whose answer was lost) or adopted it.
+   */
+  accountOrigin?: pulumi.Input<string>;
+  /** What destroy does with a value that was on the account before (adopted): `release` (the
+   * default) leaves it; `delete` removes it. A value the stack added is always removed. */
+  onDestroy?: pulumi.Input<OnDestroy>;
   ldap?: pulumi.Input<LdapOverride>;
 }
 
@@ -37,10 +48,17 @@ interface Inputs {
   account: string;
   adopt: boolean;
   accountOwner?: string;
+  accountOrigin?: Origin;
+  onDestroy?: OnDestroy;
   ldap?: LdapOverride;
+  /** Bookkeeping (lifecycle.ts): where the resource is declared, for the stack's state. */
+  pulumiStack?: string;
+  resourceUrn?: string;
 }
 
 export interface SpnOutputs extends Inputs {
+  /** Whether create added the value or found it on the account (lifecycle.ts); absent in older state. */
+  origin?: Origin;
   accountDn: string;
   accountSid: string;
   /** Other accounts in the forest that also hold this SPN (a duplicate appeared after create). */
@@ -92,8 +110,12 @@ export function validateSpnInputs(news: Record<string, unknown>, failures?: Chec
   f.guard("spn", () => (out.spn = spnSyntax("spn", news.spn)));
   f.guard("account", () => (out.account = accountRef("account", news.account)));
   f.guard("adopt", () => (out.adopt = bool("adopt", news.adopt, false)));
+  f.guard("onDestroy", () => (out.onDestroy = onDestroyInput("onDestroy", news.onDestroy)));
   f.guard("ldap", () => (out.ldap = ldapOverrideInput("ldap", news.ldap)));
   out.accountOwner = ownerInput(news.accountOwner);
+  out.accountOrigin = recordedOrigin(news.accountOrigin);
+  if (typeof news.pulumiStack === "string") out.pulumiStack = news.pulumiStack;
+  if (typeof news.resourceUrn === "string") out.resourceUrn = news.resourceUrn;
   if (!failures) f.throwFirst();
   return out as Inputs;
 }
@@ -112,8 +134,9 @@ export function spnDiff(olds: Partial<SpnOutputs>, news: Inputs): pulumi.dynamic
   const accountChanged = !sameAccount(olds, news.account);
   if (accountChanged) replaces.push("account");
   const dup = (olds.duplicates ?? []).length > 0;
+  const onDestroy = (olds.onDestroy ?? undefined) !== news.onDestroy;
   return {
-    changes: replaces.length > 0 || dup,
+    changes: replaces.length > 0 || dup || onDestroy,
     replaces,
     // The new holder cannot get the SPN while the old one still has it (forest uniqueness).
     deleteBeforeReplace: accountChanged,
@@ -167,25 +190,74 @@ function connections(inputs: { ldap?: LdapOverride }): { c: LdapConnection; gc: 
   return { c: directory(s), gc: globalCatalog(s) };
 }
 
+/** One other holder of an SPN, and whether it is stranded (see otherHolders). */
+interface OtherHolder {
+  dn: string;
+  stranded: boolean;
+}
+
+/**
+ * The accounts other than `mine` (by SID) that hold `spn`, forest-wide. One is *stranded* when it
+ * carries this stack's ASA mark (`accountOwner`, owner.ts) and no AsaComputerAccount of the stack
+ * holds it in state: an ASA the stack let go of without removing its SPNs (retainOnDelete through
+ * a rename, or a state that was lost). Its value is moved to the declared account, not refused:
+ * nothing else can serve it, and leaving it there would strand Kerberos on a dead account.
+ */
+async function otherHolders(c: LdapConnection, gc: LdapConnection, inputs: Inputs, spn: string, mine: (e: Entry) => boolean): Promise<OtherHolder[]> {
+  const found = (await holderEntries(gc, spn)).filter((e) => !mine(e));
+  const out: OtherHolder[] = [];
+  for (const e of found) {
+    let stranded = false;
+    if (inputs.accountOwner !== undefined) {
+      // The mark is read from the DC: adminDescription is not in the Global Catalog.
+      const [own] = await c.search(e.dn, { scope: "base", attributes: [OWNER_ATTRIBUTE, "objectSid"], binary: ["objectSid"] }).catch(() => []);
+      const sid = own ? entrySid(own) : undefined;
+      stranded = own !== undefined && str(own, OWNER_ATTRIBUTE) === inputs.accountOwner && holderInState(stackOf(inputs), "AsaComputerAccount", (o) => o.sid === sid) === undefined;
+    }
+    out.push({ dn: e.dn, stranded });
+  }
+  return out;
+}
+
+function heldElsewhere(spn: string, others: string[], on: string, discoverCode: string): ConflictError {
+  return new ConflictError(
+    `the SPN ${spn} is already held by ${others.join("; ")} (${discoverCode}); refusing to add it to ${on} (a duplicate SPN makes Kerberos fail and Outlook fall back to NTLM) and refusing to move it (that would break the service that holds it)`,
+    `if that account no longer serves ${spn}, remove it there first (setspn -D ${spn} <account>), then run pulumi up again`,
+    { code: "SPN_HELD_ELSEWHERE" },
+  );
+}
+
 async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
   const inputs = validateSpnInputs(raw);
   const { c, gc } = connections(inputs);
   const account = await resolveAccount(c, inputs.account);
   const sid = entrySid(account) ?? "";
-  const others = (await holders(gc, inputs.spn)).filter((dn) => !dnEquals(dn, account.dn));
-  if (others.length > 0) {
-    throw new ConflictError(
-      `the SPN ${inputs.spn} is already held by ${others.join("; ")}; refusing to add it to ${account.dn} (a duplicate SPN makes Kerberos fail and Outlook fall back to NTLM) and refusing to move it (that would break the service that holds it)`,
-      `if that account no longer serves ${inputs.spn}, remove it there first (setspn -D ${inputs.spn} <account>), then run pulumi up again`,
-      { code: "SPN_HELD_ELSEWHERE" },
-    );
-  }
-  if (holds(account, inputs.spn)) {
-    const ours = inputs.accountOwner !== undefined && str(account, OWNER_ATTRIBUTE) === inputs.accountOwner;
-    if (!inputs.adopt && !ours) {
-      throw new AlreadyExistsError(`${account.dn} already holds the SPN ${inputs.spn}`, "set adopt: true on this Spn to take the value over (destroy then removes it)", { code: "SPN_ALREADY_HELD" });
+  const already = holds(account, inputs.spn);
+  const others = await otherHolders(c, gc, inputs, inputs.spn, (e) => dnEquals(e.dn, account.dn));
+  const foreign = others.filter((o) => !o.stranded).map((o) => o.dn);
+  if (foreign.length > 0) throw heldElsewhere(inputs.spn, foreign, account.dn, already ? "SPN_DUPLICATE" : "SPN_WRONG_ACCOUNT");
+  let origin: Origin;
+  if (already) {
+    // On an account the stack created, a value already there is an add of ours whose answer was
+    // lost; on any other account it existed before the stack, and is taken over only with adopt.
+    const lostAnswer = inputs.accountOrigin !== "adopted" && inputs.accountOwner !== undefined && str(account, OWNER_ATTRIBUTE) === inputs.accountOwner;
+    if (!inputs.adopt && !lostAnswer) {
+      throw new AlreadyExistsError(`${account.dn} already holds the SPN ${inputs.spn}`, "set adopt: true on this Spn to take the value over (destroy then leaves it, unless onDestroy is delete)", { code: "SPN_ALREADY_HELD" });
     }
+    refuseIfHeld(raw, "Spn", `the SPN ${inputs.spn} on ${account.dn}`, (o) => o.accountSid === sid && String(o.spn ?? "").toLowerCase() === inputs.spn.toLowerCase());
+    // On an account the stack created the value cannot have been there before; otherwise, with
+    // adopt, it is adopted whoever wrote it (asa-computer-account.ts).
+    origin = inputs.accountOrigin === "created" ? "created" : originOf(!lostAnswer || inputs.adopt);
   } else {
+    for (const o of others) {
+      // Stranded (see otherHolders): the value leaves the old account first, since the directory
+      // refuses a second holder. A failure in between leaves the SPN on no account, which the next
+      // up adds: Kerberos falls back to NTLM meanwhile, never to a ticket no server can decrypt.
+      const [holder] = await c.search(o.dn, { scope: "base", attributes: ["servicePrincipalName"] });
+      const stored = holder ? strs(holder, "servicePrincipalName").filter((v) => v.toLowerCase() === inputs.spn.toLowerCase()) : [];
+      if (stored.length) await c.modify(o.dn, [{ operation: "delete", type: "servicePrincipalName", values: stored }]);
+      warn(`${inputs.spn} was on ${o.dn}, an account this stack no longer manages that carries its mark: moved to ${account.dn}`);
+    }
     try {
       await c.modify(account.dn, [{ operation: "add", type: "servicePrincipalName", values: [inputs.spn] }]);
     } catch (e) {
@@ -195,8 +267,9 @@ async function create(raw: Record<string, unknown>): Promise<pulumi.dynamic.Crea
       }
       throw e;
     }
+    origin = "created";
   }
-  const outs: SpnOutputs = { ...inputs, accountDn: account.dn, accountSid: sid, duplicates: [], drift: [] };
+  const outs: SpnOutputs = { ...inputs, accountDn: account.dn, accountSid: sid, duplicates: [], drift: [], origin };
   return { id: `${sid}/${inputs.spn}`, outs };
 }
 
@@ -208,20 +281,20 @@ async function readState(props: Partial<SpnOutputs>): Promise<{ account?: Entry;
   return { account, others };
 }
 
-// One read per refresh: the Global Catalog search for the value answers both questions — does our
-// account (by SID, whatever its DN now) still hold it, and does anyone else in the forest? The
-// default GC is the DC itself, which serves its own domain's objects from the same database, so a
-// value written a moment ago is already there.
+// Two reads per refresh: the ASA's own value from the DC the stack writes to, and every other
+// holder from the Global Catalog. A GC other than that DC sees a value written a moment ago only
+// after replication (ldap/global-catalog.ts), so it cannot say the value is gone.
 async function read(id: string, props: Partial<SpnOutputs>): Promise<pulumi.dynamic.ReadResult> {
   if (!props.spn || !props.accountSid) return { id: "", props: {} };
-  const found = await holderEntries(connections(props).gc, props.spn);
-  const ours = found.find((e) => entrySid(e) === props.accountSid);
+  const { c, gc } = connections(props);
+  const base = props.accountDn ? domainNc(props.accountDn) : (await domainInfo(c)).defaultNamingContext;
+  const account = await findBySid(c, base, props.accountSid, ACCOUNT_ATTRS);
   // The value (or its account) is gone: report the resource as deleted, so refresh shows it and
   // the next up adds it again.
-  if (!ours) return { id: "", props: {} };
-  const others = found.filter((e) => e !== ours).map((e) => e.dn);
+  if (!account || !holds(account, props.spn)) return { id: "", props: {} };
+  const others = (await holderEntries(gc, props.spn)).filter((e) => entrySid(e) !== props.accountSid).map((e) => e.dn);
   const drift = others.length ? [`${props.spn} is also held by ${others.join("; ")} (duplicate SPN: Kerberos fails for it)`] : [];
-  return { id, props: { ...props, accountDn: ours.dn, duplicates: others, drift } };
+  return { id, props: { ...props, accountDn: account.dn, duplicates: others, drift } };
 }
 
 async function update(id: string, olds: Partial<SpnOutputs>, raw: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
@@ -231,10 +304,14 @@ async function update(id: string, olds: Partial<SpnOutputs>, raw: Record<string,
   if (others.length) {
     throw new ConflictError(`the SPN ${news.spn} is held by ${account.dn} and also by ${others.join("; ")}: a duplicate SPN makes Kerberos fail`, `remove it from the other account (setspn -D ${news.spn} <account>) if that one no longer serves it; we never remove or move another account's SPN`, { code: "SPN_HELD_TWICE" });
   }
-  return { outs: { ...olds, ...news, accountDn: account.dn, duplicates: [], drift: [] } };
+  return { outs: { ...olds, ...news, accountDn: account.dn, duplicates: [], drift: [], ...(olds.origin ? { origin: olds.origin } : {}) } };
 }
 
 async function del(_id: string, props: Partial<SpnOutputs>): Promise<void> {
+  if (releasedOnDestroy(props)) {
+    warn(`${props.spn} was on ${props.accountDn ?? props.account} before this stack: released, not removed`);
+    return;
+  }
   const { c } = connections(props);
   const info = await domainInfo(c);
   if (!props.accountSid || !props.spn) return;
@@ -255,22 +332,17 @@ async function del(_id: string, props: Partial<SpnOutputs>): Promise<void> {
 
 /**
  * For `check`, read-only: the SPN must not be held by any account in the forest but ours. Ours is
- * the declared account when it is known, else (at preview, before the ASA exists) the account
- * state recorded for this SPN; with neither, any holder is refused unless adopt says the account
- * being adopted may already hold it.
+ * the declared account (known at preview for an ASA the stack already has or takes over), and the
+ * account state recorded for this SPN (`olds`, or, in the engine's second check of a replacement,
+ * what the first check saw: lifecycle.ts), whose value a replacement removes first. A holder that
+ * carries this stack's ASA mark and is in no resource's state is moved by create, not refused.
+ * With the account unknown (an ASA still to be created), every other holder is refused.
  */
 async function preflight(inputs: Inputs, f: CheckFailures, olds: Record<string, unknown>): Promise<void> {
   if (inputs.spn === undefined) return;
-  // A known account with no recorded inputs is either a new SPN on an existing account, or the
-  // engine's second check of a replacement (it checks the new inputs again with no olds, while the
-  // old value still sits on the old account until deleteBeforeReplace removes it). The two cannot be
-  // told apart here, so create refuses a holder then, before it writes anything.
-  if (inputs.account !== undefined && Object.keys(olds).length === 0) return;
   const spn = inputs.spn;
   await askDirectory(f, "spn", `who holds ${spn}`, async () => {
     const { c, gc } = connections(inputs);
-    const found = await holderEntries(gc, spn);
-    if (found.length === 0) return;
     let mine: Entry | undefined;
     if (inputs.account !== undefined) {
       try {
@@ -284,16 +356,19 @@ async function preflight(inputs: Inputs, f: CheckFailures, olds: Record<string, 
     const oldAccount = typeof olds.account === "string" && (olds.spn as string | undefined)?.toLowerCase() === spn.toLowerCase() ? olds.account : undefined;
     const oldSid = typeof olds.accountSid === "string" ? olds.accountSid : undefined;
     const isRef = (e: Entry, ref: string) => (ACCOUNT_SID.test(ref) ? entrySid(e) === ref : ref.includes("=") && dnEquals(e.dn, ref));
-    // The declared account, and the one state recorded (a replace moving the SPN to a new account
-    // deletes the old value first).
     const isOurs = (e: Entry) =>
       (mine !== undefined && (entrySid(e) === entrySid(mine) || dnEquals(e.dn, mine.dn))) ||
       (oldSid !== undefined && entrySid(e) === oldSid) ||
       (oldAccount !== undefined && isRef(e, oldAccount));
-    const others = found.filter((e) => !isOurs(e)).map((e) => e.dn);
-    if (others.length === 0) return;
-    if (inputs.account === undefined && inputs.adopt && !oldAccount) return; // may be the account being adopted: create decides
-    f.add("spn", "SPN_HELD_ELSEWHERE", `${spn} is already held by ${others.join("; ")} (a duplicate SPN makes Kerberos fail and Outlook fall back to NTLM; we never move another account's SPN)`, `if that account no longer serves ${spn}, remove it there first (setspn -D ${spn} <account>)${inputs.account === undefined ? ", or, if it is the ASA this stack takes over, set adopt: true" : ""}`);
+    const others = await otherHolders(c, gc, inputs, spn, isOurs);
+    const foreign = others.filter((o) => !o.stranded).map((o) => o.dn);
+    for (const o of others.filter((x) => x.stranded)) process.stderr.write(`note: ${spn} is on ${o.dn}, an account this stack no longer manages that carries its mark: this up moves it to the ASA\n`);
+    // With the account unknown at preview, it is one still to be created (an account the stack
+    // takes over is known: its check reads it), which cannot hold the SPN: every holder is another.
+    if (foreign.length === 0) return;
+    // discover's code for the same finding (SPN_DUPLICATE: on the ASA too; SPN_WRONG_ACCOUNT: elsewhere only).
+    const code = mine !== undefined && holds(mine, spn) ? "SPN_DUPLICATE" : "SPN_WRONG_ACCOUNT";
+    f.add("spn", "SPN_HELD_ELSEWHERE", `${spn} is already held by ${foreign.join("; ")} (${code}: a duplicate SPN makes Kerberos fail and Outlook fall back to NTLM; we never move another account's SPN)`, `if that account no longer serves ${spn}, remove it there first (setspn -D ${spn} <account>)${inputs.account === undefined ? ", or, if it is the ASA this stack takes over, set adopt: true" : ""}`);
   });
 }
 
@@ -301,7 +376,7 @@ export const spnImpl: ResourceImpl = {
   replaceKeys: ["spn", "account"],
   async check(olds, news) {
     const r = await checkInputs(news, validateSpnInputs, preflight, olds);
-    if (!r.failures?.length && takingOver(news.adopt, olds)) {
+    if (!r.failures?.length && takingOver(news, olds)) {
       // At preview of a takeover: an SPN nobody holds yet is what this create adds (one held by the
       // adopted ASA is taken over as it is; one held elsewhere is refused above or by create).
       // Only a note: a directory that cannot be read here fails create with the cause.
@@ -312,6 +387,7 @@ export const spnImpl: ResourceImpl = {
     return r;
   },
   async diff(_id, olds, news) {
+    noteLegacyOrigin(olds);
     return spnDiff(olds, validateSpnInputs(news));
   },
   create,
@@ -330,6 +406,6 @@ export class Spn extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: SpnArgs, opts?: pulumi.CustomResourceOptions) {
     super(thinProvider("exchange-kerberos:Spn"), name, { ...args,
-        resourceUrn: dynamicResourceUrn("Spn", name, opts?.parent), accountDn: undefined, accountSid: undefined, duplicates: undefined, drift: undefined }, opts, "exchange-kerberos", "Spn");
+        resourceUrn: dynamicResourceUrn("Spn", name, opts?.parent), pulumiStack: stackInput(), accountDn: undefined, accountSid: undefined, duplicates: undefined, drift: undefined }, deleteFirst(opts), "exchange-kerberos", "Spn");
   }
 }

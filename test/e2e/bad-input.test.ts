@@ -97,7 +97,13 @@ export function corpus(lab: Lab): Case[] {
   cases.push(site("gcUrl", `ldap://${lab.addr}:3268`, k("gcUrl"), { ldapStartTls: "false" }));
   for (const v of ["0", "15s"]) cases.push(site("ldapTimeoutMs", v, k("ldapTimeoutMs")));
   for (const [key, v] of [["ldapStartTls", "yes"], ["ldapVerifyCertificate", "no"], ["ldapAllowPlainText", "1"], ["exchangeTimeoutMs", "-1"], ["exchangeConnection", "ssh"], ["exchangeAuthentication", "NTLM"]] as const) cases.push(site(key, v, k(key)));
-  cases.push(site("ldapBindUser", `alice@${lab.domain}`, /allowedChildClassesEffective/, { ldapBindPassword: { secret: ALICE_PASSWORD }, dnsZone: null, dnsAddresses: null }));
+  // the ssh transport (docs/ssh-transport.md): refused before any connection is tried
+  const ssh = { exchangeTransport: "ssh", sshTarget: "svc@mgmt01.corp.example", sshKnownHostsFile: lab.caFile };
+  cases.push(site("exchangeTransport", "wsman", k("exchangeTransport")));
+  cases.push(site("sshTarget", "-oProxyCommand=touch x@mgmt01", k("sshTarget"), { ...ssh, sshTarget: "-oProxyCommand=touch x@mgmt01" }));
+  cases.push(site("sshKnownHostsFile", "/nonexistent/known_hosts", k("sshKnownHostsFile"), { ...ssh, sshKnownHostsFile: "/nonexistent/known_hosts" }));
+  cases.push(site("sshTarget", "svc@mgmt01.corp.example", /exchange-kerberos:exchangeUser.*SECOND_HOP_NEEDS_CREDENTIAL/, ssh));
+    cases.push(site("ldapBindUser", `alice@${lab.domain}`, /allowedChildClassesEffective/, { ldapBindPassword: { secret: ALICE_PASSWORD }, dnsZone: null, dnsAddresses: null }));
   cases.push(site("ldapBindPassword", null, k("ldapBindPassword")));
 
   // Every resource input, one resource at a time.
@@ -326,8 +332,9 @@ describe("bad input: a corpus of hostile settings and resource inputs, each refu
     await siteCli.setConfig(`${NS}:extraSpnNames`, '["outlook-corp.example"]');
     try {
       const r = await siteCli.preview();
-      assert.match(r.stdout, /corpus-spn-outlook\.corp\.example\s+create/, r.stdout);
-      assert.match(r.stdout, /corpus-spn-outlook-corp\.example\s+create/, r.stdout);
+      // The site program's component is named "site" (not after the stack): its children site-….
+      assert.match(r.stdout, /site-spn-outlook\.corp\.example\s+create/, r.stdout);
+      assert.match(r.stdout, /site-spn-outlook-corp\.example\s+create/, r.stdout);
     } finally {
       await siteCli.setConfig(`${NS}:extraSpnNames`, '["autodiscover.corp.example"]');
     }
@@ -392,7 +399,9 @@ describe("bad input: a corpus of hostile settings and resource inputs, each refu
       const moved = await now.up();
       assert.doesNotMatch(moved.stdout, /\b(created|replaced|deleted)\b/, moved.stdout);
       const after = resourcesOf(await now.exportStack()).map((x) => x.urn);
-      assert.ok(after.some((u) => u.endsWith("::legacy-spn-outlook.corp.example")), after.join("\n"));
+      // The component is named "site" now: the stack-named, slugged URNs were kept through the
+      // component's alias (its old name, the stack's) and each child's alias (its slugged name).
+      assert.ok(after.some((u) => u.endsWith("::site-spn-outlook.corp.example")), after.join("\n"));
       assert.strictEqual(after.length, before.length);
       const again = await now.preview(["--expect-no-changes"]);
       assert.match(again.stdout, /13 unchanged/, again.stdout);

@@ -13,15 +13,19 @@
 // password (on every server, then AD) and the missing binding — while the record, the SOA serial,
 // the SPNs, the URLs and Negotiate are untouched (no Set- call reached the stand-in for them).
 //
-// One lab, three manual rollouts side by side (each its own namespace, ASA and stand-in state, and
-// its own pulumi backend), run at once: fully done (only the rotation), partly done (no SPN yet:
-// the rotation and the SPN), and one server without the credential (the rotation and that binding;
-// then up, no changes, the doctor).
+// One lab, manual rollouts side by side (each its own namespace, ASA and stand-in state, and its
+// own pulumi backend), run at once: fully done (only the rotation), partly done (no SPN yet: the
+// rotation and the SPN), one server without the credential (the rotation and that binding; then
+// up, no changes, the doctor, and destroy, which releases what existed before the stack: the site
+// keeps working, as `doctor --no-stack` proves); an SPN on another account too (SPN_DUPLICATE) and
+// only on another account (SPN_WRONG_ACCOUNT), each refused by the preview as discover announces,
+// before anything is written; and an ASA that is a user account (ASA_NOT_A_COMPUTER), moved to a
+// computer ASA the way discover's fix says.
 import * as assert from "assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { dig, ldapmodify, ldapsearch, soaSerial } from "../fixtures/admin-tools";
+import { dig, ldapmodify, ldapsearch, rawSpn, soaSerial } from "../fixtures/admin-tools";
 import { Lab, labAddr, run, sambaTool, startLab } from "../fixtures/lab";
 import { PulumiCli, PulumiCliError, REPO_ROOT } from "../fixtures/pulumi-cli";
 import { editServer, getServer, readState, seedServers, standinExecutable, StandinServer } from "../fixtures/exchange-standin/state";
@@ -54,13 +58,18 @@ interface Manual {
   addresses: string[];
   spns: boolean;
   unbound: string[];
+  /** The ASA is a user account (no $), as some sites have it. */
+  user?: boolean;
 }
 
-const CASES: Record<"full" | "partial" | "main", Manual> = {
+const CASES: Record<"full" | "partial" | "main" | "dup" | "wrong" | "user", Manual> = {
   full: { label: "mail-full", asa: "FULL-ASA", addresses: ["192.0.2.31"], spns: true, unbound: [] },
   partial: { label: "mail-part", asa: "PART-ASA", addresses: ["192.0.2.41"], spns: false, unbound: [] },
   main: { label: "outlook", asa: "MANUAL-ASA", addresses: ["192.0.2.21", "192.0.2.22"], spns: true, unbound: ["EX3"] },
-};
+  dup: { label: "mail-dup", asa: "DUP-ASA", addresses: ["192.0.2.51"], spns: true, unbound: [] },
+  wrong: { label: "mail-wrong", asa: "WRONG-ASA", addresses: ["192.0.2.52"], spns: false, unbound: [] },
+  user: { label: "mail-user", asa: "svc-exch", addresses: ["192.0.2.53"], spns: true, unbound: [], user: true },
+} as const;
 
 describe("discover: a rollout done by hand becomes a site stack (real CLI, lab DC, Exchange stand-in)", function () {
   this.timeout(300_000);
@@ -77,11 +86,14 @@ describe("discover: a rollout done by hand becomes a site stack (real CLI, lab D
     readonly autodiscover: string;
     readonly asaDn: string;
     readonly stateFile: string;
+    /** The ASA's sAMAccountName, as the credential names it. */
+    readonly account: string;
     cli!: PulumiCli;
     constructor(readonly name: keyof typeof CASES, readonly m: Manual) {
       this.namespace = `${m.label}.${lab.domain}`;
       this.autodiscover = `autodiscover-${m.label}.${lab.domain}`;
       this.asaDn = `CN=${m.asa},OU=Service Accounts,${lab.baseDn}`;
+      this.account = `${m.asa}${m.user ? "" : "$"}`;
       this.stateFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "standin-")), "state.json");
     }
 
@@ -90,7 +102,8 @@ describe("discover: a rollout done by hand becomes a site stack (real CLI, lab D
     async build(): Promise<void> {
       this.cli = await PulumiCli.create({ project: "test/fixtures/site-stack", env: { EXCHANGE_STANDIN_STATE: this.stateFile } });
       const pwd = Buffer.from(`"${manualPassword}"`, "utf16le").toString("base64");
-      ldapmodify(lab, `dn: ${this.asaDn}\nchangetype: add\nobjectClass: computer\nsAMAccountName: ${this.m.asa}$\nuserAccountControl: 4096\nmsDS-SupportedEncryptionTypes: 24\nunicodePwd:: ${pwd}\n`);
+      // A computer account (UF_WORKSTATION_TRUST_ACCOUNT), or a user (UF_NORMAL_ACCOUNT) for `user`.
+      ldapmodify(lab, `dn: ${this.asaDn}\nchangetype: add\nobjectClass: ${this.m.user ? "user" : "computer"}\nsAMAccountName: ${this.account}\nuserAccountControl: ${this.m.user ? 512 : 4096}\nmsDS-SupportedEncryptionTypes: 24\nunicodePwd:: ${pwd}\n`);
       if (this.m.spns) ldapmodify(lab, `dn: ${this.asaDn}\nchangetype: modify\nadd: servicePrincipalName\nservicePrincipalName: HTTP/${this.namespace}\nservicePrincipalName: HTTP/${this.autodiscover}\n`);
       for (const a of this.m.addresses) await sambaTool(lab, ["dns", "add", lab.addr, lab.domain, this.m.label, "A", a]);
       seedServers(this.stateFile, SERVERS.map((name) => ({ name, version: "2019" as const })));
@@ -106,18 +119,19 @@ describe("discover: a rollout done by hand becomes a site stack (real CLI, lab D
       s.rpc.internalHostname = this.namespace;
       s.rpc.internalClientsRequireSsl = true;
       s.rpc.internalClientAuthenticationMethod = "Negotiate";
-      s.asa = bound ? [{ userName: `${lab.netbios}\\${this.m.asa}$`, password: manualPassword, whenAddedUtc: new Date(Date.now() - 3600_000).toISOString() }] : [];
+      s.asa = bound ? [{ userName: `${lab.netbios}\\${this.account}`, password: manualPassword, whenAddedUtc: new Date(Date.now() - 3600_000).toISOString() }] : [];
     }
 
     /** `discover --site NAME`, as a user runs it; the stack file it wrote, as key → value. */
-    async discover(): Promise<{ out: string; config: Record<string, string> }> {
+    async discover(extra: string[] = [], expectCode = 0): Promise<{ out: string; config: Record<string, string> }> {
       const args = [
         path.join(REPO_ROOT, "dist", "provider", "cli.js"), "discover", "--servers", SERVERS.join(","), "--site", this.name, "--cwd", this.cli.projectDir,
         "--ldap-url", lab.ldapUrl, "--ldap-ca-file", lab.caFile, "--ldap-bind-user", lab.adminUser, "--gc-url", lab.gcUrl,
-        "--exchange-shell", standinExecutable(), "--krb5-config", lab.krb5Conf, "--https-check", "false",
+        "--exchange-shell", standinExecutable(), "--krb5-config", lab.krb5Conf, "--https-check", "false", ...extra,
       ];
       const r = await run(process.execPath, args, { env: this.cli.environment({ EXCHANGE_KERBEROS_LDAP_BIND_PASSWORD: lab.adminPassword }), timeoutMs: 60_000 });
-      assert.strictEqual(r.code, 0, `discover failed:\n${r.stdout}${r.stderr}`);
+      assert.strictEqual(r.code, expectCode, `discover exited ${r.code}:\n${r.stdout}${r.stderr}`);
+      if (expectCode !== 0) return { out: r.stdout + r.stderr, config: {} };
       const file = fs.readFileSync(path.join(this.cli.projectDir, `Pulumi.${this.name}.yaml`), "utf8");
       for (const secret of [lab.adminPassword, manualPassword]) {
         assert.ok(!file.includes(secret), "no password in the stack file");
@@ -285,6 +299,69 @@ describe("discover: a rollout done by hand becomes a site stack (real CLI, lab D
     const doctor = await run(process.execPath, [path.join(REPO_ROOT, "dist", "provider", "cli.js"), "doctor", "--stack", "main", "--cwd", site.cli.projectDir], { env: site.cli.environment(), timeoutMs: 120_000 });
     await noChanges;
     assert.strictEqual(doctor.code, 0, `the doctor:\n${doctor.stdout}${doctor.stderr}`);
+
+    // Destroy: everything existed before the stack (adopted), so it is released, not deleted —
+    // including EX3's new credential, which the ASA that stays needs on every server.
+    const servers = readState(site.stateFile).servers;
+    const asaKept = asa();
+    await site.cli.destroy();
+    assert.deepStrictEqual(readState(site.stateFile).servers, servers, "every server as the stack left it: credential, URLs, Negotiate");
+    assert.deepStrictEqual(asa(), asaKept, "the ASA with its SPNs, password and encryption types");
+    assert.deepStrictEqual(dig(lab, site.namespace, "A").answers, site.m.addresses, "the namespace still resolves");
+    const marks = ldapsearch(lab, lab.baseDn, `(sAMAccountName=${site.m.asa}$)`, ["adminDescription"])[0]?.admindescription;
+    assert.strictEqual(marks, undefined, "the stack's mark is gone from the released ASA (it had no adminDescription before)");
+    const noStack = await run(process.execPath, [path.join(REPO_ROOT, "dist", "provider", "cli.js"), "doctor", "--no-stack", "--cwd", site.cli.projectDir,
+      "--namespace", site.namespace, ...SERVERS.flatMap((x) => ["--server", x]), "--extra-spn-name", site.autodiscover, ...site.m.addresses.flatMap((a) => ["--dns-address", a]),
+      "--asa-name", site.m.asa, "--ldap-url", lab.ldapUrl, "--ldap-ca-file", lab.caFile, "--ldap-bind-user", lab.adminUser, "--krb5-config", lab.krb5Conf,
+      "--exchange-shell", standinExecutable(), "--https-check", "false", "--asa-password-stdin"], {
+      env: site.cli.environment({ EXCHANGE_KERBEROS_LDAP_BIND_PASSWORD: lab.adminPassword }), input: `${password}\n`, timeoutMs: 120_000,
+    });
+    assert.strictEqual(noStack.code, 0, `Kerberos still works after destroy (doctor --no-stack):\n${noStack.stdout}${noStack.stderr}`);
+  }
+
+  /** The preview refuses an SPN another account holds, as discover announced with `code`, naming the
+   * holder; nothing is written (the ASA's password, the servers). */
+  async function refusedCase(site: Site, code: "SPN_DUPLICATE" | "SPN_WRONG_ACCOUNT"): Promise<void> {
+    const d = await site.discover();
+    assert.match(d.out, new RegExp(`${code}  HTTP/${site.namespace}: .*LEGACYWEB.*up: nothing: preview refuses`), d.out);
+    await site.cli.initStack(site.name);
+    await site.cli.setConfig("exchange-kerberos:ldapBindPassword", lab.adminPassword, { secret: true });
+    const pwdBefore = ldapsearch(lab, lab.baseDn, `(sAMAccountName=${site.m.asa}$)`, ["pwdLastSet"])[0].pwdlastset;
+    const before = readState(site.stateFile);
+    const p = await site.cli.preview([], { okCodes: [1, 255] });
+    const out = p.stdout + p.stderr;
+    assert.match(out, new RegExp(`HTTP/${site.namespace} is already held by CN=LEGACYWEB,[^ ]* \\(${code}`), out);
+    assert.doesNotMatch(out, /\n\s+at /, "no stack trace");
+    assert.deepStrictEqual(ldapsearch(lab, lab.baseDn, `(sAMAccountName=${site.m.asa}$)`, ["pwdLastSet"])[0].pwdlastset, pwdBefore, "the ASA's password is untouched");
+    const after = readState(site.stateFile);
+    assert.deepStrictEqual(after.servers, before.servers, "the servers are untouched");
+    assert.deepStrictEqual(Object.keys(after.counters.callsPerOperation).filter((op) => /^(Set|Remove)-/.test(op) && after.counters.callsPerOperation[op] !== before.counters.callsPerOperation[op]), [], "no Set- or Remove- call");
+  }
+
+  /**
+   * An ASA that is a user account: discover names it (ASA_NOT_A_COMPUTER), never as missing, and
+   * its way out works as written: discover again with --asa-name and --asa-ou, remove the SPNs from
+   * the user right before up (preview refuses them until then), up, the doctor.
+   */
+  async function userCase(site: Site): Promise<void> {
+    const first = await site.discover([], 2);
+    assert.match(first.out, new RegExp(`CORP\\\\svc-exch \\(CN=svc-exch,[^)]*\\) is a user, not a computer account \\(ASA_NOT_A_COMPUTER\\)`), first.out);
+    assert.doesNotMatch(first.out, /ASA_MISSING|not in the directory/, first.out);
+    assert.match(first.out, /--asa-name NAME --asa-ou/, "the fix names the flags to give");
+    const d = await site.discover(["--asa-name", "USER-ASA2", "--asa-ou", `OU=Service Accounts,${lab.baseDn}`]);
+    assert.strictEqual(d.config.asaName, "USER-ASA2");
+    assert.strictEqual(d.config.adopt, "true");
+    assert.match(d.out, /ASA_NOT_A_COMPUTER  CORP\\svc-exch/, d.out);
+    await site.cli.initStack(site.name);
+    await site.cli.setConfig("exchange-kerberos:ldapBindPassword", lab.adminPassword, { secret: true });
+    const refused = await site.cli.preview([], { okCodes: [1, 255] });
+    assert.match(refused.stdout + refused.stderr, new RegExp(`HTTP/(${site.namespace}|${site.autodiscover}) is already held by CN=svc-exch,OU=Service Accounts,${lab.baseDn} \\(SPN_WRONG_ACCOUNT`), `until the SPNs leave the user account:\n${refused.stdout}${refused.stderr}`);
+    for (const h of [site.namespace, site.autodiscover]) await sambaTool(lab, ["spn", "delete", `HTTP/${h}`, "svc-exch"]);
+    await site.cli.up();
+    await site.cli.preview(["--expect-no-changes"]);
+    for (const s of SERVERS) assert.strictEqual(getServer(site.stateFile, s).asa[0]?.userName, `${lab.netbios}\\USER-ASA2$`, `${s} holds the new computer ASA`);
+    const doctor = await run(process.execPath, [path.join(REPO_ROOT, "dist", "provider", "cli.js"), "doctor", "--stack", site.name, "--cwd", site.cli.projectDir], { env: site.cli.environment(), timeoutMs: 120_000 });
+    assert.strictEqual(doctor.code, 0, `the doctor:\n${doctor.stdout}${doctor.stderr}`);
   }
 
   before(async function () {
@@ -292,11 +369,19 @@ describe("discover: a rollout done by hand becomes a site stack (real CLI, lab D
     times.lab = (Date.now() - t0) / 1000;
     for (const name of Object.keys(CASES) as (keyof typeof CASES)[]) sites[name] = new Site(name, CASES[name]);
     await Promise.all(Object.values(sites).map((s) => s!.build()));
+    // The namespace's SPN on another account too (a duplicate Samba refuses over LDAP, as Windows
+    // does since 2012 R2: written into the DC's database directly), or only on another account.
+    // (samba-tool first: once the account holds a duplicate, Samba refuses any SPN change to it.)
+    await sambaTool(lab, ["spn", "add", `HTTP/${sites.wrong!.namespace}`, "LEGACYWEB$"]);
+    await rawSpn(lab, "add", `CN=LEGACYWEB,OU=Servers,${lab.baseDn}`, `HTTP/${sites.dup!.namespace}`);
     times.byHand = (Date.now() - t0) / 1000 - times.lab;
     // The three cases run at once (each its own rollout, stand-in and backend); each it awaits its own.
     running.full = timed("full", () => fullCase(sites.full!));
     running.partial = timed("partial", () => partialCase(sites.partial!));
     running.main = timed("main", () => mainCase(sites.main!));
+    running.dup = timed("dup", () => refusedCase(sites.dup!, "SPN_DUPLICATE"));
+    running.wrong = timed("wrong", () => refusedCase(sites.wrong!, "SPN_WRONG_ACCOUNT"));
+    running.user = timed("user", () => userCase(sites.user!));
     for (const p of Object.values(running)) p!.catch(() => undefined);
   });
 
@@ -316,7 +401,19 @@ describe("discover: a rollout done by hand becomes a site stack (real CLI, lab D
     await running.partial;
   });
 
-  it("one server without the credential: up rotates the password and binds it there, and changes nothing else; no changes after; the doctor passes", async function () {
+  it("one server without the credential: up rotates the password and binds it there, and changes nothing else; no changes after; the doctor passes; destroy releases it all and Kerberos still works", async function () {
     await running.main;
+  });
+
+  it("an SPN on another account too (SPN_DUPLICATE): the preview refuses it as discover says, naming the holder, before anything is written", async function () {
+    await running.dup;
+  });
+
+  it("an SPN only on another account (SPN_WRONG_ACCOUNT): the preview refuses it as discover says, naming the holder, before anything is written", async function () {
+    await running.wrong;
+  });
+
+  it("an ASA that is a user account is named as one (ASA_NOT_A_COMPUTER), and discover's way out to a computer ASA works as written", async function () {
+    await running.user;
   });
 });

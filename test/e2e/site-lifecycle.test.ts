@@ -106,7 +106,7 @@ describe("site stack: the whole rollout through the real pulumi CLI (lab DC + Ex
 
   it("preview lists the planned creates and changes nothing", async function () {
     const r = await timed("preview (new stack)", () => step(cli.preview()));
-    for (const name of ["site-a-dns", "site-a-asa", "site-a-asa-password", "site-a-urls-ex1", "site-a-bind-ex2", "site-a-spn-outlook.corp.example", "site-a-auth-ex1"]) {
+    for (const name of ["site-dns", "site-asa", "site-asa-password", "site-urls-ex1", "site-bind-ex2", "site-spn-outlook.corp.example", "site-auth-ex1"]) {
       assert.match(r.stdout, new RegExp(`\\+\\s+\\S+\\s+${name}\\s+create\\b`), r.stdout);
     }
     assert.match(r.stdout, /\+ 13 to create/, r.stdout);
@@ -127,9 +127,9 @@ describe("site stack: the whole rollout through the real pulumi CLI (lab DC + Ex
     // The engine's log lists each create as it completes: the order the README states.
     const at = (name: string) => r.stdout.search(new RegExp(`${name}\\s+created`));
     for (const [before, after] of [
-      ["site-a-dns", "site-a-asa"], ["site-a-urls-ex2", "site-a-asa"], ["site-a-asa", "site-a-bind-ex1"],
-      ["site-a-bind-ex1", "site-a-asa-password"], ["site-a-bind-ex2", "site-a-asa-password"],
-      ["site-a-asa-password", "site-a-spn-outlook.corp.example"], ["site-a-spn-autodiscover.corp.example", "site-a-auth-ex1"],
+      ["site-dns", "site-asa"], ["site-urls-ex2", "site-asa"], ["site-asa", "site-bind-ex1"],
+      ["site-bind-ex1", "site-asa-password"], ["site-bind-ex2", "site-asa-password"],
+      ["site-asa-password", "site-spn-outlook.corp.example"], ["site-spn-autodiscover.corp.example", "site-auth-ex1"],
     ]) {
       assert.ok(at(before) >= 0 && at(before) < at(after), `${before} must complete before ${after}\n${r.stdout}`);
     }
@@ -140,11 +140,11 @@ describe("site stack: the whole rollout through the real pulumi CLI (lab DC + Ex
       const deps = byName.get(name)?.dependencies ?? [];
       for (const o of on) assert.ok(deps.includes(byName.get(o)!.urn), `${name} must depend on ${o} (it depends on ${deps.join(", ")})`);
     };
-    dependsOn("site-a-asa", ["site-a-dns", "site-a-urls-ex1", "site-a-urls-ex2"]);
-    dependsOn("site-a-bind-ex1", ["site-a-asa"]);
-    dependsOn("site-a-asa-password", ["site-a-bind-ex1", "site-a-bind-ex2"]);
-    dependsOn("site-a-spn-outlook.corp.example", ["site-a-asa-password"]);
-    dependsOn("site-a-auth-ex2", ["site-a-spn-outlook.corp.example", "site-a-spn-autodiscover.corp.example"]);
+    dependsOn("site-asa", ["site-dns", "site-urls-ex1", "site-urls-ex2"]);
+    dependsOn("site-bind-ex1", ["site-asa"]);
+    dependsOn("site-asa-password", ["site-bind-ex1", "site-bind-ex2"]);
+    dependsOn("site-spn-outlook.corp.example", ["site-asa-password"]);
+    dependsOn("site-auth-ex2", ["site-spn-outlook.corp.example", "site-spn-autodiscover.corp.example"]);
 
     const stackOutputs = await cli.stackOutputs({ showSecrets: true });
     const asaPassword = String(stackOutputs.asaPassword);
@@ -183,10 +183,10 @@ describe("site stack: the whole rollout through the real pulumi CLI (lab DC + Ex
     editServer(stateFile, "EX2", (s) => { s.asa = []; });
 
     const r = await timed("refresh (drift)", () => step(cli.refresh()));
-    assert.match(r.stdout, /site-a-spn-outlook.corp.example\s+deleted/, r.stdout);
-    assert.match(r.stdout, /site-a-urls-ex1\s+updated/, r.stdout);
-    assert.match(r.stdout, /site-a-bind-ex2\s+deleted/, r.stdout);
-    assert.doesNotMatch(r.stdout, /site-a-urls-ex2\s+updated|site-a-bind-ex1\s+deleted/, r.stdout);
+    assert.match(r.stdout, /site-spn-outlook.corp.example\s+deleted/, r.stdout);
+    assert.match(r.stdout, /site-urls-ex1\s+updated/, r.stdout);
+    assert.match(r.stdout, /site-bind-ex2\s+deleted/, r.stdout);
+    assert.doesNotMatch(r.stdout, /site-urls-ex2\s+updated|site-bind-ex1\s+deleted/, r.stdout);
 
     const plan = await step(cli.preview(["--diff"]));
     assert.match(plan.stdout, /\+ 2 to create/, plan.stdout);
@@ -210,7 +210,7 @@ describe("site stack: the whole rollout through the real pulumi CLI (lab DC + Ex
     await timed("up (rotate password)", () => step(cli.up()));
 
     const stack = await cli.exportStack();
-    const adSet = resourcesOf(stack).find((r) => r.urn.endsWith("::site-a-asa-password"));
+    const adSet = resourcesOf(stack).find((r) => r.urn.endsWith("::site-asa-password"));
     const adPasswordSetAt = Date.parse(String(adSet?.outputs?.passwordLastSet));
     assert.ok(Number.isFinite(adPasswordSetAt), "AsaPassword records when AD's password was set");
     const state = readState(stateFile);
@@ -274,9 +274,9 @@ describe("site stack: the whole rollout through the real pulumi CLI (lab DC + Ex
     const r = await timed("destroy", () => step(cli.destroy()));
     const at = (name: string) => r.stdout.search(new RegExp(`${name}\\s+deleted`));
     for (const [first, then] of [
-      ["site-a-auth-ex1", "site-a-spn-outlook.corp.example"], ["site-a-auth-ex2", "site-a-spn-autodiscover.corp.example"],
-      ["site-a-spn-outlook.corp.example", "site-a-bind-ex1"], ["site-a-spn-autodiscover.corp.example", "site-a-bind-ex2"],
-      ["site-a-bind-ex1", "site-a-asa"], ["site-a-asa", "site-a-dns"],
+      ["site-auth-ex1", "site-spn-outlook.corp.example"], ["site-auth-ex2", "site-spn-autodiscover.corp.example"],
+      ["site-spn-outlook.corp.example", "site-bind-ex1"], ["site-spn-autodiscover.corp.example", "site-bind-ex2"],
+      ["site-bind-ex1", "site-asa"], ["site-asa", "site-dns"],
     ]) {
       assert.ok(at(first) >= 0 && at(first) < at(then), `${first} must be deleted before ${then}\n${r.stdout}`);
     }

@@ -12,8 +12,8 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DoctorReport } from "../../provider/doctor";
-import { dig, ldapmodify, rawSpn } from "../fixtures/admin-tools";
-import { editServer, getServer, seedServers, standinExecutable, StandinAsaCredential } from "../fixtures/exchange-standin/state";
+import { dig, ldapmodify, ldapsearch, rawSpn } from "../fixtures/admin-tools";
+import { editServer, getServer, readState, seedServers, standinExecutable, StandinAsaCredential, StandinServer } from "../fixtures/exchange-standin/state";
 import { Lab, labAddr, run, sambaTool, startLab } from "../fixtures/lab";
 import { PulumiCli, REPO_ROOT } from "../fixtures/pulumi-cli";
 
@@ -41,6 +41,8 @@ describe("truth table: the doctor agrees with curl --negotiate against the lab's
   let cli: PulumiCli;
   let dir: string;
   let stateFile: string;
+  /** The stand-in's servers as seeded, before the site existed. */
+  let seeded: Record<string, StandinServer>;
   const front: Record<string, string> = {};
   const started: string[] = [];
   const times: Record<string, number> = {};
@@ -118,7 +120,7 @@ describe("truth table: the doctor agrees with curl --negotiate against the lab's
     front.EX2 = labAddr(16);
     dir = mkdtempSync(join(tmpdir(), "truth-table-"));
     stateFile = join(dir, "standin.json");
-    seedServers(stateFile, SERVERS.map((name) => ({ name, version: "2019" as const })));
+    seeded = structuredClone(seedServers(stateFile, SERVERS.map((name) => ({ name, version: "2019" as const }))).servers);
     cli = await PulumiCli.create({ project: "test/fixtures/site-stack", env: { EXCHANGE_STANDIN_STATE: stateFile } });
     await cli.selectStack("tt");
     for (const [key, value] of Object.entries(lab.stackConfig)) await cli.setConfig(key, value, { secret: key.endsWith("Password") });
@@ -274,5 +276,26 @@ describe("truth table: the doctor agrees with curl --negotiate against the lab's
     assert.ok(rejected.subject.includes(front.EX2), rejected.subject);
     assert.match(rejected.cause, /does not hold that key/);
     assert.ok(!v.report.findings.some((f) => f.code === "TOKEN_REJECTED" && f.subject.includes(front.EX1)));
+  });
+
+  it("destroy of the site the stack created: no record, no SPN, no credential, every server as before; the front door still answers, and no client gets a ticket no server can use", async () => {
+    const t0 = Date.now();
+    await cli.destroy();
+    times["pulumi destroy"] = (Date.now() - t0) / 1000;
+    assert.strictEqual(dig(lab, NAMESPACE, "A").status, "NXDOMAIN", "the record the stack created is deleted");
+    assert.deepEqual(ldapsearch(lab, lab.baseDn, `(|(servicePrincipalName=${SPN})(sAMAccountName=${ASA}$))`, ["dn"]), [], "no SPN, no ASA");
+    assert.deepEqual(readState(stateFile).servers, seeded, "every server's URLs, Negotiate and credentials as before the site");
+    // No SPN: the KDC issues no ticket for the namespace, so Negotiate falls back to NTLM — never a
+    // ticket for a key no server holds (KRB_AP_ERR_MODIFIED, which does not fall back).
+    const ccache = `FILE:${join(dir, "cc-destroyed")}`;
+    const env = { ...process.env, KRB5_CONFIG: lab.krb5Conf, KRB5CCNAME: ccache, LANG: "C" };
+    assert.equal((await run("kinit", [`Administrator@${lab.realm}`], { env, input: `${lab.adminPassword}\n` })).code, 0);
+    const k = await run("kvno", [SPN], { env });
+    assert.notEqual(k.code, 0);
+    assert.match(k.stderr, /not found in Kerberos database/, k.stderr);
+    // The front door (a server) still answers a client that reaches it, offering Negotiate.
+    const r = await run("curl", ["-s", "-o", "/dev/null", "-D", "-", "--max-time", "20", "--cacert", lab.caFile, "--resolve", `${NAMESPACE}:443:${front.EX1}`, `https://${NAMESPACE}/mapi/`], { env });
+    assert.match(r.stdout, /^HTTP\/\S+ 401/m, r.stdout);
+    assert.match(r.stdout, /^www-authenticate: Negotiate/im, r.stdout);
   });
 });

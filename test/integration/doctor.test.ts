@@ -127,6 +127,16 @@ describe("doctor (integration: Samba AD DC + Exchange stand-in, a test double)",
     assert.doesNotMatch(JSON.stringify(r), new RegExp(PASSWORD.replace(/[!-]/g, "\\$&")));
   });
 
+  it("refuses a DN as the Kerberos user, naming kerberosUser, and reports no other ticket failure", async () => {
+    const o = doctorOptionsFromConfig(config);
+    const r = await doctor({ kerberos: { ...o.kerberos, user: `CN=Administrator,CN=Users,${lab.baseDn}`, userIsBindUser: true } });
+    assert.deepEqual(failures(r), [`ticket:${SPN}:KERBEROS_USER_NOT_A_PRINCIPAL`]);
+    const f = r.findings.find((x) => x.code === "KERBEROS_USER_NOT_A_PRINCIPAL")!;
+    assert.match(f.cause, /^exchange-kerberos:kerberosUser: is not set, and the LDAP bind user it defaults to, "CN=Administrator,CN=Users,DC=corp,DC=example" is a distinguished name/);
+    assert.match(f.fix ?? "", /set exchange-kerberos:kerberosUser to user@corp\.example or CORP\\user/);
+    assert.equal(r.findings.find((x) => x.check === "decrypt")?.code, "NO_TICKET");
+  });
+
   it("names a missing SPN (and the KDC's refusal that follows from it)", async () => {
     await spnImpl.delete(spnId, spn);
     try {
@@ -139,6 +149,18 @@ describe("doctor (integration: Samba AD DC + Exchange stand-in, a test double)",
       spn = again.outs as SpnOutputs;
       spnId = again.id;
     }
+  });
+
+  it("names the HOST/ alias holder when no account holds HTTP/<name> (sPNMappings), and does not blame the ASA's password for the ticket the KDC issues for it", async () => {
+    // The lab's LEGACYWEB holds HOST/legacyweb.<domain>: by the default sPNMappings HTTP/ is an
+    // alias of HOST/, so the KDC answers a request for HTTP/legacyweb.<domain> with a ticket
+    // encrypted for LEGACYWEB (Samba's KDC as Windows': [MS-DRSR] §4.1.4.2.19 MapSPN).
+    const name = `legacyweb.${lab.domain}`;
+    const r = await doctor({ namespace: name, extraSpnNames: [], dnsAddresses: undefined, servers: [] });
+    const codes = r.findings.filter((f) => f.subject === `HTTP/${name}`).map((f) => `${f.check}:${f.code}`);
+    assert.deepEqual(codes, ["spn:SPN_ALIAS_HELD", "ticket:OK", "decrypt:TICKET_FOR_ALIAS_HOLDER"]);
+    assert.match(r.findings.find((f) => f.code === "SPN_ALIAS_HELD")!.cause, /LEGACYWEB\$ holds HOST\/legacyweb/);
+    assert.match(r.findings.find((f) => f.code === "TICKET_FOR_ALIAS_HOLDER")!.fix!, /the ASA's password is not the cause/);
   });
 
   it("names the SPN on a second account (a duplicate written below Samba's uniqueness check), as the GC and the KDC see it", async () => {

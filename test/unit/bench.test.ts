@@ -38,7 +38,7 @@ describe("the benchmark's arithmetic", () => {
     assert.equal(LATENCY_MODELS.zero.maxSessionsPerUser, 0, "zero: no session limit (functional tests)");
   });
 
-  it("the floor: per pass one open, the calls made once, and ceil(N / pool) rounds of each server's calls, at the step's own mean costs", () => {
+  it("the floor: per pass one open, the calls made once, and ceil(N / pool) rounds of each server's calls (the ASA's, on each server, side by side), at the step's own mean costs", () => {
     // refresh: two passes of one Get-EkServerState per server; 50 servers, pool 6 → 9 rounds.
     const ours = measure({
       standin: {
@@ -52,19 +52,20 @@ describe("the benchmark's arithmetic", () => {
     const f = floorOf("refresh", 50, 6, ours, measure({ seconds: 3 }))!;
     assert.equal(f.seconds.toFixed(6), (3 + 2 * (8 + 9 * 1.7)).toFixed(6));
     assert.equal(f.roundTrips, 2 * (1 + 50));
-    // rotation: Get-EkServerInfo once per pass, then one Set-EkAsaCredential per server.
+    // rotation: Get-EkServerInfo once per pass, then one Set-EkAsaCredential per server, each in a
+    // session on its server (an open and the call, the 50 side by side).
     const rot = measure({
       standin: {
-        sessions: 7,
-        calls: 59,
-        callsPerOperation: { "Connect-EkExchange": 7, "Get-EkServerInfo": 2, "Set-EkAsaCredential": 50 },
-        modeledMsPerOperation: { "Connect-EkExchange": 7 * 8000, "Get-EkServerInfo": 2 * 5900, "Set-EkAsaCredential": 50 * 1100 },
+        sessions: 57,
+        calls: 109,
+        callsPerOperation: { "Connect-EkExchange": 57, "Get-EkServerInfo": 2, "Set-EkAsaCredential": 50 },
+        modeledMsPerOperation: { "Connect-EkExchange": 57 * 8000, "Get-EkServerInfo": 2 * 5900, "Set-EkAsaCredential": 50 * 1100 },
         throttled: 0,
       },
     });
     const g = floorOf("up (rotation)", 50, 6, rot, measure({ seconds: 10 }))!;
-    assert.equal(Math.round(g.seconds * 1000), Math.round((10 + (8 + 5.9) + (8 + 5.9 + 9 * 1.1)) * 1000));
-    assert.equal(g.roundTrips, 2 + (2 + 50));
+    assert.equal(Math.round(g.seconds * 1000), Math.round((10 + (8 + 5.9) + (8 + 5.9 + 8 + 1.1)) * 1000));
+    assert.equal(g.roundTrips, 2 + (2 + 2 * 50));
     assert.equal(floorOf("refresh", 50, 6, measure(), measure()), undefined, "no floor without the stand-in's counts");
   });
 

@@ -24,7 +24,7 @@ function server(name: string, o: { ns?: string; account?: string | null; oaAuth?
     urls: {
       owa: url("/owa"), ecp: url("/ecp"), ews: url("/EWS/Exchange.asmx"), oab: url("/OAB"), activeSync: url("/Microsoft-Server-ActiveSync"), mapi: url("/mapi"),
       autodiscoverInternalUri: `https://${ns}/Autodiscover/Autodiscover.xml`,
-      outlookAnywhere: { internalHostname: ns, internalClientsRequireSsl: true },
+      outlookAnywhere: { internalHostname: ns, internalClientsRequireSsl: true, externalHostname: null, externalClientsRequireSsl: false, sslOffloading: false },
     },
     auth: {
       outlookAnywhere: { internalClientAuthenticationMethod: o.oaAuth ?? "Negotiate", externalClientAuthenticationMethod: "Negotiate", iisAuthenticationMethods: ["Basic", "Ntlm", "Negotiate"] },
@@ -39,7 +39,7 @@ function facts(over: Partial<DiscoveredFacts> = {}): DiscoveredFacts {
     namespace: NS,
     netbiosName: "CORP",
     defaultNamingContext: "DC=corp,DC=example",
-    account: { qualifiedName: ASA, name: "EXCH-ASA", dn: ASA_DN, ou: "OU=Service Accounts,DC=corp,DC=example", enabled: true, encryptionTypes: 24, httpSpns: [`HTTP/${NS}`, "HTTP/autodiscover.corp.example"] },
+    account: { qualifiedName: ASA, name: "EXCH-ASA", dn: ASA_DN, ou: "OU=Service Accounts,DC=corp,DC=example", enabled: true, encryptionTypes: 24, httpSpns: [`HTTP/${NS}`, "HTTP/autodiscover.corp.example"], kind: "computer" },
     spnHolders: [
       { spn: `HTTP/${NS}`, holders: [{ dn: ASA_DN, samAccountName: "EXCH-ASA$" }] },
       { spn: "HTTP/autodiscover.corp.example", holders: [{ dn: ASA_DN, samAccountName: "EXCH-ASA$" }] },
@@ -103,9 +103,8 @@ describe("discover: the proposal", () => {
     assert.deepStrictEqual(p.plan.slice(1), [`EX2: sets owa.internalUrl (https://ex2.corp.example/owa → https://${NS}/owa), oab.internalUrl (https://ex2.corp.example/OAB → https://${NS}/OAB)`]);
   });
 
-  it("every code discover reports is one of the doctor's (listed in the README's doctor section)", () => {
-    const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
-    const doctor = readme.slice(readme.indexOf("## doctor"), readme.indexOf("### keytab"));
+  it("every code discover reports is one of the doctor's (listed in docs/reference/doctor.md)", () => {
+    const doctor = readFileSync(join(REPO_ROOT, "docs", "reference", "doctor.md"), "utf8");
     const source = readFileSync(join(REPO_ROOT, "provider", "discover", "propose.ts"), "utf8");
     const codes = [...source.matchAll(/code: "([A-Z_]+)"/g)].map((m) => m[1]);
     assert.ok(codes.length >= 10, codes.join());
@@ -124,6 +123,24 @@ describe("discover: the proposal", () => {
     assert.throws(() => propose(facts({ account: undefined })), /no server holds an ASA credential/);
     assert.throws(() => propose(facts({ account: undefined, accountMissing: "CORP\\GONE$" })), /CORP\\GONE\$, which is not in the directory \(ASA_MISSING\)/);
     assert.throws(() => propose(facts({ namespace: undefined })), /--namespace/);
+  });
+
+  it("names an ASA that is a user account as one (ASA_NOT_A_COMPUTER), never as missing, with a way out that discover takes", () => {
+    const user = { ...facts().account!, qualifiedName: "CORP\\svc-exch", name: "SVC-EXCH", dn: "CN=svc-exch,OU=Service Accounts,DC=corp,DC=example", kind: "user" as const };
+    assert.throws(() => propose(facts({ account: user })), (e: Error) => {
+      assert.match(e.message, /CORP\\svc-exch .* is a user, not a computer account \(ASA_NOT_A_COMPUTER\)/);
+      assert.doesNotMatch(e.message, /ASA_MISSING|not in the directory/);
+      // The fix names flags discover takes (--asa-name with --asa-ou), and the setspn -D before up.
+      assert.match(e.message, /--asa-name NAME --asa-ou/);
+      assert.match(e.message, /setspn -D HTTP\/outlook\.corp\.example CORP\\svc-exch/);
+      return true;
+    });
+    const p = propose(facts({ account: user, newAsa: { name: "EXCH-ASA2", ou: "OU=Kerberos,DC=corp,DC=example" } }));
+    assert.deepStrictEqual([p.site.asaName, p.site.asaOu, p.site.adopt, p.site.extraSpnNames], ["EXCH-ASA2", "OU=Kerberos,DC=corp,DC=example", true, ["autodiscover.corp.example"]]);
+    assert.deepStrictEqual(p.findings.map((f) => f.code), ["ASA_NOT_A_COMPUTER"]);
+    assert.match(p.plan.join("\n"), /binds CORP\\EXCH-ASA2\$ on EX1, EX2 in place of CORP\\svc-exch's credential/);
+    // A managed service account is named as what it is too.
+    assert.throws(() => propose(facts({ account: { ...user, kind: "group managed service account" } })), /is a group managed service account, not a computer account/);
   });
 
   it("majority and namespace helpers", () => {

@@ -1,7 +1,7 @@
 // The doctor's failure codes are an interface (scripts read `doctor --json`), under the same
 // convention as the errors' codes (test/unit/error-codes.test.ts): one registry
 // (provider/doctor/codes.ts), which the type of `Report.add` holds every finding to; every code
-// in it is listed in the README's doctor section and is reported somewhere, so none appears,
+// in it is listed in docs/reference/doctor.md and is reported somewhere, so none appears,
 // disappears or changes unannounced. Their form (UPPER_SNAKE, one line each) is checked with the
 // errors' codes.
 import assert from "node:assert/strict";
@@ -17,9 +17,11 @@ function source(rel: string): string {
 const codes = Object.keys(DOCTOR_CODES) as DoctorCode[];
 
 describe("doctor: stable codes", () => {
-  it("the README's doctor section lists every code the doctor can report", () => {
-    const readme = source("README.md");
-    const section = readme.slice(readme.indexOf("## doctor"), readme.indexOf("### keytab"));
+  it("docs/reference/doctor.md lists every code the doctor can report", () => {
+    const page = source("docs/reference/doctor.md");
+    const section = page.slice(0, page.indexOf("## The codes"));
+    const listed = [...page.slice(page.indexOf("## The codes")).matchAll(/^\| `([A-Z0-9_]+)` \|/gm)].map((m) => m[1]);
+    assert.deepEqual([...listed].sort(), [...codes].sort(), "the generated table lists exactly the registry's codes");
     for (const c of ["SPN_MISSING", "SERVER_ASA_STALE", "TOKEN_REJECTED", "CERT_NAME_MISMATCH"]) assert.ok(codes.includes(c as DoctorCode), c);
     const missing = codes.filter((c) => c !== "OK" && !section.includes(`\`${c}\``)).sort();
     assert.deepEqual(missing, []);
@@ -31,9 +33,9 @@ describe("doctor: stable codes", () => {
   });
 
   it("every code is reported somewhere (none is dead)", () => {
-    const doctor = readdirSync(join(REPO_ROOT, "provider", "doctor"))
-      .filter((f) => f !== "codes.ts")
-      .map((f) => source(`provider/doctor/${f}`))
+    // The doctor's files, and discover's, which reports its findings with the same codes.
+    const doctor = ["doctor", "discover"]
+      .flatMap((dir) => readdirSync(join(REPO_ROOT, "provider", dir)).filter((f) => f !== "codes.ts").map((f) => source(`provider/${dir}/${f}`)))
       .join("\n");
     // Check 4 prefixes the ticket layer's codes; check 5 carries the verifier's.
     const union = (file: string, type: string): string[] => {

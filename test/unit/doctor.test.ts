@@ -101,7 +101,7 @@ describe("doctor: the text report", () => {
         { check: "dns", subject: "outlook.corp.example", status: "pass", code: "OK", cause: "resolves to 10.0.0.25, as declared" },
         { check: "binding", subject: "EX2", status: "fail", code: "SERVER_NO_ASA", cause: "EX2 holds no ASA credential", fix: "bind it" },
       ],
-      summary: { pass: 1, warn: 0, fail: 1, skip: 0 },
+      summary: { pass: 1, warn: 0, fail: 1, skip: 0, pending: 0 },
     };
     const lines = formatDoctorReport(report).split("\n");
     assert.ok(lines.includes("  FAIL EX2: [SERVER_NO_ASA] EX2 holds no ASA credential — fix: bind it"), lines.join("\n"));

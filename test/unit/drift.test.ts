@@ -28,13 +28,13 @@ describe("drift: preview steps → findings", () => {
       { op: "delete", urn: urn("AsaBinding", "s1-bind-ex3"), oldState: { inputs: { server: "EX3" } } },
     ];
     assert.deepEqual(driftFromPreview(steps), [
-      { resource: "s1-asa", type: "AsaComputerAccount", op: "update", change: "msDS-SupportedEncryptionTypes: 24 → 4" },
-      { resource: "s1-asa", type: "AsaComputerAccount", op: "update", change: "account: enabled → disabled" },
-      { resource: "s1-asa", type: "AsaComputerAccount", op: "update", change: "password: changed (set by someone else at 2026-11-30T19:00:00.000Z; the Exchange servers hold the declared one)" },
-      { resource: "s1-dns", type: "DnsRecord", op: "update", change: "values: 192.0.2.11 → 192.0.2.99" },
-      { resource: "s1-urls-ex1", type: "ExchangeVirtualDirectoryUrls", op: "update", change: "EX1 owa.internalUrl: https://a/owa → https://b/owa" },
-      { resource: "s1-spn-outlook.corp.example", type: "Spn", op: "create", change: "spn HTTP/outlook.corp.example: declared → not found (gone, or moved out of the stack's reach)" },
-      { resource: "s1-bind-ex3", type: "AsaBinding", op: "delete", change: "server EX3: not declared → found" },
+      { resource: "s1-asa", type: "AsaComputerAccount", op: "update", change: "msDS-SupportedEncryptionTypes: 24 → 4", found: true },
+      { resource: "s1-asa", type: "AsaComputerAccount", op: "update", change: "account: enabled → disabled", found: true },
+      { resource: "s1-asa", type: "AsaComputerAccount", op: "update", change: "password: changed (set by someone else at 2026-11-30T19:00:00.000Z; the Exchange servers hold the declared one)", found: true },
+      { resource: "s1-dns", type: "DnsRecord", op: "update", change: "values: 192.0.2.11 → 192.0.2.99", found: true },
+      { resource: "s1-urls-ex1", type: "ExchangeVirtualDirectoryUrls", op: "update", change: "EX1 owa.internalUrl: https://a/owa → https://b/owa", found: true },
+      { resource: "s1-spn-outlook.corp.example", type: "Spn", op: "create", change: "spn HTTP/outlook.corp.example: declared → not found (gone, or moved out of the stack's reach)", found: true },
+      { resource: "s1-bind-ex3", type: "AsaBinding", op: "delete", change: "server EX3: not declared → found", found: true },
     ]);
   });
 
@@ -61,7 +61,7 @@ describe("drift: text form and arguments", () => {
       ok: false,
       checkedAt: "t",
       stacks: [
-        { stack: "berlin", status: "drift", doctorOk: false, findings: [{ stack: "berlin", resource: "berlin-dns", type: "DnsRecord", change: "values: a → b", doctor: ["DNS_WRONG_ADDRESS"] }] },
+        { stack: "berlin", status: "drift", doctorOk: false, findings: [{ stack: "berlin", resource: "berlin-dns", type: "DnsRecord", change: "values: a → b", doctor: ["DNS_WRONG_ADDRESS"], kind: "drift" }] },
         { stack: "paris", status: "ok", findings: [] },
         { stack: "rome", status: "error", findings: [], error: "pulumi preview --refresh failed: error: x" },
       ],

@@ -1,15 +1,16 @@
 // Error codes are an interface, like the doctor's (test/unit/doctor-codes.test.ts): every code is
-// UPPER_SNAKE, used, listed in the README's "Error codes" table, and none is also a doctor code,
+// UPPER_SNAKE, used, listed in docs/reference/error-codes.md, and none is also a doctor code,
 // so a script reading either knows which it has. And a message is built from the error's fields
 // in one place: field, reason and fix come back out unchanged, with no parsing.
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "../fixtures/pulumi-cli";
-import { ERROR_CODES, ErrorCode } from "../../provider/error-codes";
+import { ERROR_CODES, ErrorCode, RETIRED_ERROR_CODES } from "../../provider/error-codes";
 import { AccessDeniedError, AlreadyExistsError, ConflictError, formatProblem, InvalidInputError, NotFoundError, UnreachableError } from "../../provider/errors";
 import { ExchangeCommandError } from "../../provider/exchange/error-mapping";
-import { IntegrityError, KerberosFormatError, KerberosToolError, UnsupportedEtypeError } from "../../provider/kerberos/errors";
+import { IntegrityError, KerberosFormatError, UnsupportedEtypeError } from "../../provider/kerberos/errors";
+import { KdcRefusal } from "../../provider/kerberos/kdc-client";
 import { CheckFailures } from "../../provider/resources/dynamic";
 import { DOCTOR_CODES } from "../../provider/doctor/codes";
 import { InvalidProgramInputError } from "../../provider/program-error";
@@ -28,7 +29,7 @@ function sources(dir: string): string[] {
 }
 
 const codes = Object.keys(ERROR_CODES) as ErrorCode[];
-const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
+const reference = readFileSync(join(REPO_ROOT, "docs", "reference", "error-codes.md"), "utf8");
 
 describe("error codes", () => {
   it("are UPPER_SNAKE, each with a one-line meaning, as the doctor's are", () => {
@@ -42,9 +43,10 @@ describe("error codes", () => {
     }
   });
 
-  it("the README's table lists exactly the codes of provider/error-codes.ts", () => {
-    const table = section(readme, "## Error codes", "\n## ");
-    const listed = [...table.matchAll(/^\| `([A-Z0-9_]+)` \|/gm)].map((m) => m[1]);
+  it("docs/reference/error-codes.md lists exactly the codes of provider/error-codes.ts, each with its meaning", () => {
+    const table = section(reference, "## The codes", "<!-- END GENERATED");
+    const listed = [...table.matchAll(/^\| `([A-Z0-9_]+)` \| (.+) \|$/gm)].map((m) => m[1]);
+    for (const m of table.matchAll(/^\| `([A-Z0-9_]+)` \| (.+) \|$/gm)) assert.equal(m[2], ERROR_CODES[m[1] as ErrorCode].replace(/\|/g, "\\|"), m[1]);
     assert.deepEqual([...listed].sort(), [...codes].sort());
     assert.equal(new Set(listed).size, listed.length, "a code listed twice");
   });
@@ -58,7 +60,18 @@ describe("error codes", () => {
       .filter((p) => !p.endsWith("error-codes.ts"))
       .map((p) => readFileSync(p, "utf8"))
       .join("\n");
-    assert.deepEqual(codes.filter((c) => !text.includes(`"${c}"`)), []);
+    assert.deepEqual(codes.filter((c) => !RETIRED_ERROR_CODES.includes(c) && !text.includes(`"${c}"`)), []);
+  });
+
+  it("a retired code is still listed (never reused) and raised nowhere", () => {
+    const text = sources(join(REPO_ROOT, "provider"))
+      .filter((p) => !p.endsWith("error-codes.ts"))
+      .map((p) => readFileSync(p, "utf8"))
+      .join("\n");
+    for (const c of RETIRED_ERROR_CODES) {
+      assert.ok(c in ERROR_CODES, c);
+      assert.ok(!text.includes(`"${c}"`), `${c} is retired but raised`);
+    }
   });
 
   it("each class has a documented code of its own, and a raise site's code wins", () => {
@@ -73,7 +86,7 @@ describe("error codes", () => {
       new KerberosFormatError("DER", "r"),
       new IntegrityError("r"),
       new UnsupportedEtypeError(23, "r"),
-      new KerberosToolError("r"),
+      new KdcRefusal({ code: 60, name: "KRB_ERR_GENERIC" }, "r"),
     ];
     for (const e of made) assert.ok(e.code in ERROR_CODES, `${e.name}: ${e.code}`);
     assert.equal(new Set(made.map((e) => e.code)).size, made.length, "two classes share a code");

@@ -1,12 +1,14 @@
 // KdcProxyServer through its whole life against the Exchange stand-in (a TEST DOUBLE: its Windows
 // server GW1 is emulated, not Windows): check refuses at preview what up would fail on; create
 // configures KPSSVC's settings, the URL reservation, the certificate binding and the service; read
-// reports hand changes; update corrects them; delete puts back exactly what create found, including
-// another certificate's binding of 0.0.0.0:443. The impl is called as Pulumi's engine calls it.
+// reports hand changes; update corrects them; delete puts back exactly what create found. A binding
+// of 0.0.0.0:443 another application holds (IIS's) is refused and never touched. The impl is
+// called as Pulumi's engine calls it.
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { kdcProxyServerImpl, DEFAULT_APP_ID } from "../../../provider/resources/kdc-proxy-server";
-import { UnreachableError } from "../../../provider/errors";
+import { InvalidInputError, UnreachableError } from "../../../provider/errors";
+import { kdcProxySession, setKdcProxy } from "../../../provider/exchange/kdc-proxy";
 import { modulePath } from "../../../provider/exchange/channel";
 import { editWindowsHost, getWindowsHost, readTranscript, seedWindowsHosts, setFaults } from "../../fixtures/exchange-standin/state";
 import { analyzeModule, callSignature, reachableCalls } from "../../unit/exchange/powershell-static";
@@ -23,8 +25,8 @@ describe("KdcProxyServer against the stand-in (a test double for Exchange and it
     h = await startStandin([{ name: "EX1", version: "2019" }]);
     seedWindowsHosts(h.stateFile, [
       { name: "GW1", certificates: [CERT] },
-      // An Exchange-like server: IIS already binds 0.0.0.0:443 with its own certificate.
-      { name: "GW2", certificates: [CERT, IIS_CERT], sslCerts: { "0.0.0.0:443": { certHash: IIS_CERT, appId: IIS_APP } }, kpssvcSettings: null },
+      // An Exchange server: IIS binds 0.0.0.0:443 with its own certificate.
+      { name: "GW2", certificates: [CERT], iisCertificate: IIS_CERT, kpssvcSettings: null },
       { name: "OLD1", certificates: [CERT], kpssvc: null },
       // KPSSVC disabled by hand while it ran: Running, start type Disabled.
       { name: "GW3", certificates: [CERT], kpssvc: { status: "Running", startType: "Disabled" } },
@@ -81,20 +83,37 @@ describe("KdcProxyServer against the stand-in (a test double for Exchange and it
     assert.deepEqual({ ...g, serviceStarts: 0 }, { ...before, serviceStarts: 0 }, "everything create found is back");
   });
 
-  it("on a server where IIS binds 0.0.0.0:443 and the Settings key is absent: binds its certificate, and delete brings IIS's binding back", async () => {
+  it("on a server where IIS binds 0.0.0.0:443 (every Exchange server): refused at preview naming IIS, never replaced by create nor deleted by a destroy", async () => {
     const impl = kdcProxyServerImpl;
     const before = getWindowsHost(h.stateFile, "GW2");
-    const ins = (await impl.check({}, inputs("GW2", { httpsClientAuth: true, appId: "8D5E7A1B-0C2D-4E3F-9A8B-7C6D5E4F3A2B" }))).inputs as Record<string, unknown>;
-    const created = await impl.create(ins);
-    let g = getWindowsHost(h.stateFile, "GW2");
-    assert.deepEqual(g.sslCerts["0.0.0.0:443"], { certHash: CERT, appId: "{8d5e7a1b-0c2d-4e3f-9a8b-7c6d5e4f3a2b}" });
-    assert.deepEqual(g.kpssvcSettings, { HttpsClientAuth: 1, DisallowUnprotectedPasswordAuth: 0 });
-    assert.equal(created.outs.originals.sslBinding, `${IIS_CERT} ${IIS_APP}`);
-    await impl.delete(created.id, created.outs);
-    g = getWindowsHost(h.stateFile, "GW2");
-    assert.deepEqual(g.sslCerts, before.sslCerts, "IIS's binding is back");
-    assert.deepEqual(g.kpssvcSettings, {}, "the values create added are removed (the key it had to create stays, empty)");
-    assert.deepEqual(g.urlAcls, {});
+    const news = inputs("GW2", { httpsClientAuth: true, appId: "8D5E7A1B-0C2D-4E3F-9A8B-7C6D5E4F3A2B" });
+    const checked = await impl.check({}, news);
+    assert.equal(checked.failures?.length, 1, JSON.stringify(checked.failures));
+    assert.equal(checked.failures![0].property, "server");
+    assert.match(checked.failures![0].reason, /GW2's certificate binding of 0\.0\.0\.0:443 belongs to IIS \(application \{4dc3e181-e14b-4a21-b022-59fc669b0914\}, certificate FEDCBA.*OWA, EWS, MAPI, Autodiscover.*Fix: publish the KDC proxy on a server where nothing else serves HTTPS on 443/);
+    // Past the preview (a refresh of a stack made by hand): create refuses it too, before any change.
+    await assert.rejects(impl.create({ ...news, certificateThumbprint: CERT, appId: "{8d5e7a1b-0c2d-4e3f-9a8b-7c6d5e4f3a2b}", url: "https://+:443/KdcProxy" }), (e: unknown) => e instanceof InvalidInputError && e.code === "KDC_PROXY_PORT_TAKEN");
+    // And the module itself (the stand-in's copy of it) replaces no binding of another application.
+    const session = kdcProxySession("GW2", "EX1");
+    await assert.rejects(setKdcProxy(session, { server: "GW2", url: "https://+:443/KdcProxy", ipPort: "0.0.0.0:443" }, { sslBinding: { certHash: CERT, appId: DEFAULT_APP_ID } }, DEFAULT_APP_ID), /belongs to application \{4dc3e181/);
+    await assert.rejects(setKdcProxy(session, { server: "GW2", url: "https://+:443/KdcProxy", ipPort: "0.0.0.0:443" }, { sslBinding: null }, DEFAULT_APP_ID), /belongs to application \{4dc3e181/);
+    const g = getWindowsHost(h.stateFile, "GW2");
+    assert.deepEqual(g.sslCerts, before.sslCerts, "IIS's binding is untouched");
+    assert.equal(g.iisHttpsLost, undefined, "IIS's HTTPS sites kept their certificate throughout");
+  });
+
+  it("a stack made by an earlier release that took IIS's binding: destroy gives IIS its binding back", async () => {
+    const impl = kdcProxyServerImpl;
+    seedWindowsHosts(h.stateFile, [{ name: "GW4", certificates: [CERT], iisCertificate: IIS_CERT, kpssvcSettings: null }]);
+    const before = getWindowsHost(h.stateFile, "GW4");
+    // What the earlier release left: its own binding in place of IIS's, IIS's recorded as found.
+    editWindowsHost(h.stateFile, "GW4", (x) => {
+      x.sslCerts["0.0.0.0:443"] = { certHash: CERT, appId: DEFAULT_APP_ID };
+    });
+    const ins = (await impl.check({ appId: DEFAULT_APP_ID }, inputs("GW4"))).inputs as Record<string, unknown>;
+    const originals = { httpsClientAuth: null, disallowUnprotectedPasswordAuth: null, urlReserved: false, sslBinding: `${IIS_CERT} ${IIS_APP}`, startType: "Manual", status: "Stopped" };
+    await impl.delete("gw4/kdc-proxy", { ...ins, settings: {}, originals, drift: [] } as never);
+    assert.deepEqual(getWindowsHost(h.stateFile, "GW4").sslCerts, before.sslCerts, "IIS's binding is back");
   });
 
   it("delete puts back a service that was running when it was disabled: restarted for the restored binding first, disabled after", async () => {

@@ -4,7 +4,7 @@ import * as assert from "node:assert/strict";
 import { InvalidInputError, NotFoundError } from "../../../provider/errors";
 import { exchangeServer, setOutlookAuth, setVdirUrls, setAsaCredentials, type ServerHandle } from "../../../provider/exchange/operations";
 import { bind, loadCatalog, PsError, type CmdletContext } from "../../fixtures/exchange-standin/exchange";
-import { emptyState, getServer, readTranscript } from "../../fixtures/exchange-standin/state";
+import { emptyState, getServer, newServer, readTranscript } from "../../fixtures/exchange-standin/state";
 import { startStandin, type Harness } from "./standin-harness";
 import { standinExecutable } from "../../fixtures/exchange-standin/state";
 import { bootstrapScript, modulePath, operationScript, parseResult } from "../../../provider/exchange/channel";
@@ -87,7 +87,7 @@ describe("the Exchange stand-in (test double) refuses what Exchange refuses", fu
   });
 
   it("a call combining the ASA and the Identity parameter sets, or a parameter that does not exist", () => {
-    const ctx: CmdletContext = { state: emptyState(), endpointVersion: "2016", record: () => undefined, deprecated: () => undefined, now: () => new Date().toISOString() };
+    const ctx: CmdletContext = { state: emptyState(), session: { runsOn: newServer({ name: "EX16", version: "2016" }), local: false, culture: "en-US" }, endpointVersion: "2016", record: () => undefined, deprecated: () => undefined, now: () => new Date().toISOString() };
     const catalog = loadCatalog();
     assert.throws(
       () => bind(catalog, ctx, "Set-ClientAccessService", { Identity: "EX16", AutoDiscoverServiceInternalUri: "https://a.corp.example/x", AlternateServiceAccountCredential: { userName: "CORP\\A$", password: "x" } }),

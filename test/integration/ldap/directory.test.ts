@@ -5,3 +5,4 @@ import "./asa-computer-account.suite";
 import "./connection.suite";
 import "./dns-record.suite";
 import "./spn.suite";
+import "./ad-rules.suite";

@@ -9,7 +9,7 @@ import { tombstoneTime } from "../../fixtures/ldap-readers";
 import { findZone, readNode } from "../../../provider/ldap/dns-zone";
 import { dnsRecordImpl as dns, DnsRecordOutputs } from "../../../provider/resources/dns-record";
 import { Lab, sambaTool } from "../../fixtures/lab";
-import { dig, soaSerial } from "../../fixtures/admin-tools";
+import { dig } from "../../fixtures/admin-tools";
 import { ldapLab } from "./lab";
 
 describe("DnsRecord (lab DC, AD-integrated DNS, dig)", function () {
@@ -38,20 +38,16 @@ describe("DnsRecord (lab DC, AD-integrated DNS, dig)", function () {
     assert.equal(await findZone(directoryFor(undefined), lab.domain), `DC=${lab.domain},CN=MicrosoftDNS,DC=DomainDnsZones,${lab.baseDn}`);
   });
 
-  it("serves exactly the declared round robin after create and update, bumps the SOA serial, keeps a hand-made TXT, NXDOMAIN after delete", async () => {
+  it("serves exactly the declared round robin after create and update, keeps a hand-made TXT, NXDOMAIN after delete", async () => {
     const fqdn = `outlook.${lab.domain}`;
-    const serial0 = soaSerial(lab);
     let outs = await apply(undefined, { name: "outlook", type: "A", values: ["10.0.0.11", "10.0.0.12", "10.0.0.13"], ttl: 600 });
     assert.deepEqual(dig(lab, fqdn, "A"), { status: "NOERROR", answers: ["10.0.0.11", "10.0.0.12", "10.0.0.13"] });
-    const serial1 = soaSerial(lab);
-    assert.ok(serial1 > serial0, `SOA serial ${serial0} -> ${serial1}`);
 
     await sambaTool(lab, ["dns", "add", lab.addr, lab.domain, "outlook", "TXT", "kept-by-hand"]);
     outs = await apply(outs, { name: "outlook", type: "A", values: ["10.0.0.12", "10.0.0.14"], ttl: 600 });
     assert.deepEqual((dig(lab, fqdn, "A")).answers, ["10.0.0.12", "10.0.0.14"], "stray addresses removed, new ones added");
     assert.deepEqual((dig(lab, fqdn, "TXT")).answers, ['"kept-by-hand"']);
     assert.deepEqual(outs.otherTypes, ["TXT"]);
-    assert.ok((soaSerial(lab)) > serial1);
 
     await dns.delete(id(outs), outs);
     assert.deepEqual((dig(lab, fqdn, "A")).answers, []);

@@ -121,8 +121,14 @@ describe("Spn (lab DC, Global Catalog)", function () {
     await assert.rejects(createSpn({ spn, account: account.dn }), (e: unknown) => e instanceof AlreadyExistsError && /already holds the SPN/.test(e.message) && /set adopt: true/.test(e.message));
     const outs = await createSpn({ spn, account: account.dn, adopt: true });
     assert.equal(outs.accountDn, account.dn);
+    assert.equal(outs.origin, "adopted");
+    // Adopted is released on delete: the value stays where the admin put it.
     await spnImpl.delete(`${outs.accountSid}/${spn}`, outs);
-    assert.ok(!(await spnsOf(account.dn)).includes(spn));
+    assert.ok((await spnsOf(account.dn)).includes(spn), "a released SPN stays on the account");
+    // With onDestroy: delete the same adoption is removed.
+    const again = await createSpn({ spn, account: account.dn, adopt: true, onDestroy: "delete" });
+    await spnImpl.delete(`${again.accountSid}/${spn}`, again);
+    assert.ok(!(await spnsOf(account.dn)).includes(spn), "onDestroy: delete removes the adopted SPN");
   });
 
   it("finds an account whose name is not ASCII (the filter value is escaped byte by byte)", async () => {

@@ -111,6 +111,33 @@ describe("ExchangeKerberos.psm1, read statically", () => {
     assert.ok(catalog.native?.netsh.doc.startsWith("https://learn.microsoft.com/"));
   });
 
+  it("opens the session as Microsoft's own scripts do: serializationLevel=Full, TargetServer when named, the culture pinned, and closes it with Remove-PSSession", async () => {
+    // ConnectFunctions.ps1 (_NewExchangeRunspace) and RollAlternateServiceAccountPassword.ps1.
+    assert.match(source, /\$uri = 'http:\/\/' \+ \$Endpoint \+ '\/powershell\?serializationLevel=Full'/);
+    assert.match(source, /\$uri = \$uri \+ ';TargetServer=' \+ \$TargetServer/);
+    assert.match(source, /\$option = New-PSSessionOption -Culture \$Culture -UICulture \$Culture/);
+    const a = await analyzeModule(source);
+    const open = a.calls.filter((c) => c.name === "New-PSSession");
+    assert.equal(open.length, 2, "with and without the session's credential");
+    assert.ok(open.every((c) => c.params.includes("SessionOption")), "every session gets the option that pins its culture");
+    assert.deepEqual(a.calls.filter((c) => c.name === "Remove-PSSession").map((c) => c.inFunction), ["Disconnect-EkExchange"]);
+  });
+
+  it("never casts a WhenAddedUTC that may be null ([datetime]$null throws): each loop skips such a credential first", () => {
+    const casts = [...source.matchAll(/\[datetime\]\$c\.WhenAddedUTC/g)];
+    assert.equal(casts.length, 2, "ConvertTo-EkAsaState and Test-EkAsaCredential");
+    for (const cast of casts) {
+      const loop = source.lastIndexOf("foreach ($c in", cast.index);
+      assert.match(source.slice(loop, cast.index), /if \(\$null -eq \$c -or \$null -eq \$c\.WhenAddedUTC\) \{ continue \}/);
+    }
+  });
+
+  it("reads each part of Get-EkServerState on its own: the ASA status (Remote Registry) fails alone", () => {
+    const body = /function Get-EkServerState \{[\s\S]*?\n\}/.exec(source)?.[0] ?? "";
+    assert.equal((body.match(/\btry \{/g) ?? []).length, 4, "the status, the client access object without it, Outlook Anywhere and MAPI, the URLs");
+    for (const part of ["asaError", "authError", "urlsError"]) assert.match(body, new RegExp(`\\$state\\.${part} = \\(ConvertTo-EkError \\$_\\)`), part);
+  });
+
   it("the catalog cites Microsoft's reference for every cmdlet", () => {
     for (const [name, def] of Object.entries({ ...catalog.exchange, ...catalog.powershell })) {
       assert.match(def.doc, /^https:\/\/learn\.microsoft\.com\/powershell\/module\//, name);

@@ -3,13 +3,14 @@
 import * as assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { AccessDeniedError, InvalidInputError, NotFoundError, UnreachableError } from "../../../provider/errors";
-import { assertScriptText, bootstrapScript, operationScript, parseResult } from "../../../provider/exchange/channel";
+import { assertScriptText, bootstrapScript, EXECUTION_POLICY_SCRIPT, groupPolicyRefusal, operationScript, parseResult } from "../../../provider/exchange/channel";
+import { outlookAnywhereProblems, type OutlookAnywhereSettings } from "../../../provider/exchange/outlook-anywhere-rules";
 import { ExchangeCommandError, typedError } from "../../../provider/exchange/error-mapping";
 import { sealParams, Secret } from "../../../provider/exchange/sealing";
 import { FrameReader, framedScript, newFrameId } from "../../../provider/exchange/framing";
 import { OPERATION_TABLE } from "../../../provider/exchange/operation-table";
 import { recordProblems } from "../../../provider/exchange/wire-schema";
-import { clientAccessNoun, parseAsaDisplay, versionFromAdminDisplayVersion } from "../../../provider/exchange/operations";
+import { asaCredentialsOf, clientAccessNoun, parseAsaDisplay, versionFromAdminDisplayVersion } from "../../../provider/exchange/operations";
 import { unseal } from "../../fixtures/exchange-standin/module";
 
 describe("Exchange session protocol", () => {
@@ -123,8 +124,49 @@ describe("Exchange session protocol", () => {
     assert.equal(clientAccessNoun("SE"), "ClientAccessService");
   });
 
-  it("reads the ASA status from its display text when the object arrives as text", () => {
-    const creds = parseAsaDisplay("Latest: 1/2/2026 10:00:00 AM, CORP\\EXCH-ASA$ Previous: 12/1/2025 9:00:00 AM, CORP\\EXCH-ASA$");
+  it("reads the ASA status from its en-US display text when the object arrives as text", () => {
+    const creds = parseAsaDisplay("Latest: 1/2/2026 10:00:00 AM, CORP\\EXCH-ASA$, Previous: 12/1/2025 9:00:00 PM, CORP\\EXCH-ASA$");
     assert.deepEqual(creds.map((c) => c.account), ["CORP\\EXCH-ASA$", "CORP\\EXCH-ASA$"]);
+    assert.deepEqual(creds.map((c) => c.whenAddedUtc), ["2026-01-02T10:00:00.000Z", "2025-12-01T21:00:00.000Z"], "read the same on every machine, whatever its time zone");
+    assert.deepEqual(asaCredentialsOf({ credentials: [], raw: "Latest: <not set>, Previous: <not set>" }, "EX1"), [], "no credential is no credential");
+  });
+
+  it("display text it cannot read is an error with its own code, never \"no credential\" (a German or French session)", () => {
+    for (const raw of ["Neueste: 02.01.2026 10:00:00, CORP\\EXCH-ASA$, Vorherige: <nicht festgelegt>", "Dernière : 02/01/2026 10:00:00, CORP\\EXCH-ASA$, Précédente : <non défini>"]) {
+      assert.throws(() => asaCredentialsOf({ credentials: [], raw }, "EX1"), (e: unknown) => e instanceof ExchangeCommandError && e.code === "ASA_STATUS_UNREADABLE" && /EX1/.test(e.message), raw);
+    }
+    const objects = asaCredentialsOf({ credentials: [{ account: "CORP\\A$", whenAddedUtc: "2026-01-01T00:00:00Z" }, { account: "CORP\\A$", whenAddedUtc: "2026-02-01T00:00:00Z" }], raw: "" }, "EX1");
+    assert.deepEqual(objects.map((c) => c.whenAddedUtc), ["2026-02-01T00:00:00.000Z", "2026-01-01T00:00:00.000Z"], "latest first");
+  });
+
+  it("names Group Policy when it keeps the module from loading (Restricted or AllSigned at MachinePolicy or UserPolicy), and nothing else", () => {
+    const r = groupPolicyRefusal("EK-POLICY AllSigned Undefined AllSigned", "powershell.exe");
+    assert.ok(r && r.code === "EXECUTION_POLICY_BY_GROUP_POLICY" && r.field === "exchange-kerberos:exchangeShell");
+    assert.match(r.message, /AllSigned \(scope MachinePolicy, "Turn on Script Execution" under Computer Configuration\), which overrides the -ExecutionPolicy Bypass powershell\.exe is started with/);
+    assert.match(groupPolicyRefusal("EK-POLICY Undefined Restricted Restricted", "pwsh")!.message, /Restricted \(scope UserPolicy, "Turn on Script Execution" under User Configuration\)/);
+    assert.equal(groupPolicyRefusal("EK-POLICY RemoteSigned Undefined RemoteSigned", "pwsh"), undefined, "local scripts run");
+    assert.equal(groupPolicyRefusal("EK-POLICY Undefined Undefined Bypass", "pwsh"), undefined);
+    assert.equal(groupPolicyRefusal("", "pwsh"), undefined);
+    assertScriptText(EXECUTION_POLICY_SCRIPT);
+  });
+});
+
+describe("Outlook Anywhere's rules (what Set-OutlookAnywhere refuses)", () => {
+  const base: OutlookAnywhereSettings = { internalHostname: "outlook.corp.example", internalClientsRequireSsl: true, internalClientAuthenticationMethod: "Negotiate", externalHostname: null, externalClientsRequireSsl: false, externalClientAuthenticationMethod: "Negotiate", sslOffloading: false };
+  const rules = (over: Partial<OutlookAnywhereSettings>) => outlookAnywhereProblems({ ...base, ...over }).map((p) => p.rule);
+
+  it("accepts TLS everywhere, and clients without TLS where SSL offloading is on", () => {
+    assert.deepEqual(rules({}), []);
+    assert.deepEqual(rules({ internalClientsRequireSsl: false, sslOffloading: true }), []);
+    assert.deepEqual(rules({ externalHostname: "mail.corp.example", externalClientsRequireSsl: false, sslOffloading: true, externalClientAuthenticationMethod: "Ntlm" }), []);
+  });
+
+  it("refuses clients without TLS where SSL offloading is off, Basic without TLS, and no host name at all", () => {
+    assert.deepEqual(rules({ internalClientsRequireSsl: false }), ["OA_SSL_OFFLOADING_REQUIRED"]);
+    assert.deepEqual(rules({ externalHostname: "mail.corp.example" }), ["OA_SSL_OFFLOADING_REQUIRED"], "the external side counts once it has a host name");
+    assert.deepEqual(rules({ internalClientsRequireSsl: false, sslOffloading: true, internalClientAuthenticationMethod: "Basic" }), ["OA_BASIC_OVER_HTTP"]);
+    assert.deepEqual(rules({ externalClientAuthenticationMethod: "Basic" }), [], "no external host name: the external side is not checked");
+    assert.deepEqual(rules({ internalHostname: null }), ["OA_NO_HOSTNAME"]);
+    assert.deepEqual(rules({ internalHostname: "", externalHostname: "mail.corp.example", externalClientsRequireSsl: true }), [], "clearing the internal name with an external one is allowed");
   });
 });

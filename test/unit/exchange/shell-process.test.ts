@@ -68,6 +68,23 @@ done`,
     assert.ok(!alive(pid), `the shell process ${pid} was killed`);
   });
 
+  it("the shell runs in a process group of its own: a signal to the provider's group (Pulumi ending a provider) does not reach it, and it ends in order when the provider goes", () => {
+    const log = path.join(dir, "group.log");
+    const shellScript = script("group.sh", `trap 'echo INT >> "${log}"' INT\necho "pgid $(ps -o pgid= -p $$ | tr -d ' ') pid $$" >> "${log}"\nwhile IFS= read -r line; do :; done\necho EOF >> "${log}"`);
+    // A provider in a group of its own, as the engine starts one; it starts the shell, then the
+    // engine's SIGINT goes to the provider's group, and the provider exits.
+    const provider = `const { ShellProcess } = require(${JSON.stringify(require.resolve("../../../provider/exchange/shell-process"))});
+new ShellProcess(${JSON.stringify(shellScript)}, process.env);
+setTimeout(() => { process.kill(-process.pid, "SIGINT"); }, 500);`;
+    const r = spawnSync("setsid", [process.execPath, "-e", provider], { encoding: "utf8", timeout: 10_000 });
+    assert.equal(r.error, undefined, String(r.error));
+    for (let i = 0; i < 50 && !(fs.existsSync(log) && fs.readFileSync(log, "utf8").includes("EOF")); i++) spawnSync("sleep", ["0.1"]);
+    const lines = fs.readFileSync(log, "utf8").trim().split("\n");
+    const [, pgid, , pid] = lines[0].split(" ");
+    assert.equal(pgid, pid, "the shell leads a group of its own");
+    assert.deepEqual(lines.slice(1), ["EOF"], "no SIGINT reached it; it read the end of its input once the provider was gone");
+  });
+
   it("an idle shell does not keep the provider process alive", () => {
     const idle = script("idle.sh", "exec sleep 5");
     const started = Date.now();

@@ -2,7 +2,6 @@
 import assert from "node:assert/strict";
 import { children, der, Fields, readElement, readInteger, readKerberosString, TagClass } from "../../../provider/kerberos/der";
 import { buildProbeAsReq, classifyKdcAnswer, decodeKdcProxyMessage, encodeKdcProxyMessage } from "../../../provider/kerberos/kkdcp";
-import { userPrincipalName } from "../../../provider/kerberos/tickets";
 
 describe("kerberos: MS-KKDCP framing", () => {
   it("wraps a KDC message with its 4-octet big-endian length in kerb-message [0] and the realm in target-domain [1]", () => {
@@ -47,11 +46,5 @@ describe("kerberos: MS-KKDCP framing", () => {
     const err = der.application(30, der.sequence(der.context(0, der.integer(5)), der.context(1, der.integer(30)), der.context(6, der.integer(25)), der.context(9, der.generalString("CORP.EXAMPLE"))));
     assert.deepEqual(classifyKdcAnswer(err), { kind: "krb-error", code: 25, name: "KDC_ERR_PREAUTH_REQUIRED", realm: "CORP.EXAMPLE" });
     assert.throws(() => classifyKdcAnswer(der.sequence()), /expected an AS-REP or KRB-ERROR/);
-  });
-
-  it("names the doctor's user as kinit would: DOMAIN\\user and user@realm as a bare name, another suffix as an enterprise name", () => {
-    assert.deepEqual(userPrincipalName("CORP\\svc", "corp.example"), { name: "svc", enterprise: false });
-    assert.deepEqual(userPrincipalName("svc@corp.example", "CORP.EXAMPLE"), { name: "svc", enterprise: false });
-    assert.deepEqual(userPrincipalName("svc@mail.example", "CORP.EXAMPLE"), { name: "svc@mail.example", enterprise: true });
   });
 });
