@@ -7,13 +7,21 @@
 // (sdk/go/pulumi/provider/main.go) and its language hosts ask the engine's address every 5 minutes
 // (rpcutil.Healthcheck) and stop when it no longer answers; we do the same from inside the
 // provider, every second, by connecting to that address: a refused connection means no engine
-// listens there any more. The PowerShell processes are ended on the way out (shell-process.ts).
+// listens there any more. The PowerShell processes are ended on the way out (shell-process.ts):
+// first in order, then at once.
 import * as net from "node:net";
 
 /** How often the engine's address is tried. */
 const CHECK_EVERY_MS = 1000;
 
 let watching = false;
+/** What runs before the process exits because its engine is gone (the shells ending in order). */
+const beforeExit: (() => Promise<void>)[] = [];
+
+/** Registers `hook` to run (and be awaited) before the process exits because its engine is gone. */
+export function beforeExitWhenEngineGone(hook: () => Promise<void>): void {
+  beforeExit.push(hook);
+}
 
 /**
  * In the dynamic-provider host only (started as `…/cmd/dynamic-provider[/index.js] <engine
@@ -25,12 +33,15 @@ export function exitWhenEngineGone(argv: readonly string[] = process.argv): void
   const address = engineAddress(argv);
   if (!address) return;
   watching = true;
+  let leaving = false;
   const timer = setInterval(() => {
     const probe = net.connect(address);
     probe.once("connect", () => probe.destroy());
     probe.once("error", (e: NodeJS.ErrnoException) => {
       probe.destroy();
-      if (e.code === "ECONNREFUSED") process.exit(1);
+      if (e.code !== "ECONNREFUSED" || leaving) return;
+      leaving = true;
+      void Promise.allSettled(beforeExit.map((hook) => hook())).then(() => process.exit(1));
     });
   }, CHECK_EVERY_MS);
   timer.unref();

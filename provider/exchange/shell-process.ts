@@ -4,10 +4,11 @@
 // arguments, or, for the ssh transport, the OpenSSH client with the arguments ssh-transport.ts
 // builds: an argument array, never a shell line. An idle process never keeps the provider alive
 // (it is unref'd; a call in flight holds its timer), and none outlives it: when the provider's
-// process exits (its engine gone: engine-watch.ts), an idle shell reads the end of its input and
-// exits in order, closing its sessions; one busy in a call would read it only after that call, if
-// ever, so it is killed.
+// engine is gone (engine-watch.ts), an idle shell is given the end of its input and a moment to
+// exit in order, closing its sessions; one busy in a call (it would read that end only after the
+// call, if ever), or still there after the moment, is killed before the provider exits.
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { beforeExitWhenEngineGone } from "../engine-watch";
 import { FrameReader, framedScript, newFrameId } from "./framing";
 
 /** The process exited (or was killed) before or during a call; what it last wrote to stderr with it. */
@@ -47,6 +48,18 @@ interface PendingCall {
 /** The processes not yet exited: those in a call are killed if this process exits first. */
 const running = new Set<ShellProcess>();
 let killOnExit = false;
+
+/** How long idle shells get to exit in order once the engine is gone. */
+const END_GRACE_MS = 3000;
+
+/** Ends every shell: idle ones get the end of their input and `graceMs` to exit, the rest are killed. */
+export async function endAllShells(graceMs = END_GRACE_MS): Promise<void> {
+  const shells = [...running];
+  for (const shell of shells) shell.end();
+  const deadline = Date.now() + graceMs;
+  while (shells.some((x) => !x.exited) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  for (const shell of shells) shell.kill();
+}
 
 export class ShellProcess {
   private readonly child: ChildProcessWithoutNullStreams;
@@ -88,6 +101,8 @@ export class ShellProcess {
     running.add(this);
     if (!killOnExit) {
       killOnExit = true;
+      beforeExitWhenEngineGone(() => endAllShells());
+      // Any other exit: the idle shells read the end of their input as the pipes close.
       process.once("exit", () => {
         for (const shell of running) if (shell.pending) shell.kill();
       });
@@ -123,6 +138,12 @@ export class ShellProcess {
       };
       this.child.stdin.write(framedScript(script, id), "utf8");
     });
+  }
+
+  /** Ends the process in order: the end of its input when idle (it closes its sessions and exits), at once when in a call. */
+  end(): void {
+    if (this.pending) this.kill();
+    else this.child.stdin.end();
   }
 
   /** Ends the process at once (a timed-out call, a dead session, the end of the run). */

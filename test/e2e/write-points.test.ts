@@ -7,7 +7,7 @@
 //   (a) lose    the write commits and its answer is lost (the connection or the session drops);
 //   (b) refuse  the write is refused (an LDAP error; an Exchange error naming the object);
 //   (c) kill    `pulumi` itself is killed with SIGKILL right after the write is sent.
-// After (c), the recovery of docs/when-up-is-interrupted.md: `pulumi cancel --yes`, then
+// After (c), the recovery of docs/guides/when-up-is-interrupted.md: `pulumi cancel --yes`, then
 // `pulumi refresh --clear-pending-creates --yes`. Then the scenario's command again, and:
 //   - it exits 0 (the first time: a point that needs more runs fails, and says how many);
 //   - `pulumi preview --expect-no-changes` passes and the doctor exits 0 (not after destroy; the
@@ -63,7 +63,7 @@ describe(`write points converge (${SELECTION}; real pulumi CLI, lab DC behind a 
   const outcomes: PointOutcome[] = [];
 
   before(async function () {
-    bench = await WritePointLab.start({ labHost: 40, proxyPort: 1636 });
+    bench = await WritePointLab.start({ labHost: 47, proxyPort: 1636 });
   });
 
   after(async function () {
@@ -98,7 +98,7 @@ describe(`write points converge (${SELECTION}; real pulumi CLI, lab DC behind a 
   }
 });
 
-/** The report `npm run chaos` prints (and docs/when-up-is-interrupted.md quotes). */
+/** The report `npm run chaos` prints (and docs/guides/when-up-is-interrupted.md quotes). */
 function summary(refs: Reference[], outcomes: PointOutcome[], seconds: number): string {
   const lines = [`write points: ${SELECTION}, ${(seconds / 60).toFixed(1)} min in all`];
   lines.push("| scenario | writes (LDAP + Exchange) | fault-free run (s) | crashes run | converged | runs after the crash | wall time (min) |", "|---|---:|---:|---:|---:|---|---:|");
@@ -115,7 +115,7 @@ function summary(refs: Reference[], outcomes: PointOutcome[], seconds: number): 
     const kinds = [...new Set(left)].map((k) => `${k} ×${left.filter((x) => x === k).length}`).join(", ");
     lines.push(`the kills left the lock and ${left.length} pending operation(s) in ${kills.length} run(s): ${kinds || "none"}`);
     const repaired = kills.filter((o) => o.backendRepaired.length);
-    lines.push(`kills that left an empty .attrs file in the file backend (deleted as docs/when-up-is-interrupted.md says): ${repaired.length ? repaired.map((o) => `${label(o)}: ${o.backendRepaired.join(", ")}`).join("; ") : "none"}`);
+    lines.push(`kills that left an empty .attrs file in the file backend (deleted as docs/guides/when-up-is-interrupted.md says): ${repaired.length ? repaired.map((o) => `${label(o)}: ${o.backendRepaired.join(", ")}`).join("; ") : "none"}`);
     const gone = kills.map((o) => o.killedRunGoneMs ?? 0);
     lines.push(`the killed runs' processes (engine, language host, program, provider, Exchange shells) ended within ${(Math.max(...gone) / 1000).toFixed(1)} s of the kill (median ${(gone.sort((a, b) => a - b)[Math.floor(gone.length / 2)] / 1000).toFixed(1)} s)`);
   }

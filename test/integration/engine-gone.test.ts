@@ -86,9 +86,13 @@ describe("processes end once their engine is gone", function () {
     const engine = net.createServer((s) => s.destroy());
     await new Promise<void>((r) => engine.listen(0, "127.0.0.1", r));
     const port = (engine.address() as net.AddressInfo).port;
-    // A shell that would outlive the provider if nothing ended it (it never reads its input).
+    // A shell that would outlive the provider if nothing ended it (it never reads its input), and
+    // one that reads its input to the end and then exits in order, as an idle PowerShell does.
     const shell = path.join(dir, "shell");
     fs.writeFileSync(shell, "#!/bin/sh\nexec sleep 600\n", { mode: 0o755 });
+    const orderly = path.join(dir, "orderly-shell");
+    const inOrder = path.join(dir, "ended-in-order");
+    fs.writeFileSync(orderly, `#!/bin/sh\ncat >/dev/null\necho yes > ${JSON.stringify(inOrder)}\n`, { mode: 0o755 });
     // The provider's process as Pulumi starts it: `…/cmd/dynamic-provider/index.js <engine address>`.
     const hostDir = path.join(dir, "cmd", "dynamic-provider");
     fs.mkdirSync(hostDir, { recursive: true });
@@ -97,19 +101,22 @@ describe("processes end once their engine is gone", function () {
       path.join(hostDir, "index.js"),
       [
         `require(${JSON.stringify(path.join(dist, "engine-watch.js"))}).exitWhenEngineGone();`,
-        `new (require(${JSON.stringify(path.join(dist, "exchange", "shell-process.js"))}).ShellProcess)(${JSON.stringify(shell)}, process.env);`,
+        `const { ShellProcess } = require(${JSON.stringify(path.join(dist, "exchange", "shell-process.js"))});`,
+        `new ShellProcess(${JSON.stringify(shell)}, process.env);`,
+        `new ShellProcess(${JSON.stringify(orderly)}, process.env);`,
         "setInterval(() => undefined, 1000);",
       ].join("\n"),
     );
     const provider = spawn(process.execPath, [path.join(hostDir, "index.js"), `127.0.0.1:${port}`], { stdio: "ignore" });
     started.push(provider);
-    await until("the provider starts its shell", () => childrenOf(provider.pid!).length === 1, 10_000);
-    const [sleeper] = childrenOf(provider.pid!);
-    strays.push(sleeper);
+    await until("the provider starts its shells", () => childrenOf(provider.pid!).length === 2, 10_000);
+    const shells = childrenOf(provider.pid!);
+    strays.push(...shells);
     await new Promise((r) => setTimeout(r, 2500));
     assert.ok(alive(provider.pid!), "the provider runs while the engine listens");
     await new Promise((r) => engine.close(r));
     await until("the provider exits once the engine is gone", () => !alive(provider.pid!), 10_000);
-    await until("its shell is ended with it", () => !alive(sleeper), 5_000);
+    await until("its shells are ended with it", () => shells.every((p) => !alive(p)), 5_000);
+    assert.ok(fs.existsSync(inOrder), "the idle shell read the end of its input and exited in order");
   });
 });

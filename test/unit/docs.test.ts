@@ -11,7 +11,7 @@ import { SETTINGS } from "../../provider/setting-keys";
 import { RESOURCE_TYPES } from "../../provider/resources/registry";
 
 /** Pages other engineers write at the same time; a link to one may land before the page does. */
-const PENDING_PAGES = new Set(["docs/platforms.md", "docs/when-up-is-interrupted.md", "docs/guides/doctor-on-windows.md", "docs/reference/lifecycle.md"]);
+const PENDING_PAGES = new Set(["docs/platforms.md", "docs/guides/doctor-on-windows.md", "docs/reference/lifecycle.md"]);
 
 function files(dir: string, ext: string): string[] {
   return readdirSync(dir).flatMap((f) => {
