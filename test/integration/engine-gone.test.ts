@@ -12,15 +12,7 @@ import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { engineAddress } from "../../provider/engine-watch";
 import { REPO_ROOT } from "../fixtures/pulumi-cli";
-
-const alive = (pid: number) => {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    return !stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
-  } catch {
-    return false;
-  }
-};
+import { isRunning } from "../fixtures/process-tree";
 
 async function until(what: string, ok: () => boolean, ms: number): Promise<void> {
   const end = Date.now() + ms;
@@ -54,7 +46,7 @@ describe("processes end once their engine is gone", function () {
   });
   after(() => {
     for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-    for (const pid of strays.filter(alive)) process.kill(pid, "SIGKILL");
+    for (const pid of strays.filter(isRunning)) process.kill(pid, "SIGKILL");
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -77,9 +69,9 @@ describe("processes end once their engine is gone", function () {
     host.stdout?.on("data", (d) => (out += d));
     await until("the language host prints its port", () => /^\d+\n/.test(out), 10_000);
     await new Promise((r) => setTimeout(r, 2500));
-    assert.ok(alive(host.pid!), "the language host serves while the engine answers");
+    assert.ok(isRunning(host.pid!), "the language host serves while the engine answers");
     engine.forceShutdown();
-    await until("the language host exits once the engine is gone", () => !alive(host.pid!), 10_000);
+    await until("the language host exits once the engine is gone", () => !isRunning(host.pid!), 10_000);
   });
 
   it("the dynamic provider exits, ending its PowerShell processes, once nobody listens at the engine's address", async function () {
@@ -113,10 +105,10 @@ describe("processes end once their engine is gone", function () {
     const shells = childrenOf(provider.pid!);
     strays.push(...shells);
     await new Promise((r) => setTimeout(r, 2500));
-    assert.ok(alive(provider.pid!), "the provider runs while the engine listens");
+    assert.ok(isRunning(provider.pid!), "the provider runs while the engine listens");
     await new Promise((r) => engine.close(r));
-    await until("the provider exits once the engine is gone", () => !alive(provider.pid!), 10_000);
-    await until("its shells are ended with it", () => shells.every((p) => !alive(p)), 5_000);
+    await until("the provider exits once the engine is gone", () => !isRunning(provider.pid!), 10_000);
+    await until("its shells are ended with it", () => shells.every((p) => !isRunning(p)), 5_000);
     assert.ok(fs.existsSync(inOrder), "the idle shell read the end of its input and exited in order");
   });
 });

@@ -9,6 +9,7 @@ import * as path from "path";
 import { Client } from "ldapts";
 import { kinit, Lab, labAddr, run, startLab, stopLab } from "../fixtures/lab";
 import { REPO_ROOT } from "../fixtures/pulumi-cli";
+import { isRunning } from "../fixtures/process-tree";
 
 const ADDRS = [process.env.LAB_TEST_ADDR_A ?? labAddr(2), process.env.LAB_TEST_ADDR_B ?? labAddr(3)];
 const LAB_SCRIPT = path.join(REPO_ROOT, "scripts", "lab");
@@ -21,16 +22,6 @@ async function dig(addr: string, ...query: string[]): Promise<string> {
   const r = await run("dig", ["+time=3", "+tries=1", `@${addr}`, ...query], { timeoutMs: 20_000 });
   assert.strictEqual(r.code, 0, `dig @${addr} ${query.join(" ")}: ${r.stderr}${r.stdout}`);
   return r.stdout;
-}
-
-/** Whether the process runs (a zombie waiting for its parent to reap it does not). */
-function alive(pid: string): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
 }
 
 /** Processes (any) that hold a file of the lab's folder open. */
@@ -188,7 +179,7 @@ describe("lab: two Samba AD DCs side by side (scripts/lab)", function () {
     assert.ok(processesUsing(first.dir).length > 1, "expected the lab's processes to hold its files open");
     const down = await run("bash", [LAB_SCRIPT, "down", first.addr], { timeoutMs: 60_000 });
     assert.strictEqual(down.code, 0, down.stderr);
-    assert.ok(!alive(rootPid), `root samba ${rootPid} still alive`);
+    assert.ok(!isRunning(Number(rootPid)), `root samba ${rootPid} still alive`);
     assert.deepStrictEqual(processesUsing(first.dir), []);
     assert.ok(!fs.existsSync(first.dir), `${first.dir} still there`);
     const status = await run("bash", [LAB_SCRIPT, "status", first.addr]);

@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { ShellExited, ShellNotStarted, ShellProcess, ShellTimedOut, SHELL_ARGUMENTS } from "../../../provider/exchange/shell-process";
+import { isRunning } from "../../fixtures/process-tree";
 
 describe("the PowerShell process (sh scripts in its place)", function () {
   this.timeout(20_000);
@@ -64,8 +65,8 @@ done`,
     await assert.rejects(shell.invoke("x", 800), ShellTimedOut);
     assert.ok(Date.now() - started < 5000);
     const pid = Number(fs.readFileSync(pidFile, "utf8"));
-    for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
-    assert.ok(!alive(pid), `the shell process ${pid} was killed`);
+    for (let i = 0; i < 50 && isRunning(pid); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(!isRunning(pid), `the shell process ${pid} was killed`);
   });
 
   it("the shell runs in a process group of its own: a signal to the provider's group (Pulumi ending a provider) does not reach it, and it ends in order when the provider goes", () => {
@@ -93,12 +94,3 @@ setTimeout(() => { process.kill(-process.pid, "SIGINT"); }, 500);`;
     assert.ok(Date.now() - started < 4000, `node exited after ${Date.now() - started} ms, not when the idle shell did`);
   });
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
